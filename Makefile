@@ -1,0 +1,63 @@
+# The README's two commands: `make invoke EVENT=events/<file>` and `make test`.
+GO          ?= go
+ARCH        ?= arm64
+EVENT       ?= events/direct-stop.json
+BIN         := $(CURDIR)/.bin
+# The AWS Lambda Runtime Interface Emulator, pinned; the end-to-end tests run
+# the real bootstrap under it.
+RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
+RIE         := $(BIN)/aws-lambda-rie
+FUZZTIME    ?= 10s
+BUILDFLAGS  := -trimpath -ldflags='-s -w'
+
+.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie
+
+all: test
+
+test: vet rie
+	STOPPER_RIE=$(RIE) $(GO) test -race -count=1 ./...
+
+vet:
+	$(GO) vet ./...
+	@unformatted=$$(gofmt -l .); \
+	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
+
+rie: $(RIE)
+$(RIE):
+	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+
+# Runs the function on a sample event against the embedded emulator.
+invoke:
+	@$(GO) run ./functions/local invoke -event $(EVENT)
+
+# Serves the function as an FC custom runtime on 127.0.0.1:9000, against the embedded emulator.
+serve:
+	$(GO) run ./functions/local serve -addr 127.0.0.1:9000
+
+emulator:
+	$(GO) run ./functions/local emulator -addr 127.0.0.1:8080
+
+build: build-aws build-aliyun
+
+# Lambda: provided.al2023 wants an executable named bootstrap; arm64 unless ARCH=amd64.
+build-aws:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -tags lambda.norpc $(BUILDFLAGS) -o build/aws/bootstrap ./functions/aws
+	$(GO) run ./tools/mkzip -o build/aws/bootstrap.zip build/aws/bootstrap
+
+# FC: the go1 runtime is x86_64 only; the same binary serves custom runtimes.
+build-aliyun:
+	CGO_ENABLED=0 GOOS=linux GOARCH=amd64 $(GO) build $(BUILDFLAGS) -o build/aliyun/main ./functions/aliyun
+	$(GO) run ./tools/mkzip -o build/aliyun/code.zip build/aliyun/main
+
+# sam build with BuildMethod: makefile calls this target.
+build-StopperFunction:
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -tags lambda.norpc $(BUILDFLAGS) -o $(ARTIFACTS_DIR)/bootstrap ./functions/aws
+
+fuzz:
+	./scripts/fuzz.sh $(FUZZTIME)
+
+bench:
+	./scripts/bench.sh
+
+clean:
+	rm -rf build .bin

@@ -1,0 +1,234 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/emulator"
+	"github.com/ecs-stopper/stopper/shared/webhook"
+)
+
+// startCustom serves the custom-runtime protocol in-process on a loopback port.
+func startCustom(t *testing.T, fcRegion string) (base string, out *syncBuffer) {
+	t.Helper()
+	out = &syncBuffer{}
+	a := newTestApp(t, out, fcRegion)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("the server did not stop")
+		}
+		noSecrets(t, out.String())
+		if t.Failed() {
+			t.Logf("function output:\n%s", out.String())
+		}
+	})
+	return "http://" + ln.Addr().String(), out
+}
+
+var client = &http.Client{Timeout: 60 * time.Second}
+
+// post sends a request as FC would: its x-fc-* headers added.
+func send(t *testing.T, method, url string, header map[string]string, body []byte) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
+}
+
+func invokeHeaders(id string) map[string]string {
+	return with(fcHeaders(), "x-fc-request-id", id, "x-fc-control-path", "/invoke",
+		"Content-Type", "application/octet-stream")
+}
+
+// Events arrive on POST /invoke: success and permanent failures are answers
+// (x-fc-status: 200), transient failures are function errors (x-fc-status: 404).
+func TestCustomInvoke(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	base, out := startCustom(t, "")
+
+	resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-timer-stop"), readEvent(t, "fc-timer-stop.json"))
+	got := decodeObject(t, body)
+	if resp.StatusCode != 200 || resp.Header.Get("x-fc-status") != "200" || got["Action"] != "StopInvocation" ||
+		got["RequestId"] != "req-timer-stop" || got["InvokeId"] != sampleInvoke {
+		t.Fatalf("POST /invoke = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
+	}
+	if n := emu.StopCalls(sampleRegion, sampleInvoke); n != 1 {
+		t.Fatalf("StopInvocation calls = %d, want 1", n)
+	}
+	for _, line := range []string{"FC Invoke Start RequestId: req-timer-stop\n", "FC Invoke End RequestId: req-timer-stop\n"} {
+		if !strings.Contains(out.String(), line) {
+			t.Fatalf("no %q in the output", line)
+		}
+	}
+
+	// Without a control-path header the path decides (local serve).
+	h := without(invokeHeaders("req-direct"), "x-fc-control-path")
+	resp, body = send(t, http.MethodPost, base+"/invoke", h, readEvent(t, "direct-stop.json"))
+	if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, body)["Action"] != "StopInvocation" {
+		t.Fatalf("POST /invoke = %d %s", resp.StatusCode, body)
+	}
+
+	// A permanent failure: answered, FC must not retry it.
+	resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-not-found"),
+		[]byte(`{"InvokeId":"t-doesnotexist0000"}`)) // RegionId from x-fc-region
+	got = decodeObject(t, body)
+	if resp.Header.Get("x-fc-status") != "200" || resp.StatusCode != http.StatusNotFound ||
+		got["Code"] != "InvalidInvokeId.NotFound" || got["RequestId"] != "req-not-found" {
+		t.Fatalf("permanent failure = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
+	}
+
+	// Too large: 413, answered.
+	resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-big"), bytes.Repeat([]byte("x"), maxEvent+1))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("x-fc-status") != "200" ||
+		decodeObject(t, body)["Code"] != "PayloadTooLarge" {
+		t.Fatalf("too large = %d %s", resp.StatusCode, body)
+	}
+
+	// GET /invoke is not an event.
+	resp, body = send(t, http.MethodGet, base+"/invoke", invokeHeaders("req-get"), nil)
+	if resp.StatusCode != http.StatusMethodNotAllowed || decodeObject(t, body)["Code"] != "MethodNotAllowed" {
+		t.Fatalf("GET /invoke = %d %s", resp.StatusCode, body)
+	}
+}
+
+func TestCustomTransientFailure(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{FailFirst: 1000})
+	setEnv(t, url)
+	t.Setenv("STOPPER_MAX_ATTEMPTS", "1")
+	base, _ := startCustom(t, "")
+	resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-transient"), readEvent(t, "fc-timer-stop.json"))
+	var e struct {
+		ErrorMessage, ErrorType string
+		StackTrace              *[]string
+	}
+	if err := json.Unmarshal(body, &e); err != nil || resp.Header.Get("x-fc-status") != "404" ||
+		e.ErrorType != "ServiceUnavailable" || e.StackTrace == nil || resp.StatusCode < 500 {
+		t.Fatalf("transient = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
+	}
+	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
+		t.Fatalf("instance is %s, want Pending", s)
+	}
+}
+
+// A timer sweep through the custom runtime, with the FC region as default.
+func TestCustomTimerSweep(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	base, _ := startCustom(t, stuckRegion)
+	resp, body := send(t, http.MethodPost, base+"/invoke", without(invokeHeaders("req-sweep"), "x-fc-region"),
+		readEvent(t, "fc-timer-sweep.json"))
+	got := decodeObject(t, body)
+	if resp.Header.Get("x-fc-status") != "200" || got["Action"] != "Sweep" {
+		t.Fatalf("sweep = %d %s", resp.StatusCode, body)
+	}
+	if n := emu.StopCalls(stuckRegion, stuckInvoke); n != 1 {
+		t.Fatalf("the stuck invocation in %s was stopped %d times, want 1: %s", stuckRegion, n, body)
+	}
+}
+
+func TestCustomLifecycle(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	base, out := startCustom(t, "")
+	for _, tc := range []struct{ method, path, control, name string }{
+		{http.MethodPost, "/initialize", "/initialize", "Initialize"},
+		{http.MethodGet, "/pre-stop", "", "PreStop"},
+		{http.MethodGet, "/pre-freeze", "", "PreFreeze"},
+	} {
+		h := with(fcHeaders(), "x-fc-request-id", "req-"+tc.name)
+		if tc.control != "" {
+			h["x-fc-control-path"] = tc.control
+		}
+		resp, _ := send(t, tc.method, base+tc.path, h, nil)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("%s %s = %d", tc.method, tc.path, resp.StatusCode)
+		}
+		if !strings.Contains(out.String(), "FC "+tc.name+" End RequestId: req-"+tc.name) {
+			t.Fatalf("no %s log line", tc.name)
+		}
+	}
+	if n := emu.Calls("StopInvocation") + emu.Calls("DescribeInvocations"); n != 0 {
+		t.Fatalf("a hook called the API %d times", n)
+	}
+}
+
+// An HTTP trigger's request is a webhook: signed, it stops; unsigned or
+// wrongly signed, 401 InvalidSignature and nothing is stopped.
+func TestCustomWebhook(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	base, _ := startCustom(t, "")
+	body := []byte(`{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","InstanceIds":["i-bp1j2k3l4m5n6o7p8q9r"]}`)
+	webhookHeaders := func(id string) map[string]string {
+		return with(fcHeaders(), "x-fc-request-id", id, "x-fc-control-path", "/http-invoke",
+			"Content-Type", "application/json")
+	}
+
+	unsigned := webhookHeaders("req-unsigned")
+	ts, _ := webhook.Sign(hookSecret, time.Now(), body)
+	badly := with(webhookHeaders("req-badly"), "X-Stopper-Timestamp", ts,
+		"X-Stopper-Signature", "sha256="+strings.Repeat("0", 64))
+	stale := webhookHeaders("req-stale")
+	stale["X-Stopper-Timestamp"], stale["X-Stopper-Signature"] = webhook.Sign(hookSecret, time.Now().Add(-time.Hour), body)
+	for name, h := range map[string]map[string]string{"unsigned": unsigned, "badly signed": badly, "stale": stale} {
+		// /invoke as the caller's own path: still a webhook, by the control path.
+		for _, path := range []string{"/stop", "/invoke"} {
+			resp, b := send(t, http.MethodPost, base+path, h, body)
+			if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, b)["Code"] != "InvalidSignature" {
+				t.Fatalf("%s POST %s = %d %s, want 401 InvalidSignature", name, path, resp.StatusCode, b)
+			}
+		}
+	}
+	if n := emu.Calls("StopInvocation"); n != 0 {
+		t.Fatalf("an unsigned webhook reached the API: %d calls", n)
+	}
+
+	signed := webhookHeaders("req-signed")
+	signed["X-Stopper-Timestamp"], signed["X-Stopper-Signature"] = webhook.Sign(hookSecret, time.Now(), body)
+	resp, b := send(t, http.MethodPost, base+"/stop", signed, body)
+	got := decodeObject(t, b)
+	if resp.StatusCode != http.StatusOK || got["Action"] != "StopInvocation" || got["InvokeId"] != sampleInvoke {
+		t.Fatalf("signed webhook = %d %s", resp.StatusCode, b)
+	}
+	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Cancelled" {
+		t.Fatalf("instance is %s, want Cancelled", s)
+	}
+	if resp.Header.Get("x-fc-status") != "" {
+		t.Fatalf("a webhook response set x-fc-status (FC forbids x-fc-* response headers)")
+	}
+}

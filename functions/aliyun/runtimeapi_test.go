@@ -1,0 +1,466 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/emulator"
+)
+
+// A timer whose payload is a StopInvocation request stops that invocation
+// and answers the StopInvocation answer on /response.
+func TestRuntimeAPITimerStop(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	fc := newFakeFC(t)
+	out := startLoop(t, fc, nil)
+
+	fc.push("req-timer-stop", fcHeaders(), readEvent(t, "fc-timer-stop.json"))
+	a := fc.wait(t, "req-timer-stop")
+	if a.kind != "response" || a.contentType != "application/json" {
+		t.Fatalf("answer = %s (%s) %s, want a JSON response", a.kind, a.contentType, a.body)
+	}
+	got := decodeObject(t, a.body)
+	if got["RequestId"] != "req-timer-stop" || got["Action"] != "StopInvocation" ||
+		got["InvokeId"] != sampleInvoke || got["RegionId"] != sampleRegion {
+		t.Fatalf("answer = %s", a.body)
+	}
+	if n := emu.StopCalls(sampleRegion, sampleInvoke); n != 1 {
+		t.Fatalf("StopInvocation calls on the invocation = %d, want 1", n)
+	}
+	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Cancelled" {
+		t.Fatalf("pending instance is %s after the stop, want Cancelled", s)
+	}
+	waitLog(t, out, "FC Invoke End RequestId: req-timer-stop")
+	if !strings.Contains(out.String(), "FC Invoke Start RequestId: req-timer-stop\n") {
+		t.Fatalf("no FC Invoke Start line:\n%s", out)
+	}
+}
+
+// waitLog waits for a line: End is written after the answer is posted.
+func waitLog(t *testing.T, out *syncBuffer, line string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !strings.Contains(out.String(), line) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no %q in the output:\n%s", line, out)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// A timer without payload sweeps with the defaults; the region is the
+// invocation's x-fc-region (no STOPPER_REGION_ID), or FC_REGION without it.
+func TestRuntimeAPITimerSweep(t *testing.T) {
+	for _, tc := range []struct {
+		name, fcRegion, headerRegion, region, invokeID string
+	}{
+		{"x-fc-region", "", sampleRegion, sampleRegion, sampleInvoke},
+		{"FC_REGION", stuckRegion, "", stuckRegion, stuckInvoke},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			emu, url := newEmulator(t, emulator.Options{})
+			setEnv(t, url)
+			fc := newFakeFC(t)
+			startLoop(t, fc, map[string]string{"FC_REGION": tc.fcRegion})
+
+			h := without(fcHeaders(), "x-fc-region")
+			if tc.headerRegion != "" {
+				h["x-fc-region"] = tc.headerRegion
+			}
+			fc.push("req-sweep", h, readEvent(t, "fc-timer-sweep.json"))
+			a := fc.wait(t, "req-sweep")
+			if a.kind != "response" {
+				t.Fatalf("answer = %s %s, want a response", a.kind, a.body)
+			}
+			got := decodeObject(t, a.body)
+			if got["Code"] == "Unsupported.Sweep" {
+				t.Skipf("the sweep is not implemented yet: %s", a.body)
+			}
+			if got["Action"] != "Sweep" || got["RequestId"] != "req-sweep" {
+				t.Fatalf("answer = %s, want a Sweep answer", a.body)
+			}
+			stopped, _ := got["Stopped"].([]any)
+			found := false
+			for _, s := range stopped {
+				m, _ := s.(map[string]any)
+				if m["InvokeId"] == tc.invokeID && m["RegionId"] == tc.region {
+					found = true
+				}
+				if m["RegionId"] != tc.region {
+					t.Errorf("swept outside the default region %s: %v", tc.region, m)
+				}
+			}
+			if !found || emu.StopCalls(tc.region, tc.invokeID) != 1 {
+				t.Fatalf("the stale invocation %s was not swept: %s", tc.invokeID, a.body)
+			}
+		})
+	}
+}
+
+// An FC HTTP-trigger event (built-in runtime) is a webhook: signed, it stops
+// the invocation and answers the trigger's HTTP response shape; unsigned or
+// wrongly signed, 401 InvalidSignature and nothing is stopped.
+func TestRuntimeAPIHTTPTrigger(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+	sample := readEvent(t, "fc-http-stop.json")
+
+	for _, tc := range []struct{ id, event string }{
+		{"req-unsigned", string(sample)},
+		{"req-badly-signed", string(signFCHTTP(t, sample, "another-secret-0123456789abcdef"))},
+	} {
+		fc.push(tc.id, fcHeaders(), []byte(tc.event))
+		a := fc.wait(t, tc.id)
+		resp := httpResponse(t, a)
+		if resp.StatusCode != http.StatusUnauthorized || resp.Body["Code"] != "InvalidSignature" {
+			t.Fatalf("%s: answer = %s, want 401 InvalidSignature", tc.id, a.body)
+		}
+	}
+	if n := emu.Calls("StopInvocation"); n != 0 {
+		t.Fatalf("an unsigned webhook reached the API: %d StopInvocation calls", n)
+	}
+
+	fc.push("req-signed", fcHeaders(), signFCHTTP(t, sample, hookSecret))
+	a := fc.wait(t, "req-signed")
+	resp := httpResponse(t, a)
+	if resp.StatusCode != http.StatusOK || resp.Body["Action"] != "StopInvocation" ||
+		resp.Body["InvokeId"] != sampleInvoke || resp.Body["RequestId"] != "req-signed" {
+		t.Fatalf("answer = %s, want 200 and the StopInvocation answer", a.body)
+	}
+	for _, id := range []string{samplePendingA, samplePendingB} {
+		if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, id); s != "Cancelled" {
+			t.Fatalf("%s is %s, want Cancelled", id, s)
+		}
+	}
+	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, sampleRunning); s != "Running" {
+		t.Fatalf("%s (not asked for) is %s, want Running", sampleRunning, s)
+	}
+}
+
+type fcHTTPResponse struct {
+	StatusCode int
+	Headers    map[string]string
+	Body       map[string]any
+}
+
+// httpResponse decodes an FC HTTP-trigger answer and its JSON body.
+func httpResponse(t *testing.T, a fcAnswer) fcHTTPResponse {
+	t.Helper()
+	if a.kind != "response" {
+		t.Fatalf("answer = %s %s, want a response", a.kind, a.body)
+	}
+	var raw struct {
+		StatusCode      int               `json:"statusCode"`
+		Headers         map[string]string `json:"headers"`
+		Body            string            `json:"body"`
+		IsBase64Encoded bool              `json:"isBase64Encoded"`
+	}
+	if err := json.Unmarshal(a.body, &raw); err != nil || raw.StatusCode == 0 {
+		t.Fatalf("not an FC HTTP-trigger response (%v): %s", err, a.body)
+	}
+	if raw.IsBase64Encoded {
+		t.Fatalf("JSON answer sent as base64: %s", a.body)
+	}
+	return fcHTTPResponse{StatusCode: raw.StatusCode, Headers: raw.Headers, Body: decodeObject(t, []byte(raw.Body))}
+}
+
+// A direct request (s invoke, another service) is answered as is, in both
+// of the request's forms.
+func TestRuntimeAPIDirect(t *testing.T) {
+	for _, name := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+		t.Run(name, func(t *testing.T) {
+			emu, url := newEmulator(t, emulator.Options{})
+			setEnv(t, url)
+			fc := newFakeFC(t)
+			startLoop(t, fc, nil)
+
+			fc.push("req-direct", fcHeaders(), readEvent(t, name))
+			a := fc.wait(t, "req-direct")
+			got := decodeObject(t, a.body)
+			if a.kind != "response" || got["Action"] != "StopInvocation" || got["InvokeId"] != sampleInvoke {
+				t.Fatalf("answer = %s %s", a.kind, a.body)
+			}
+			ids, _ := got["InstanceIds"].([]any)
+			if len(ids) != 2 {
+				t.Fatalf("InstanceIds = %v, want the two asked for", got["InstanceIds"])
+			}
+			if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingB); s != "Cancelled" {
+				t.Fatalf("%s is %s, want Cancelled", samplePendingB, s)
+			}
+
+			// A permanent failure is an answer on /response, not a function error.
+			fc.push("req-not-found", fcHeaders(), []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-doesnotexist0000"}`))
+			a = fc.wait(t, "req-not-found")
+			got = decodeObject(t, a.body)
+			if a.kind != "response" || got["Code"] != "InvalidInvokeId.NotFound" || got["RequestId"] != "req-not-found" {
+				t.Fatalf("answer = %s %s, want InvalidInvokeId.NotFound on /response", a.kind, a.body)
+			}
+		})
+	}
+}
+
+// The x-fc-* credentials of each invocation win over the environment's;
+// without them the environment's pair is used.
+func TestRuntimeAPICredentials(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url) // the environment holds a wrong pair
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+
+	stop := func(invokeID string) []byte {
+		return []byte(fmt.Sprintf(`{"RegionId":"cn-hangzhou","InvokeId":%q}`, invokeID))
+	}
+	addPending(t, emu, sampleRegion, "t-credsenv0000000001", "i-bp1credsenv0000001")
+
+	// No header credentials: the wrong environment pair is refused.
+	fc.push("req-env-creds", without(fcHeaders(), "x-fc-access-key-id", "x-fc-access-key-secret", "x-fc-security-token"),
+		stop("t-credsenv0000000001"))
+	a := fc.wait(t, "req-env-creds")
+	if got := decodeObject(t, a.body); got["Code"] == nil && got["errorType"] == nil {
+		t.Fatalf("the wrong environment key pair was accepted: %s %s", a.kind, a.body)
+	}
+	if n := emu.StopCalls(sampleRegion, "t-credsenv0000000001"); n != 0 {
+		t.Fatalf("stopped with the wrong key pair: %d calls", n)
+	}
+
+	// Header credentials: they are used.
+	fc.push("req-header-creds", fcHeaders(), stop("t-credsenv0000000001"))
+	a = fc.wait(t, "req-header-creds")
+	if got := decodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" {
+		t.Fatalf("answer = %s %s, want a success with the header credentials", a.kind, a.body)
+	}
+	if n := emu.StopCalls(sampleRegion, "t-credsenv0000000001"); n != 1 {
+		t.Fatalf("StopInvocation calls = %d, want 1", n)
+	}
+}
+
+// With a right environment pair and no header credentials, the environment's pair signs.
+func TestRuntimeAPIEnvironmentCredentials(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_ID", testKeyID)
+	t.Setenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET", testKeySecret)
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+	fc.push("req-env", without(fcHeaders(), "x-fc-access-key-id", "x-fc-access-key-secret", "x-fc-security-token"),
+		readEvent(t, "fc-timer-stop.json"))
+	a := fc.wait(t, "req-env")
+	if got := decodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" {
+		t.Fatalf("answer = %s %s", a.kind, a.body)
+	}
+	if n := emu.StopCalls(sampleRegion, sampleInvoke); n != 1 {
+		t.Fatalf("StopInvocation calls = %d, want 1", n)
+	}
+}
+
+// Initializer, pre-stop and pre-freeze come through the same loop: answered
+// with {} and nothing else happens.
+func TestRuntimeAPILifecycle(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	fc := newFakeFC(t)
+	out := startLoop(t, fc, nil)
+	for typ, name := range map[string]string{"1": "Initialize", "2": "PreStop", "3": "PreFreeze"} {
+		id := "req-hook-" + typ
+		fc.push(id, with(fcHeaders(), "x-fc-function-type", typ), readEvent(t, "direct-stop.json"))
+		a := fc.wait(t, id)
+		if a.kind != "response" || string(a.body) != "{}" {
+			t.Fatalf("type %s: answer = %s %s, want {}", typ, a.kind, a.body)
+		}
+		waitLog(t, out, "FC "+name+" End RequestId: "+id)
+	}
+	if n := emu.Calls("StopInvocation") + emu.Calls("DescribeInvocations"); n != 0 {
+		t.Fatalf("a lifecycle hook called the API %d times", n)
+	}
+}
+
+// Missing or unparsable deadline headers never drop an invocation.
+func TestRuntimeAPIDeadlineHeaders(t *testing.T) {
+	_, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+	cases := map[string]map[string]string{
+		"none":     without(fcHeaders(), "x-fc-function-deadline", "x-fc-function-timeout"),
+		"garbage":  with(fcHeaders(), "x-fc-function-deadline", "soon", "x-fc-function-timeout", "-"),
+		"seconds":  with(fcHeaders(), "x-fc-function-deadline", fmt.Sprint(time.Now().Add(time.Minute).Unix())),
+		"timeout":  without(fcHeaders(), "x-fc-function-deadline"),
+		"negative": with(fcHeaders(), "x-fc-function-deadline", "-5", "x-fc-function-timeout", "0"),
+	}
+	for name, h := range cases {
+		fc.push("req-deadline-"+name, h, []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","DryRun":true}`))
+	}
+	for name := range cases {
+		a := fc.wait(t, "req-deadline-"+name)
+		if got := decodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" || got["DryRun"] != true {
+			t.Errorf("%s: answer = %s %s, want a dry-run success", name, a.kind, a.body)
+		}
+	}
+}
+
+// Many invocations in flight at once: each gets its own body and answer.
+func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{Latency: 150 * time.Millisecond})
+	setEnv(t, url)
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+
+	const n = 20
+	for i := range n {
+		addPending(t, emu, sampleRegion, fmt.Sprintf("t-concurrent%08d", i), fmt.Sprintf("i-bp1concurrent%06d", i))
+	}
+	for i := range n {
+		body := fmt.Sprintf(`{"RegionId":"cn-hangzhou","InvokeId":"t-concurrent%08d","InstanceIds":["i-bp1concurrent%06d"]}`, i, i)
+		fc.push(fmt.Sprintf("req-concurrent-%02d", i), fcHeaders(), []byte(body))
+	}
+	for i := range n {
+		id := fmt.Sprintf("req-concurrent-%02d", i)
+		a := fc.wait(t, id)
+		got := decodeObject(t, a.body)
+		ids, _ := got["InstanceIds"].([]any)
+		if a.kind != "response" || got["RequestId"] != id || got["InvokeId"] != fmt.Sprintf("t-concurrent%08d", i) ||
+			len(ids) != 1 || ids[0] != fmt.Sprintf("i-bp1concurrent%06d", i) {
+			t.Errorf("%s: answer = %s %s: bodies mixed up", id, a.kind, a.body)
+		}
+	}
+	for i := range n {
+		if c := emu.StopCalls(sampleRegion, fmt.Sprintf("t-concurrent%08d", i)); c != 1 {
+			t.Errorf("t-concurrent%08d stopped %d times, want 1", i, c)
+		}
+	}
+	fc.mu.Lock()
+	defer fc.mu.Unlock()
+	for id, c := range fc.answers {
+		if c != 1 {
+			t.Errorf("%s answered %d times", id, c)
+		}
+	}
+	if fc.servedBeforeFirstAnswer < 2 {
+		t.Errorf("only %d event(s) were taken before the first answer: invocations did not overlap", fc.servedBeforeFirstAnswer)
+	}
+}
+
+// A transient failure that outlived the retries is a function error on
+// /error, with the code as errorType.
+func TestRuntimeAPITransientFailure(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{FailFirst: 1000})
+	setEnv(t, url)
+	t.Setenv("STOPPER_MAX_ATTEMPTS", "1")
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+	fc.push("req-transient", fcHeaders(), readEvent(t, "fc-timer-stop.json"))
+	a := fc.wait(t, "req-transient")
+	var e struct {
+		ErrorMessage string    `json:"errorMessage"`
+		ErrorType    string    `json:"errorType"`
+		StackTrace   *[]string `json:"stackTrace"`
+	}
+	if err := json.Unmarshal(a.body, &e); err != nil || a.kind != "error" || e.ErrorType == "" || e.ErrorMessage == "" || e.StackTrace == nil {
+		t.Fatalf("answer = %s %s, want an error with errorType, errorMessage and stackTrace", a.kind, a.body)
+	}
+	if e.ErrorType != "ServiceUnavailable" {
+		t.Errorf("errorType = %q, want ServiceUnavailable", e.ErrorType)
+	}
+	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
+		t.Fatalf("instance is %s, want Pending (nothing stopped)", s)
+	}
+}
+
+// A failing next is retried with backoff; the loop gives up only after
+// repeated failures.
+func TestRuntimeAPINextFailures(t *testing.T) {
+	_, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+
+	t.Run("recovers", func(t *testing.T) {
+		fc := newFakeFC(t)
+		fc.failNext = 3
+		startLoop(t, fc, nil)
+		fc.push("req-after-failures", fcHeaders(), []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","DryRun":true}`))
+		if a := fc.wait(t, "req-after-failures"); a.kind != "response" {
+			t.Fatalf("answer = %s %s", a.kind, a.body)
+		}
+	})
+	t.Run("gives up", func(t *testing.T) {
+		fc := newFakeFC(t)
+		fc.failNext = 1 << 30
+		a := newTestApp(t, io.Discard, "")
+		l := a.runtimeAPI(fc.addr())
+		l.backoff = time.Millisecond
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		err := l.run(ctx)
+		if err == nil || ctx.Err() != nil {
+			t.Fatalf("run = %v, want an error after %d failures", err, l.maxFailures)
+		}
+	})
+}
+
+// An event larger than the limit is answered PayloadTooLarge, not dropped.
+func TestRuntimeAPIEventTooLarge(t *testing.T) {
+	_, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	fc := newFakeFC(t)
+	startLoop(t, fc, nil)
+	big := []byte(`{"pad":"` + strings.Repeat("x", maxEvent) + `"}`)
+	fc.push("req-big", fcHeaders(), big)
+	a := fc.wait(t, "req-big")
+	if got := decodeObject(t, a.body); a.kind != "response" || got["Code"] != "PayloadTooLarge" {
+		t.Fatalf("answer = %s %.200s", a.kind, a.body)
+	}
+}
+
+// The deadline header bounds the invocation's context.
+func TestDeadline(t *testing.T) {
+	now := time.UnixMilli(1795679402000)
+	h := http.Header{}
+	if _, ok := deadline(h, now); ok {
+		t.Fatal("a deadline without headers")
+	}
+	h.Set("x-fc-function-deadline", "1795679462000")
+	if d, ok := deadline(h, now); !ok || !d.Equal(now.Add(time.Minute)) {
+		t.Fatalf("deadline = %v %v", d, ok)
+	}
+	h.Set("x-fc-function-deadline", "1795679462") // seconds by mistake: not sane
+	h.Set("x-fc-function-timeout", "30")
+	if d, ok := deadline(h, now); !ok || !d.Equal(now.Add(30*time.Second)) {
+		t.Fatalf("deadline = %v %v, want now+30s from the timeout", d, ok)
+	}
+	h.Set("x-fc-function-timeout", "abc")
+	if _, ok := deadline(h, now); ok {
+		t.Fatal("an unparsable deadline was used")
+	}
+}
+
+// The credential headers are never passed on.
+func TestStripCredentials(t *testing.T) {
+	h := http.Header{}
+	for k, v := range fcHeaders() {
+		h.Set(k, v)
+	}
+	cred, ok := headerCredentials(h)
+	if !ok || cred.AccessKeyID != testKeyID || cred.AccessKeySecret != testKeySecret || cred.SecurityToken != testToken {
+		t.Fatalf("headerCredentials = %v %v", cred, ok)
+	}
+	if s := fmt.Sprintf("%v %+v %#v", cred, cred, cred); strings.Contains(s, testKeySecret) {
+		t.Fatalf("credentials print their secret: %s", s)
+	}
+	stripCredentials(h)
+	for _, k := range []string{"x-fc-access-key-id", "x-fc-access-key-secret", "x-fc-security-token"} {
+		if h.Get(k) != "" {
+			t.Fatalf("%s kept", k)
+		}
+	}
+	if _, ok := headerCredentials(http.Header{"X-Fc-Access-Key-Id": {"only-the-id"}}); ok {
+		t.Fatal("an id without a secret counted as credentials")
+	}
+}

@@ -1,0 +1,76 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/emulator"
+)
+
+// emulate runs the Cloud Assistant emulator on its own, for the official
+// SDKs, the aliyun CLI or a function started elsewhere.
+func emulate(ctx context.Context, args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "address to listen on")
+	fleetFile := fs.String("fleet", "", "fleet file (default: the built-in sample fleet)")
+	akid := fs.String("access-key-id", localAccessKeyID, "the AccessKey id it accepts")
+	secret := fs.String("access-key-secret", localAccessKeySecret, "the AccessKey secret it accepts")
+	latency := fs.Duration("latency", 0, "added to every answer")
+	failFirst := fs.Int("fail-first", 0, "the first N calls answer 503 ServiceUnavailable")
+	qps := fs.Float64("throttle-qps", 0, "per-action rate limit; above it calls answer 400 Throttling.User (0: off)")
+	dropRate := fs.Float64("drop-rate", 0, "fraction of calls whose connection is closed without an answer")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dropRate < 0 || *dropRate > 1 {
+		return fmt.Errorf("-drop-rate %v must be between 0 and 1", *dropRate)
+	}
+	if *failFirst < 0 || *qps < 0 || *latency < 0 {
+		return errors.New("-fail-first, -throttle-qps and -latency must not be negative")
+	}
+	fleet := emulator.SampleFleet()
+	if *fleetFile != "" {
+		var err error
+		if fleet, err = emulator.LoadFleet(*fleetFile); err != nil {
+			return err
+		}
+	}
+	log := newLogger(stderr)
+	emu, err := emulator.New(emulator.Options{AccessKeyID: *akid, AccessKeySecret: *secret, Fleet: fleet,
+		Latency: *latency, FailFirst: *failFirst, ThrottleQPS: *qps, DropRate: *dropRate, Seed: time.Now().UnixNano(), Log: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	log.Info("emulator listening", "endpoint", "http://"+ln.Addr().String(), "invocations", len(fleet.Invocations), "access_key_id", *akid)
+	return serveUntilDone(ctx, &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}, ln)
+}
+
+// serveUntilDone serves until ctx ends (Ctrl-C), then shuts down gracefully.
+func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener) error {
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(shut)
+	}
+}
+
+func newLogger(w io.Writer) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(w, nil))
+}

@@ -1,0 +1,82 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
+)
+
+// invoke runs the function once on an event file, as a runtime would: the
+// answer JSON on stdout, logs on stderr, exit 0 only for a success.
+func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	event := fs.String("event", "", "event file (JSON), e.g. events/direct-stop.json")
+	timeout := fs.Duration("timeout", 60*time.Second, "the function's deadline, as the platform's timeout")
+	var bf backendFlags
+	bf.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *event == "" {
+		fmt.Fprintln(stderr, "local invoke: -event FILE is required (see events/)")
+		return 2
+	}
+	payload, err := os.ReadFile(*event)
+	if err != nil {
+		fmt.Fprintln(stderr, "local invoke:", err)
+		return 2
+	}
+	log := newLogger(stderr)
+	b, err := bf.start(log)
+	if err != nil {
+		fmt.Fprintln(stderr, "local invoke:", err)
+		return 2
+	}
+	defer b.stop()
+	h, err := b.cfg.Handler(b.cred, log)
+	if err != nil {
+		fmt.Fprintln(stderr, "local invoke:", err)
+		return 2
+	}
+	if b.cfg.WebhookSecret != "" {
+		signed, didSign, err := signWebhookEvent(payload, b.cfg.WebhookSecret, time.Now())
+		if err != nil {
+			fmt.Fprintln(stderr, "local invoke:", err)
+			return 2
+		}
+		if didSign {
+			log.Info("local: signed the unsigned webhook sample with the configured secret")
+			payload = signed
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	requestID := "local-" + randomHex(8)
+	res, err := h.Invoke(ctx, requestID, payload)
+	if err != nil {
+		// A transient failure: the platform would count a function error and retry.
+		e := stopper.AsError(err)
+		out, _ := json.Marshal(e.Answer(requestID))
+		fmt.Fprintf(stdout, "%s\n", out)
+		fmt.Fprintf(stderr, "local invoke: function error (transient, the platform would retry): %s\n", e)
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s\n", res.Payload)
+	if res.Failure != nil {
+		fmt.Fprintf(stderr, "local invoke: failed: %s\n", res.Failure)
+		return 1
+	}
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		fmt.Fprintln(stderr, "local invoke: the -timeout deadline passed")
+	}
+	return 0
+}

@@ -1,0 +1,56 @@
+// Command local is the developer's runner: it runs the function on a sample
+// event (invoke), serves it as an FC custom runtime (serve), or runs the Cloud
+// Assistant emulator on its own (emulator). invoke and serve embed the
+// emulator, seeded with a sample fleet, unless -endpoint names a real one.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+const usage = `usage:
+  local invoke   -event FILE [-endpoint URL] [-fleet FILE] [-timeout 60s]
+  local serve    [-addr 127.0.0.1:9000] [-endpoint URL] [-fleet FILE]
+  local emulator [-addr 127.0.0.1:8080] [-fleet FILE] [-access-key-id ID] [-access-key-secret SECRET]
+                 [-latency D] [-fail-first N] [-throttle-qps N] [-drop-rate F]
+Run "local <command> -h" for a command's flags.`
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run returns the process exit code: 0 only for a success.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, usage)
+		return 2
+	}
+	var err error
+	switch args[0] {
+	case "invoke":
+		return invoke(ctx, args[1:], stdout, stderr)
+	case "serve":
+		err = serve(ctx, args[1:], stderr)
+	case "emulator":
+		err = emulate(ctx, args[1:], stderr)
+	case "-h", "-help", "--help", "help":
+		fmt.Fprintln(stdout, usage)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "local: unknown command %q\n%s\n", args[0], usage)
+		return 2
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "local:", err)
+		return 1
+	}
+	return 0
+}

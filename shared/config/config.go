@@ -1,0 +1,154 @@
+// Package config reads the function's settings from the environment
+// (prefix STOPPER_, plus the standard ALIBABA_CLOUD_* credentials), once, at
+// start-up, and refuses bad values with a message naming the variable.
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/kelseyhightower/envconfig"
+)
+
+// Prefix is the prefix of every setting's environment variable.
+const Prefix = "STOPPER"
+
+// Config is every setting; each field's variable is STOPPER_<envconfig tag>.
+type Config struct {
+	RegionId        string   `envconfig:"REGION_ID" desc:"default RegionId for requests that name none (on FC: the function's own region)"`
+	ECSEndpoint     string   `envconfig:"ECS_ENDPOINT" desc:"full URL overriding the regional ECS endpoint (tests point it at the emulator)"`
+	ECSNetwork      string   `envconfig:"ECS_NETWORK" default:"public" desc:"public (ecs.<region>.aliyuncs.com) or vpc (ecs-vpc.<region>.aliyuncs.com)"`
+	WebhookSecret   string   `envconfig:"WEBHOOK_SECRET" desc:"HMAC-SHA256 key of the X-Stopper-Signature webhook header"`
+	WebhookInsecure bool     `envconfig:"WEBHOOK_INSECURE" default:"false" desc:"accept unsigned webhooks when no secret is set (local use only)"`
+	AllowedRegions  []string `envconfig:"ALLOWED_REGIONS" desc:"comma-separated regions requests may act on; empty allows all"`
+	DryRun          bool     `envconfig:"DRY_RUN" default:"false" desc:"default of the requests' DryRun: check, stop nothing"`
+
+	SweepRegionIds       []string          `envconfig:"SWEEP_REGION_IDS" desc:"regions a sweep scans when its request names none (default: STOPPER_REGION_ID)"`
+	SweepOlderThan       time.Duration     `envconfig:"SWEEP_OLDER_THAN" default:"2h" desc:"a sweep stops invocations created longer ago than this"`
+	SweepCommandName     string            `envconfig:"SWEEP_COMMAND_NAME" desc:"a sweep only stops invocations of this command"`
+	SweepTags            map[string]string `envconfig:"SWEEP_TAGS" desc:"key:value,key:value tags every swept invocation must carry"`
+	SweepIncludePeriodic bool              `envconfig:"SWEEP_INCLUDE_PERIODIC" default:"false" desc:"also stop periodic and reboot invocations"`
+	SweepConcurrency     int               `envconfig:"SWEEP_CONCURRENCY" default:"8" desc:"stops a sweep keeps in flight at once (1-64)"`
+	SweepReserve         time.Duration     `envconfig:"SWEEP_RESERVE" default:"3s" desc:"time before the deadline at which a sweep stops starting work and answers Truncated"`
+
+	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"5s" desc:"TCP/TLS connect timeout to the ECS API"`
+	ReadTimeout    time.Duration `envconfig:"READ_TIMEOUT" default:"10s" desc:"timeout of one ECS API attempt"`
+	MaxAttempts    int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"tries per ECS API call for throttling, 5xx and connection errors (1-20)"`
+	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+}
+
+// Load reads and checks the configuration from the environment.
+func Load() (Config, error) {
+	var c Config
+	if err := envconfig.Process(Prefix, &c); err != nil {
+		return Config{}, fmt.Errorf("configuration: %w", err)
+	}
+	return c, c.Validate()
+}
+
+// Validate checks what envconfig's types cannot.
+func (c Config) Validate() error {
+	bad := func(name, format string, args ...any) error {
+		return fmt.Errorf("configuration: %s_%s: %s", Prefix, name, fmt.Sprintf(format, args...))
+	}
+	if c.RegionId != "" && !stopper.ValidRegionID(c.RegionId) {
+		return bad("REGION_ID", "%q is not a region id such as cn-hangzhou", c.RegionId)
+	}
+	for name, list := range map[string][]string{"ALLOWED_REGIONS": c.AllowedRegions, "SWEEP_REGION_IDS": c.SweepRegionIds} {
+		for _, r := range list {
+			if !stopper.ValidRegionID(r) {
+				return bad(name, "%q is not a region id such as cn-hangzhou (give a comma-separated list)", r)
+			}
+		}
+	}
+	if c.ECSEndpoint != "" {
+		u, err := url.Parse(c.ECSEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return bad("ECS_ENDPOINT", "%q is not a full http(s) URL such as https://ecs-vpc.cn-hangzhou.aliyuncs.com", c.ECSEndpoint)
+		}
+	}
+	if c.ECSNetwork != "public" && c.ECSNetwork != "vpc" {
+		return bad("ECS_NETWORK", "%q must be public or vpc", c.ECSNetwork)
+	}
+	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
+		return bad("WEBHOOK_SECRET", "is %d characters; use at least 16 random characters (openssl rand -hex 32)", len(c.WebhookSecret))
+	}
+	if c.SweepOlderThan <= 0 {
+		return bad("SWEEP_OLDER_THAN", "%s must be a positive duration such as 2h", c.SweepOlderThan)
+	}
+	if len(c.SweepTags) > stopper.MaxTags {
+		return bad("SWEEP_TAGS", "has %d tags; the API filters on at most %d", len(c.SweepTags), stopper.MaxTags)
+	}
+	if c.SweepConcurrency < 1 || c.SweepConcurrency > 64 {
+		return bad("SWEEP_CONCURRENCY", "%d must be between 1 and 64", c.SweepConcurrency)
+	}
+	if c.SweepReserve < 0 {
+		return bad("SWEEP_RESERVE", "%s must not be negative", c.SweepReserve)
+	}
+	if c.ConnectTimeout <= 0 {
+		return bad("CONNECT_TIMEOUT", "%s must be a positive duration such as 5s", c.ConnectTimeout)
+	}
+	if c.ReadTimeout <= 0 {
+		return bad("READ_TIMEOUT", "%s must be a positive duration such as 10s", c.ReadTimeout)
+	}
+	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
+		return bad("MAX_ATTEMPTS", "%d must be between 1 and 20", c.MaxAttempts)
+	}
+	if _, err := c.Level(); err != nil {
+		return bad("LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// Level is LogLevel as a slog level.
+func (c Config) Level() (slog.Level, error) {
+	var l slog.Level
+	err := l.UnmarshalText([]byte(strings.ToUpper(c.LogLevel)))
+	return l, err
+}
+
+// Credentials reads the standard Alibaba Cloud credential variables. On FC
+// the per-invocation x-fc-* credentials win over these.
+func Credentials() acs.Credentials {
+	return acs.Credentials{
+		AccessKeyID:     os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"),
+		AccessKeySecret: os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
+		SecurityToken:   os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN"),
+	}
+}
+
+// Function builds the core with this configuration's defaults.
+func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.Function {
+	sweepRegions := c.SweepRegionIds
+	if len(sweepRegions) == 0 && c.RegionId != "" {
+		sweepRegions = []string{c.RegionId}
+	}
+	return &stopper.Function{
+		API:            api,
+		RegionId:       c.RegionId,
+		AllowedRegions: c.AllowedRegions,
+		DryRun:         c.DryRun,
+		Sweep: stopper.SweepDefaults{
+			RegionIds:       sweepRegions,
+			OlderThan:       c.SweepOlderThan,
+			CommandName:     c.SweepCommandName,
+			Tags:            c.SweepTags,
+			IncludePeriodic: c.SweepIncludePeriodic,
+			Concurrency:     c.SweepConcurrency,
+			Reserve:         c.SweepReserve,
+		},
+		Log: log,
+	}
+}
+
+// Logger is the JSON logger every runtime writes its one line per outcome with.
+func (c Config) Logger(w *os.File) *slog.Logger {
+	level, _ := c.Level()
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}

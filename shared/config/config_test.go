@@ -1,0 +1,63 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.SweepOlderThan != 2*time.Hour || c.ECSNetwork != "public" || c.SweepConcurrency != 8 || c.MaxAttempts != 5 {
+		t.Fatalf("defaults = %+v", c)
+	}
+}
+
+func TestLoadParses(t *testing.T) {
+	t.Setenv("STOPPER_REGION_ID", "cn-hangzhou")
+	t.Setenv("STOPPER_ALLOWED_REGIONS", "cn-hangzhou,cn-shanghai")
+	t.Setenv("STOPPER_SWEEP_TAGS", "env:prod,team:ops")
+	t.Setenv("STOPPER_SWEEP_OLDER_THAN", "90m")
+	t.Setenv("STOPPER_ECS_ENDPOINT", "http://127.0.0.1:8080")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RegionId != "cn-hangzhou" || len(c.AllowedRegions) != 2 || c.SweepTags["team"] != "ops" || c.SweepOlderThan != 90*time.Minute {
+		t.Fatalf("parsed = %+v", c)
+	}
+	f := c.Function(nil, nil)
+	if len(f.Sweep.RegionIds) != 1 || f.Sweep.RegionIds[0] != "cn-hangzhou" {
+		t.Fatalf("sweep regions default to the region: %+v", f.Sweep.RegionIds)
+	}
+}
+
+// Every bad value stops start-up with the variable's name in the message.
+func TestLoadRejectsBadValues(t *testing.T) {
+	for _, tc := range []struct{ name, value string }{
+		{"STOPPER_DRY_RUN", "maybe"},
+		{"STOPPER_REGION_ID", "CN_Hangzhou"},
+		{"STOPPER_ALLOWED_REGIONS", "cn-hangzhou,Bad Region"},
+		{"STOPPER_ECS_ENDPOINT", "ecs.cn-hangzhou.aliyuncs.com"},
+		{"STOPPER_ECS_NETWORK", "intranet"},
+		{"STOPPER_WEBHOOK_SECRET", "short"},
+		{"STOPPER_SWEEP_OLDER_THAN", "2 hours"},
+		{"STOPPER_SWEEP_OLDER_THAN", "-1h"},
+		{"STOPPER_SWEEP_CONCURRENCY", "0"},
+		{"STOPPER_SWEEP_TAGS", "novalue"},
+		{"STOPPER_MAX_ATTEMPTS", "100"},
+		{"STOPPER_READ_TIMEOUT", "0s"},
+		{"STOPPER_LOG_LEVEL", "loud"},
+	} {
+		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
+			t.Setenv(tc.name, tc.value)
+			_, err := Load()
+			if err == nil || !strings.Contains(err.Error(), tc.name) {
+				t.Fatalf("Load() error = %v, want one naming %s", err, tc.name)
+			}
+		})
+	}
+}

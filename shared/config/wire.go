@@ -1,0 +1,45 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/ecs"
+	"github.com/ecs-stopper/stopper/shared/trigger"
+	"github.com/ecs-stopper/stopper/shared/webhook"
+)
+
+// Client builds the Cloud Assistant client with these settings and credentials.
+func (c Config) Client(cred acs.Credentials, log *slog.Logger) (*ecs.Client, error) {
+	client, err := ecs.New(ecs.Options{
+		Credentials:    cred,
+		Endpoint:       c.ECSEndpoint,
+		Network:        c.ECSNetwork,
+		ConnectTimeout: c.ConnectTimeout,
+		ReadTimeout:    c.ReadTimeout,
+		MaxAttempts:    c.MaxAttempts,
+		Log:            log,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	return client, nil
+}
+
+// Handler wires the whole function: client, core and trigger handling.
+// Every runtime starts from here, so they behave the same.
+func (c Config) Handler(cred acs.Credentials, log *slog.Logger) (*trigger.Handler, error) {
+	client, err := c.Client(cred, log)
+	if err != nil {
+		return nil, err
+	}
+	if c.WebhookSecret == "" && c.WebhookInsecure {
+		log.Warn("STOPPER_WEBHOOK_INSECURE=true and no STOPPER_WEBHOOK_SECRET: webhooks are accepted without a signature; never do this on a public URL")
+	}
+	return &trigger.Handler{
+		Function: c.Function(client, log),
+		Webhook:  &webhook.Verifier{Secret: c.WebhookSecret, Insecure: c.WebhookInsecure},
+		Log:      log,
+	}, nil
+}

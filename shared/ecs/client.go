@@ -1,0 +1,242 @@
+// Package ecs is the project's Cloud Assistant API client: StopInvocation and
+// DescribeInvocations over the ECS RPC protocol (API version 2014-05-26),
+// signed with ACS3-HMAC-SHA256, with bounded retries.
+//
+// It uses the standard library only, on purpose: the official SDK adds about
+// 2 MB to every bootstrap, does not retry unless told to, waits forever
+// without timeouts and does not honour Network="vpc" for the regions it knows
+// (see shared/reference/ecs-cloud-assistant.md). Everything the project needs
+// from it is two actions.
+//
+// Retries: throttling answers (Throttling*), 5xx answers and connection-level
+// failures (dial errors, resets, EOFs, an attempt exceeding ReadTimeout) are
+// tried again, up to MaxAttempts, after a full-jitter exponential backoff
+// (random in [0, min(MaxDelay, BaseDelay·2^retry)]) or the API's TimeLeft
+// hint if longer. Other 4xx answers are final at once. The caller's deadline
+// bounds it all: no sleep runs past it, and the error returned is the last
+// one the API gave (a *cloudassistant.Error). IsThrottled, IsRetryable,
+// Options.OnRetry and WithMaxAttempts serve callers that pace themselves.
+//
+// A Client is safe for concurrent use. Its fields never change after New;
+// WithCredentials and WithMaxAttempts return copies that share the HTTP
+// transport, so per-invocation credentials (Function Compute) cost nothing.
+package ecs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+)
+
+// Defaults for the zero values of Options.
+const (
+	DefaultConnectTimeout = 5 * time.Second
+	DefaultReadTimeout    = 10 * time.Second
+	DefaultMaxAttempts    = 5
+	DefaultBaseDelay      = 100 * time.Millisecond
+	DefaultMaxDelay       = 5 * time.Second
+)
+
+// Networks the regional endpoint can be chosen from.
+const (
+	NetworkPublic = "public"
+	NetworkVPC    = "vpc"
+)
+
+// Options configure a Client. The zero value of every field means its default.
+type Options struct {
+	// Credentials sign every call. They may be left empty here and supplied
+	// per invocation with WithCredentials; a call without them fails before
+	// touching the network.
+	Credentials acs.Credentials
+	// Endpoint, when set, is a full http:// or https:// URL used for every
+	// region instead of the regional endpoint (STOPPER_ECS_ENDPOINT: the
+	// emulator, a private endpoint, a proxy). It must carry no query.
+	Endpoint string
+	// Network picks the regional endpoint: "public" (default,
+	// https://ecs.<region>.aliyuncs.com) or "vpc" (https://ecs-vpc.<region>.aliyuncs.com).
+	Network string
+	// ConnectTimeout bounds dialing and the TLS handshake (default 5s). It
+	// applies to the default transport only.
+	ConnectTimeout time.Duration
+	// ReadTimeout bounds one attempt, from sending to the last byte of the
+	// answer (default 10s). It never extends past the caller's deadline.
+	ReadTimeout time.Duration
+	// MaxAttempts is how many times one API call is tried, first try
+	// included (default 5; 1 disables retries).
+	MaxAttempts int
+	// BaseDelay and MaxDelay shape the backoff between attempts: a random
+	// delay in [0, min(MaxDelay, BaseDelay·2^retry)] (defaults 100ms and 5s).
+	BaseDelay time.Duration
+	MaxDelay  time.Duration
+	// Transport replaces the default transport (tests). The default is an
+	// *http.Transport with ConnectTimeout, keep-alives and
+	// MaxIdleConnsPerHost 16, shared by every copy of the Client.
+	Transport http.RoundTripper
+	// Log receives one debug line per retry (action, attempt, code, delay);
+	// nil discards. Credentials are never logged.
+	Log *slog.Logger
+	// Now is the clock the signature's x-acs-date comes from; nil is time.Now.
+	Now func() time.Time
+	// OnRetry, when set, is called before each retry sleep (from the calling
+	// goroutine). A caller that paces itself (the sweep) can use it to learn
+	// that the API throttled even when a call finally succeeded.
+	OnRetry func(RetryEvent)
+}
+
+// RetryEvent describes one failed attempt that is about to be retried.
+type RetryEvent struct {
+	Action  string
+	Attempt int           // the attempt that failed, from 1
+	Delay   time.Duration // the sleep before the next attempt
+	// Code is the API error code, or "" for a connection-level failure.
+	Code string
+	// Throttled reports a Throttling* answer.
+	Throttled bool
+	Err       error
+}
+
+// Client calls the Cloud Assistant API. Create it with New.
+type Client struct {
+	cred      acs.Credentials
+	endpoint  string // override, without trailing slash; "" = regional
+	network   string
+	readTO    time.Duration
+	attempts  int
+	baseDelay time.Duration
+	maxDelay  time.Duration
+	http      *http.Client
+	log       *slog.Logger
+	now       func() time.Time
+	onRetry   func(RetryEvent)
+}
+
+// New validates the options and builds a Client. Errors name the option at fault.
+func New(opts Options) (*Client, error) {
+	c := &Client{
+		cred:      opts.Credentials,
+		readTO:    orDefault(opts.ReadTimeout, DefaultReadTimeout),
+		attempts:  opts.MaxAttempts,
+		baseDelay: orDefault(opts.BaseDelay, DefaultBaseDelay),
+		maxDelay:  orDefault(opts.MaxDelay, DefaultMaxDelay),
+		log:       opts.Log,
+		now:       opts.Now,
+		onRetry:   opts.OnRetry,
+	}
+	var errs []error
+	ep, err := parseEndpoint(opts.Endpoint)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.endpoint = ep
+	c.network, err = parseNetwork(opts.Network)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	for _, d := range []struct {
+		name string
+		v    time.Duration
+	}{{"ConnectTimeout", opts.ConnectTimeout}, {"ReadTimeout", opts.ReadTimeout}, {"BaseDelay", opts.BaseDelay}, {"MaxDelay", opts.MaxDelay}} {
+		if d.v < 0 {
+			errs = append(errs, fmt.Errorf("ecs: option %s must not be negative, got %s", d.name, d.v))
+		}
+	}
+	switch {
+	case opts.MaxAttempts < 0:
+		errs = append(errs, fmt.Errorf("ecs: option MaxAttempts must be at least 1 (0 = default %d), got %d", DefaultMaxAttempts, opts.MaxAttempts))
+	case opts.MaxAttempts == 0:
+		c.attempts = DefaultMaxAttempts
+	}
+	if c.baseDelay > c.maxDelay && opts.BaseDelay > 0 && opts.MaxDelay > 0 {
+		errs = append(errs, fmt.Errorf("ecs: option BaseDelay (%s) must not exceed MaxDelay (%s)", c.baseDelay, c.maxDelay))
+	}
+	if c.baseDelay > c.maxDelay {
+		// Only one of the two was set: the cap wins rather than failing.
+		c.baseDelay = c.maxDelay
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	rt := opts.Transport
+	if rt == nil {
+		rt = newTransport(orDefault(opts.ConnectTimeout, DefaultConnectTimeout))
+	}
+	c.http = &http.Client{
+		Transport: rt,
+		// A signed RPC call is never legitimately redirected; following one
+		// would resend the signed request to another host. The 3xx is
+		// reported as an error instead.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	return c, nil
+}
+
+// WithCredentials returns a copy of c that signs with cred. The copy shares
+// c's transport and connection pool.
+func (c *Client) WithCredentials(cred acs.Credentials) *Client {
+	cp := *c
+	cp.cred = cred
+	return &cp
+}
+
+// WithMaxAttempts returns a copy of c that tries each call at most n times
+// (n < 1 is taken as 1). A caller with its own pacing can use a copy with
+// n = 1 and react to IsThrottled itself.
+func (c *Client) WithMaxAttempts(n int) *Client {
+	cp := *c
+	cp.attempts = max(n, 1)
+	return &cp
+}
+
+// newTransport is the default transport: connect and handshake bounded,
+// connections kept alive and enough idle ones per host for a sweep's
+// concurrent stops to reuse instead of redialing.
+func newTransport(connect time.Duration) *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   connect,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          64,
+		MaxIdleConnsPerHost:   16,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   connect,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// userAgent names the project so that the API's logs (and the emulator's)
+// tell its calls apart from the console's or the CLI's.
+const userAgent = "ecs-stopper/1 (+https://github.com/ecs-stopper/stopper)"
+
+// maxBody bounds what is read of an answer: a DescribeInvocations page with
+// outputs is large but nowhere near this.
+const maxBody = 32 << 20
+
+// drain reads and closes a body so its connection can be reused; it gives up
+// after a bound, since closing an unread body only costs the connection.
+func drain(body io.ReadCloser) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(body, 64<<10))
+	_ = body.Close()
+}

@@ -1,0 +1,191 @@
+package emulator
+
+import (
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
+)
+
+func TestSampleFleet(t *testing.T) {
+	s, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Fleet: SampleFleet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		region, id, name, mode string
+		instances              map[string]string
+	}{
+		{"cn-hangzhou", hzOnce, "backup", "Once", map[string]string{
+			"i-bp1a2b3c4d5e6f7g8h9i": "Running", "i-bp1j2k3l4m5n6o7p8q9r": "Pending", "i-bp1s2t3u4v5w6x7y8z9a": "Pending"}},
+		{"cn-hangzhou", hzPeriodic, "log-rotate", "Period", map[string]string{
+			"i-bp1periodic00000001": "Scheduled", "i-bp1periodic00000002": "Scheduled"}},
+		{"cn-shanghai", shStuck, "deploy-app", "Once", map[string]string{"i-uf6stuck000000000001": "Pending"}},
+	} {
+		inv, ok := s.Invocation(want.region, want.id)
+		if !ok || inv.CommandName != want.name || inv.RepeatMode != want.mode || inv.RegionId != want.region {
+			t.Fatalf("%s: %+v", want.id, inv)
+		}
+		got := statusesOf(inv)
+		if len(got) != len(want.instances) {
+			t.Fatalf("%s: instances %v", want.id, got)
+		}
+		for id, st := range want.instances {
+			if got[id] != st {
+				t.Errorf("%s %s: %s, want %s", want.id, id, got[id], st)
+			}
+		}
+	}
+	if inv, _ := s.Invocation("cn-hangzhou", hzPeriodic); !inv.Timed || inv.Frequency != "0 */10 * * * *" {
+		t.Errorf("periodic: Timed %v Frequency %q", inv.Timed, inv.Frequency)
+	}
+	f := SampleFleet()
+	if n := len(f.Invocations); n < 8 || n > 12 {
+		t.Errorf("%d invocations", n)
+	}
+	f.Invocations[0].InvokeInstances.InvokeInstance[0].InvocationStatus = "Failed"
+	if SampleFleet().Invocations[0].InvokeInstances.InvokeInstance[0].InvocationStatus == "Failed" {
+		t.Error("SampleFleet shares state between calls")
+	}
+}
+
+func TestParseFleetErrors(t *testing.T) {
+	for _, tc := range []struct{ name, json, want string }{
+		{"not JSON", `{`, "not a fleet"},
+		{"missing RegionId", `{"Invocations":[{"InvokeId":"t-a"}]}`, "invocation #1 (t-a): missing RegionId"},
+		{"missing InvokeId", `{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a"},{"RegionId":"cn-hangzhou"}]}`, "invocation #2: missing InvokeId"},
+		{"duplicate", `{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a"},{"RegionId":"cn-hangzhou","InvokeId":"t-a"}]}`, "invocation #2 (t-a): duplicate InvokeId in cn-hangzhou (first at #1)"},
+		{"bad CreationTime", `{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a","CreationTime":"yesterday"}]}`, `bad CreationTime "yesterday"`},
+		{"bad status", `{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a","InvokeInstances":{"InvokeInstance":[{"InstanceId":"i-a","InvocationStatus":"Sleeping"}]}}]}`, `instance i-a: unknown InvocationStatus "Sleeping"`},
+		{"instance without id", `{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a","InvokeInstances":{"InvokeInstance":[{"InvocationStatus":"Running"}]}}]}`, "instance #1: missing InstanceId"},
+		{"instance twice", `{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a","InvokeInstances":{"InvokeInstance":[{"InstanceId":"i-a"},{"InstanceId":"i-a"}]}}]}`, "instance i-a listed twice"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ParseFleet([]byte(tc.json))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// The same region id may reuse an InvokeId in another region.
+	if _, err := ParseFleet([]byte(`{"Invocations":[{"RegionId":"cn-hangzhou","InvokeId":"t-a"},{"RegionId":"cn-shanghai","InvokeId":"t-a"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestLoadFleet(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "fleet.json")
+	os.WriteFile(bad, []byte(`{"Invocations":[{"InvokeId":"t-a"}]}`), 0o600)
+	if _, err := LoadFleet(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "missing RegionId") {
+		t.Fatalf("error %v", err)
+	}
+	if _, err := LoadFleet(filepath.Join(dir, "none.json")); err == nil || !strings.Contains(err.Error(), "none.json") {
+		t.Fatalf("error %v", err)
+	}
+	good := filepath.Join(dir, "good.json")
+	os.WriteFile(good, sampleFleet, 0o600)
+	if f, err := LoadFleet(good); err != nil || len(f.Invocations) != len(SampleFleet().Invocations) {
+		t.Fatalf("%v", err)
+	}
+}
+
+func TestNewAndAdd(t *testing.T) {
+	if _, err := New(Options{AccessKeyID: "a"}); err == nil {
+		t.Fatal("New accepted a key without secret")
+	}
+	s, _ := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Now: func() time.Time { return testNow }})
+	inv := ca.Invocation{RegionId: "cn-test-1", InvokeId: "t-new", InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{{InstanceId: "i-a"}}}}
+	if err := s.Add(inv); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Add(inv); err == nil || !strings.Contains(err.Error(), "duplicate") {
+		t.Fatalf("second Add: %v", err)
+	}
+	// Add copies: changing the caller's value changes nothing inside.
+	inv.InvokeInstances.InvokeInstance[0].InvocationStatus = "Failed"
+	got, ok := s.Invocation("cn-test-1", "t-new")
+	if !ok || got.InvocationStatus != "Pending" || got.CreationTime != testNow.Format(timeLayout) || got.InvokeStatus != "Running" {
+		t.Fatalf("%+v", got)
+	}
+	// The region became known with its first invocation.
+	if len(s.Fleet().Invocations) != 1 {
+		t.Fatal("Fleet snapshot")
+	}
+	if _, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Fleet: &Fleet{Invocations: []ca.Invocation{{InvokeId: "t-x"}}}}); err == nil {
+		t.Fatal("New accepted an invalid fleet")
+	}
+}
+
+func TestDeriveStatus(t *testing.T) {
+	for _, tc := range []struct {
+		in   []string
+		want string
+	}{
+		{[]string{"Success", "Running", "Pending"}, "Running"},
+		{[]string{"Stopping", "Pending"}, "Stopping"},
+		{[]string{"Pending", "Scheduled", "Success"}, "Pending"},
+		{[]string{"Scheduled", "Failed"}, "Scheduled"},
+		{[]string{"Success", "Success"}, "Success"},
+		{[]string{"Success", "Cancelled"}, "Stopped"},
+		{[]string{"Terminated"}, "Stopped"},
+		{[]string{"Stopped", "Stopped"}, "Stopped"},
+		{[]string{"Success", "Timeout"}, "PartialFailed"},
+		{[]string{"Cancelled", "Error"}, "Failed"},
+		{[]string{"Invalid", "Aborted"}, "Failed"},
+	} {
+		var ins []ca.InvokeInstance
+		for _, s := range tc.in {
+			ins = append(ins, ca.InvokeInstance{InvocationStatus: s})
+		}
+		if got := deriveStatus(ins); got != tc.want {
+			t.Errorf("%v: %s, want %s", tc.in, got, tc.want)
+		}
+	}
+	for st, legacy := range map[string]string{"Pending": "Running", "Scheduled": "Running", "Success": "Finished", "Failed": "Failed", "PartialFailed": "PartialFailed", "Stopped": "Stopped"} {
+		if got := legacyInvokeStatus(st); got != legacy {
+			t.Errorf("legacy %s: %s, want %s", st, got, legacy)
+		}
+	}
+}
+
+// Concurrent sweeps and listings under -race: every invocation ends up
+// stopped, and the counts add up.
+func TestConcurrentCallers(t *testing.T) {
+	s, hs := start(t, Options{Fleet: &Fleet{}})
+	bigFleet(t, s, "cn-beijing", 200)
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			c := newClient(hs)
+			c.v1 = w%2 == 0
+			p := url.Values{"RegionId": {"cn-beijing"}, "MaxResults": {"50"}}
+			for {
+				resp := c.describe(t, p)
+				for i, inv := range resp.Invocations.Invocation {
+					if i%8 == w {
+						c.stop(t, "cn-beijing", inv.InvokeId)
+					}
+				}
+				if resp.NextToken == "" {
+					return
+				}
+				p.Set("NextToken", resp.NextToken)
+			}
+		}(w)
+	}
+	wg.Wait()
+	if s.Stops() != 200 || s.Calls(actionStop) != 200 {
+		t.Fatalf("Stops %d Calls %d", s.Stops(), s.Calls(actionStop))
+	}
+	if resp := newClient(hs).describe(t, url.Values{"RegionId": {"cn-beijing"}, "InvokeStatus": {"Pending"}}); resp.TotalCount != 0 {
+		t.Fatalf("%d still pending", resp.TotalCount)
+	}
+}

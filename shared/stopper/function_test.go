@@ -1,0 +1,132 @@
+package stopper
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/ecs-stopper/stopper/shared/cloudassistant"
+)
+
+// stopRecorder is a CloudAssistant that records stops and answers from a fixed fleet.
+type stopRecorder struct {
+	mu      sync.Mutex
+	fleet   map[string]cloudassistant.Invocation // by InvokeId
+	stops   []string
+	stopErr error
+}
+
+func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID string, ids []string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopErr != nil {
+		return r.stopErr
+	}
+	r.stops = append(r.stops, fmt.Sprintf("%s/%s%v", region, invokeID, ids))
+	return nil
+}
+
+func (r *stopRecorder) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
+	resp := &cloudassistant.DescribeInvocationsResponse{}
+	if inv, ok := r.fleet[req.InvokeId]; ok && inv.RegionId == req.RegionId && inv.Timed == (req.Timed != nil && *req.Timed) {
+		resp.Invocations.Invocation = append(resp.Invocations.Invocation, inv)
+	}
+	return resp, nil
+}
+
+func sampleInvocation() cloudassistant.Invocation {
+	return cloudassistant.Invocation{RegionId: "cn-hangzhou", InvokeId: "t-abc", InvokeInstances: cloudassistant.InvokeInstances{
+		InvokeInstance: []cloudassistant.InvokeInstance{{InstanceId: "i-a"}, {InstanceId: "i-b"}}}}
+}
+
+func TestStop(t *testing.T) {
+	boolp := func(b bool) *bool { return &b }
+	for _, tc := range []struct {
+		name      string
+		fn        Function
+		req       StopRequest
+		wantCode  string
+		wantStops string
+		wantDry   bool
+	}{
+		{name: "stops all", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"}, wantStops: "[cn-hangzhou/t-abc[]]"},
+		{name: "default region", fn: Function{RegionId: "cn-shanghai"}, req: StopRequest{InvokeId: "t-abc", InstanceIds: []string{"i-a"}}, wantStops: "[cn-shanghai/t-abc[i-a]]"},
+		{name: "no region anywhere", req: StopRequest{InvokeId: "t-abc"}, wantCode: "MissingParameter.RegionId", wantStops: "[]"},
+		{name: "region not allowed", fn: Function{AllowedRegions: []string{"cn-shanghai"}}, req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"}, wantCode: "Forbidden.Region", wantStops: "[]"},
+		{name: "dry run by config", fn: Function{DryRun: true}, req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"}, wantStops: "[]", wantDry: true},
+		{name: "dry run by request", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", DryRun: boolp(true)}, wantStops: "[]", wantDry: true},
+		{name: "request overrides dry-run config", fn: Function{DryRun: true}, req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", DryRun: boolp(false)}, wantStops: "[cn-hangzhou/t-abc[]]"},
+		{name: "dry run unknown invocation", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-zzz", DryRun: boolp(true)}, wantCode: "InvalidInvokeId.NotFound", wantStops: "[]"},
+		{name: "dry run unknown instance", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", InstanceIds: []string{"i-x"}, DryRun: boolp(true)}, wantCode: "InvalidInstanceId.NotFound", wantStops: "[]"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()}}
+			var logs bytes.Buffer
+			fn := tc.fn
+			fn.API = api
+			fn.Log = slog.New(slog.NewJSONHandler(&logs, nil))
+			a, err := fn.Stop(context.Background(), "req-1", tc.req)
+			if got := fmt.Sprint(api.stops); got != tc.wantStops && !(got == "[]" && tc.wantStops == "[]") {
+				t.Fatalf("stops = %s, want %s", got, tc.wantStops)
+			}
+			if tc.wantCode != "" {
+				if err == nil || err.Code != tc.wantCode {
+					t.Fatalf("err = %v, want %s", err, tc.wantCode)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.RequestId != "req-1" || a.Action != ActionStopInvocation || a.InvokeId != "t-abc" || a.DryRun != tc.wantDry || a.InstanceIds == nil {
+				t.Fatalf("answer = %+v", a)
+			}
+			if !strings.Contains(logs.String(), `"request_id":"req-1"`) || !strings.Contains(logs.String(), `"invoke_id":"t-abc"`) || strings.Count(logs.String(), "\n") != 1 {
+				t.Fatalf("want one log line with request and invoke id, got %s", logs.String())
+			}
+		})
+	}
+}
+
+func TestAsError(t *testing.T) {
+	api := &cloudassistant.Error{Code: "InvalidInvokeId.NotFound", Message: "The specified InvokeId does not exist.", RequestId: "R1", HTTPStatus: 404}
+	for _, tc := range []struct {
+		name      string
+		err       error
+		code      string
+		status    int
+		transient bool
+	}{
+		{"api not found", fmt.Errorf("batch 1: %w", api), "InvalidInvokeId.NotFound", 404, false},
+		{"throttled", &cloudassistant.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", 400, true},
+		{"server", &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, "ServiceUnavailable", 503, true},
+		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, "ServiceUnavailable", 503, true},
+		{"deadline", context.DeadlineExceeded, "ServiceUnavailable", 503, true},
+		{"own error", Invalid("InvokeId", "bad"), "InvalidParameter", 400, false},
+		{"no credentials", fmt.Errorf("ecs: %w: set ...", cloudassistant.ErrNoCredentials), "MissingCredentials", 500, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := AsError(tc.err)
+			if e.Code != tc.code || e.Status != tc.status || e.Transient != tc.transient {
+				t.Fatalf("AsError = %+v", e)
+			}
+		})
+	}
+	if e := AsError(api); e.UpstreamRequestId != "R1" {
+		t.Fatalf("upstream request id lost: %+v", e)
+	}
+}
+
+func TestStopTransientError(t *testing.T) {
+	fn := Function{API: &stopRecorder{stopErr: &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
+	_, err := fn.Stop(context.Background(), "r", StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"})
+	if err == nil || !err.Transient || err.Status != 503 {
+		t.Fatalf("err = %+v", err)
+	}
+}

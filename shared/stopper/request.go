@@ -1,0 +1,361 @@
+package stopper
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Actions a request may name.
+const (
+	ActionStopInvocation = "StopInvocation"
+	ActionSweep          = "Sweep"
+)
+
+// Request is one decoded request: exactly one of Stop and Sweep is set.
+type Request struct {
+	Stop  *StopRequest
+	Sweep *SweepRequest
+}
+
+// Action names what the request asks for.
+func (r Request) Action() string {
+	if r.Sweep != nil {
+		return ActionSweep
+	}
+	return ActionStopInvocation
+}
+
+// StopRequest asks to stop one invocation, on all its instances or on some.
+// RegionId may be empty: the function's default region applies.
+type StopRequest struct {
+	RegionId    string
+	InvokeId    string
+	InstanceIds []string // de-duplicated, in the caller's order; empty means all
+	DryRun      *bool    // nil: the function's default
+}
+
+// SweepRequest asks to stop every stale invocation. Unset fields (zero, nil)
+// take the function's configured sweep defaults.
+type SweepRequest struct {
+	RegionIds       []string
+	OlderThan       time.Duration
+	CommandName     string
+	Tags            map[string]string
+	IncludePeriodic *bool
+	DryRun          *bool
+}
+
+// Limits on outside input.
+const (
+	// MaxNesting bounds how deep a request's JSON may nest; a real request
+	// needs 2 levels, so anything much deeper is hostile.
+	MaxNesting = 8
+	// MaxTags is the API's limit on Tag.N.
+	MaxTags = 20
+	// maxListLen bounds InstanceIds and RegionIds so one request cannot make
+	// the function allocate or call without end.
+	maxListLen = 10000
+)
+
+var (
+	invokeIDPattern   = regexp.MustCompile(`^t-[A-Za-z0-9]{1,64}$`)
+	instanceIDPattern = regexp.MustCompile(`^(i|hbm|mi)-[A-Za-z0-9]{1,64}$`)
+	regionIDPattern   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
+)
+
+// ValidInvokeID reports whether s has the form DescribeInvocations returns ("t-" + letters and digits).
+func ValidInvokeID(s string) bool { return invokeIDPattern.MatchString(s) }
+
+// ValidInstanceID reports whether s is an ECS ("i-"), bare-metal ("hbm-") or managed ("mi-") instance id.
+func ValidInstanceID(s string) bool { return instanceIDPattern.MatchString(s) }
+
+// ValidRegionID reports whether s has the form of a region id such as cn-hangzhou.
+func ValidRegionID(s string) bool { return regionIDPattern.MatchString(s) }
+
+// DecodeRequest reads a request body: a JSON object whose keys are matched
+// exactly (encoding/json alone would take "invokeid" for "InvokeId"), with no
+// unknown or repeated keys, so that a typo is an error and not a silent no-op.
+func DecodeRequest(body []byte) (Request, error) {
+	fields, err := decodeObject(body)
+	if err != nil {
+		return Request{}, err
+	}
+	var action string
+	if raw, ok := fields["Action"]; ok {
+		if err := json.Unmarshal(raw, &action); err != nil {
+			return Request{}, Invalid("Action", "must be a string, %q or %q", ActionStopInvocation, ActionSweep)
+		}
+	}
+	switch action {
+	case ActionSweep:
+		s, err := decodeSweep(fields)
+		return Request{Sweep: s}, err
+	case ActionStopInvocation, "":
+		s, err := decodeStop(fields)
+		return Request{Stop: s}, err
+	default:
+		return Request{}, Invalid("Action", "%q is not supported: use %q or %q", truncate(action), ActionStopInvocation, ActionSweep)
+	}
+}
+
+func decodeStop(fields map[string]json.RawMessage) (*StopRequest, error) {
+	if err := onlyKeys(fields, "Action", "RegionId", "InvokeId", "InstanceIds", "DryRun"); err != nil {
+		return nil, err
+	}
+	var s StopRequest
+	var err error
+	if s.RegionId, err = regionField(fields, "RegionId"); err != nil {
+		return nil, err
+	}
+	raw, ok := fields["InvokeId"]
+	if !ok || isNull(raw) {
+		return nil, Missing("InvokeId", `Give the invocation's id ("t-..."), as DescribeInvocations lists it.`)
+	}
+	if err := json.Unmarshal(raw, &s.InvokeId); err != nil {
+		return nil, Invalid("InvokeId", "must be a string such as \"t-1fad2a8876de47068cc734d57703aa76\"")
+	}
+	if s.InvokeId == "" {
+		return nil, Missing("InvokeId", `Give the invocation's id ("t-..."), as DescribeInvocations lists it.`)
+	}
+	if !ValidInvokeID(s.InvokeId) {
+		return nil, Invalid("InvokeId", "%q is not an invocation id: expected \"t-\" followed by letters and digits", truncate(s.InvokeId))
+	}
+	if s.InstanceIds, err = instanceIDs(fields["InstanceIds"]); err != nil {
+		return nil, err
+	}
+	if s.DryRun, err = boolField(fields, "DryRun"); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func decodeSweep(fields map[string]json.RawMessage) (*SweepRequest, error) {
+	if err := onlyKeys(fields, "Action", "RegionIds", "OlderThan", "CommandName", "Tags", "IncludePeriodic", "DryRun"); err != nil {
+		return nil, err
+	}
+	var s SweepRequest
+	var err error
+	if raw, ok := fields["RegionIds"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &s.RegionIds); err != nil {
+			return nil, Invalid("RegionIds", `must be an array of region ids such as ["cn-hangzhou"]`)
+		}
+		if s.RegionIds, err = uniqueIDs("RegionIds", s.RegionIds, ValidRegionID, "a region id such as cn-hangzhou"); err != nil {
+			return nil, err
+		}
+	}
+	if raw, ok := fields["OlderThan"]; ok && !isNull(raw) {
+		var v string
+		if err := json.Unmarshal(raw, &v); err != nil {
+			return nil, Invalid("OlderThan", `must be a Go duration string such as "2h" or "90m"`)
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return nil, Invalid("OlderThan", `%q is not a positive Go duration such as "2h" or "90m"`, truncate(v))
+		}
+		s.OlderThan = d
+	}
+	if raw, ok := fields["CommandName"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &s.CommandName); err != nil || len(s.CommandName) > 128 {
+			return nil, Invalid("CommandName", "must be a command name string of at most 128 characters")
+		}
+	}
+	if raw, ok := fields["Tags"]; ok && !isNull(raw) {
+		if err := json.Unmarshal(raw, &s.Tags); err != nil {
+			return nil, Invalid("Tags", `must be an object of string keys and values such as {"env": "prod"}`)
+		}
+		if len(s.Tags) > MaxTags {
+			return nil, Invalid("Tags", "has %d tags; the API filters on at most %d", len(s.Tags), MaxTags)
+		}
+		for k := range s.Tags {
+			if k == "" || len(k) > 128 {
+				return nil, Invalid("Tags", "tag keys must be 1 to 128 characters")
+			}
+		}
+	}
+	if s.IncludePeriodic, err = boolField(fields, "IncludePeriodic"); err != nil {
+		return nil, err
+	}
+	if s.DryRun, err = boolField(fields, "DryRun"); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// decodeObject reads the top-level object key by key so that repeated keys
+// and over-deep nesting are refused rather than resolved silently.
+func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+	if err := checkNesting(body); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, Invalid("body", "is not valid JSON: %v", err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, Invalid("body", "must be a JSON object such as {\"RegionId\": \"cn-hangzhou\", \"InvokeId\": \"t-...\"}")
+	}
+	fields := make(map[string]json.RawMessage, 8)
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, Invalid("body", "is not valid JSON: %v", err)
+		}
+		key := tok.(string) // object keys are always strings once Token succeeded
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, Invalid(key, "is not valid JSON: %v", err)
+		}
+		if _, dup := fields[key]; dup {
+			return nil, Invalid(key, "is given more than once")
+		}
+		fields[key] = raw
+	}
+	if _, err := dec.Token(); err != nil {
+		return nil, Invalid("body", "is not valid JSON: %v", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return nil, Invalid("body", "has data after the JSON object")
+	}
+	return fields, nil
+}
+
+// checkNesting refuses JSON nested deeper than MaxNesting before any decoder
+// recurses into it.
+func checkNesting(body []byte) error {
+	depth, inString, escaped := 0, false, false
+	for _, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			if depth > MaxNesting {
+				return Invalid("body", "nests deeper than %d levels", MaxNesting)
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return nil
+}
+
+func onlyKeys(fields map[string]json.RawMessage, allowed ...string) error {
+	var unknown []string
+	for k := range fields {
+		found := false
+		for _, a := range allowed {
+			if k == a {
+				found = true
+				break
+			}
+		}
+		if !found {
+			unknown = append(unknown, k)
+		}
+	}
+	if len(unknown) == 0 {
+		return nil
+	}
+	sort.Strings(unknown)
+	return Invalid(truncate(unknown[0]), "is not a parameter of this action (field names are case-sensitive); accepted: %s", strings.Join(allowed, ", "))
+}
+
+func regionField(fields map[string]json.RawMessage, name string) (string, error) {
+	raw, ok := fields[name]
+	if !ok || isNull(raw) {
+		return "", nil
+	}
+	var v string
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return "", Invalid(name, "must be a string such as \"cn-hangzhou\"")
+	}
+	if v != "" && !ValidRegionID(v) {
+		return "", Invalid(name, "%q is not a region id: expected lower-case letters, digits and dashes such as \"cn-hangzhou\"", truncate(v))
+	}
+	return v, nil
+}
+
+func boolField(fields map[string]json.RawMessage, name string) (*bool, error) {
+	raw, ok := fields[name]
+	if !ok || isNull(raw) {
+		return nil, nil
+	}
+	var v bool
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return nil, Invalid(name, "must be true or false")
+	}
+	return &v, nil
+}
+
+// instanceIDs accepts today's JSON array and the seed's string holding a JSON
+// array ("[\"i-a\",\"i-b\"]").
+func instanceIDs(raw json.RawMessage) ([]string, error) {
+	if raw == nil || isNull(raw) {
+		return nil, nil
+	}
+	const hint = `must be a JSON array of instance ids such as ["i-bp1abc", "i-bp1def"], or a string holding one`
+	var ids []string
+	if err := json.Unmarshal(raw, &ids); err != nil {
+		var s string
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return nil, Invalid("InstanceIds", hint)
+		}
+		if strings.TrimSpace(s) == "" {
+			return nil, nil
+		}
+		if err := checkNesting([]byte(s)); err != nil {
+			return nil, Invalid("InstanceIds", hint)
+		}
+		if err := json.Unmarshal([]byte(s), &ids); err != nil {
+			return nil, Invalid("InstanceIds", hint)
+		}
+	}
+	return uniqueIDs("InstanceIds", ids, ValidInstanceID, `an instance id: "i-", "hbm-" or "mi-" followed by letters and digits`)
+}
+
+func uniqueIDs(field string, ids []string, valid func(string) bool, want string) ([]string, error) {
+	if len(ids) > maxListLen {
+		return nil, Invalid(field, "has %d entries; at most %d are accepted in one request", len(ids), maxListLen)
+	}
+	seen := make(map[string]struct{}, len(ids))
+	out := ids[:0]
+	for i, id := range ids {
+		if !valid(id) {
+			return nil, Invalid(field, "entry %d, %q, is not %s", i, truncate(id), want)
+		}
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		out = append(out, id)
+	}
+	return out, nil
+}
+
+func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+
+// truncate keeps hostile values from bloating error messages and logs.
+func truncate(s string) string {
+	const max = 80
+	if len(s) <= max {
+		return s
+	}
+	return fmt.Sprintf("%s...(%d bytes)", s[:max], len(s))
+}

@@ -1,0 +1,148 @@
+package stopper
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecodeStopRequest(t *testing.T) {
+	for _, tc := range []struct {
+		name, body string
+		want       StopRequest
+	}{
+		{"array form", `{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","InstanceIds":["i-a1","i-b2"]}`,
+			StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-1fad2a8876de47068cc734d57703aa76", InstanceIds: []string{"i-a1", "i-b2"}}},
+		{"seed string form", `{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1","InstanceIds":"[\"i-a1\", \"hbm-b2\"]"}`,
+			StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-1", InstanceIds: []string{"i-a1", "hbm-b2"}}},
+		{"action defaults with InvokeId", `{"InvokeId":"t-abc"}`, StopRequest{InvokeId: "t-abc"}},
+		{"duplicates removed in order", `{"InvokeId":"t-abc","InstanceIds":["i-b","i-a","i-b","mi-c","i-a"]}`,
+			StopRequest{InvokeId: "t-abc", InstanceIds: []string{"i-b", "i-a", "mi-c"}}},
+		{"null and empty lists mean all", `{"InvokeId":"t-abc","InstanceIds":null,"RegionId":null}`, StopRequest{InvokeId: "t-abc"}},
+		{"empty string list means all", `{"InvokeId":"t-abc","InstanceIds":""}`, StopRequest{InvokeId: "t-abc"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := DecodeRequest([]byte(tc.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Stop == nil || r.Sweep != nil || r.Action() != ActionStopInvocation {
+				t.Fatalf("got %+v", r)
+			}
+			got := *r.Stop
+			if got.RegionId != tc.want.RegionId || got.InvokeId != tc.want.InvokeId || fmt.Sprint(got.InstanceIds) != fmt.Sprint(tc.want.InstanceIds) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+}
+
+func TestDecodeManyInstances(t *testing.T) {
+	ids := make([]string, 250)
+	for i := range ids {
+		ids[i] = fmt.Sprintf(`"i-%04d"`, i)
+	}
+	r, err := DecodeRequest([]byte(`{"InvokeId":"t-x","InstanceIds":[` + strings.Join(ids, ",") + `]}`))
+	if err != nil || len(r.Stop.InstanceIds) != 250 {
+		t.Fatalf("no instance limit on callers: %v, %d", err, len(r.Stop.InstanceIds))
+	}
+}
+
+func TestDecodeSweepRequest(t *testing.T) {
+	r, err := DecodeRequest([]byte(`{"Action":"Sweep","RegionIds":["cn-hangzhou","cn-shanghai","cn-hangzhou"],"OlderThan":"90m","CommandName":"backup","Tags":{"env":"prod"},"IncludePeriodic":true,"DryRun":true}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := r.Sweep
+	if s == nil || r.Action() != ActionSweep || len(s.RegionIds) != 2 || s.OlderThan != 90*time.Minute || s.CommandName != "backup" ||
+		s.Tags["env"] != "prod" || s.IncludePeriodic == nil || !*s.IncludePeriodic || s.DryRun == nil || !*s.DryRun {
+		t.Fatalf("got %+v", s)
+	}
+	r, err = DecodeRequest([]byte(`{"Action":"Sweep"}`))
+	if err != nil || r.Sweep == nil || r.Sweep.RegionIds != nil || r.Sweep.OlderThan != 0 || r.Sweep.DryRun != nil {
+		t.Fatalf("a bare sweep leaves every field to the defaults: %+v, %v", r.Sweep, err)
+	}
+}
+
+func TestDecodeRequestErrors(t *testing.T) {
+	deep := strings.Repeat("[", MaxNesting+1) + strings.Repeat("]", MaxNesting+1)
+	for _, tc := range []struct{ name, body, code, field string }{
+		{"missing InvokeId", `{"Action":"StopInvocation","RegionId":"cn-hangzhou"}`, "MissingParameter.InvokeId", "InvokeId"},
+		{"empty object", `{}`, "MissingParameter.InvokeId", "InvokeId"},
+		{"empty InvokeId", `{"InvokeId":""}`, "MissingParameter.InvokeId", "InvokeId"},
+		{"not JSON", `InvokeId=t-1`, "InvalidParameter", "body"},
+		{"empty body", ``, "InvalidParameter", "body"},
+		{"array", `["t-1"]`, "InvalidParameter", "body"},
+		{"trailing data", `{"InvokeId":"t-1"} {}`, "InvalidParameter", "body"},
+		{"too deep", `{"InvokeId":"t-1","InstanceIds":` + deep + `}`, "InvalidParameter", "body"},
+		{"unknown action", `{"Action":"RunCommand","InvokeId":"t-1"}`, "InvalidParameter", "Action"},
+		{"action not string", `{"Action":1}`, "InvalidParameter", "Action"},
+		{"lower-case key", `{"invokeid":"t-1"}`, "InvalidParameter", "invokeid"},
+		{"unknown key", `{"InvokeId":"t-1","Force":true}`, "InvalidParameter", "Force"},
+		{"repeated key", `{"InvokeId":"t-1","InvokeId":"t-2"}`, "InvalidParameter", "InvokeId"},
+		{"bad invoke id", `{"InvokeId":"1fad2a88"}`, "InvalidParameter", "InvokeId"},
+		{"invoke id with symbols", `{"InvokeId":"t-../x"}`, "InvalidParameter", "InvokeId"},
+		{"invoke id number", `{"InvokeId":12}`, "InvalidParameter", "InvokeId"},
+		{"bad region", `{"InvokeId":"t-1","RegionId":"CN Hangzhou"}`, "InvalidParameter", "RegionId"},
+		{"bad instance id", `{"InvokeId":"t-1","InstanceIds":["i-a","vm-b"]}`, "InvalidParameter", "InstanceIds"},
+		{"instances not a list", `{"InvokeId":"t-1","InstanceIds":{"i-a":1}}`, "InvalidParameter", "InstanceIds"},
+		{"seed string not a list", `{"InvokeId":"t-1","InstanceIds":"i-a,i-b"}`, "InvalidParameter", "InstanceIds"},
+		{"dry run not bool", `{"InvokeId":"t-1","DryRun":"yes"}`, "InvalidParameter", "DryRun"},
+		{"sweep bad duration", `{"Action":"Sweep","OlderThan":"2 hours"}`, "InvalidParameter", "OlderThan"},
+		{"sweep negative duration", `{"Action":"Sweep","OlderThan":"-1h"}`, "InvalidParameter", "OlderThan"},
+		{"sweep duration number", `{"Action":"Sweep","OlderThan":7200}`, "InvalidParameter", "OlderThan"},
+		{"sweep bad region", `{"Action":"Sweep","RegionIds":["cn_hangzhou"]}`, "InvalidParameter", "RegionIds"},
+		{"sweep tags not strings", `{"Action":"Sweep","Tags":{"a":1}}`, "InvalidParameter", "Tags"},
+		{"sweep stop field", `{"Action":"Sweep","InvokeId":"t-1"}`, "InvalidParameter", "InvokeId"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := DecodeRequest([]byte(tc.body))
+			var e *Error
+			if !errors.As(err, &e) {
+				t.Fatalf("error = %v, want *Error", err)
+			}
+			if e.Code != tc.code || e.Status != 400 || !strings.Contains(e.Message, tc.field) {
+				t.Fatalf("error = %+v, want %s naming %s", e, tc.code, tc.field)
+			}
+		})
+	}
+}
+
+func FuzzDecodeRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","InstanceIds":["i-a","i-b"]}`,
+		`{"InvokeId":"t-1","InstanceIds":"[\"i-a\"]"}`,
+		`{"Action":"Sweep","RegionIds":["cn-hangzhou"],"OlderThan":"2h","Tags":{"k":"v"},"DryRun":true}`,
+		`{"InvokeId":"t-1","InstanceIds":"[[[[[[[[[[]]]]]]]]]]"}`,
+		`{"a":"\"{["}`, `[`, `{"InvokeId":"t-1","InvokeId":"t-1"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		r, err := DecodeRequest(body)
+		if err != nil {
+			var e *Error
+			if !errors.As(err, &e) || e.Status != 400 || e.Code == "" {
+				t.Fatalf("error %v is not a 400 *Error", err)
+			}
+			return
+		}
+		if (r.Stop == nil) == (r.Sweep == nil) {
+			t.Fatalf("exactly one of Stop and Sweep must be set: %+v", r)
+		}
+		if r.Stop != nil {
+			if !ValidInvokeID(r.Stop.InvokeId) {
+				t.Fatalf("accepted invoke id %q", r.Stop.InvokeId)
+			}
+			seen := map[string]bool{}
+			for _, id := range r.Stop.InstanceIds {
+				if !ValidInstanceID(id) || seen[id] {
+					t.Fatalf("accepted instance ids %q", r.Stop.InstanceIds)
+				}
+				seen[id] = true
+			}
+		}
+	})
+}

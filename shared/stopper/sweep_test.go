@@ -1,0 +1,616 @@
+package stopper
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
+)
+
+// fakeAPI is an in-memory CloudAssistant for the sweep's unit tests. Its
+// listing honours Timed, InvokeStatus, CommandName, Tags and paging (an
+// offset token), and it records every stop.
+type fakeAPI struct {
+	mu    sync.Mutex
+	fleet []ca.Invocation // RegionId set
+	stops map[string]int  // region/id → successful stops
+
+	// stopErr answers a stop of an invocation with an error.
+	stopErr map[string]error
+	// listErr answers every listing of a region with an error.
+	listErr map[string]error
+	// overlap makes each page repeat the previous page's last item.
+	overlap bool
+	// stopDelay is how long each stop takes (it ignores its context, as a
+	// call already on the wire does).
+	stopDelay time.Duration
+	// stopCtxErr records the context error each stop saw when it ended.
+	stopCtxErr []error
+	// qps, when set, throttles stops with a token bucket of burst 1.
+	qps       float64
+	tokens    float64
+	last      time.Time
+	throttled int
+	describes int
+}
+
+func newFake(invs ...ca.Invocation) *fakeAPI {
+	return &fakeAPI{fleet: invs, stops: map[string]int{}, stopErr: map[string]error{}, listErr: map[string]error{}}
+}
+
+func (f *fakeAPI) StopInvocation(ctx context.Context, region, id string, instances []string) error {
+	if instances != nil {
+		return errors.New("a sweep must stop every instance (nil list)")
+	}
+	if f.stopDelay > 0 {
+		time.Sleep(f.stopDelay)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stopCtxErr = append(f.stopCtxErr, ctx.Err())
+	if f.qps > 0 {
+		now := time.Now()
+		if f.last.IsZero() {
+			f.tokens, f.last = 1, now
+		}
+		f.tokens = math.Min(1, f.tokens+now.Sub(f.last).Seconds()*f.qps)
+		f.last = now
+		if f.tokens < 1 {
+			f.throttled++
+			return &ca.Error{Code: "Throttling.User", Message: "Request was denied due to user flow control.", HTTPStatus: 400}
+		}
+		f.tokens--
+	}
+	if err := f.stopErr[id]; err != nil {
+		return err
+	}
+	f.stops[region+"/"+id]++
+	return nil
+}
+
+func (f *fakeAPI) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.describes++
+	if err := f.listErr[req.RegionId]; err != nil {
+		return nil, err
+	}
+	if req.MaxResults != ca.MaxResultsLimit {
+		return nil, fmt.Errorf("MaxResults %d, want %d", req.MaxResults, ca.MaxResultsLimit)
+	}
+	timed := req.Timed != nil && *req.Timed
+	var match []ca.Invocation
+	for _, inv := range f.fleet {
+		if inv.RegionId != req.RegionId || inv.Timed != timed ||
+			req.InvokeStatus != "" && inv.InvocationStatus != req.InvokeStatus ||
+			req.CommandName != "" && inv.CommandName != req.CommandName {
+			continue
+		}
+		ok := true
+		for _, t := range req.Tags {
+			ok = ok && slices.Contains(inv.Tags.Tag, t)
+		}
+		if ok {
+			inv.RegionId = ""
+			match = append(match, inv)
+		}
+	}
+	start := 0
+	if req.NextToken != "" {
+		start, _ = strconv.Atoi(req.NextToken)
+	}
+	end := min(start+req.MaxResults, len(match))
+	resp := &ca.DescribeInvocationsResponse{TotalCount: len(match), Invocations: ca.Invocations{Invocation: match[start:end]}}
+	if end < len(match) {
+		next := end
+		if f.overlap {
+			next--
+		}
+		resp.NextToken = strconv.Itoa(next)
+	}
+	return resp, nil
+}
+
+func (f *fakeAPI) stopCount(region, id string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stops[region+"/"+id]
+}
+
+var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
+
+// inv builds a one-time invocation of the given age and status in cn-hangzhou.
+func inv(id string, age time.Duration, status string, mods ...func(*ca.Invocation)) ca.Invocation {
+	i := ca.Invocation{RegionId: "cn-hangzhou", InvokeId: id, InvocationStatus: status, RepeatMode: ca.RepeatOnce,
+		CommandName: "backup", CreationTime: testNow.Add(-age).Format(creationLayout)}
+	for _, m := range mods {
+		m(&i)
+	}
+	return i
+}
+
+func inRegion(r string) func(*ca.Invocation) { return func(i *ca.Invocation) { i.RegionId = r } }
+func named(n string) func(*ca.Invocation)    { return func(i *ca.Invocation) { i.CommandName = n } }
+func tagged(k, v string) func(*ca.Invocation) {
+	return func(i *ca.Invocation) { i.Tags.Tag = append(i.Tags.Tag, ca.Tag{TagKey: k, TagValue: v}) }
+}
+func periodic(i *ca.Invocation) { i.RepeatMode, i.Timed = ca.RepeatPeriod, true }
+
+func testFunction(api CloudAssistant, logs *bytes.Buffer) *Function {
+	h := slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})
+	return &Function{API: api, Log: slog.New(h), Now: func() time.Time { return testNow },
+		Sweep: SweepDefaults{RegionIds: []string{"cn-hangzhou"}, OlderThan: 2 * time.Hour, Concurrency: 4}}
+}
+
+func ids(list []SweptInvoke) string {
+	var out []string
+	for _, s := range list {
+		out = append(out, s.RegionId+"/"+s.InvokeId)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestSweepSelection(t *testing.T) {
+	fleet := []ca.Invocation{
+		inv("t-old", 3*time.Hour, ca.StatusRunning),
+		inv("t-oldpending", 3*time.Hour, ca.StatusPending),
+		inv("t-oldscheduled", 3*time.Hour, ca.StatusScheduled),
+		inv("t-young", time.Hour, ca.StatusRunning),
+		inv("t-done", 3*time.Hour, ca.StatusSuccess),
+		inv("t-stopping", 3*time.Hour, ca.StatusStopping),
+		inv("t-deploy", 3*time.Hour, ca.StatusRunning, named("deploy")),
+		inv("t-prod", 3*time.Hour, ca.StatusRunning, tagged("env", "prod"), tagged("team", "a")),
+		inv("t-dev", 3*time.Hour, ca.StatusRunning, tagged("env", "dev")),
+		inv("t-periodic", 3*time.Hour, ca.StatusRunning, periodic),
+		inv("t-periodicyoung", time.Hour, ca.StatusScheduled, periodic),
+		// A periodic invocation whose schedule is over is listed with
+		// Timed=false; a stop would change nothing.
+		inv("t-periodicover", 3*time.Hour, ca.StatusRunning, func(i *ca.Invocation) { i.RepeatMode = ca.RepeatEveryReboot }),
+		inv("t-shanghai", 3*time.Hour, ca.StatusRunning, inRegion("cn-shanghai")),
+	}
+	for _, tc := range []struct {
+		name string
+		fn   func(*Function)
+		req  SweepRequest
+		want string
+	}{
+		{name: "defaults", want: "cn-hangzhou/t-deploy cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-prod"},
+		{name: "name", req: SweepRequest{CommandName: "deploy"}, want: "cn-hangzhou/t-deploy"},
+		{name: "name from defaults", fn: func(f *Function) { f.Sweep.CommandName = "deploy" }, want: "cn-hangzhou/t-deploy"},
+		{name: "tags", req: SweepRequest{Tags: map[string]string{"env": "prod"}}, want: "cn-hangzhou/t-prod"},
+		{name: "every tag", req: SweepRequest{Tags: map[string]string{"env": "prod", "team": "b"}}, want: ""},
+		{name: "older than", req: SweepRequest{OlderThan: 30 * time.Minute, CommandName: "backup", Tags: map[string]string{}},
+			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-prod cn-hangzhou/t-young"},
+		{name: "periodic", req: SweepRequest{IncludePeriodic: boolp(true), CommandName: "backup"},
+			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-periodic cn-hangzhou/t-prod"},
+		{name: "periodic from defaults", fn: func(f *Function) { f.Sweep.IncludePeriodic = true; f.Sweep.CommandName = "backup" },
+			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-periodic cn-hangzhou/t-prod"},
+		{name: "request overrides periodic default", fn: func(f *Function) { f.Sweep.IncludePeriodic = true },
+			req:  SweepRequest{IncludePeriodic: boolp(false), CommandName: "backup"},
+			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-prod"},
+		{name: "regions", req: SweepRequest{RegionIds: []string{"cn-shanghai", "cn-hangzhou"}, CommandName: "backup", Tags: map[string]string{}},
+			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-prod cn-shanghai/t-shanghai"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFake(fleet...)
+			var logs bytes.Buffer
+			fn := testFunction(api, &logs)
+			if tc.fn != nil {
+				tc.fn(fn)
+			}
+			a, err := fn.RunSweep(context.Background(), "req-1", tc.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := ids(a.Stopped); got != tc.want {
+				t.Errorf("Stopped = %q\nwant      %q", got, tc.want)
+			}
+			if a.Matched != len(a.Stopped) || len(a.Failed) != 0 || a.Truncated || a.DryRun || a.Action != ActionSweep || a.RequestId != "req-1" {
+				t.Errorf("answer = %+v", a)
+			}
+			for _, s := range a.Stopped {
+				if n := api.stopCount(s.RegionId, s.InvokeId); n != 1 {
+					t.Errorf("%s stopped %d times", s.InvokeId, n)
+				}
+			}
+			if n := len(api.stops); n != len(a.Stopped) {
+				t.Errorf("%d invocations stopped, answer lists %d", n, len(a.Stopped))
+			}
+		})
+	}
+}
+
+func TestHasTag(t *testing.T) {
+	tags := []ca.Tag{{TagKey: "env", TagValue: "prod"}}
+	for _, tc := range []struct {
+		k, v string
+		want bool
+	}{{"env", "prod", true}, {"env", "dev", false}, {"env", "", true}, {"team", "", false}} {
+		if got := hasTag(tags, tc.k, tc.v); got != tc.want {
+			t.Errorf("hasTag(%s=%s) = %v", tc.k, tc.v, got)
+		}
+	}
+}
+
+func TestSweepPlanErrors(t *testing.T) {
+	var logs bytes.Buffer
+	fn := testFunction(newFake(), &logs)
+	fn.Sweep.RegionIds = nil
+	if _, err := fn.RunSweep(context.Background(), "r", SweepRequest{}); err == nil || err.Code != "MissingParameter.RegionIds" ||
+		!strings.Contains(err.Message, "STOPPER_SWEEP_REGION_IDS") || err.Status != http.StatusBadRequest {
+		t.Errorf("no regions: %v", err)
+	}
+	if _, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{}}); err == nil || err.Code != "MissingParameter.RegionIds" {
+		t.Errorf("empty regions: %v", err)
+	}
+	fn.AllowedRegions = []string{"cn-hangzhou"}
+	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
+	fn.API = api
+	_, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "cn-beijing"}})
+	if err == nil || err.Code != CodeForbiddenRegion || err.Status != http.StatusForbidden {
+		t.Errorf("forbidden region: %v", err)
+	}
+	if api.describes != 0 || len(api.stops) != 0 {
+		t.Errorf("a refused sweep made %d listings and %d stops", api.describes, len(api.stops))
+	}
+}
+
+func TestSweepDefaultsApply(t *testing.T) {
+	var logs bytes.Buffer
+	fn := testFunction(nil, &logs)
+	fn.DryRun = true
+	fn.Sweep = SweepDefaults{RegionIds: []string{"cn-b", "cn-a", "cn-b"}, Tags: map[string]string{"z": "1", "a": "2"}}
+	p, err := fn.plan(SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !p.dryRun || p.olderThan != defaultSweepOlderThan || p.concurrency != defaultSweepConcurrency ||
+		!slices.Equal(p.regions, []string{"cn-a", "cn-b"}) || fmt.Sprint(p.apiTags) != "[{a 2} {z 1}]" ||
+		!p.cutoff.Equal(testNow.Add(-defaultSweepOlderThan)) {
+		t.Errorf("plan = %+v", p)
+	}
+	p, _ = fn.plan(SweepRequest{DryRun: boolp(false), OlderThan: time.Minute, Tags: map[string]string{}})
+	if p.dryRun || p.olderThan != time.Minute || len(p.apiTags) != 0 {
+		t.Errorf("request values must win: %+v", p)
+	}
+}
+
+func TestSweepDryRun(t *testing.T) {
+	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning), inv("t-young", time.Hour, ca.StatusRunning))
+	var logs bytes.Buffer
+	a, err := testFunction(api, &logs).RunSweep(context.Background(), "r", SweepRequest{DryRun: boolp(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.DryRun || ids(a.Stopped) != "cn-hangzhou/t-old" || a.Matched != 1 || len(api.stops) != 0 {
+		t.Errorf("dry run: %+v, %d stops", a, len(api.stops))
+	}
+}
+
+// Pages that repeat an item (the fleet changed between pages) must not make
+// the sweep count or stop it twice.
+func TestSweepDeduplicatesPages(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 180 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	api := newFake(fleet...)
+	api.overlap = true
+	var logs bytes.Buffer
+	a, err := testFunction(api, &logs).RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Scanned != 180 || a.Matched != 180 || len(a.Stopped) != 180 {
+		t.Errorf("Scanned %d Matched %d Stopped %d, want 180 each", a.Scanned, a.Matched, len(a.Stopped))
+	}
+	for _, i := range fleet {
+		if n := api.stopCount(i.RegionId, i.InvokeId); n != 1 {
+			t.Errorf("%s stopped %d times", i.InvokeId, n)
+		}
+	}
+	if api.describes < 5 {
+		t.Errorf("%d listings: the test needs several pages", api.describes)
+	}
+}
+
+func TestSweepFailures(t *testing.T) {
+	api := newFake(
+		inv("t-a", 3*time.Hour, ca.StatusRunning),
+		inv("t-gone", 3*time.Hour, ca.StatusRunning),
+		inv("t-b", 3*time.Hour, ca.StatusRunning),
+		inv("t-5xx", 3*time.Hour, ca.StatusRunning),
+		inv("t-badtime", 3*time.Hour, ca.StatusRunning, func(i *ca.Invocation) { i.CreationTime = "yesterday" }),
+		inv("t-c", 3*time.Hour, ca.StatusRunning, inRegion("cn-beijing")),
+	)
+	api.stopErr["t-gone"] = &ca.Error{Code: "InvalidInvokeId.NotFound", Message: "The specified InvokeId does not exist.", HTTPStatus: 404}
+	api.stopErr["t-5xx"] = fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500})
+	api.listErr["xx-nowhere-1"] = &ca.Error{Code: "InvalidRegionId.NotFound", Message: "The RegionId provided does not exist in our items.", HTTPStatus: 404}
+	var logs bytes.Buffer
+	fn := testFunction(api, &logs)
+	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "xx-nowhere-1", "cn-beijing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(a.Stopped); got != "cn-beijing/t-c cn-hangzhou/t-a cn-hangzhou/t-b" {
+		t.Errorf("Stopped = %s", got)
+	}
+	var failed []string
+	for _, f := range a.Failed {
+		failed = append(failed, f.RegionId+"/"+f.InvokeId+":"+f.Code)
+		if f.Message == "" {
+			t.Errorf("%+v has no message", f)
+		}
+	}
+	want := "cn-hangzhou/t-5xx:InternalError cn-hangzhou/t-badtime:InvalidCreationTime cn-hangzhou/t-gone:InvalidInvokeId.NotFound xx-nowhere-1/:InvalidRegionId.NotFound"
+	if got := strings.Join(failed, " "); got != want {
+		t.Errorf("Failed = %s\nwant     %s", got, want)
+	}
+	if a.Truncated || a.Matched != 5 || a.Scanned != 6 {
+		t.Errorf("Truncated %v Matched %d Scanned %d", a.Truncated, a.Matched, a.Scanned)
+	}
+}
+
+// A region whose listing keeps failing transiently is reported and makes the
+// answer Truncated: part of the fleet was not looked at.
+func TestSweepTransientListingFailure(t *testing.T) {
+	api := newFake(inv("t-a", 3*time.Hour, ca.StatusRunning), inv("t-b", 3*time.Hour, ca.StatusRunning, inRegion("cn-beijing")))
+	api.listErr["cn-beijing"] = &ca.Error{Code: "ServiceUnavailable", Message: "busy", HTTPStatus: 503}
+	var logs bytes.Buffer
+	a, err := testFunction(api, &logs).RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "cn-beijing"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(a.Stopped) != "cn-hangzhou/t-a" || len(a.Failed) != 1 || a.Failed[0].Code != "ServiceUnavailable" || a.Failed[0].RegionId != "cn-beijing" || !a.Truncated {
+		t.Errorf("answer = %+v", a)
+	}
+	if api.describes < 1+listRetries+1 {
+		t.Errorf("%d listings: a transient failure is tried again", api.describes)
+	}
+}
+
+func TestSweepAnswerJSONAndLogs(t *testing.T) {
+	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
+	var logs bytes.Buffer
+	fn := testFunction(api, &logs)
+	a, err := fn.RunSweep(context.Background(), "req-42", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(a)
+	if !strings.Contains(string(b), `"Failed":[]`) || !strings.Contains(string(b), `"Stopped":[{"RegionId":"cn-hangzhou","InvokeId":"t-old"}]`) {
+		t.Errorf("answer JSON = %s", b)
+	}
+	empty, _ := testFunction(newFake(), &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+	if b, _ := json.Marshal(empty); !strings.Contains(string(b), `"Stopped":[]`) || !strings.Contains(string(b), `"Failed":[]`) {
+		t.Errorf("empty answer JSON = %s", b)
+	}
+	var outcome, stopped map[string]any
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			t.Fatalf("log line %q: %v", line, err)
+		}
+		switch {
+		case m["action"] == ActionSweep:
+			outcome = m
+		case m["invoke_id"] == "t-old":
+			stopped = m
+		}
+	}
+	if outcome == nil || outcome["request_id"] != "req-42" || outcome["scanned"] != 1.0 || outcome["matched"] != 1.0 ||
+		outcome["stopped"] != 1.0 || outcome["failed"] != 0.0 || outcome["truncated"] != false {
+		t.Errorf("outcome line = %v", outcome)
+	}
+	if stopped == nil || stopped["level"] != "DEBUG" || stopped["request_id"] != "req-42" {
+		t.Errorf("stopped line = %v", stopped)
+	}
+}
+
+// Near the deadline the sweep starts nothing new, lets the stops in flight
+// finish with a live context, and answers Truncated; nothing is stopped twice.
+func TestSweepDeadline(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 100 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	api := newFake(fleet...)
+	api.stopDelay = 50 * time.Millisecond
+	var logs bytes.Buffer
+	fn := testFunction(api, &logs)
+	fn.Sweep.Concurrency = 2
+	fn.Sweep.Reserve = 500 * time.Millisecond
+	// 100 stops of 50 ms, 2 at a time, need 2.5 s; work stops after 1 s.
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	a, err := fn.RunSweep(ctx, "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Truncated || len(a.Stopped) == 0 || len(a.Stopped) >= 100 || len(a.Failed) != 0 {
+		t.Fatalf("Truncated %v, %d stopped, Failed %v: want a partial sweep without failures", a.Truncated, len(a.Stopped), a.Failed)
+	}
+	if len(api.stops) != len(a.Stopped) {
+		t.Errorf("%d stopped, answer lists %d", len(api.stops), len(a.Stopped))
+	}
+	for _, e := range api.stopCtxErr {
+		if e != nil {
+			t.Errorf("a stop in flight saw its context end: %v", e)
+		}
+	}
+	for k, n := range api.stops {
+		if n != 1 {
+			t.Errorf("%s stopped %d times", k, n)
+		}
+	}
+}
+
+func TestSweepWithoutDeadlineNeverTruncates(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 120 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	api := newFake(fleet...)
+	fn := testFunction(api, &bytes.Buffer{})
+	fn.Sweep.Reserve = time.Hour // no deadline: the reserve has nothing to apply to
+	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Truncated || len(a.Stopped) != 120 {
+		t.Errorf("Truncated %v, %d stopped", a.Truncated, len(a.Stopped))
+	}
+}
+
+func TestSweepPastDeadlineDoesNothing(t *testing.T) {
+	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
+	fn := testFunction(api, &bytes.Buffer{})
+	fn.Sweep.Reserve = time.Minute
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	a, err := fn.RunSweep(ctx, "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Truncated || len(a.Stopped) != 0 || api.describes != 0 {
+		t.Errorf("a sweep with less time than its reserve: %+v, %d listings", a, api.describes)
+	}
+}
+
+// Throttling answers reach the sweep (a client that does not retry): it
+// slows down and still stops everything once, with nothing Failed.
+func TestSweepThrottlingStopsEverything(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 150 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	api := newFake(fleet...)
+	api.qps = 300
+	fn := testFunction(api, &bytes.Buffer{})
+	fn.Sweep.Concurrency = 8
+	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a.Stopped) != 150 || len(a.Failed) != 0 || a.Truncated {
+		t.Errorf("%d stopped, Failed %v, Truncated %v", len(a.Stopped), a.Failed, a.Truncated)
+	}
+	for k, n := range api.stops {
+		if n != 1 {
+			t.Errorf("%s stopped %d times", k, n)
+		}
+	}
+	if api.throttled == 0 {
+		t.Error("the fake never throttled: the test tests nothing")
+	}
+}
+
+// A throttled invocation is not Failed when the deadline ends the sweep: it
+// is simply not done, and the answer is Truncated.
+func TestSweepThrottledUntilDeadline(t *testing.T) {
+	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
+	api.stopErr["t-old"] = &ca.Error{Code: "Throttling.User", Message: "slow down", HTTPStatus: 400}
+	fn := testFunction(api, &bytes.Buffer{})
+	fn.Sweep.Reserve = 100 * time.Millisecond
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	a, err := fn.RunSweep(ctx, "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.Truncated || len(a.Failed) != 0 || len(a.Stopped) != 0 || a.Matched != 1 {
+		t.Errorf("answer = %+v", a)
+	}
+}
+
+func TestPacerAdjust(t *testing.T) {
+	p := newPacer()
+	// Unpaced until the API pushes back.
+	p.win = window{ok: 50, calls: 50}
+	p.adjust(100 * time.Millisecond)
+	if p.rate != 0 {
+		t.Fatalf("clean window while unpaced: rate %v, want 0", p.rate)
+	}
+	// Congestion: the successes measure the quota (500/s here).
+	p.win = window{ok: 50, calls: 400, pushback: 350, throttled: 1}
+	p.adjust(100 * time.Millisecond)
+	if p.rate < 1999 || p.rate > 2001 { // bounded below by half the offered 4000/s
+		t.Fatalf("first congestion: rate %v, want 2000 (half of 4000)", p.rate)
+	}
+	p.win = window{ok: 50, calls: 60, pushback: 10}
+	p.adjust(100 * time.Millisecond)
+	if p.rate < 999 || p.rate > 1001 || p.ceiling != 2000 {
+		t.Fatalf("second congestion: rate %v ceiling %v, want 1000 and 2000", p.rate, p.ceiling)
+	}
+	p.rate, p.ceiling = 500, 520
+	p.win = window{ok: 50, calls: 50}
+	// A clean window in which the workers did not wait: nothing to learn.
+	p.adjust(100 * time.Millisecond)
+	if p.rate != 500 {
+		t.Fatalf("idle window changed the rate to %v", p.rate)
+	}
+	// A clean window in which the pacer held the workers back: probe.
+	p.win = window{ok: 50, calls: 50, waited: 80 * time.Millisecond}
+	p.adjust(100 * time.Millisecond)
+	if p.rate != 525 {
+		t.Fatalf("probe: rate %v, want 525", p.rate)
+	}
+	p.rate, p.ceiling = 100, 500
+	p.win = window{ok: 10, calls: 10, waited: 80 * time.Millisecond}
+	p.adjust(100 * time.Millisecond)
+	if p.rate != 300 {
+		t.Fatalf("recovery: rate %v, want 300 (halfway to the ceiling)", p.rate)
+	}
+	// A slow call here and there (under 5%) is noise, not push-back.
+	p.win = window{ok: 100, calls: 100, pushback: 2, waited: 80 * time.Millisecond}
+	p.adjust(100 * time.Millisecond)
+	if p.rate != 400 {
+		t.Fatalf("noise: rate %v, want 400", p.rate)
+	}
+	// The rate never falls below the floor.
+	p.rate = 1
+	p.win = window{calls: 10, pushback: 10, throttled: 10}
+	p.adjust(time.Second)
+	if p.rate != p.minRate {
+		t.Fatalf("floor: rate %v, want %v", p.rate, p.minRate)
+	}
+}
+
+func TestPacerSpacesCalls(t *testing.T) {
+	p := newPacer()
+	p.rate = 1000 // 1 ms apart
+	ctx := context.Background()
+	var prev time.Time
+	for i := range 3 {
+		if err := p.wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Each grant moves the next slot at least 1/rate on.
+		if i > 0 && p.next.Sub(prev) < time.Millisecond {
+			t.Errorf("slots %v apart at 1000/s", p.next.Sub(prev))
+		}
+		prev = p.next
+	}
+	// A slot beyond the deadline is refused at once.
+	p.rate = 0.5
+	p.next = time.Now().Add(time.Hour)
+	dctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := p.wait(dctx); err == nil {
+		t.Error("a slot after the deadline was granted")
+	}
+}
+
+func boolp(b bool) *bool { return &b }

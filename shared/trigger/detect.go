@@ -1,0 +1,156 @@
+package trigger
+
+import "bytes"
+
+// The triggers a payload can come from.
+const (
+	// Direct is a StopInvocation or Sweep request object: `aws lambda invoke`,
+	// `s invoke`, EventBridge Scheduler, a rule with Input, a local sample.
+	// Every payload that matches no other kind is Direct, so the strict
+	// request decoder names whatever field is unexpected.
+	Direct Kind = "direct"
+	// EventBridgeSchedule is an EventBridge rule's Scheduled Event envelope:
+	// a sweep with the configured defaults.
+	EventBridgeSchedule Kind = "eventbridge-schedule"
+	// APIGatewayV1 is an API Gateway REST API (or HTTP API payload 1.0) proxy event.
+	APIGatewayV1 Kind = "apigateway-v1"
+	// APIGatewayV2 is an API Gateway HTTP API payload 2.0 event.
+	APIGatewayV2 Kind = "apigateway-v2"
+	// FunctionURL is a Lambda Function URL event (payload 2.0 on a .lambda-url. domain).
+	FunctionURL Kind = "function-url"
+	// FCTimer is a Function Compute timer trigger event.
+	FCTimer Kind = "fc-timer"
+	// FCHTTP is a Function Compute 3.0 HTTP-trigger event (built-in runtimes).
+	FCHTTP Kind = "fc-http"
+	// PlainHTTP is a webhook arriving as an HTTP request (ServeHTTP: FC
+	// custom runtime, local serve). Invoke never returns it.
+	PlainHTTP Kind = "http"
+)
+
+// IsWebhook reports whether the kind is an HTTP request from a webhook
+// caller, which must be signed.
+func (k Kind) IsWebhook() bool {
+	switch k {
+	case APIGatewayV1, APIGatewayV2, FunctionURL, FCHTTP, PlainHTTP:
+		return true
+	}
+	return false
+}
+
+// Detect names the trigger a raw payload came from.
+func Detect(payload []byte) Kind {
+	var p probe
+	p.read(payload)
+	return p.kind()
+}
+
+// probe holds the raw values of the top-level keys detection looks at, found
+// by their exact names (encoding/json would match "Body" for "body" and take
+// an SNS event for an SQS one); nil when absent.
+type probe struct {
+	version, requestContext, rawPath, headers, body, isBase64Encoded []byte // HTTP events
+	httpMethod, resource                                             []byte // API Gateway v1
+	triggerTime, triggerName, payload                                []byte // FC timer
+	source, detailType                                               []byte // EventBridge
+	// unusable is set when the payload is not a well-formed JSON object or
+	// repeats a probed key: it is then Direct, and the strict request
+	// decoder says what is wrong.
+	unusable bool
+}
+
+func (p *probe) read(payload []byte) {
+	m, ok := objectMembers(payload, 0)
+	if !ok {
+		p.unusable = true
+		return
+	}
+	for m.next() {
+		var slot *[]byte
+		switch string(m.key) {
+		case "version":
+			slot = &p.version
+		case "requestContext":
+			slot = &p.requestContext
+		case "rawPath":
+			slot = &p.rawPath
+		case "headers":
+			slot = &p.headers
+		case "body":
+			slot = &p.body
+		case "isBase64Encoded":
+			slot = &p.isBase64Encoded
+		case "httpMethod":
+			slot = &p.httpMethod
+		case "resource":
+			slot = &p.resource
+		case "triggerTime":
+			slot = &p.triggerTime
+		case "triggerName":
+			slot = &p.triggerName
+		case "payload":
+			slot = &p.payload
+		case "source":
+			slot = &p.source
+		case "detail-type":
+			slot = &p.detailType
+		default:
+			continue
+		}
+		if *slot != nil {
+			p.unusable = true
+			return
+		}
+		*slot = m.value
+	}
+	if m.invalid() || len(bytes.TrimLeft(m.rest(), " \t\r\n")) != 0 {
+		p.unusable = true
+	}
+}
+
+// kind applies the detection rules. The probed keys are not request
+// parameters, so a payload that has them can never be a valid Direct
+// request: a caller cannot dodge the signature check by shaping a request
+// like an event, nor turn an event into an unsigned request.
+func (p *probe) kind() Kind {
+	switch {
+	case p.unusable:
+		return Direct
+	case p.triggerTime != nil && p.triggerName != nil && p.payload != nil:
+		return FCTimer
+	case isString(p.source, "aws.events") && isString(p.detailType, "Scheduled Event"):
+		return EventBridgeSchedule
+	case p.requestContext != nil && isString(p.version, "2.0"):
+		if bytes.Contains(p.domainName(), []byte(".lambda-url.")) {
+			return FunctionURL
+		}
+		// .execute-api. domains, custom domains, and every other 2.0 event.
+		return APIGatewayV2
+	case p.requestContext != nil && p.rawPath != nil && isString(p.version, "v1"):
+		return FCHTTP
+	case p.requestContext != nil && p.httpMethod != nil && p.resource != nil:
+		return APIGatewayV1
+	}
+	return Direct
+}
+
+// domainName is requestContext.domainName, or nil.
+func (p *probe) domainName() []byte {
+	v, _ := member(p.requestContext, "domainName")
+	s, _ := unquote(v)
+	return s
+}
+
+// member returns the raw value of an exact key of a JSON object (the last
+// one, as encoding/json would), or nil.
+func member(object []byte, key string) (value []byte, ok bool) {
+	m, ok := objectMembers(object, 1)
+	if !ok {
+		return nil, false
+	}
+	for m.next() {
+		if string(m.key) == key {
+			value = m.value
+		}
+	}
+	return value, !m.invalid()
+}

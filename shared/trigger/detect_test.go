@@ -1,0 +1,114 @@
+package trigger
+
+import (
+	"testing"
+)
+
+func TestDetectSamples(t *testing.T) {
+	tests := []struct {
+		file string
+		want Kind
+	}{
+		{"apigw-request.json", APIGatewayV1},
+		{"apigw-v2-request-no-authorizer.json", APIGatewayV2},
+		{"lambda-urls-request.json", FunctionURL},
+		{"fc-http-request.json", FCHTTP},
+		{"eventbridge-scheduled-event.json", EventBridgeSchedule},
+		{"fc-timer-empty.json", FCTimer},
+		{"fc-timer-stop.json", FCTimer},
+		{"fc-timer-sweep.json", FCTimer},
+		{"fc-timer-not-json.json", FCTimer},
+		{"direct-stop.json", Direct},
+		{"direct-sweep.json", Direct},
+		// Other AWS events are not requests: Direct, and the strict decoder says why.
+		{"sqs-event.json", Direct},
+		{"sns-event.json", Direct},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			if got := Detect(readTestdata(t, tt.file)); got != tt.want {
+				t.Errorf("Detect = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestDetectExactKeys(t *testing.T) {
+	tests := []struct {
+		name    string
+		payload string
+		want    Kind
+	}{
+		{"v1", `{"httpMethod":"POST","resource":"/","requestContext":{}}`, APIGatewayV1},
+		{"v1 payload format 1.0 of an HTTP API", `{"version":"1.0","httpMethod":"POST","resource":"/","requestContext":{}}`, APIGatewayV1},
+		{"v1 keys in another case", `{"HttpMethod":"POST","Resource":"/","RequestContext":{}}`, Direct},
+		{"v1 without resource", `{"httpMethod":"POST","requestContext":{}}`, Direct},
+		{"escaped key is its unescaped name", `{"\u0068ttpMethod":"POST","resource":"/","requestContext":{}}`, APIGatewayV1},
+		{"v2 execute-api", `{"version":"2.0","requestContext":{"domainName":"abc.execute-api.us-east-1.amazonaws.com"}}`, APIGatewayV2},
+		{"v2 custom domain", `{"version":"2.0","requestContext":{"domainName":"hooks.example.com"}}`, APIGatewayV2},
+		{"v2 no domain", `{"version":"2.0","requestContext":{}}`, APIGatewayV2},
+		{"function url", `{"version":"2.0","requestContext":{"domainName":"x.lambda-url.us-west-2.on.aws"}}`, FunctionURL},
+		{"function url, escaped value", `{"version":"2\u002e0","requestContext":{"domainName":"x.lambda-url.us-west-2.on.aws"}}`, FunctionURL},
+		{"version in another case", `{"Version":"2.0","requestContext":{}}`, Direct},
+		{"version 2.0 without requestContext", `{"version":"2.0"}`, Direct},
+		{"version as a number", `{"version":2.0,"requestContext":{}}`, Direct},
+		{"fc http", `{"version":"v1","rawPath":"/","requestContext":{"http":{"method":"POST"}}}`, FCHTTP},
+		{"fc http without rawPath", `{"version":"v1","requestContext":{}}`, Direct},
+		{"fc timer", `{"triggerTime":"t","triggerName":"n","payload":""}`, FCTimer},
+		{"fc timer without payload", `{"triggerTime":"t","triggerName":"n"}`, Direct},
+		{"fc timer keys in another case", `{"TriggerTime":"t","TriggerName":"n","Payload":""}`, Direct},
+		{"scheduled event", `{"source":"aws.events","detail-type":"Scheduled Event"}`, EventBridgeSchedule},
+		{"other EventBridge event", `{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification"}`, Direct},
+		{"detail-type in another case", `{"source":"aws.events","Detail-Type":"Scheduled Event"}`, Direct},
+		{"repeated probed key", `{"httpMethod":"POST","httpMethod":"GET","resource":"/","requestContext":{}}`, Direct},
+		{"malformed JSON", `{"httpMethod":"POST","resource":"/","requestContext":{}`, Direct},
+		{"trailing data", `{"httpMethod":"POST","resource":"/","requestContext":{}} {}`, Direct},
+		{"array", `[{"httpMethod":"POST"}]`, Direct},
+		{"empty", ``, Direct},
+		{"whitespace", " \n\t", Direct},
+		{"request", `{"InvokeId":"t-abc"}`, Direct},
+		{"request in another case", `{"invokeid":"t-abc"}`, Direct},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Detect([]byte(tt.payload)); got != tt.want {
+				t.Errorf("Detect(%s) = %q, want %q", tt.payload, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestKindIsWebhook(t *testing.T) {
+	for k, want := range map[Kind]bool{
+		Direct: false, EventBridgeSchedule: false, FCTimer: false,
+		APIGatewayV1: true, APIGatewayV2: true, FunctionURL: true, FCHTTP: true, PlainHTTP: true,
+	} {
+		if k.IsWebhook() != want {
+			t.Errorf("%s.IsWebhook() = %v", k, !want)
+		}
+	}
+}
+
+func TestIsJSONMediaType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"Application/JSON;charset=UTF-8":    true,
+		" application/json ":                true,
+		"application/cloudevents+json":      true,
+		"application/vnd.api+json; v=1":     true,
+		"application/+json":                 false,
+		"application/x json+json":           false,
+		"application/jsonx":                 false,
+		"application/json-seq":              false,
+		"text/json":                         false,
+		"text/plain":                        false,
+		"application/x-www-form-urlencoded": false,
+		"":                                  false,
+		"application/":                      false,
+	} {
+		if got := isJSONMediaType(ct); got != want {
+			t.Errorf("isJSONMediaType(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}

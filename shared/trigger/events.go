@@ -1,0 +1,153 @@
+package trigger
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/webhook"
+)
+
+// webhookRequest is what the webhook checks need from any HTTP trigger:
+// the method, the three headers that matter, and the body.
+type webhookRequest struct {
+	method      string
+	contentType string
+	timestamp   string // X-Stopper-Timestamp
+	signature   string // X-Stopper-Signature
+	body        []byte
+	// base64 is set while body still holds the event's base64 text.
+	base64 bool
+	// tooLarge is set when the body was cut off at MaxBodyBytes.
+	tooLarge bool
+}
+
+// webhookRequest pulls the HTTP request out of an event of a webhook kind.
+// Platform events are well-formed; a field of the wrong type is answered
+// as a 400 naming it.
+func (p *probe) webhookRequest(kind Kind) (webhookRequest, *stopper.Error) {
+	var r webhookRequest
+	method := p.httpMethod // API Gateway v1 has it at the top level
+	if kind != APIGatewayV1 {
+		httpInfo, _ := member(p.requestContext, "http")
+		method, _ = member(httpInfo, "method")
+	}
+	if m, ok := unquote(method); ok {
+		r.method = string(m)
+	}
+	if err := p.readHeaders(&r); err != nil {
+		return r, err
+	}
+	if p.body != nil && !isNull(p.body) {
+		b, ok := unquote(p.body)
+		if !ok {
+			return r, stopper.Invalid("body", "must be a string in a %s event", kind)
+		}
+		r.body = b
+	}
+	if p.isBase64Encoded != nil && !isNull(p.isBase64Encoded) {
+		switch string(p.isBase64Encoded) {
+		case "true":
+			r.base64 = true
+		case "false":
+		default:
+			return r, stopper.Invalid("isBase64Encoded", "must be true or false in a %s event", kind)
+		}
+	}
+	return r, nil
+}
+
+// readHeaders finds the three headers that matter in the event's headers
+// object, by name in any case: API Gateway v1 keeps the client's spelling,
+// v2, Function URLs and FC send lower case. One header under two
+// spellings is joined with a comma, as FC joins repeated headers, so that
+// an ambiguous signature or content type is refused rather than picked.
+func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
+	if p.headers == nil || isNull(p.headers) {
+		return nil
+	}
+	m, ok := objectMembers(p.headers, 1)
+	if !ok {
+		return stopper.Invalid("headers", "must be an object of header names and values")
+	}
+	for m.next() {
+		var slot *string
+		switch {
+		case equalFoldASCII(m.key, "content-type"):
+			slot = &r.contentType
+		case equalFoldASCII(m.key, webhook.TimestampHeader):
+			slot = &r.timestamp
+		case equalFoldASCII(m.key, webhook.SignatureHeader):
+			slot = &r.signature
+		default:
+			continue
+		}
+		v, ok := unquote(m.value)
+		if !ok {
+			return stopper.Invalid("headers", "%s must be a string", m.key)
+		}
+		if *slot != "" {
+			*slot += "," + string(v)
+		} else {
+			*slot = string(v)
+		}
+	}
+	return nil
+}
+
+// decodeBase64 replaces a base64 body by its bytes, refusing any that would
+// exceed MaxBodyBytes before decoding it.
+func (r *webhookRequest) decodeBase64() *stopper.Error {
+	if !r.base64 {
+		return nil
+	}
+	r.base64 = false
+	enc := base64.StdEncoding
+	if enc.DecodedLen(len(r.body)) > MaxBodyBytes+3 { // +3: padding rounds DecodedLen up
+		r.tooLarge = true
+		return nil
+	}
+	out := make([]byte, enc.DecodedLen(len(r.body)))
+	n, err := enc.Decode(out, r.body)
+	if err != nil {
+		return stopper.Invalid("body", "is marked isBase64Encoded but is not valid base64")
+	}
+	r.body = out[:n]
+	return nil
+}
+
+// timerRequest is the request an FC timer's payload asks for: empty, a
+// sweep with the configured defaults; otherwise the JSON request it holds
+// (a scheduled stop, or a sweep with its own settings).
+func (p *probe) timerRequest() (stopper.Request, *stopper.Error) {
+	if isNull(p.payload) {
+		return sweepDefaults(), nil
+	}
+	s, ok := unquote(p.payload)
+	if !ok {
+		return stopper.Request{}, stopper.Invalid("payload", "must be a string: the timer trigger's payload, empty or a JSON request")
+	}
+	s = bytes.TrimSpace(s)
+	if len(s) == 0 {
+		return sweepDefaults(), nil
+	}
+	if s[0] != '{' || !json.Valid(s) {
+		return stopper.Request{}, stopper.Invalid("payload",
+			`is not a JSON request: set the timer's payload to a request such as {"Action": "StopInvocation", "InvokeId": "t-..."} or {"Action": "Sweep"}, or leave it empty to sweep with the configured defaults`)
+	}
+	return decodeRequest(s)
+}
+
+// sweepDefaults is the request of a schedule that says nothing more.
+func sweepDefaults() stopper.Request {
+	return stopper.Request{Sweep: &stopper.SweepRequest{}}
+}
+
+func decodeRequest(body []byte) (stopper.Request, *stopper.Error) {
+	req, err := stopper.DecodeRequest(body)
+	if err != nil {
+		return stopper.Request{}, stopper.AsError(err)
+	}
+	return req, nil
+}

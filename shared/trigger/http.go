@@ -1,0 +1,197 @@
+package trigger
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/webhook"
+)
+
+// MaxBodyBytes bounds a webhook's body: a request is well under 1 KiB, so
+// anything near this is not one.
+const MaxBodyBytes = 1 << 20
+
+// eventWebhook handles an HTTP request that arrived as an event.
+func (h *Handler) eventWebhook(ctx context.Context, requestID string, kind Kind, p *probe) outcome {
+	r, err := p.webhookRequest(kind)
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	return h.webhook(ctx, requestID, kind, &r)
+}
+
+// webhook runs the checks every webhook passes, in DESIGN's order: method,
+// size, media type, signature; then the request's own rules in the core.
+// Nothing reaches the Cloud Assistant API unless the signature holds.
+func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *webhookRequest) outcome {
+	if r.method != http.MethodPost {
+		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
+			Message: "method " + truncate(r.method) + " is not allowed: send the request with POST"})
+	}
+	if err := r.decodeBase64(); err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	if r.tooLarge || len(r.body) > MaxBodyBytes {
+		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
+			Message: "the body is larger than 1 MiB; a request is a small JSON object"})
+	}
+	if !isJSONMediaType(r.contentType) {
+		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
+			Message: "Content-Type " + quoteOrMissing(r.contentType) + " is not JSON: send the request as application/json"})
+	}
+	if err := h.Webhook.VerifyValues(r.timestamp, r.signature, r.body); err != nil {
+		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeInvalidSignature, Status: http.StatusUnauthorized,
+			Message: err.Error()})
+	}
+	req, err := decodeRequest(r.body)
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	return h.handle(ctx, requestID, req)
+}
+
+// ServeHTTP handles a webhook arriving as a plain HTTP request (FC custom
+// runtime, local serve). It never reads more than MaxBodyBytes+1 bytes.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	requestID := r.Header.Get("x-fc-request-id")
+	if !validRequestID(requestID) {
+		requestID = newRequestID()
+	}
+	req := webhookRequest{
+		method:      r.Method,
+		contentType: r.Header.Get("Content-Type"),
+		timestamp:   r.Header.Get(webhook.TimestampHeader),
+		signature:   r.Header.Get(webhook.SignatureHeader),
+	}
+	var out outcome
+	if r.Method == http.MethodPost { // other methods are refused unread
+		var err *stopper.Error
+		req.body, req.tooLarge, err = readBody(w, r)
+		if err != nil {
+			out = h.refuse(r.Context(), requestID, PlainHTTP, err)
+		}
+	}
+	if out.err == nil {
+		out = h.webhook(r.Context(), requestID, PlainHTTP, &req)
+	}
+	header := w.Header()
+	header.Set("Content-Type", "application/json")
+	if out.err != nil && out.err.Code == stopper.CodeMethodNotAllowed {
+		header.Set("Allow", http.MethodPost)
+	}
+	w.WriteHeader(out.status())
+	w.Write(renderAnswer(requestID, out))
+}
+
+// readBody reads at most MaxBodyBytes+1 bytes; tooLarge reports a body
+// beyond the limit, which is then not read further.
+func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool, err *stopper.Error) {
+	if r.ContentLength > MaxBodyBytes {
+		return nil, true, nil
+	}
+	var buf bytes.Buffer
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + 1) // +1: room to see EOF without growing
+	}
+	_, rerr := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(rerr, &tooBig):
+		return nil, true, nil
+	case rerr != nil && !errors.Is(rerr, io.EOF):
+		return nil, false, stopper.Invalid("body", "could not be read: %v", rerr)
+	}
+	return buf.Bytes(), false, nil
+}
+
+// validRequestID accepts FC's request ids (and anything similar) and
+// keeps a caller-chosen header from putting odd bytes into answers and logs.
+func validRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// newRequestID returns a random UUID (version 4) for requests no platform named.
+func newRequestID() string {
+	var u [16]byte
+	rand.Read(u[:])
+	u[6] = u[6]&0x0f | 0x40
+	u[8] = u[8]&0x3f | 0x80
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}
+
+// isJSONMediaType accepts application/json and application/<name>+json,
+// with or without parameters, in any case; a missing Content-Type is not JSON.
+func isJSONMediaType(contentType string) bool {
+	mediaType, _, _ := strings.Cut(contentType, ";")
+	mediaType = strings.Trim(mediaType, " \t")
+	const prefix, suffix = "application/", "+json"
+	if len(mediaType) <= len(prefix) || !strings.EqualFold(mediaType[:len(prefix)], prefix) {
+		return false
+	}
+	subtype := mediaType[len(prefix):]
+	if strings.EqualFold(subtype, "json") {
+		return true
+	}
+	name, found := cutSuffixFold(subtype, suffix)
+	return found && name != "" && isSubtypeName(name)
+}
+
+func cutSuffixFold(s, suffix string) (string, bool) {
+	if len(s) < len(suffix) || !strings.EqualFold(s[len(s)-len(suffix):], suffix) {
+		return s, false
+	}
+	return s[:len(s)-len(suffix)], true
+}
+
+// isSubtypeName reports whether s uses only RFC 6838 restricted-name characters.
+func isSubtypeName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$&-^_.+", c) >= 0) {
+			return false
+		}
+	}
+	return true
+}
+
+func quoteOrMissing(s string) string {
+	if s == "" {
+		return "(missing)"
+	}
+	return `"` + truncate(s) + `"`
+}
+
+// truncate keeps hostile header values from bloating answers and logs.
+func truncate(s string) string {
+	const max = 64
+	if len(s) <= max {
+		return s
+	}
+	return s[:max] + "..."
+}

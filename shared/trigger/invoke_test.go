@@ -1,0 +1,541 @@
+package trigger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/cloudassistant"
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/webhook"
+)
+
+func TestWebhookSignedStop(t *testing.T) {
+	for _, s := range httpShapes {
+		t.Run(string(s.kind), func(t *testing.T) {
+			env := newEnv(t)
+			res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, signed(stopBody, 0)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Kind != s.kind || res.Failure != nil {
+				t.Fatalf("Kind %q Failure %v", res.Kind, res.Failure)
+			}
+			a := decodeHTTPAnswer(t, s.kind, res.Payload)
+			want := map[string]any{"RequestId": testRequestID, "Action": "StopInvocation", "RegionId": "cn-hangzhou",
+				"InvokeId": testInvokeID, "InstanceIds": []any{"i-bp1abc"}, "DryRun": false}
+			if a.Status != 200 || !reflect.DeepEqual(a.Body, want) {
+				t.Errorf("answer %d %v, want 200 %v", a.Status, a.Body, want)
+			}
+			if _, ok := a.Headers["Allow"]; ok {
+				t.Errorf("Allow header on a success")
+			}
+			wantStops := []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc"}}}
+			if got := env.api.stopCalls(); !reflect.DeepEqual(got, wantStops) {
+				t.Errorf("stops %v, want %v", got, wantStops)
+			}
+		})
+	}
+}
+
+// TestWebhookRefusals runs every refusal through every webhook shape: the
+// status and code, the request id, one log line, and nothing stopped.
+func TestWebhookRefusals(t *testing.T) {
+	big := make([]byte, MaxBodyBytes+1)
+	for i := range big {
+		big[i] = ' '
+	}
+	copy(big, `{"InvokeId":"`+testInvokeID+`"}`)
+	withHeader := func(c webhookCall, k, v string) webhookCall {
+		h := map[string]string{}
+		for hk, hv := range c.headers {
+			h[hk] = hv
+		}
+		if v == "" {
+			delete(h, k)
+		} else {
+			h[k] = v
+		}
+		c.headers = h
+		return c
+	}
+	valid := signed(stopBody, 0)
+	tests := []struct {
+		name   string
+		call   webhookCall
+		status int
+		code   string
+		// inCore is set when the refusal comes from the core (which logs it), not the trigger.
+		inCore bool
+	}{
+		{name: "GET", call: webhookCall{method: "GET", headers: valid.headers, body: stopBody}, status: 405, code: "MethodNotAllowed"},
+		{name: "PUT", call: webhookCall{method: "PUT", headers: valid.headers, body: stopBody}, status: 405, code: "MethodNotAllowed"},
+		{name: "lower-case post", call: webhookCall{method: "post", headers: valid.headers, body: stopBody}, status: 405, code: "MethodNotAllowed"},
+		{name: "over 1 MiB", call: signed(big, 0), status: 413, code: "PayloadTooLarge"},
+		{name: "over 1 MiB in base64", call: func() webhookCall { c := signed(big, 0); c.base64 = true; return c }(), status: 413, code: "PayloadTooLarge"},
+		{name: "text/plain", call: withHeader(valid, "Content-Type", "text/plain"), status: 415, code: "UnsupportedMediaType"},
+		{name: "no Content-Type", call: withHeader(valid, "Content-Type", ""), status: 415, code: "UnsupportedMediaType"},
+		{name: "form", call: withHeader(valid, "Content-Type", "application/x-www-form-urlencoded"), status: 415, code: "UnsupportedMediaType"},
+		{name: "no signature", call: withHeader(valid, "X-Stopper-Signature", ""), status: 401, code: "InvalidSignature"},
+		{name: "no timestamp", call: withHeader(valid, "X-Stopper-Timestamp", ""), status: 401, code: "InvalidSignature"},
+		{name: "no signature headers", call: withHeader(withHeader(valid, "X-Stopper-Signature", ""), "X-Stopper-Timestamp", ""), status: 401, code: "InvalidSignature"},
+		{name: "wrong signature", call: withHeader(valid, "X-Stopper-Signature", "sha256="+strings.Repeat("ab", 32)), status: 401, code: "InvalidSignature"},
+		{name: "signed with another secret", call: func() webhookCall {
+			ts, sig := webhook.Sign("another-secret", testNow, stopBody)
+			return withHeader(withHeader(valid, "X-Stopper-Timestamp", ts), "X-Stopper-Signature", sig)
+		}(), status: 401, code: "InvalidSignature"},
+		{name: "stale", call: signed(stopBody, -301*time.Second), status: 401, code: "InvalidSignature"},
+		{name: "future", call: signed(stopBody, 301*time.Second), status: 401, code: "InvalidSignature"},
+		{name: "body changed after signing", call: func() webhookCall {
+			c := signed(stopBody, 0)
+			c.body = []byte(strings.Replace(string(stopBody), "i-bp1abc", "i-bp1xyz", 1))
+			return c
+		}(), status: 401, code: "InvalidSignature"},
+		{name: "malformed signature", call: withHeader(valid, "X-Stopper-Signature", "deadbeef"), status: 401, code: "InvalidSignature"},
+		{name: "signed invalid JSON", call: signed([]byte(`{"InvokeId":`), 0), status: 400, code: "InvalidParameter"},
+		{name: "signed unknown field", call: signed([]byte(`{"InvokeId":"`+testInvokeID+`","invokeid":"t-x"}`), 0), status: 400, code: "InvalidParameter"},
+		{name: "signed field in another case", call: signed([]byte(`{"invokeId":"`+testInvokeID+`"}`), 0), status: 400, code: "InvalidParameter"},
+		{name: "signed without InvokeId", call: signed([]byte(`{"RegionId":"cn-hangzhou"}`), 0), status: 400, code: "MissingParameter.InvokeId"},
+		{name: "signed bad region", call: signed([]byte(`{"RegionId":"CN","InvokeId":"`+testInvokeID+`"}`), 0), status: 400, code: "InvalidParameter"},
+		{name: "signed empty body", call: signed(nil, 0), status: 400, code: "InvalidParameter"},
+		{name: "signed region outside the allowlist", call: signed([]byte(`{"RegionId":"us-east-1","InvokeId":"`+testInvokeID+`"}`), 0),
+			status: 403, code: "Forbidden.Region", inCore: true},
+	}
+	for _, s := range httpShapes {
+		for _, tt := range tests {
+			t.Run(string(s.kind)+"/"+tt.name, func(t *testing.T) {
+				env := newEnv(t)
+				env.handler.Function.AllowedRegions = []string{"cn-hangzhou"}
+				res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, tt.call))
+				if err != nil {
+					t.Fatalf("Invoke error %v: permanent refusals are answers", err)
+				}
+				checkRefused(t, s.kind, res, tt.status, tt.code)
+				if got := env.api.stopCalls(); len(got) != 0 {
+					t.Errorf("refused request stopped %v", got)
+				}
+				if !tt.inCore {
+					checkRefusalLogged(t, env.logs, s.kind, tt.code)
+				} else if n := len(env.logs.lines(t)); n != 1 {
+					t.Errorf("%d log lines, want the core's one", n)
+				}
+			})
+		}
+	}
+}
+
+func checkRefused(t *testing.T, kind Kind, res Result, status int, code string) {
+	t.Helper()
+	if res.Kind != kind {
+		t.Errorf("Kind = %q, want %q", res.Kind, kind)
+	}
+	if res.Failure == nil || res.Failure.Code != code || res.Failure.Status != status {
+		t.Errorf("Failure = %+v, want %d %s", res.Failure, status, code)
+	}
+	a := decodeHTTPAnswer(t, kind, res.Payload)
+	if a.Status != status || a.Body["Code"] != code || a.Body["RequestId"] != testRequestID || a.Body["Message"] == "" {
+		t.Errorf("answer %d %v, want %d %s with RequestId %s", a.Status, a.Body, status, code, testRequestID)
+	}
+	if len(a.Body) != 3 {
+		t.Errorf("error body %v, want exactly RequestId, Code, Message", a.Body)
+	}
+	if _, allow := a.Headers["Allow"]; allow != (status == 405) {
+		t.Errorf("headers %v: Allow must be set exactly on 405", a.Headers)
+	}
+	if strings.Contains(string(res.Payload), testSecret) {
+		t.Errorf("answer reveals the secret")
+	}
+}
+
+func TestWebhookHeaderNamesAnyCase(t *testing.T) {
+	spellings := []map[string]string{
+		{"content-type": "application/json", "x-stopper-timestamp": "", "x-stopper-signature": ""},
+		{"Content-Type": "application/json", "X-Stopper-Timestamp": "", "X-Stopper-Signature": ""},
+		{"CONTENT-TYPE": "application/json; charset=utf-8", "X-STOPPER-TIMESTAMP": "", "x-Stopper-signature": ""},
+	}
+	ts, sig := webhook.Sign(testSecret, testNow, stopBody)
+	for _, s := range httpShapes {
+		for _, names := range spellings {
+			headers := map[string]string{}
+			for k, v := range names {
+				switch {
+				case strings.EqualFold(k, webhook.TimestampHeader):
+					v = ts
+				case strings.EqualFold(k, webhook.SignatureHeader):
+					v = sig
+				}
+				headers[k] = v
+			}
+			// Keep the spelling: this shape's platform is not the one lower-casing here.
+			shape := s
+			shape.lowerCaseHeaders = false
+			env := newEnv(t)
+			res, err := env.handler.Invoke(context.Background(), testRequestID,
+				shape.event(t, webhookCall{method: "POST", headers: headers, body: stopBody}))
+			if err != nil || res.Failure != nil {
+				t.Errorf("%s %v: err %v failure %v", s.kind, names, err, res.Failure)
+			}
+			if len(env.api.stopCalls()) != 1 {
+				t.Errorf("%s %v: not stopped", s.kind, names)
+			}
+		}
+	}
+}
+
+func TestWebhookHeaderUnderTwoSpellingsIsRefused(t *testing.T) {
+	ts, sig := webhook.Sign(testSecret, testNow, stopBody)
+	_, other := webhook.Sign("x", testNow, stopBody)
+	shape := httpShapes[0] // v1 keeps the client's spelling
+	env := newEnv(t)
+	res, _ := env.handler.Invoke(context.Background(), testRequestID, shape.event(t, webhookCall{method: "POST", body: stopBody,
+		headers: map[string]string{"Content-Type": "application/json", "X-Stopper-Timestamp": ts, "X-Stopper-Signature": sig, "x-stopper-signature": other}}))
+	checkRefused(t, shape.kind, res, 401, "InvalidSignature")
+}
+
+func TestWebhookBase64Body(t *testing.T) {
+	for _, s := range httpShapes {
+		t.Run(string(s.kind), func(t *testing.T) {
+			env := newEnv(t)
+			c := signed(stopBody, 0)
+			c.base64 = true
+			res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, c))
+			if err != nil || res.Failure != nil {
+				t.Fatalf("err %v failure %v", err, res.Failure)
+			}
+			if len(env.api.stopCalls()) != 1 {
+				t.Errorf("not stopped")
+			}
+
+			env = newEnv(t)
+			var ev map[string]any
+			json.Unmarshal(s.event(t, c), &ev)
+			ev["body"] = "not base64!"
+			bad, _ := json.Marshal(ev)
+			res, _ = env.handler.Invoke(context.Background(), testRequestID, bad)
+			checkRefused(t, s.kind, res, 400, "InvalidParameter")
+			if !strings.Contains(res.Failure.Message, "body") || len(env.api.stopCalls()) != 0 {
+				t.Errorf("Failure %v, stops %v", res.Failure, env.api.stopCalls())
+			}
+		})
+	}
+}
+
+func TestWebhookInsecureAndUnconfigured(t *testing.T) {
+	unsigned := webhookCall{method: "POST", body: stopBody, headers: map[string]string{"Content-Type": "application/json"}}
+	tests := []struct {
+		name     string
+		verifier *webhook.Verifier
+		stopped  bool
+	}{
+		{"insecure without secret", &webhook.Verifier{Insecure: true}, true},
+		{"no secret", &webhook.Verifier{}, false},
+		{"no verifier", nil, false},
+		{"insecure with a secret still checks", &webhook.Verifier{Secret: testSecret, Insecure: true}, false},
+	}
+	for _, s := range httpShapes {
+		for _, tt := range tests {
+			t.Run(string(s.kind)+"/"+tt.name, func(t *testing.T) {
+				env := newEnv(t)
+				env.handler.Webhook = tt.verifier
+				res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, unsigned))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := len(env.api.stopCalls()) == 1; got != tt.stopped {
+					t.Fatalf("stopped = %v, want %v (failure %v)", got, tt.stopped, res.Failure)
+				}
+				if !tt.stopped {
+					checkRefused(t, s.kind, res, 401, "InvalidSignature")
+				}
+			})
+		}
+	}
+}
+
+func TestWebhookCoreFailures(t *testing.T) {
+	tests := []struct {
+		name   string
+		err    error
+		status int
+		code   string
+	}{
+		{"not found", &cloudassistant.Error{Code: "InvalidInvokeId.NotFound", Message: "no such invocation", HTTPStatus: 404}, 404, "InvalidInvokeId.NotFound"},
+		{"throttled", &cloudassistant.Error{Code: "Throttling.User", Message: "slow down", HTTPStatus: 400}, 400, "Throttling.User"},
+		{"upstream fault", &cloudassistant.Error{Code: "ServiceUnavailable", Message: "down", HTTPStatus: 503}, 503, "ServiceUnavailable"},
+		{"unreachable", errors.New("dial tcp: connection refused"), 503, "ServiceUnavailable"},
+	}
+	for _, s := range httpShapes {
+		for _, tt := range tests {
+			t.Run(string(s.kind)+"/"+tt.name, func(t *testing.T) {
+				env := newEnv(t)
+				env.api.stopErr = tt.err
+				res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, signed(stopBody, 0)))
+				// Webhooks answer even transient failures: the caller needs a status.
+				if err != nil {
+					t.Fatalf("Invoke error %v on a webhook", err)
+				}
+				a := decodeHTTPAnswer(t, s.kind, res.Payload)
+				if a.Status != tt.status || a.Body["Code"] != tt.code || a.Body["RequestId"] != testRequestID {
+					t.Errorf("answer %d %v, want %d %s", a.Status, a.Body, tt.status, tt.code)
+				}
+				if res.Failure == nil || res.Failure.Code != tt.code {
+					t.Errorf("Failure = %v", res.Failure)
+				}
+			})
+		}
+	}
+}
+
+func TestDirectAndTimers(t *testing.T) {
+	tests := []struct {
+		file  string
+		kind  Kind
+		stops []stopCall
+		// code is the failure's code; "" means success.
+		code    string
+		mention string // the failure message names this field
+	}{
+		{file: "direct-stop.json", kind: Direct, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
+		{file: "fc-timer-stop.json", kind: FCTimer, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
+		{file: "fc-timer-not-json.json", kind: FCTimer, code: "InvalidParameter", mention: "payload"},
+		{file: "sqs-event.json", kind: Direct, code: "InvalidParameter", mention: "Records"},
+		{file: "sns-event.json", kind: Direct, code: "InvalidParameter", mention: "Records"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			env := newEnv(t)
+			res, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, tt.file))
+			if err != nil {
+				t.Fatalf("Invoke error %v", err)
+			}
+			if res.Kind != tt.kind {
+				t.Errorf("Kind = %q, want %q", res.Kind, tt.kind)
+			}
+			var answer map[string]any
+			if err := json.Unmarshal(res.Payload, &answer); err != nil {
+				t.Fatalf("answer is not JSON: %s", res.Payload)
+			}
+			if answer["RequestId"] != testRequestID {
+				t.Errorf("answer %v lacks RequestId %s", answer, testRequestID)
+			}
+			if got := env.api.stopCalls(); !reflect.DeepEqual(got, tt.stops) {
+				t.Errorf("stops %v, want %v", got, tt.stops)
+			}
+			if tt.code == "" {
+				if res.Failure != nil || answer["Action"] != "StopInvocation" {
+					t.Errorf("failure %v answer %v", res.Failure, answer)
+				}
+				return
+			}
+			if res.Failure == nil || res.Failure.Code != tt.code || answer["Code"] != tt.code {
+				t.Fatalf("failure %v answer %v, want %s", res.Failure, answer, tt.code)
+			}
+			if !strings.HasPrefix(res.Failure.Message, tt.mention) {
+				t.Errorf("message %q does not name %s", res.Failure.Message, tt.mention)
+			}
+			checkRefusalLogged(t, env.logs, tt.kind, tt.code)
+		})
+	}
+}
+
+// TestScheduledRequests checks the request each schedule asks the core for.
+// (The sweep itself is the core's: here only what reaches it.)
+func TestScheduledRequests(t *testing.T) {
+	yes := true
+	tests := []struct {
+		file string
+		want stopper.Request
+		code string
+	}{
+		{"eventbridge-scheduled-event.json", stopper.Request{Sweep: &stopper.SweepRequest{}}, ""},
+		{"fc-timer-empty.json", stopper.Request{Sweep: &stopper.SweepRequest{}}, ""},
+		{"fc-timer-sweep.json", stopper.Request{Sweep: &stopper.SweepRequest{RegionIds: []string{"cn-hangzhou"}, OlderThan: 2 * time.Hour, DryRun: &yes}}, ""},
+		{"fc-timer-stop.json", stopper.Request{Stop: &stopper.StopRequest{RegionId: "cn-hangzhou", InvokeId: testInvokeID, InstanceIds: []string{"i-bp1abc", "i-bp1def"}}}, ""},
+		{"fc-timer-not-json.json", stopper.Request{}, "InvalidParameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			payload := readTestdata(t, tt.file)
+			var p probe
+			p.read(payload)
+			got, err := p.request(p.kind(), payload)
+			if tt.code != "" {
+				if err == nil || err.Code != tt.code {
+					t.Fatalf("err %v, want %s", err, tt.code)
+				}
+				return
+			}
+			if err != nil || !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("request %+v (err %v), want %+v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestTimerPayloads(t *testing.T) {
+	tests := []struct {
+		payload string
+		sweep   bool
+		code    string
+	}{
+		{`""`, true, ""},
+		{`"  "`, true, ""},
+		{`null`, true, ""},
+		{`"{\"Action\":\"Sweep\"}"`, true, ""},
+		{`"{\"InvokeId\":\"` + testInvokeID + `\"}"`, false, ""},
+		{`"[1]"`, false, "InvalidParameter"},
+		{`"123"`, false, "InvalidParameter"},
+		{`"{\"InvokeId\":"`, false, "InvalidParameter"},
+		{`"{\"invokeid\":\"t-a\"}"`, false, "InvalidParameter"},
+		{`"{}"`, false, "MissingParameter.InvokeId"},
+		{`{"Action":"Sweep"}`, false, "InvalidParameter"},
+		{`42`, false, "InvalidParameter"},
+	}
+	for _, tt := range tests {
+		payload := []byte(`{"triggerTime":"2026-11-26T07:00:00Z","triggerName":"t","payload":` + tt.payload + `}`)
+		var p probe
+		p.read(payload)
+		if k := p.kind(); k != FCTimer {
+			t.Fatalf("%s: kind %s", tt.payload, k)
+		}
+		req, err := p.request(FCTimer, payload)
+		switch {
+		case tt.code != "":
+			if err == nil || err.Code != tt.code {
+				t.Errorf("payload %s: err %v, want %s", tt.payload, err, tt.code)
+			}
+		case err != nil:
+			t.Errorf("payload %s: %v", tt.payload, err)
+		case (req.Sweep != nil) != tt.sweep:
+			t.Errorf("payload %s: request %+v", tt.payload, req)
+		}
+	}
+}
+
+func TestSweepEventsReachTheCore(t *testing.T) {
+	for _, file := range []string{"eventbridge-scheduled-event.json", "fc-timer-empty.json", "fc-timer-sweep.json", "direct-sweep.json"} {
+		t.Run(file, func(t *testing.T) {
+			env := newEnv(t)
+			res, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, l := range env.logs.lines(t) {
+				if l["msg"] == "refused" {
+					t.Errorf("refused by the trigger: %v", l)
+				}
+			}
+			var answer map[string]any
+			json.Unmarshal(res.Payload, &answer)
+			if answer["RequestId"] != testRequestID {
+				t.Errorf("answer %s lacks the request id", res.Payload)
+			}
+			if res.Failure == nil && answer["Action"] != "Sweep" {
+				t.Errorf("answer %s is not a sweep's", res.Payload)
+			}
+			if len(env.api.stopCalls()) != 0 {
+				t.Errorf("a sweep over an empty fleet stopped %v", env.api.stopCalls())
+			}
+		})
+	}
+}
+
+func TestDirectEdgeCases(t *testing.T) {
+	tests := []struct {
+		name, payload string
+		code          string
+	}{
+		{"empty", "", "InvalidParameter"},
+		{"whitespace", " \n", "InvalidParameter"},
+		{"empty object", "{}", "MissingParameter.InvokeId"},
+		{"not JSON", "stop it", "InvalidParameter"},
+		{"string", `"t-abc"`, "InvalidParameter"},
+		{"other EventBridge event", `{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`, "InvalidParameter"},
+		{"deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), "InvalidParameter"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			res, err := env.handler.Invoke(context.Background(), testRequestID, []byte(tt.payload))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Kind != Direct || res.Failure == nil || res.Failure.Code != tt.code {
+				t.Fatalf("kind %s failure %v, want %s", res.Kind, res.Failure, tt.code)
+			}
+			var answer stopper.ErrorAnswer
+			if err := json.Unmarshal(res.Payload, &answer); err != nil || answer.RequestId != testRequestID || answer.Code != tt.code {
+				t.Errorf("answer %s", res.Payload)
+			}
+			checkRefusalLogged(t, env.logs, Direct, tt.code)
+		})
+	}
+}
+
+func TestDirectFailures(t *testing.T) {
+	tests := []struct {
+		name      string
+		err       error
+		transient bool
+		code      string
+	}{
+		{"not found is an answer", &cloudassistant.Error{Code: "InvalidInvokeId.NotFound", HTTPStatus: 404}, false, "InvalidInvokeId.NotFound"},
+		{"throttling is a function error", &cloudassistant.Error{Code: "Throttling", HTTPStatus: 400}, true, "Throttling"},
+		{"5xx is a function error", &cloudassistant.Error{Code: "InternalError", HTTPStatus: 500}, true, "InternalError"},
+		{"unreachable is a function error", errors.New("connection reset"), true, "ServiceUnavailable"},
+	}
+	for _, file := range []string{"direct-stop.json", "fc-timer-stop.json"} {
+		for _, tt := range tests {
+			t.Run(file+"/"+tt.name, func(t *testing.T) {
+				env := newEnv(t)
+				env.api.stopErr = tt.err
+				res, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, file))
+				if (err != nil) != tt.transient {
+					t.Fatalf("Invoke error %v, want transient=%v", err, tt.transient)
+				}
+				if tt.transient {
+					var e *stopper.Error
+					if !errors.As(err, &e) || !e.Transient || e.Code != tt.code {
+						t.Errorf("error %#v", err)
+					}
+				}
+				if res.Failure == nil || res.Failure.Code != tt.code {
+					t.Errorf("Failure %v", res.Failure)
+				}
+				var answer stopper.ErrorAnswer
+				if json.Unmarshal(res.Payload, &answer); answer.RequestId != testRequestID || answer.Code != tt.code {
+					t.Errorf("answer %s", res.Payload)
+				}
+			})
+		}
+	}
+}
+
+func TestInvokeNilErrorIsUntyped(t *testing.T) {
+	env := newEnv(t)
+	_, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop.json"))
+	if err != nil {
+		t.Fatalf("err = %#v, want a plain nil (a typed nil would read as a failure)", err)
+	}
+}
+
+func TestWithAPI(t *testing.T) {
+	env := newEnv(t)
+	other := &fakeAPI{}
+	h := env.handler.WithAPI(other)
+	if _, err := h.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop.json")); err != nil {
+		t.Fatal(err)
+	}
+	if len(other.stopCalls()) != 1 || len(env.api.stopCalls()) != 0 {
+		t.Errorf("WithAPI: the copy must call its own API and leave the original alone")
+	}
+	if env.handler.Function.API != env.api {
+		t.Errorf("WithAPI changed the original")
+	}
+	_ = http.MethodPost
+}
