@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -112,6 +114,16 @@ func (a *app) invokeEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := invocationContext(r.Context(), r.Header)
 	defer cancel()
+	defer func() {
+		// net/http would only drop the connection; FC needs a failure answer.
+		if p := recover(); p != nil {
+			a.log.Error("panic", "request_id", id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			w.Header().Set("x-fc-status", "404")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = w.Write(mustJSON(errorBody{ErrorMessage: "the function panicked: " + fmt.Sprint(p),
+				ErrorType: "Runtime.Panic", StackTrace: []string{}}))
+		}
+	}()
 	res, err := a.handlerFor(r.Header).Invoke(ctx, id, body)
 	if err != nil {
 		eb, e := transientBody(err)
@@ -131,7 +143,8 @@ func (a *app) invokeEvent(w http.ResponseWriter, r *http.Request) {
 
 // webhook hands an HTTP trigger's request to the shared webhook handling,
 // with this invocation's credentials and region. The credential headers are
-// removed first so that nothing downstream can log or echo them.
+// removed first so that nothing downstream can log or echo them; the body
+// limit and every answer are the shared handler's.
 func (a *app) webhook(w http.ResponseWriter, r *http.Request) {
 	id := r.Header.Get("x-fc-request-id")
 	a.logLine("Invoke Start", id)
@@ -139,7 +152,6 @@ func (a *app) webhook(w http.ResponseWriter, r *http.Request) {
 	h := a.handlerFor(r.Header)
 	r = r.Clone(r.Context())
 	stripCredentials(r.Header)
-	r.Body = http.MaxBytesReader(w, r.Body, maxEvent)
 	ctx, cancel := invocationContext(r.Context(), r.Header)
 	defer cancel()
 	h.ServeHTTP(w, r.WithContext(ctx))

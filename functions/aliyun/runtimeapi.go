@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"runtime/debug"
@@ -51,11 +52,22 @@ func (a *app) runtimeAPI(hostport string) *runtimeLoop {
 	return &runtimeLoop{
 		app:         a,
 		base:        base + runtimeAPIPath,
-		next:        &http.Client{Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}},
-		post:        &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 64}},
+		next:        &http.Client{Transport: localTransport()},
+		post:        &http.Client{Timeout: 30 * time.Second, Transport: localTransport()},
 		inFlight:    64,
 		maxFailures: 10,
 		backoff:     50 * time.Millisecond,
+	}
+}
+
+// localTransport talks to the Runtime API on the instance's own network:
+// never through a proxy from the environment, and with a bounded dial.
+func localTransport() *http.Transport {
+	return &http.Transport{
+		Proxy:               nil,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConnsPerHost: 64,
+		IdleConnTimeout:     90 * time.Second,
 	}
 }
 

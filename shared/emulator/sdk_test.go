@@ -1,8 +1,3 @@
-//go:build sdk
-
-// The official SDK test needs go.sum entries for the SDK modules' code; run it
-// with -tags sdk (see the package report) until they are in go.sum.
-
 package emulator
 
 import (

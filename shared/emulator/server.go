@@ -51,15 +51,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.log.Info("emulator: caller gone while waiting", "action", c.action, "requestId", c.requestID)
 		return
 	}
-	if e != nil {
-		s.writeError(w, c, e)
-	} else {
-		s.count(c.action, true)
-		writeJSON(w, c, http.StatusOK, result)
-	}
 	status, code := http.StatusOK, ""
 	if e != nil {
 		status, code = e.status, e.code
+		s.writeError(w, c, e)
+	} else {
+		s.count(c.action, true)
+		writeJSON(w, c, status, result)
 	}
 	s.log.Info("emulator: call", "action", c.action, "status", status, "code", code,
 		"signature", c.signature, "requestId", c.requestID, "elapsed", time.Since(start))

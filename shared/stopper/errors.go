@@ -72,8 +72,13 @@ func AsError(err error) *Error {
 	var api *cloudassistant.Error
 	if errors.As(err, &api) {
 		status := api.HTTPStatus
-		if status == 0 {
+		switch {
+		case status == 0:
 			status = http.StatusBadGateway
+		case cloudassistant.Throttling(api.Code):
+			// The API throttles with 400/403/429; after the client's retries
+			// it is an upstream fault for the caller, not the caller's mistake.
+			status = http.StatusServiceUnavailable
 		}
 		return &Error{Code: api.Code, Message: api.Message, Status: status,
 			Transient: api.Retryable(), UpstreamRequestId: api.RequestId}

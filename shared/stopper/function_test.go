@@ -104,7 +104,7 @@ func TestAsError(t *testing.T) {
 		transient bool
 	}{
 		{"api not found", fmt.Errorf("batch 1: %w", api), "InvalidInvokeId.NotFound", 404, false},
-		{"throttled", &cloudassistant.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", 400, true},
+		{"throttled", &cloudassistant.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", 503, true},
 		{"server", &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, "ServiceUnavailable", 503, true},
 		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, "ServiceUnavailable", 503, true},
 		{"deadline", context.DeadlineExceeded, "ServiceUnavailable", 503, true},

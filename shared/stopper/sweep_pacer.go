@@ -18,14 +18,18 @@ import (
 //
 //   - Until the API first pushes back it does not pace at all: the sweep runs
 //     at Concurrency stops in flight, as fast as the API answers.
-//   - A window (about 100 ms, longer at low rates) in which the API pushed
+//   - A window (100 ms, or 10 calls' worth at low rates) in which the API pushed
 //     back is congested. Push-back is a Throttling answer the client gave up
 //     on, or a call that took far longer than the fastest one: the client
 //     retries throttling itself, with backoff, so a throttled call that
 //     finally succeeded shows up as a slow one. In a congested window the
 //     calls that succeeded measure R: the rate becomes that measure
 //     (multiplicative decrease, bounded below by half the old rate), and the
-//     rate at which congestion came is remembered as the ceiling.
+//     rate at which congestion came is remembered as the ceiling. A
+//     Throttling answer that reaches the sweep closes the window early
+//     (after a fifth of it), since every worker is retrying at the old rate;
+//     the throttled invocation itself also waits a growing, jittered delay
+//     before its next try (sweep.go).
 //   - A clean window in which the pacer was what held the workers back raises
 //     the rate: halfway back to the ceiling at once, then by 5% a window
 //     beyond it (probing). Windows in which the workers were not waiting on
@@ -33,7 +37,10 @@ import (
 //     phase cannot inflate the rate.
 //
 // Slots are spaced evenly (no credit for idle time), which is what a token
-// bucket with a small burst accepts best. Time is the real clock: the pacer
+// bucket with a small burst accepts best. A call whose slot would come after
+// the time for starting work is refused at once. Measured against the
+// emulator (sweep_bench_test.go) this holds 0.93-1.0 of the throttle's rate
+// from 50 to 1,000 QPS with about 0.05-0.5 throttled calls per stop. Time is the real clock: the pacer
 // must keep working when a test freezes the Function's clock.
 type pacer struct {
 	mu       sync.Mutex

@@ -2,6 +2,9 @@ package trigger
 
 import "bytes"
 
+// Kind names the trigger a payload came from.
+type Kind string
+
 // The triggers a payload can come from.
 const (
 	// Direct is a StopInvocation or Sweep request object: `aws lambda invoke`,

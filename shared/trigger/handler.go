@@ -13,9 +13,6 @@ import (
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
-// Kind names the trigger a payload came from.
-type Kind string
-
 // Handler is the one path from payload bytes to answer bytes that every runtime shares.
 type Handler struct {
 	Function *stopper.Function

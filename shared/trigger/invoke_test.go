@@ -265,7 +265,7 @@ func TestWebhookCoreFailures(t *testing.T) {
 		code   string
 	}{
 		{"not found", &cloudassistant.Error{Code: "InvalidInvokeId.NotFound", Message: "no such invocation", HTTPStatus: 404}, 404, "InvalidInvokeId.NotFound"},
-		{"throttled", &cloudassistant.Error{Code: "Throttling.User", Message: "slow down", HTTPStatus: 400}, 400, "Throttling.User"},
+		{"throttled", &cloudassistant.Error{Code: "Throttling.User", Message: "slow down", HTTPStatus: 400}, 503, "Throttling.User"},
 		{"upstream fault", &cloudassistant.Error{Code: "ServiceUnavailable", Message: "down", HTTPStatus: 503}, 503, "ServiceUnavailable"},
 		{"unreachable", errors.New("dial tcp: connection refused"), 503, "ServiceUnavailable"},
 	}

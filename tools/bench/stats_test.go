@@ -1,0 +1,60 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+func TestParseBenchOutput(t *testing.T) {
+	out := `goos: linux
+goarch: amd64
+pkg: github.com/ecs-stopper/stopper/shared/trigger
+cpu: Intel(R) Xeon(R) Processor @ 2.10GHz
+BenchmarkInvoke/direct-2         	  312345	      3812 ns/op	  21.78 MB/s	    1456 B/op	      19 allocs/op
+BenchmarkInvoke/serve-http-2     	  100000	     11042 ns/op	    6066 B/op	      58 allocs/op
+BenchmarkInvoke/lambda-url-refused-401 	   50000	      9000 ns/op	    3000 B/op	      31 allocs/op
+BenchmarkSweepThrottled-2   	       1	5012345678 ns/op	       199.6 stops/s	         0.998 fraction_of_limit
+--- FAIL: BenchmarkBroken
+BenchmarkInvoke/odd-2 notanumber 1 ns/op
+PASS
+ok  	github.com/ecs-stopper/stopper/shared/trigger	12.3s
+`
+	got := parseBenchOutput(out)
+	if len(got) != 4 {
+		t.Fatalf("got %d benchmarks, want 4: %+v", len(got), got)
+	}
+	if b := got[0]; b.Name != "Invoke/direct" || b.Iterations != 312345 || b.Metrics["ns/op"] != 3812 ||
+		b.Metrics["allocs/op"] != 19 || b.Metrics["B/op"] != 1456 || b.Metrics["MB/s"] != 21.78 {
+		t.Errorf("first = %+v", b)
+	}
+	if got[1].Name != "Invoke/serve-http" || got[1].Metrics["allocs/op"] != 58 {
+		t.Errorf("second = %+v", got[1])
+	}
+	if got[2].Name != "Invoke/lambda-url-refused-401" {
+		t.Errorf("a name without a GOMAXPROCS suffix = %q", got[2].Name)
+	}
+	if got[3].Name != "SweepThrottled" || got[3].Metrics["stops/s"] != 199.6 {
+		t.Errorf("custom metrics = %+v", got[3])
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var ds []time.Duration
+	for i := 10; i >= 1; i-- {
+		ds = append(ds, time.Duration(i)*time.Millisecond)
+	}
+	for _, c := range []struct {
+		p    float64
+		want time.Duration
+	}{{50, 5 * time.Millisecond}, {90, 9 * time.Millisecond}, {100, 10 * time.Millisecond}, {0, time.Millisecond}} {
+		if got := percentile(ds, c.p); got != c.want {
+			t.Errorf("p%v = %v, want %v", c.p, got, c.want)
+		}
+	}
+	if ds[0] != 10*time.Millisecond {
+		t.Error("percentile sorted its argument in place")
+	}
+	if percentile(nil, 50) != 0 {
+		t.Error("percentile of nothing is not 0")
+	}
+}
