@@ -1,232 +1,24 @@
 // Command aliyun is the function on Alibaba Cloud Function Compute. One
 // binary serves both FC runtimes: with FC_RUNTIME_API set (runtime go1) it
 // runs the Runtime API loop, otherwise it is a custom runtime's HTTP server
-// (custom.debian10/11/12) on 0.0.0.0:$FC_CUSTOM_LISTEN_PORT.
-//
-// It only speaks FC's protocols: every event goes to the shared trigger
-// handler, with the invocation's own credentials and region.
+// on 0.0.0.0:$FC_CUSTOM_LISTEN_PORT. The protocols live in fcruntime.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
-	"strconv"
-	"strings"
-	"sync"
 	"syscall"
-	"time"
 
-	"github.com/ecs-stopper/stopper/shared/config"
-	"github.com/ecs-stopper/stopper/shared/ecs"
-	"github.com/ecs-stopper/stopper/shared/stopper"
-	"github.com/ecs-stopper/stopper/shared/trigger"
+	"github.com/ecs-stopper/stopper/functions/aliyun/fcruntime"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
+	if err := fcruntime.Run(ctx, os.Getenv, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "stopper:", err)
 		os.Exit(1)
 	}
-}
-
-// run reads the configuration (STOPPER_* and ALIBABA_CLOUD_* from the
-// process environment, once), then serves the runtime FC started it as until
-// ctx ends. getenv supplies the FC_* variables; out receives the log.
-func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
-	cfg, err := config.Load()
-	if err != nil {
-		return err
-	}
-	out = &lockedWriter{w: out}
-	level, _ := cfg.Level()
-	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: level}))
-	h, err := cfg.Handler(config.Credentials(), log)
-	if err != nil {
-		return err
-	}
-	a := newApp(h, getenv("FC_REGION"), out)
-	if api := getenv("FC_RUNTIME_API"); api != "" {
-		return a.runtimeAPI(api).run(ctx)
-	}
-	port := firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), "9000")
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("FC_CUSTOM_LISTEN_PORT: %q is not a port number", port)
-	}
-	// 0.0.0.0, not 127.0.0.1: FC reaches the server from outside the
-	// sandbox's loopback, and fails with FunctionNotStarted otherwise.
-	ln, err := net.Listen("tcp", net.JoinHostPort("0.0.0.0", port))
-	if err != nil {
-		return err
-	}
-	return a.serve(ctx, ln)
-}
-
-// app is what both FC protocols share: the handler and how one invocation's
-// headers tailor it.
-type app struct {
-	h *trigger.Handler
-	// client is the handler's Cloud Assistant client, re-keyed per invocation
-	// with the x-fc-* credentials; nil when the handler calls something else.
-	client *ecs.Client
-	// region is FC_REGION, the default when the configuration names none and
-	// the invocation carries no x-fc-region.
-	region string
-	out    io.Writer
-	log    *slog.Logger
-}
-
-func newApp(h *trigger.Handler, region string, out io.Writer) *app {
-	if _, ok := out.(*lockedWriter); !ok {
-		out = &lockedWriter{w: out}
-	}
-	a := &app{h: h, region: region, out: out, log: h.Log}
-	if h.Function != nil {
-		a.client, _ = h.Function.API.(*ecs.Client)
-	}
-	if a.log == nil {
-		a.log = slog.New(slog.NewJSONHandler(out, nil))
-	}
-	return a
-}
-
-// handlerFor is the handler for one invocation: the invocation's
-// credentials win over the environment's, and the FC region it runs in is
-// the default region when the configuration names none (STOPPER_REGION_ID wins).
-func (a *app) handlerFor(hdr http.Header) *trigger.Handler {
-	h := a.h
-	if h.Function == nil {
-		return h
-	}
-	cred, haveCred := headerCredentials(hdr)
-	region := ""
-	if h.Function.RegionId == "" {
-		region = firstNonEmpty(strings.TrimSpace(hdr.Get(headerRegion)), a.region)
-		if !stopper.ValidRegionID(region) {
-			region = ""
-		}
-	}
-	if !(haveCred && a.client != nil) && region == "" {
-		return h
-	}
-	api := h.Function.API
-	if haveCred && a.client != nil {
-		api = a.client.WithCredentials(cred)
-	}
-	h = h.WithAPI(api) // a copy: nothing below touches the shared handler
-	if region != "" {
-		h.Function.RegionId = region
-		if len(h.Function.Sweep.RegionIds) == 0 {
-			h.Function.Sweep.RegionIds = []string{region}
-		}
-	}
-	return h
-}
-
-// logLine writes FC's plain-text marker lines (FC Invoke Start/End) on stdout.
-func (a *app) logLine(what, requestID string) {
-	fmt.Fprintf(a.out, "FC %s RequestId: %s\n", what, cleanID(requestID))
-}
-
-// deadline is the invocation's deadline: x-fc-function-deadline (epoch ms)
-// when present and sane, else now + x-fc-function-timeout (s), else none. A
-// missing or bad header never drops the invocation.
-func deadline(h http.Header, now time.Time) (time.Time, bool) {
-	sane := func(t time.Time) bool { return t.After(now.Add(-time.Hour)) && t.Before(now.Add(48*time.Hour)) }
-	if v := strings.TrimSpace(h.Get("x-fc-function-deadline")); v != "" {
-		if ms, err := strconv.ParseInt(v, 10, 64); err == nil {
-			if t := time.UnixMilli(ms); sane(t) {
-				return t, true
-			}
-		}
-	}
-	if v := strings.TrimSpace(h.Get("x-fc-function-timeout")); v != "" {
-		if s, err := strconv.ParseFloat(v, 64); err == nil && s > 0 {
-			if t := now.Add(time.Duration(s * float64(time.Second))); sane(t) {
-				return t, true
-			}
-		}
-	}
-	return time.Time{}, false
-}
-
-// invocationContext bounds ctx by the invocation's deadline, when it has one.
-func invocationContext(ctx context.Context, h http.Header) (context.Context, context.CancelFunc) {
-	if d, ok := deadline(h, time.Now()); ok {
-		return context.WithDeadline(ctx, d)
-	}
-	return context.WithCancel(ctx)
-}
-
-// errorBody is FC's function-error body (go1 /error, custom runtime x-fc-status: 404).
-type errorBody struct {
-	ErrorMessage string   `json:"errorMessage"`
-	ErrorType    string   `json:"errorType"`
-	StackTrace   []string `json:"stackTrace"`
-}
-
-func transientBody(err error) (errorBody, *stopper.Error) {
-	e := stopper.AsError(err)
-	return errorBody{ErrorMessage: e.Message, ErrorType: e.Code, StackTrace: []string{}}, e
-}
-
-// maxEvent bounds an event payload. Every request the function understands
-// is a few hundred bytes; 6 MiB is Lambda's synchronous limit too.
-const maxEvent = 6 << 20
-
-func tooLarge(requestID string) []byte {
-	e := &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
-		Message: fmt.Sprintf("the event is larger than %d bytes", maxEvent)}
-	return mustJSON(e.Answer(requestID))
-}
-
-func mustJSON(v any) []byte {
-	b, err := json.Marshal(v)
-	if err != nil {
-		panic(err) // only plain structs of strings are marshalled here
-	}
-	return b
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
-
-// cleanID keeps a request id to one printable line (it comes from a header).
-func cleanID(id string) string {
-	if len(id) > 128 {
-		id = id[:128]
-	}
-	return strings.Map(func(r rune) rune {
-		if r < 0x20 || r == 0x7f {
-			return -1
-		}
-		return r
-	}, id)
-}
-
-// lockedWriter serialises writes so that log lines from concurrent
-// invocations never interleave.
-type lockedWriter struct {
-	mu sync.Mutex
-	w  io.Writer
-}
-
-func (l *lockedWriter) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.w.Write(p)
 }

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"os"
@@ -148,7 +149,7 @@ func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.
 }
 
 // Logger is the JSON logger every runtime writes its one line per outcome with.
-func (c Config) Logger(w *os.File) *slog.Logger {
+func (c Config) Logger(w io.Writer) *slog.Logger {
 	level, _ := c.Level()
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }

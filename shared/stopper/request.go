@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -64,20 +63,50 @@ const (
 	maxListLen = 10000
 )
 
-var (
-	invokeIDPattern   = regexp.MustCompile(`^t-[A-Za-z0-9]{1,64}$`)
-	instanceIDPattern = regexp.MustCompile(`^(i|hbm|mi)-[A-Za-z0-9]{1,64}$`)
-	regionIDPattern   = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
-)
-
 // ValidInvokeID reports whether s has the form DescribeInvocations returns ("t-" + letters and digits).
-func ValidInvokeID(s string) bool { return invokeIDPattern.MatchString(s) }
+func ValidInvokeID(s string) bool {
+	rest, ok := strings.CutPrefix(s, "t-")
+	return ok && alphanumeric(rest, 64)
+}
 
 // ValidInstanceID reports whether s is an ECS ("i-"), bare-metal ("hbm-") or managed ("mi-") instance id.
-func ValidInstanceID(s string) bool { return instanceIDPattern.MatchString(s) }
+func ValidInstanceID(s string) bool {
+	for _, prefix := range [...]string{"i-", "hbm-", "mi-"} {
+		if rest, ok := strings.CutPrefix(s, prefix); ok {
+			return alphanumeric(rest, 64)
+		}
+	}
+	return false
+}
 
-// ValidRegionID reports whether s has the form of a region id such as cn-hangzhou.
-func ValidRegionID(s string) bool { return regionIDPattern.MatchString(s) }
+// ValidRegionID reports whether s has the form of a region id such as cn-hangzhou:
+// a lower-case letter, then lower-case letters, digits and dashes.
+func ValidRegionID(s string) bool {
+	if len(s) == 0 || len(s) > 64 || s[0] < 'a' || s[0] > 'z' {
+		return false
+	}
+	for i := 1; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// alphanumeric reports whether s is 1 to max ASCII letters and digits. Plain
+// loops rather than regular expressions: compiling those at start-up costs
+// every cold start about a millisecond.
+func alphanumeric(s string, max int) bool {
+	if len(s) == 0 || len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
 
 // DecodeRequest reads a request body: a JSON object whose keys are matched
 // exactly (encoding/json alone would take "invokeid" for "InvokeId"), with no

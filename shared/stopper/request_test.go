@@ -146,3 +146,33 @@ func FuzzDecodeRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestIDForms(t *testing.T) {
+	for _, tc := range []struct {
+		valid func(string) bool
+		id    string
+		want  bool
+	}{
+		{ValidInvokeID, "t-1fad2a8876de47068cc734d57703aa76", true},
+		{ValidInvokeID, "t-", false},
+		{ValidInvokeID, "t-a_b", false},
+		{ValidInvokeID, "T-abc", false},
+		{ValidInvokeID, "t-" + strings.Repeat("a", 65), false},
+		{ValidInstanceID, "i-bp1abc", true},
+		{ValidInstanceID, "hbm-abc", true},
+		{ValidInstanceID, "mi-ABC123", true},
+		{ValidInstanceID, "i-", false},
+		{ValidInstanceID, "vm-abc", false},
+		{ValidInstanceID, "i-abc ", false},
+		{ValidRegionID, "cn-hangzhou", true},
+		{ValidRegionID, "ap-southeast-1", true},
+		{ValidRegionID, "1cn", false},
+		{ValidRegionID, "cn_hangzhou", false},
+		{ValidRegionID, "CN-hangzhou", false},
+		{ValidRegionID, "", false},
+	} {
+		if got := tc.valid(tc.id); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}

@@ -118,7 +118,8 @@ func (p *probe) kind() Kind {
 	switch {
 	case p.unusable:
 		return Direct
-	case p.triggerTime != nil && p.triggerName != nil && p.payload != nil:
+	case p.triggerTime != nil && p.triggerName != nil:
+		// FC omits "payload" when the trigger has none configured.
 		return FCTimer
 	case isString(p.source, "aws.events") && isString(p.detailType, "Scheduled Event"):
 		return EventBridgeSchedule

@@ -55,7 +55,7 @@ func TestDetectExactKeys(t *testing.T) {
 		{"fc http", `{"version":"v1","rawPath":"/","requestContext":{"http":{"method":"POST"}}}`, FCHTTP},
 		{"fc http without rawPath", `{"version":"v1","requestContext":{}}`, Direct},
 		{"fc timer", `{"triggerTime":"t","triggerName":"n","payload":""}`, FCTimer},
-		{"fc timer without payload", `{"triggerTime":"t","triggerName":"n"}`, Direct},
+		{"fc timer without payload", `{"triggerTime":"t","triggerName":"n"}`, FCTimer},
 		{"fc timer keys in another case", `{"TriggerTime":"t","TriggerName":"n","Payload":""}`, Direct},
 		{"scheduled event", `{"source":"aws.events","detail-type":"Scheduled Event"}`, EventBridgeSchedule},
 		{"other EventBridge event", `{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification"}`, Direct},

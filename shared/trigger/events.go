@@ -121,7 +121,7 @@ func (r *webhookRequest) decodeBase64() *stopper.Error {
 // sweep with the configured defaults; otherwise the JSON request it holds
 // (a scheduled stop, or a sweep with its own settings).
 func (p *probe) timerRequest() (stopper.Request, *stopper.Error) {
-	if isNull(p.payload) {
+	if p.payload == nil || isNull(p.payload) {
 		return sweepDefaults(), nil
 	}
 	s, ok := unquote(p.payload)

@@ -129,9 +129,25 @@ func (h *Handler) logger() *slog.Logger {
 
 // WithAPI returns a copy whose Function calls api: FC hands each invocation its own credentials.
 func (h *Handler) WithAPI(api stopper.CloudAssistant) *Handler {
+	return h.For(api, "")
+}
+
+// For returns a copy for one invocation: its Function calls api (unless nil)
+// and, when the configuration names no region, takes region (the one FC
+// runs the invocation in) as the default of requests and sweeps. The
+// configured STOPPER_REGION_ID always wins.
+func (h *Handler) For(api stopper.CloudAssistant, region string) *Handler {
 	c := *h
 	f := *h.Function
-	f.API = api
+	if api != nil {
+		f.API = api
+	}
+	if f.RegionId == "" && stopper.ValidRegionID(region) {
+		f.RegionId = region
+		if len(f.Sweep.RegionIds) == 0 {
+			f.Sweep.RegionIds = []string{region}
+		}
+	}
 	c.Function = &f
 	return &c
 }

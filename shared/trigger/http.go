@@ -60,10 +60,7 @@ func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *w
 // ServeHTTP handles a webhook arriving as a plain HTTP request (FC custom
 // runtime, local serve). It never reads more than MaxBodyBytes+1 bytes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	requestID := r.Header.Get("x-fc-request-id")
-	if !validRequestID(requestID) {
-		requestID = newRequestID()
-	}
+	requestID := RequestID(r.Header.Get("x-fc-request-id"))
 	req := webhookRequest{
 		method:      r.Method,
 		contentType: r.Header.Get("Content-Type"),
@@ -109,6 +106,16 @@ func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge boo
 		return nil, false, stopper.Invalid("body", "could not be read: %v", rerr)
 	}
 	return buf.Bytes(), false, nil
+}
+
+// RequestID is the platform's request id when it is a sane one, else a new
+// random id: every answer and log line needs one, and a caller-chosen header
+// must not put odd bytes into them.
+func RequestID(platformID string) string {
+	if validRequestID(platformID) {
+		return platformID
+	}
+	return newRequestID()
 }
 
 // validRequestID accepts FC's request ids (and anything similar) and

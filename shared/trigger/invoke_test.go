@@ -395,9 +395,13 @@ func TestTimerPayloads(t *testing.T) {
 		{`"{}"`, false, "MissingParameter.InvokeId"},
 		{`{"Action":"Sweep"}`, false, "InvalidParameter"},
 		{`42`, false, "InvalidParameter"},
+		{"", true, ""}, // no payload key at all: FC omits it when none is configured
 	}
 	for _, tt := range tests {
 		payload := []byte(`{"triggerTime":"2026-11-26T07:00:00Z","triggerName":"t","payload":` + tt.payload + `}`)
+		if tt.payload == "" {
+			payload = []byte(`{"triggerTime":"2026-11-26T07:00:00Z","triggerName":"t"}`)
+		}
 		var p probe
 		p.read(payload)
 		if k := p.kind(); k != FCTimer {

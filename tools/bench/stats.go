@@ -36,9 +36,12 @@ type bench struct {
 	Metrics    map[string]float64 // by unit: ns/op, B/op, allocs/op, MB/s, custom ones
 }
 
-// parseBenchOutput reads go test -bench output and returns its benchmark
-// lines in order; everything else (PASS, goos:, ok ...) is ignored.
-func parseBenchOutput(out string) []bench {
+// parseBenchOutput reads the output of go test -bench -cpu procs and returns
+// its benchmark lines in order; everything else (PASS, goos:, ok ...) is
+// ignored. The -procs suffix go test appends to names when procs is not 1
+// is removed (and only that: a name may end in digits of its own).
+func parseBenchOutput(out string, procs int) []bench {
+	suffix := fmt.Sprintf("-%d", procs)
 	var res []bench
 	for line := range strings.Lines(out) {
 		f := strings.Fields(line)
@@ -50,8 +53,8 @@ func parseBenchOutput(out string) []bench {
 			continue
 		}
 		b.Name = strings.TrimPrefix(f[0], "Benchmark")
-		if i := strings.LastIndexByte(b.Name, '-'); i > 0 && isDigits(b.Name[i+1:]) {
-			b.Name = b.Name[:i]
+		if procs != 1 {
+			b.Name = strings.TrimSuffix(b.Name, suffix)
 		}
 		b.Metrics = map[string]float64{}
 		ok := true
@@ -68,16 +71,4 @@ func parseBenchOutput(out string) []bench {
 		}
 	}
 	return res
-}
-
-func isDigits(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
 }

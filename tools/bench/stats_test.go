@@ -12,14 +12,14 @@ pkg: github.com/ecs-stopper/stopper/shared/trigger
 cpu: Intel(R) Xeon(R) Processor @ 2.10GHz
 BenchmarkInvoke/direct-2         	  312345	      3812 ns/op	  21.78 MB/s	    1456 B/op	      19 allocs/op
 BenchmarkInvoke/serve-http-2     	  100000	     11042 ns/op	    6066 B/op	      58 allocs/op
-BenchmarkInvoke/lambda-url-refused-401 	   50000	      9000 ns/op	    3000 B/op	      31 allocs/op
+BenchmarkInvoke/lambda-url-refused-401-2 	   50000	      9000 ns/op	    3000 B/op	      31 allocs/op
 BenchmarkSweepThrottled-2   	       1	5012345678 ns/op	       199.6 stops/s	         0.998 fraction_of_limit
 --- FAIL: BenchmarkBroken
 BenchmarkInvoke/odd-2 notanumber 1 ns/op
 PASS
 ok  	github.com/ecs-stopper/stopper/shared/trigger	12.3s
 `
-	got := parseBenchOutput(out)
+	got := parseBenchOutput(out, 2)
 	if len(got) != 4 {
 		t.Fatalf("got %d benchmarks, want 4: %+v", len(got), got)
 	}
@@ -31,10 +31,14 @@ ok  	github.com/ecs-stopper/stopper/shared/trigger	12.3s
 		t.Errorf("second = %+v", got[1])
 	}
 	if got[2].Name != "Invoke/lambda-url-refused-401" {
-		t.Errorf("a name without a GOMAXPROCS suffix = %q", got[2].Name)
+		t.Errorf("a name ending in digits of its own = %q", got[2].Name)
 	}
 	if got[3].Name != "SweepThrottled" || got[3].Metrics["stops/s"] != 199.6 {
 		t.Errorf("custom metrics = %+v", got[3])
+	}
+	one := parseBenchOutput("BenchmarkInvoke/fc-http-refused-401 \t 100\t 5 ns/op\n", 1)
+	if len(one) != 1 || one[0].Name != "Invoke/fc-http-refused-401" {
+		t.Errorf("with -cpu 1 = %+v", one)
 	}
 }
 

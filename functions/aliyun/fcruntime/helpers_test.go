@@ -1,4 +1,4 @@
-package main
+package fcruntime
 
 import (
 	"bytes"
@@ -139,7 +139,7 @@ func with(h map[string]string, kv ...string) map[string]string {
 // readEvent reads a sample from events/.
 func readEvent(t *testing.T, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
+	b, err := os.ReadFile(filepath.Join("..", "..", "..", "events", name))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,7 +378,7 @@ func startLoop(t *testing.T, f *fakeFC, env map[string]string) *syncBuffer {
 		}
 		return env[k]
 	}
-	go func() { done <- run(ctx, getenv, out) }()
+	go func() { done <- Run(ctx, getenv, out) }()
 	t.Cleanup(func() {
 		cancel()
 		select {

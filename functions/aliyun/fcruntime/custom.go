@@ -1,4 +1,4 @@
-package main
+package fcruntime
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/trigger"
 )
 
 // The custom runtime's HTTP protocol (shared/reference/function-compute.md):
@@ -74,7 +75,7 @@ func (a *app) customHandler() http.Handler {
 
 // lifecycle answers a hook: there is nothing to set up or flush.
 func (a *app) lifecycle(w http.ResponseWriter, r *http.Request, kind string) {
-	id := r.Header.Get("x-fc-request-id")
+	id := trigger.RequestID(r.Header.Get("x-fc-request-id"))
 	a.logLine(kind+" Start", id)
 	defer a.logLine(kind+" End", id)
 	_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
@@ -86,7 +87,7 @@ func (a *app) lifecycle(w http.ResponseWriter, r *http.Request, kind string) {
 // the answer's); transient failures are function errors (x-fc-status: 404)
 // so that FC's retry policy or destination takes over.
 func (a *app) invokeEvent(w http.ResponseWriter, r *http.Request) {
-	id := r.Header.Get("x-fc-request-id")
+	id := trigger.RequestID(r.Header.Get("x-fc-request-id"))
 	a.logLine("Invoke Start", id)
 	defer a.logLine("Invoke End", id)
 	w.Header().Set("Content-Type", "application/json")
@@ -146,12 +147,13 @@ func (a *app) invokeEvent(w http.ResponseWriter, r *http.Request) {
 // removed first so that nothing downstream can log or echo them; the body
 // limit and every answer are the shared handler's.
 func (a *app) webhook(w http.ResponseWriter, r *http.Request) {
-	id := r.Header.Get("x-fc-request-id")
+	id := trigger.RequestID(r.Header.Get("x-fc-request-id"))
 	a.logLine("Invoke Start", id)
 	defer a.logLine("Invoke End", id)
 	h := a.handlerFor(r.Header)
 	r = r.Clone(r.Context())
 	stripCredentials(r.Header)
+	r.Header.Set("x-fc-request-id", id) // one id for the FC log lines and the answer
 	ctx, cancel := invocationContext(r.Context(), r.Header)
 	defer cancel()
 	h.ServeHTTP(w, r.WithContext(ctx))
@@ -168,4 +170,12 @@ func statusOr(s, def int) int {
 		return s
 	}
 	return def
+}
+
+// CustomRuntime is the custom-runtime HTTP handler for h: POST /invoke for
+// events, POST /initialize, GET /pre-stop, every other request a webhook.
+// fcRegion is the region default when neither the configuration nor the
+// request's x-fc-region names one; log lines go to out.
+func CustomRuntime(h *trigger.Handler, fcRegion string, out io.Writer) http.Handler {
+	return newApp(h, fcRegion, out).customHandler()
 }

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
+	"github.com/ecs-stopper/stopper/shared/emulator"
+)
+
+const (
+	sweepRegion  = "cn-hangzhou"
+	sweepEvent   = `{"Action":"Sweep","RegionIds":["cn-hangzhou"],"OlderThan":"1h"}`
+	emuKeyID     = "LTAI-bench-emulator"
+	emuKeySecret = "bench-emulator-secret-0123456789"
+)
+
+// staleFleet is n one-time invocations, Pending on one instance each, in
+// one region, all created three hours before now: every one is stopped by
+// a sweep of invocations older than an hour.
+func staleFleet(n int, now time.Time) *emulator.Fleet {
+	created := now.Add(-3 * time.Hour).UTC().Format(time.RFC3339)
+	f := &emulator.Fleet{Invocations: make([]ca.Invocation, n)}
+	for i := range n {
+		f.Invocations[i] = ca.Invocation{
+			RegionId: sweepRegion, InvokeId: fmt.Sprintf("t-bench%025d", i), CommandName: "backup",
+			CommandType: "RunShellScript", RepeatMode: ca.RepeatOnce, CreationTime: created,
+			InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{{
+				InstanceId: fmt.Sprintf("i-bench%015d", i), InvocationStatus: ca.StatusPending, CreationTime: created}}},
+		}
+	}
+	return f
+}
+
+// sweepResult is one sweep run by a function process.
+type sweepResult struct {
+	n                int
+	stopped, failed  int
+	truncated        bool
+	elapsed          time.Duration // event handed out until the answer arrived
+	rss              int64         // the function process's peak RSS
+	stopCalls, stops int           // as the emulator counted them
+}
+
+func (r sweepResult) rate() float64 { return float64(r.stopped) / r.elapsed.Seconds() }
+
+// runSweep starts an emulator holding n stale invocations (throttled at qps
+// with burst, or not at all when qps is 0) in this process, starts the
+// function process with env pointed at it, waits until it asks for an event,
+// hands it the sweep event, and times the sweep until the answer arrives.
+// The function is never told the rate.
+func runSweep(api *runtimeAPI, bin string, env []string, n int, qps float64, burst int, timeout time.Duration) (res sweepResult, err error) {
+	res.n = n
+	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: emuKeyID, AccessKeySecret: emuKeySecret,
+		Fleet: staleFleet(n, time.Now()), ThrottleQPS: qps, ThrottleBurst: burst})
+	if err != nil {
+		return res, err
+	}
+	defer emu.Close()
+	env = append(env[:len(env):len(env)], "STOPPER_ECS_ENDPOINT="+emu.URL)
+
+	api.drain()
+	p, err := startProc(bin, env)
+	if err != nil {
+		return res, err
+	}
+	defer func() { res.rss = p.kill() }()
+	if _, err := p.waitReady(api, 10*time.Second); err != nil {
+		return res, err
+	}
+	served := make(chan time.Time, 1)
+	api.events <- event{id: "bench-sweep", payload: []byte(sweepEvent), deadline: time.Now().Add(timeout), served: served}
+	start := <-served
+	var a answer
+	select {
+	case a = <-api.answers:
+	case <-p.exited:
+		return res, fmt.Errorf("the function exited during the sweep (%v):\n%s", p.err, p.out)
+	case <-time.After(timeout + 10*time.Second):
+		return res, fmt.Errorf("no answer to the sweep within %s:\n%s", timeout, p.out)
+	}
+	res.elapsed = a.at.Sub(start)
+	if a.path != "response" {
+		return res, fmt.Errorf("the sweep answered on %s: %s", a.path, a.body)
+	}
+	var body struct {
+		Stopped   []json.RawMessage
+		Failed    []json.RawMessage
+		Truncated bool
+	}
+	if err := json.Unmarshal(a.body, &body); err != nil {
+		return res, fmt.Errorf("the sweep's answer %.200s: %v", a.body, err)
+	}
+	res.stopped, res.failed, res.truncated = len(body.Stopped), len(body.Failed), body.Truncated
+	res.stopCalls, res.stops = emu.Calls("StopInvocation"), emu.Stops()
+	return res, nil
+}
