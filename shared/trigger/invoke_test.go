@@ -97,14 +97,15 @@ func TestWebhookRefusals(t *testing.T) {
 			return c
 		}(), status: 401, code: "InvalidSignature"},
 		{name: "malformed signature", call: withHeader(valid, "X-Stopper-Signature", "deadbeef"), status: 401, code: "InvalidSignature"},
-		{name: "signed invalid JSON", call: signed([]byte(`{"InvokeId":`), 0), status: 400, code: "InvalidParameter"},
-		{name: "signed unknown field", call: signed([]byte(`{"InvokeId":"`+testInvokeID+`","invokeid":"t-x"}`), 0), status: 400, code: "InvalidParameter"},
-		{name: "signed field in another case", call: signed([]byte(`{"invokeId":"`+testInvokeID+`"}`), 0), status: 400, code: "InvalidParameter"},
-		{name: "signed without InvokeId", call: signed([]byte(`{"RegionId":"cn-hangzhou"}`), 0), status: 400, code: "MissingParameter.InvokeId"},
-		{name: "signed bad region", call: signed([]byte(`{"RegionId":"CN","InvokeId":"`+testInvokeID+`"}`), 0), status: 400, code: "InvalidParameter"},
-		{name: "signed empty body", call: signed(nil, 0), status: 400, code: "InvalidParameter"},
-		{name: "signed region outside the allowlist", call: signed([]byte(`{"RegionId":"us-east-1","InvokeId":"`+testInvokeID+`"}`), 0),
-			status: 403, code: "Forbidden.Region", inCore: true},
+	}
+	for _, b := range badSignedBodies {
+		tests = append(tests, struct {
+			name   string
+			call   webhookCall
+			status int
+			code   string
+			inCore bool
+		}{name: "signed " + b.name, call: signed([]byte(b.body), 0), status: b.status, code: b.code, inCore: b.inCore})
 	}
 	for _, s := range httpShapes {
 		for _, tt := range tests {
@@ -127,6 +128,31 @@ func TestWebhookRefusals(t *testing.T) {
 			})
 		}
 	}
+}
+
+// badSignedBodies are well-signed webhooks whose request is bad: every
+// webhook path must refuse each with its code and stop nothing.
+var badSignedBodies = []struct {
+	name, body string
+	status     int
+	code       string
+	inCore     bool // refused by the core (which logs it), not the trigger
+}{
+	{"invalid JSON", `{"InvokeId":`, 400, "InvalidParameter", false},
+	{"empty body", ``, 400, "InvalidParameter", false},
+	{"not an object", `["` + testInvokeID + `"]`, 400, "InvalidParameter", false},
+	{"a string", `"` + testInvokeID + `"`, 400, "InvalidParameter", false},
+	{"nested too deep", `{"InvokeId":"` + testInvokeID + `","InstanceIds":` + strings.Repeat("[", 20) + strings.Repeat("]", 20) + `}`, 400, "InvalidParameter", false},
+	{"unknown field", `{"InvokeId":"` + testInvokeID + `","invokeid":"t-x"}`, 400, "InvalidParameter", false},
+	{"field in another case", `{"invokeId":"` + testInvokeID + `"}`, 400, "InvalidParameter", false},
+	{"unknown Action", `{"Action":"RunCommand","InvokeId":"` + testInvokeID + `"}`, 400, "InvalidParameter", false},
+	{"without InvokeId", `{"RegionId":"cn-hangzhou"}`, 400, "MissingParameter.InvokeId", false},
+	{"invoke id of the wrong form", `{"InvokeId":"1fad2a8876de47068cc734d57703aa76"}`, 400, "InvalidParameter", false},
+	{"invoke id with symbols", `{"InvokeId":"t-1fad/../x"}`, 400, "InvalidParameter", false},
+	{"instance id of the wrong form", `{"InvokeId":"` + testInvokeID + `","InstanceIds":["i-bp1abc","vm-1"]}`, 400, "InvalidParameter", false},
+	{"region id of the wrong form", `{"RegionId":"CN","InvokeId":"` + testInvokeID + `"}`, 400, "InvalidParameter", false},
+	{"sweep with a bad duration", `{"Action":"Sweep","OlderThan":"two hours"}`, 400, "InvalidParameter", false},
+	{"region outside the allowlist", `{"RegionId":"us-east-1","InvokeId":"` + testInvokeID + `"}`, 403, "Forbidden.Region", true},
 }
 
 func checkRefused(t *testing.T, kind Kind, res Result, status int, code string) {
