@@ -3,12 +3,13 @@ package stopper
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"sort"
 	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/ecs-stopper/stopper/shared/jsonscan"
 )
 
 // Actions a request may name.
@@ -118,7 +119,8 @@ func DecodeRequest(body []byte) (Request, error) {
 	}
 	var action string
 	if raw, ok := fields["Action"]; ok {
-		if err := json.Unmarshal(raw, &action); err != nil {
+		var ok bool
+		if action, ok = stringValue(raw); !ok {
 			return Request{}, Invalid("Action", "must be a string, %q or %q", ActionStopInvocation, ActionSweep)
 		}
 	}
@@ -134,7 +136,7 @@ func DecodeRequest(body []byte) (Request, error) {
 	}
 }
 
-func decodeStop(fields map[string]json.RawMessage) (*StopRequest, error) {
+func decodeStop(fields map[string][]byte) (*StopRequest, error) {
 	if err := onlyKeys(fields, "Action", "RegionId", "InvokeId", "InstanceIds", "DryRun"); err != nil {
 		return nil, err
 	}
@@ -147,7 +149,7 @@ func decodeStop(fields map[string]json.RawMessage) (*StopRequest, error) {
 	if !ok || isNull(raw) {
 		return nil, Missing("InvokeId", `Give the invocation's id ("t-..."), as DescribeInvocations lists it.`)
 	}
-	if err := json.Unmarshal(raw, &s.InvokeId); err != nil {
+	if s.InvokeId, ok = stringValue(raw); !ok {
 		return nil, Invalid("InvokeId", "must be a string such as \"t-1fad2a8876de47068cc734d57703aa76\"")
 	}
 	if s.InvokeId == "" {
@@ -165,7 +167,7 @@ func decodeStop(fields map[string]json.RawMessage) (*StopRequest, error) {
 	return &s, nil
 }
 
-func decodeSweep(fields map[string]json.RawMessage) (*SweepRequest, error) {
+func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
 	if err := onlyKeys(fields, "Action", "RegionIds", "OlderThan", "CommandName", "Tags", "IncludePeriodic", "DryRun"); err != nil {
 		return nil, err
 	}
@@ -180,8 +182,8 @@ func decodeSweep(fields map[string]json.RawMessage) (*SweepRequest, error) {
 		}
 	}
 	if raw, ok := fields["OlderThan"]; ok && !isNull(raw) {
-		var v string
-		if err := json.Unmarshal(raw, &v); err != nil {
+		v, ok := stringValue(raw)
+		if !ok {
 			return nil, Invalid("OlderThan", `must be a Go duration string such as "2h" or "90m"`)
 		}
 		d, err := time.ParseDuration(v)
@@ -191,7 +193,8 @@ func decodeSweep(fields map[string]json.RawMessage) (*SweepRequest, error) {
 		s.OlderThan = d
 	}
 	if raw, ok := fields["CommandName"]; ok && !isNull(raw) {
-		if err := json.Unmarshal(raw, &s.CommandName); err != nil || len(s.CommandName) > 128 {
+		var ok bool
+		if s.CommandName, ok = stringValue(raw); !ok || len(s.CommandName) > 128 {
 			return nil, Invalid("CommandName", "must be a command name string of at most 128 characters")
 		}
 	}
@@ -217,43 +220,57 @@ func decodeSweep(fields map[string]json.RawMessage) (*SweepRequest, error) {
 	return &s, nil
 }
 
-// decodeObject reads the top-level object key by key so that repeated keys
-// and over-deep nesting are refused rather than resolved silently.
-func decodeObject(body []byte) (map[string]json.RawMessage, error) {
+// decodeObject reads the top-level object key by key, with exact key names,
+// so that repeated keys and over-deep nesting are refused rather than
+// resolved silently. Values stay raw until a field's decoder reads them.
+func decodeObject(body []byte) (map[string][]byte, error) {
 	if err := checkNesting(body); err != nil {
 		return nil, err
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, Invalid("body", "is not valid JSON: %v", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
+	m, ok := jsonscan.Object(body, 0)
+	if !ok {
+		if !jsonscan.Valid(body) {
+			return nil, invalidJSON(body)
+		}
 		return nil, Invalid("body", "must be a JSON object such as {\"RegionId\": \"cn-hangzhou\", \"InvokeId\": \"t-...\"}")
 	}
-	fields := make(map[string]json.RawMessage, 8)
-	for dec.More() {
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, Invalid("body", "is not valid JSON: %v", err)
+	fields := make(map[string][]byte, 8)
+	for m.Next() {
+		if _, dup := fields[string(m.Key)]; dup {
+			return nil, Invalid(truncate(string(m.Key)), "is given more than once")
 		}
-		key := tok.(string) // object keys are always strings once Token succeeded
-		var raw json.RawMessage
-		if err := dec.Decode(&raw); err != nil {
-			return nil, Invalid(key, "is not valid JSON: %v", err)
-		}
-		if _, dup := fields[key]; dup {
-			return nil, Invalid(key, "is given more than once")
-		}
-		fields[key] = raw
+		fields[string(m.Key)] = m.Value
 	}
-	if _, err := dec.Token(); err != nil {
-		return nil, Invalid("body", "is not valid JSON: %v", err)
+	if m.Invalid() {
+		return nil, invalidJSON(body)
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+	if len(bytes.TrimLeft(m.Rest(), " \t\r\n")) != 0 {
 		return nil, Invalid("body", "has data after the JSON object")
 	}
 	return fields, nil
+}
+
+// invalidJSON says where body stops being JSON; only refusals pay for
+// encoding/json's error.
+func invalidJSON(body []byte) *Error {
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return Invalid("body", "is not valid JSON: %v", err)
+	}
+	return Invalid("body", "is not valid JSON")
+}
+
+// stringValue reads a JSON string; ok is false for any other JSON value.
+// Invalid UTF-8 is refused, as no id, name or duration contains it.
+func stringValue(raw []byte) (string, bool) {
+	if len(raw) == 0 || raw[0] != '"' {
+		return "", false
+	}
+	b, ok := jsonscan.Unquote(raw)
+	if !ok || !utf8.Valid(b) {
+		return "", false
+	}
+	return string(b), true
 }
 
 // checkNesting refuses JSON nested deeper than MaxNesting before any decoder
@@ -285,7 +302,7 @@ func checkNesting(body []byte) error {
 	return nil
 }
 
-func onlyKeys(fields map[string]json.RawMessage, allowed ...string) error {
+func onlyKeys(fields map[string][]byte, allowed ...string) error {
 	var unknown []string
 	for k := range fields {
 		found := false
@@ -306,13 +323,13 @@ func onlyKeys(fields map[string]json.RawMessage, allowed ...string) error {
 	return Invalid(truncate(unknown[0]), "is not a parameter of this action (field names are case-sensitive); accepted: %s", strings.Join(allowed, ", "))
 }
 
-func regionField(fields map[string]json.RawMessage, name string) (string, error) {
+func regionField(fields map[string][]byte, name string) (string, error) {
 	raw, ok := fields[name]
 	if !ok || isNull(raw) {
 		return "", nil
 	}
-	var v string
-	if err := json.Unmarshal(raw, &v); err != nil {
+	v, ok := stringValue(raw)
+	if !ok {
 		return "", Invalid(name, "must be a string such as \"cn-hangzhou\"")
 	}
 	if v != "" && !ValidRegionID(v) {
@@ -321,13 +338,17 @@ func regionField(fields map[string]json.RawMessage, name string) (string, error)
 	return v, nil
 }
 
-func boolField(fields map[string]json.RawMessage, name string) (*bool, error) {
+func boolField(fields map[string][]byte, name string) (*bool, error) {
 	raw, ok := fields[name]
 	if !ok || isNull(raw) {
 		return nil, nil
 	}
 	var v bool
-	if err := json.Unmarshal(raw, &v); err != nil {
+	switch string(raw) {
+	case "true":
+		v = true
+	case "false":
+	default:
 		return nil, Invalid(name, "must be true or false")
 	}
 	return &v, nil
@@ -335,15 +356,15 @@ func boolField(fields map[string]json.RawMessage, name string) (*bool, error) {
 
 // instanceIDs accepts today's JSON array and the seed's string holding a JSON
 // array ("[\"i-a\",\"i-b\"]").
-func instanceIDs(raw json.RawMessage) ([]string, error) {
+func instanceIDs(raw []byte) ([]string, error) {
 	if raw == nil || isNull(raw) {
 		return nil, nil
 	}
 	const hint = `must be a JSON array of instance ids such as ["i-bp1abc", "i-bp1def"], or a string holding one`
 	var ids []string
 	if err := json.Unmarshal(raw, &ids); err != nil {
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		s, ok := stringValue(raw)
+		if !ok {
 			return nil, Invalid("InstanceIds", hint)
 		}
 		if strings.TrimSpace(s) == "" {
@@ -378,7 +399,7 @@ func uniqueIDs(field string, ids []string, valid func(string) bool, want string)
 	return out, nil
 }
 
-func isNull(raw json.RawMessage) bool { return bytes.Equal(bytes.TrimSpace(raw), []byte("null")) }
+func isNull(raw []byte) bool { return jsonscan.IsNull(raw) }
 
 // truncate keeps hostile values from bloating error messages and logs.
 func truncate(s string) string {

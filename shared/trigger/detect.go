@@ -1,6 +1,10 @@
 package trigger
 
-import "bytes"
+import (
+	"bytes"
+
+	"github.com/ecs-stopper/stopper/shared/jsonscan"
+)
 
 // Kind names the trigger a payload came from.
 type Kind string
@@ -62,14 +66,14 @@ type probe struct {
 }
 
 func (p *probe) read(payload []byte) {
-	m, ok := objectMembers(payload, 0)
+	m, ok := jsonscan.Object(payload, 0)
 	if !ok {
 		p.unusable = true
 		return
 	}
-	for m.next() {
+	for m.Next() {
 		var slot *[]byte
-		switch string(m.key) {
+		switch string(m.Key) {
 		case "version":
 			slot = &p.version
 		case "requestContext":
@@ -103,9 +107,9 @@ func (p *probe) read(payload []byte) {
 			p.unusable = true
 			return
 		}
-		*slot = m.value
+		*slot = m.Value
 	}
-	if m.invalid() || len(bytes.TrimLeft(m.rest(), " \t\r\n")) != 0 {
+	if m.Invalid() || len(bytes.TrimLeft(m.Rest(), " \t\r\n")) != 0 {
 		p.unusable = true
 	}
 }
@@ -121,15 +125,15 @@ func (p *probe) kind() Kind {
 	case p.triggerTime != nil && p.triggerName != nil:
 		// FC omits "payload" when the trigger has none configured.
 		return FCTimer
-	case isString(p.source, "aws.events") && isString(p.detailType, "Scheduled Event"):
+	case jsonscan.IsString(p.source, "aws.events") && jsonscan.IsString(p.detailType, "Scheduled Event"):
 		return EventBridgeSchedule
-	case p.requestContext != nil && isString(p.version, "2.0"):
+	case p.requestContext != nil && jsonscan.IsString(p.version, "2.0"):
 		if bytes.Contains(p.domainName(), []byte(".lambda-url.")) {
 			return FunctionURL
 		}
 		// .execute-api. domains, custom domains, and every other 2.0 event.
 		return APIGatewayV2
-	case p.requestContext != nil && p.rawPath != nil && isString(p.version, "v1"):
+	case p.requestContext != nil && p.rawPath != nil && jsonscan.IsString(p.version, "v1"):
 		return FCHTTP
 	case p.requestContext != nil && p.httpMethod != nil && p.resource != nil:
 		return APIGatewayV1
@@ -140,21 +144,21 @@ func (p *probe) kind() Kind {
 // domainName is requestContext.domainName, or nil.
 func (p *probe) domainName() []byte {
 	v, _ := member(p.requestContext, "domainName")
-	s, _ := unquote(v)
+	s, _ := jsonscan.Unquote(v)
 	return s
 }
 
 // member returns the raw value of an exact key of a JSON object (the last
 // one, as encoding/json would), or nil.
 func member(object []byte, key string) (value []byte, ok bool) {
-	m, ok := objectMembers(object, 1)
+	m, ok := jsonscan.Object(object, 1)
 	if !ok {
 		return nil, false
 	}
-	for m.next() {
-		if string(m.key) == key {
-			value = m.value
+	for m.Next() {
+		if string(m.Key) == key {
+			value = m.Value
 		}
 	}
-	return value, !m.invalid()
+	return value, !m.Invalid()
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 
+	"github.com/ecs-stopper/stopper/shared/jsonscan"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -33,20 +34,20 @@ func (p *probe) webhookRequest(kind Kind) (webhookRequest, *stopper.Error) {
 		httpInfo, _ := member(p.requestContext, "http")
 		method, _ = member(httpInfo, "method")
 	}
-	if m, ok := unquote(method); ok {
+	if m, ok := jsonscan.Unquote(method); ok {
 		r.method = string(m)
 	}
 	if err := p.readHeaders(&r); err != nil {
 		return r, err
 	}
-	if p.body != nil && !isNull(p.body) {
-		b, ok := unquote(p.body)
+	if p.body != nil && !jsonscan.IsNull(p.body) {
+		b, ok := jsonscan.Unquote(p.body)
 		if !ok {
 			return r, stopper.Invalid("body", "must be a string in a %s event", kind)
 		}
 		r.body = b
 	}
-	if p.isBase64Encoded != nil && !isNull(p.isBase64Encoded) {
+	if p.isBase64Encoded != nil && !jsonscan.IsNull(p.isBase64Encoded) {
 		switch string(p.isBase64Encoded) {
 		case "true":
 			r.base64 = true
@@ -64,28 +65,28 @@ func (p *probe) webhookRequest(kind Kind) (webhookRequest, *stopper.Error) {
 // spellings is joined with a comma, as FC joins repeated headers, so that
 // an ambiguous signature or content type is refused rather than picked.
 func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
-	if p.headers == nil || isNull(p.headers) {
+	if p.headers == nil || jsonscan.IsNull(p.headers) {
 		return nil
 	}
-	m, ok := objectMembers(p.headers, 1)
+	m, ok := jsonscan.Object(p.headers, 1)
 	if !ok {
 		return stopper.Invalid("headers", "must be an object of header names and values")
 	}
-	for m.next() {
+	for m.Next() {
 		var slot *string
 		switch {
-		case equalFoldASCII(m.key, "content-type"):
+		case jsonscan.EqualFoldASCII(m.Key, "content-type"):
 			slot = &r.contentType
-		case equalFoldASCII(m.key, webhook.TimestampHeader):
+		case jsonscan.EqualFoldASCII(m.Key, webhook.TimestampHeader):
 			slot = &r.timestamp
-		case equalFoldASCII(m.key, webhook.SignatureHeader):
+		case jsonscan.EqualFoldASCII(m.Key, webhook.SignatureHeader):
 			slot = &r.signature
 		default:
 			continue
 		}
-		v, ok := unquote(m.value)
+		v, ok := jsonscan.Unquote(m.Value)
 		if !ok {
-			return stopper.Invalid("headers", "%s must be a string", m.key)
+			return stopper.Invalid("headers", "%s must be a string", m.Key)
 		}
 		if *slot != "" {
 			*slot += "," + string(v)
@@ -121,10 +122,10 @@ func (r *webhookRequest) decodeBase64() *stopper.Error {
 // sweep with the configured defaults; otherwise the JSON request it holds
 // (a scheduled stop, or a sweep with its own settings).
 func (p *probe) timerRequest() (stopper.Request, *stopper.Error) {
-	if p.payload == nil || isNull(p.payload) {
+	if p.payload == nil || jsonscan.IsNull(p.payload) {
 		return sweepDefaults(), nil
 	}
-	s, ok := unquote(p.payload)
+	s, ok := jsonscan.Unquote(p.payload)
 	if !ok {
 		return stopper.Request{}, stopper.Invalid("payload", "must be a string: the timer trigger's payload, empty or a JSON request")
 	}

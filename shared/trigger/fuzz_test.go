@@ -1,16 +1,13 @@
 package trigger
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
@@ -108,97 +105,4 @@ func checkResponseShape(t *testing.T, res Result) {
 	if resp.StatusCode != want {
 		t.Fatalf("status %d, want %d", resp.StatusCode, want)
 	}
-}
-
-// FuzzScan holds the JSON walker to encoding/json: it accepts exactly what
-// json.Valid accepts (up to its depth bound), and finds the same members
-// and string values as decoding into map[string]json.RawMessage does.
-func FuzzScan(f *testing.F) {
-	addSeeds(f)
-	for _, s := range []string{`{"a":1e5,"b":-0.5E-3,"c":"\ud83d\ude00","d":[true,false,null]}`, `{"a":"\u00"}`, `[01]`, `{"a" : 1 , }`, "{\"a\":\"\x01\"}", `{"a":1}x`} {
-		f.Add([]byte(s))
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ok := walkerValid(data)
-		want := json.Valid(data)
-		if ok && !want {
-			t.Fatalf("walker accepts invalid JSON %q", data)
-		}
-		if !ok && want && nesting(data) <= maxDepth {
-			t.Fatalf("walker refuses valid JSON %q", data)
-		}
-		if !ok {
-			return
-		}
-		var fields map[string]json.RawMessage
-		if json.Unmarshal(data, &fields) != nil || fields == nil {
-			return // not an object
-		}
-		m, _ := objectMembers(data, 0)
-		got := map[string][]byte{}
-		for m.next() {
-			got[string(m.key)] = m.value
-		}
-		if m.invalid() {
-			t.Fatalf("walker failed on a valid object %q", data)
-		}
-		for k, v := range fields {
-			if strings.ContainsRune(k, utf8.RuneError) {
-				continue // encoding/json replaces invalid UTF-8 in keys; probed keys are ASCII
-			}
-			if !bytes.Equal(bytes.TrimSpace(got[k]), bytes.TrimSpace(v)) {
-				t.Fatalf("key %q: walker %q, encoding/json %q", k, got[k], v)
-			}
-			var s string
-			// encoding/json replaces invalid UTF-8 in strings; the walker keeps the bytes.
-			if json.Unmarshal(v, &s) == nil && utf8.Valid(got[k]) {
-				u, ok := unquote(got[k])
-				if !ok || string(u) != s {
-					t.Fatalf("key %q: unquote %q, encoding/json %q", k, u, s)
-				}
-			}
-		}
-		if len(got) != len(fields) {
-			for k := range got {
-				if utf8.ValidString(k) && !strings.ContainsRune(k, utf8.RuneError) {
-					if _, ok := fields[k]; !ok {
-						t.Fatalf("walker found key %q encoding/json did not", k)
-					}
-				}
-			}
-		}
-	})
-}
-
-// walkerValid is json.Valid done by the walker.
-func walkerValid(data []byte) bool {
-	i := skipSpace(data, 0)
-	end, ok := skipValue(data, i, 0)
-	return ok && skipSpace(data, end) == len(data)
-}
-
-// nesting is data's deepest nesting, counting brackets outside strings.
-func nesting(data []byte) int {
-	depth, deepest, inString, escaped := 0, 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
-		}
-	}
-	return deepest
 }

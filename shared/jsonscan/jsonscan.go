@@ -1,4 +1,8 @@
-package trigger
+// Package jsonscan is a small strict JSON walker for outside input: it
+// validates as it goes, matches keys exactly (encoding/json matches them
+// case-insensitively), sees repeated keys, bounds nesting, and never builds
+// values, so probing a few keys of a large event costs no allocations.
+package jsonscan
 
 import (
 	"bytes"
@@ -6,52 +10,53 @@ import (
 	"unicode/utf8"
 )
 
-// A small strict JSON walker. Detection must look at a handful of exact keys
-// in payloads that carry kilobytes of platform metadata (API Gateway's
-// requestContext, dozens of headers); decoding them into maps with
-// encoding/json costs tens of microseconds and a hundred allocations per
-// event, and decoding into structs would match keys case-insensitively. The
-// walker validates as it goes (the fuzz tests hold it to json.Valid), never
-// builds values, and hands back raw values to unquote only when needed.
+// Trigger detection must look at a handful of exact keys in payloads that
+// carry kilobytes of platform metadata (API Gateway's requestContext, dozens
+// of headers), and the request decoder must see every key exactly as sent;
+// decoding into maps with encoding/json costs tens of microseconds and dozens
+// of allocations per event, and decoding into structs would match keys
+// case-insensitively. The walker validates as it goes (the fuzz tests hold it
+// to json.Valid), never builds values, and hands back raw values to Unquote
+// only when needed.
 
-// maxDepth bounds nesting while walking an event; real events nest about 5
+// MaxDepth bounds nesting while walking an event; real events nest about 5
 // levels, and the bound keeps the recursion shallow on hostile input.
-const maxDepth = 32
+const MaxDepth = 32
 
-// members iterates the members of one JSON object, validating each value.
+// Members iterates the Members of one JSON object, validating each value.
 // Keys are exact: an escaped key is unescaped before it is compared.
-type members struct {
+type Members struct {
 	data  []byte
 	pos   int
 	first bool
 	done  bool
 	bad   bool
 	// key is the member's name (unescaped); value its raw JSON value.
-	key   []byte
-	value []byte
+	Key   []byte
+	Value []byte
 	depth int
 	// skipping is set when the object is only being stepped over: its keys
 	// are then not unescaped.
 	skipping bool
 }
 
-// objectMembers starts iterating data, which must hold a JSON object
+// Object starts iterating data, which must hold a JSON object
 // (surrounding white space allowed). ok is false when it does not start with one.
-func objectMembers(data []byte, depth int) (m members, ok bool) {
+func Object(data []byte, depth int) (m Members, ok bool) {
 	i := skipSpace(data, 0)
 	if i >= len(data) || data[i] != '{' {
-		return members{bad: true}, false
+		return Members{bad: true}, false
 	}
-	return members{data: data, pos: i + 1, first: true, depth: depth + 1}, true
+	return Members{data: data, pos: i + 1, first: true, depth: depth + 1}, true
 }
 
 // next moves to the next member; false at the end or on malformed JSON
 // (then invalid reports true).
-func (m *members) next() bool {
+func (m *Members) Next() bool {
 	if m.done || m.bad {
 		return false
 	}
-	if m.depth > maxDepth {
+	if m.depth > MaxDepth {
 		return m.fail()
 	}
 	d := m.data
@@ -80,9 +85,9 @@ func (m *members) next() bool {
 	if !ok {
 		return m.fail()
 	}
-	m.key = d[i+1 : end-1]
-	if !m.skipping && bytes.IndexByte(m.key, '\\') >= 0 {
-		if m.key, ok = unquote(d[i:end]); !ok {
+	m.Key = d[i+1 : end-1]
+	if !m.skipping && bytes.IndexByte(m.Key, '\\') >= 0 {
+		if m.Key, ok = Unquote(d[i:end]); !ok {
 			return m.fail()
 		}
 	}
@@ -95,21 +100,21 @@ func (m *members) next() bool {
 	if !ok {
 		return m.fail()
 	}
-	m.value = d[i:end]
+	m.Value = d[i:end]
 	m.pos = end
 	return true
 }
 
-func (m *members) fail() bool {
+func (m *Members) fail() bool {
 	m.bad = true
 	return false
 }
 
 // invalid reports whether iteration stopped on malformed JSON.
-func (m *members) invalid() bool { return m.bad }
+func (m *Members) Invalid() bool { return m.bad }
 
 // rest is what follows the object once iteration is done.
-func (m *members) rest() []byte { return m.data[m.pos:] }
+func (m *Members) Rest() []byte { return m.data[m.pos:] }
 
 // skipValue returns the end of the JSON value starting at i.
 func skipValue(d []byte, i, depth int) (int, bool) {
@@ -120,8 +125,8 @@ func skipValue(d []byte, i, depth int) (int, bool) {
 	case c == '"':
 		return skipString(d, i)
 	case c == '{':
-		m := members{data: d, pos: i + 1, first: true, depth: depth + 1, skipping: true}
-		for m.next() {
+		m := Members{data: d, pos: i + 1, first: true, depth: depth + 1, skipping: true}
+		for m.Next() {
 		}
 		return m.pos, !m.bad
 	case c == '[':
@@ -139,7 +144,7 @@ func skipValue(d []byte, i, depth int) (int, bool) {
 }
 
 func skipArray(d []byte, i, depth int) (int, bool) {
-	if depth > maxDepth {
+	if depth > MaxDepth {
 		return i, false
 	}
 	i = skipSpace(d, i+1)
@@ -278,7 +283,7 @@ func isHex(c byte) bool {
 // any other value. Strings without escapes (the common case) are sliced, not
 // copied; the others are decoded as encoding/json does (the fuzz tests hold
 // it to that).
-func unquote(raw []byte) (s []byte, ok bool) {
+func Unquote(raw []byte) (s []byte, ok bool) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
 		return nil, false
 	}
@@ -363,16 +368,16 @@ func hex4(b []byte) (rune, bool) {
 }
 
 // isString reports whether raw is the JSON string want (escapes resolved).
-func isString(raw []byte, want string) bool {
-	s, ok := unquote(raw)
+func IsString(raw []byte, want string) bool {
+	s, ok := Unquote(raw)
 	return ok && string(s) == want
 }
 
-func isNull(raw []byte) bool { return string(raw) == "null" }
+func IsNull(raw []byte) bool { return string(raw) == "null" }
 
 // equalFoldASCII compares a header name with a canonical one, ignoring
 // ASCII case, without converting either (header names are ASCII tokens).
-func equalFoldASCII(b []byte, s string) bool {
+func EqualFoldASCII(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -389,4 +394,11 @@ func equalFoldASCII(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// Valid reports whether data is one JSON value nested at most MaxDepth deep.
+func Valid(data []byte) bool {
+	i := skipSpace(data, 0)
+	end, ok := skipValue(data, i, 0)
+	return ok && skipSpace(data, end) == len(data)
 }
