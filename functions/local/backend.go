@@ -7,10 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"slices"
-	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/config"
@@ -77,17 +74,11 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		}
 	}
 	cred := acs.Credentials{AccessKeyID: or(b.accessKeyID, localAccessKeyID), AccessKeySecret: or(b.accessKeySecret, localAccessKeySecret)}
-	emu, err := emulator.New(emulator.Options{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Fleet: fleet, Log: log})
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Fleet: fleet, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("embedded emulator: %w", err)
 	}
-	srv := &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln)
-	cfg.ECSEndpoint = "http://" + ln.Addr().String()
+	cfg.ECSEndpoint = emu.URL
 
 	var regions []string
 	for _, inv := range fleet.Invocations {
@@ -108,7 +99,7 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		log.Info("local: STOPPER_WEBHOOK_SECRET is unset; using a random secret for this run (unsigned webhook samples are signed with it)")
 	}
 	log.Info("local: embedded Cloud Assistant emulator", "endpoint", cfg.ECSEndpoint, "invocations", len(fleet.Invocations), "regions", regions)
-	return &backend{cfg: cfg, cred: cred, emu: emu, stop: func() { srv.Close() }}, nil
+	return &backend{cfg: cfg, cred: cred, emu: emu.Server, stop: func() { emu.Close() }}, nil
 }
 
 func or(v, def string) string {
