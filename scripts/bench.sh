@@ -3,9 +3,9 @@
 # hello-world aws-lambda-go baseline (tools/hellolambda) and the project's
 # binaries with the release flags, measures start-to-ready, binary size,
 # handler overhead, sweep rate against a throttled emulator and a sweep's
-# peak RSS, and prints a Markdown table. Takes about two minutes on 2 cores.
+# peak RSS, and prints a Markdown table. Takes under a minute on 2 cores.
 #
-#   ./scripts/bench.sh                 # defaults: 200 start-up runs per binary
+#   ./scripts/bench.sh                 # defaults: 400 start-up runs per binary
 #   ./scripts/bench.sh -o bench.md     # also write the table to bench.md
 #   ./scripts/bench.sh -runs 50 -skip-trigger-bench   # quicker
 #   ./scripts/bench.sh -h              # every flag

@@ -22,6 +22,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -74,13 +75,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 	var o options
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	fs.IntVar(&o.runs, "runs", 200, "start-to-ready runs per binary")
+	fs.IntVar(&o.runs, "runs", 400, "start-to-ready runs per binary")
 	fs.IntVar(&o.warmup, "warmup", 5, "unrecorded start-to-ready runs per binary first")
 	fs.StringVar(&o.benchtime, "benchtime", "500ms", "go test -benchtime of the trigger benchmarks")
-	fs.IntVar(&o.maxAllocs, "max-allocs", 100, "allocations per event the handler may make (the issue's bound)")
+	fs.IntVar(&o.maxAllocs, "max-allocs", 100, "allocations per event the handler may make (the issue asks for a bound; this is the harness's)")
 	fs.IntVar(&o.sweepN, "sweep-n", 1000, "stale invocations in the sweep-rate run")
 	fs.IntVar(&o.memN, "mem-n", 10000, "stale invocations in the memory run")
-	fs.Float64Var(&o.rate, "rate", 0, "the emulator's StopInvocation rate limit (QPS); 0 draws one uniformly from [-min-rate, -max-rate]")
+	fs.Float64Var(&o.rate, "rate", 0, "the emulator's per-action rate limit (QPS), never told to the function; 0 draws one uniformly from [-min-rate, -max-rate]")
 	fs.Float64Var(&o.minRate, "min-rate", 100, "lower end of the random rate")
 	fs.Float64Var(&o.maxRate, "max-rate", 400, "upper end of the random rate")
 	fs.Float64Var(&o.burstSeconds, "burst", 0.1, "the throttle's bucket, in seconds of the rate (small, so that the burst does not flatter the figure)")
@@ -89,6 +90,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&o.keep, "keep", false, "keep the built binaries (their directory is printed)")
 	fs.BoolVar(&o.skipTriggerBench, "skip-trigger-bench", false, "leave the trigger benchmarks out")
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
 		return 2
 	}
 	if o.runs < 1 || o.sweepN < 1 || o.memN < 1 || o.minRate <= 0 || o.maxRate < o.minRate || o.rate < 0 {
@@ -99,7 +103,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "bench: runs the linux binaries it builds, so it runs on linux only")
 		return 2
 	}
-	b := &bencher{o: o, log: stderr, began: time.Now()}
+	b := &bencher{o: o, log: stderr, began: time.Now(), loadStart: loadAvg()}
 	if err := b.run(); err != nil {
 		fmt.Fprintln(stderr, "bench:", err)
 		return 1
@@ -132,6 +136,8 @@ type bencher struct {
 	rows          []row
 	notes         []string
 	harnessFailed bool
+	cpuID         string // the processor name go test -bench prints
+	loadStart     string // /proc/loadavg's 1-minute figure when the run began
 }
 
 func (b *bencher) logf(format string, args ...any) {
@@ -288,13 +294,17 @@ func (b *bencher) startRows(api *runtimeAPI, hello, lambda, fc *artifact) {
 		b.add(row{c.fig, fmt.Sprintf("%s (p90 %s)", ms(m), ms(p)), fmt.Sprintf("%s (p90 %s) hello world", ms(hm), ms(hp)),
 			fmt.Sprintf("%.2f×", r), fmt.Sprintf("≤ %.2f×", maxStartRatio), verdict(r <= maxStartRatio)})
 	}
+	names := map[*startTarget]string{l: "Lambda bootstrap", f: "FC binary"}
 	for _, t := range []*startTarget{l, f} {
 		if t == nil {
 			continue
 		}
 		rm, hr := median64(t.rss), median64(h.rss)
-		b.add(row{fmt.Sprintf("Peak RSS at ready, %s (info)", map[string]string{"bootstrap": "Lambda bootstrap", "fc": "FC binary"}[t.name]),
-			mib(rm), mib(hr) + " hello world", fmt.Sprintf("%.2f×", float64(rm)/float64(hr)), "—", "info"})
+		b.add(row{"Peak RSS at ready, " + names[t] + " (info)", mib(rm), mib(hr) + " hello world",
+			fmt.Sprintf("%.2f×", float64(rm)/float64(hr)), "—", "info"})
+		cm, hc := percentile(t.cpu, 50), percentile(h.cpu, 50)
+		b.add(row{"CPU time (user+sys) to ready, " + names[t] + ", median (info)", ms(cm), ms(hc) + " hello world",
+			fmt.Sprintf("%.2f×", float64(cm)/float64(hc)), "—", "info"})
 	}
 	b.notes = append(b.notes, fmt.Sprintf("Start-to-ready: exec until the first GET …/runtime/invocation/next reaches a loopback stand-in for the runtime API; %d runs of each binary (after %d warm-up runs), interleaved; the bootstrap and the FC binary run with dummy credentials, STOPPER_REGION_ID and STOPPER_WEBHOOK_SECRET so that their real init path runs.", b.o.runs, b.o.warmup))
 }
@@ -318,6 +328,11 @@ func (b *bencher) handlerRows() {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
 	benches := parseBenchOutput(out.String(), procs)
+	for line := range strings.Lines(out.String()) {
+		if v, ok := strings.CutPrefix(line, "cpu: "); ok {
+			b.cpuID = strings.TrimSpace(v)
+		}
+	}
 	if err != nil || len(benches) == 0 {
 		if err == nil {
 			err = fmt.Errorf("no benchmark lines")
@@ -337,17 +352,17 @@ func (b *bencher) handlerRows() {
 }
 
 func (b *bencher) sweepRow(api *runtimeAPI, lambda *artifact) {
-	fig := fmt.Sprintf("Sweep rate, %d stale invocations, throttled emulator", b.o.sweepN)
+	fig := fmt.Sprintf("Sweep rate, %s stale invocations, throttled emulator", thousands(b.o.sweepN))
 	if lambda.path == "" {
 		b.fail(fig, fmt.Errorf("the bootstrap did not build"))
 		return
 	}
-	qps := b.o.rate
+	qps, how := b.o.rate, "set by -rate"
 	if qps == 0 {
-		qps = math.Round(b.o.minRate + rand.Float64()*(b.o.maxRate-b.o.minRate))
+		qps, how = math.Round(b.o.minRate+rand.Float64()*(b.o.maxRate-b.o.minRate)), "drawn at random"
 	}
 	burst := max(1, int(math.Ceil(qps*b.o.burstSeconds)))
-	b.logf("sweep rate: %d stale invocations against a throttled emulator (the rate is printed afterwards)", b.o.sweepN)
+	b.logf("sweep rate: %s stale invocations against a throttled emulator (the rate is printed afterwards)", thousands(b.o.sweepN))
 	res, err := runSweep(api, lambda.path, lambdaEnv(api.addr), b.o.sweepN, qps, burst, b.o.sweepTimeout)
 	if err == nil && (res.stopped != res.n || res.failed != 0 || res.truncated) {
 		err = fmt.Errorf("stopped %d of %d, failed %d, truncated %v", res.stopped, res.n, res.failed, res.truncated)
@@ -357,20 +372,20 @@ func (b *bencher) sweepRow(api *runtimeAPI, lambda *artifact) {
 		return
 	}
 	r := res.rate() / qps
-	b.add(row{fig, fmt.Sprintf("%.1f stops/s (%d in %.2f s; %.2f throttled calls/stop)", res.rate(), res.stopped, res.elapsed.Seconds(),
+	b.add(row{fig, fmt.Sprintf("%.1f stops/s (%s in %.2f s; %.2f throttled calls/stop)", res.rate(), thousands(res.stopped), res.elapsed.Seconds(),
 		float64(res.stopCalls-res.stops)/float64(max(res.stops, 1))),
-		fmt.Sprintf("%.0f QPS limit (burst %d), drawn at random", qps, burst), fmt.Sprintf("%.2f×", r),
+		fmt.Sprintf("%.0f QPS limit (burst %d), %s", qps, burst, how), fmt.Sprintf("%.2f×", r),
 		fmt.Sprintf("≥ %.2f×", minSweepFraction), verdict(r >= minSweepFraction)})
 	b.notes = append(b.notes, fmt.Sprintf("Sweep rate: the linux/%s bootstrap, unconfigured but for credentials, region and endpoint, sweeps `%s` against the emulator (in the harness process) whose StopInvocation and DescribeInvocations are each throttled by a token bucket at a rate drawn uniformly from [%g, %g] QPS and never given to the function; timed from handing out the event to the answer, so process start is not counted.", lambda.goarch, sweepEvent, b.o.minRate, b.o.maxRate))
 }
 
 func (b *bencher) memoryRow(api *runtimeAPI, lambda *artifact) {
-	fig := fmt.Sprintf("Peak RSS, sweep of %d invocations", b.o.memN)
+	fig := fmt.Sprintf("Peak RSS, sweep of %s stale invocations", thousands(b.o.memN))
 	if lambda.path == "" {
 		b.fail(fig, fmt.Errorf("the bootstrap did not build"))
 		return
 	}
-	b.logf("memory: sweeping %d stale invocations, unthrottled", b.o.memN)
+	b.logf("memory: sweeping %s stale invocations, unthrottled", thousands(b.o.memN))
 	res, err := runSweep(api, lambda.path, lambdaEnv(api.addr), b.o.memN, 0, 0, b.o.sweepTimeout)
 	if err == nil && (res.stopped != res.n || res.failed != 0 || res.truncated) {
 		err = fmt.Errorf("stopped %d of %d, failed %d, truncated %v", res.stopped, res.n, res.failed, res.truncated)
@@ -380,9 +395,9 @@ func (b *bencher) memoryRow(api *runtimeAPI, lambda *artifact) {
 		return
 	}
 	r := float64(res.rss) / maxSweepRSS
-	b.add(row{fig, fmt.Sprintf("%s (%d stopped in %.2f s)", mib(res.rss), res.stopped, res.elapsed.Seconds()),
+	b.add(row{fig, fmt.Sprintf("%s (%s stopped in %.2f s)", mib(res.rss), thousands(res.stopped), res.elapsed.Seconds()),
 		mib(maxSweepRSS) + " limit", fmt.Sprintf("%.2f×", r), "< 64 MiB", verdict(res.rss < maxSweepRSS)})
-	b.notes = append(b.notes, "Peak RSS: the function process's own (getrusage ru_maxrss of the bootstrap, from exec to the end of the sweep); the emulator runs in the harness process and is not counted.")
+	b.notes = append(b.notes, "Peak RSS: the function process's own (VmHWM of the bootstrap, from exec to the end of the sweep, default settings: no GOMEMLIMIT, GOGC=100); the emulator runs in the harness process and is not counted.")
 }
 
 func (b *bencher) report(args []string) string {
@@ -395,16 +410,17 @@ func (b *bencher) report(args []string) string {
 	for _, r := range b.rows {
 		fmt.Fprintf(&w, "| %s | %s | %s | %s | %s | %s |\n", r.figure, r.project, r.baseline, r.ratio, r.target, r.verdict)
 	}
-	fmt.Fprintf(&w, "\nMachine: %s\n\n", machine())
+	fmt.Fprintf(&w, "\nMachine: %s; load average %s at the start, %s at the end.\n\n", machine(b.cpuID), b.loadStart, loadAvg())
 	fmt.Fprintf(&w, "Command: `make bench` (`%s`), %s in %s.\n\n", cmdline, time.Now().UTC().Format("2006-01-02 15:04 MST"), time.Since(b.began).Round(time.Second))
 	for _, n := range b.notes {
 		fmt.Fprintf(&w, "- %s\n", n)
 	}
+	w.WriteString("\n")
 	return w.String()
 }
 
 // machine describes where the figures were taken.
-func machine() string {
+func machine(cpuID string) string {
 	cpu := "unknown CPU"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
 		for line := range strings.Lines(string(data)) {
@@ -414,6 +430,9 @@ func machine() string {
 				break
 			}
 		}
+	}
+	if cpuID != "" && cpuID != cpu {
+		cpu += " (CPUID: " + cpuID + ")"
 	}
 	kernel := "linux"
 	if data, err := os.ReadFile("/proc/sys/kernel/osrelease"); err == nil {
@@ -434,4 +453,26 @@ func machine() string {
 		gover = strings.TrimSpace(string(out))
 	}
 	return fmt.Sprintf("%s, %d cores%s, %s %s/%s, %s", cpu, runtime.NumCPU(), mem, kernel, runtime.GOOS, runtime.GOARCH, gover)
+}
+
+// thousands writes n with comma separators: 10000 is 10,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+// loadAvg is the 1-minute load average: other work on the machine shows in
+// every figure, ratios included.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "unknown"
 }

@@ -2,7 +2,9 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"os/exec"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -41,12 +43,44 @@ func (p *proc) waitReady(api *runtimeAPI, timeout time.Duration) (time.Time, err
 	}
 }
 
-// kill ends the process and returns its peak resident set size in bytes.
-func (p *proc) kill() int64 {
+// kill ends the process and returns its peak resident set size in bytes
+// and the CPU time it used.
+//
+// The peak is VmHWM from /proc/PID/status, read just before the kill: the
+// high-water mark of the process's own address space since exec. Not
+// getrusage's ru_maxrss: os/exec starts children with clone(CLONE_VM|
+// CLONE_VFORK), so until exec the child shares this process's address space,
+// and Linux carries that space's high-water mark over into the child's
+// ru_maxrss at exec; the figure would be this harness's RSS (the emulator's
+// fleet included) whenever that is the larger.
+func (p *proc) kill() (rss int64, cpu time.Duration) {
+	rss = vmHWM(p.cmd.Process.Pid)
 	_ = p.cmd.Process.Kill()
 	<-p.exited
-	if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		return ru.Maxrss * 1024 // KiB on Linux
+	cpu = p.cmd.ProcessState.UserTime() + p.cmd.ProcessState.SystemTime()
+	if rss == 0 {
+		if ru, ok := p.cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			rss = ru.Maxrss * 1024 // KiB on Linux; an upper bound, see above
+		}
+	}
+	return rss, cpu
+}
+
+// vmHWM is the peak RSS of a live process in bytes, 0 if unknown.
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	return parseVmHWM(string(data))
+}
+
+func parseVmHWM(status string) int64 {
+	for line := range strings.Lines(status) {
+		var kb int64
+		if _, err := fmt.Sscanf(line, "VmHWM: %d kB", &kb); err == nil {
+			return kb * 1024
+		}
 	}
 	return 0
 }

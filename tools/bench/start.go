@@ -11,6 +11,7 @@ type startTarget struct {
 	env     []string
 	samples []time.Duration // exec until the first GET next arrives
 	rss     []int64         // peak RSS when killed right after
+	cpu     []time.Duration // user+system CPU time until killed right after
 }
 
 // measureStart execs each target runs times (after warmup unrecorded runs
@@ -21,30 +22,31 @@ func measureStart(api *runtimeAPI, targets []*startTarget, runs, warmup int) err
 	for i := -warmup; i < runs; i++ {
 		for j := range n {
 			t := targets[((i%n)+n+j)%n]
-			d, rss, err := startOnce(api, t)
+			d, rss, cpu, err := startOnce(api, t)
 			if err != nil {
 				return err
 			}
 			if i >= 0 {
 				t.samples = append(t.samples, d)
 				t.rss = append(t.rss, rss)
+				t.cpu = append(t.cpu, cpu)
 			}
 		}
 	}
 	return nil
 }
 
-func startOnce(api *runtimeAPI, t *startTarget) (time.Duration, int64, error) {
+func startOnce(api *runtimeAPI, t *startTarget) (time.Duration, int64, time.Duration, error) {
 	api.drain()
 	t0 := time.Now()
 	p, err := startProc(t.bin, t.env)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
 	ready, err := p.waitReady(api, 10*time.Second)
-	rss := p.kill()
+	rss, cpu := p.kill()
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, err
 	}
-	return ready.Sub(t0), rss, nil
+	return ready.Sub(t0), rss, cpu, nil
 }

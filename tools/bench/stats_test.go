@@ -62,3 +62,21 @@ func TestPercentile(t *testing.T) {
 		t.Error("percentile of nothing is not 0")
 	}
 }
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 10000: "10,000", 1234567: "1,234,567", -1000: "-1,000"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
+		}
+	}
+}
+
+func TestParseVmHWM(t *testing.T) {
+	status := "Name:\tbootstrap\nVmPeak:\t 1265736 kB\nVmHWM:\t   21344 kB\nVmRSS:\t   20012 kB\n"
+	if got := parseVmHWM(status); got != 21344*1024 {
+		t.Errorf("parseVmHWM = %d", got)
+	}
+	if got := parseVmHWM("Name:\tx\n"); got != 0 {
+		t.Errorf("parseVmHWM without the line = %d", got)
+	}
+}

@@ -65,7 +65,7 @@ func runSweep(api *runtimeAPI, bin string, env []string, n int, qps float64, bur
 	if err != nil {
 		return res, err
 	}
-	defer func() { res.rss = p.kill() }()
+	defer func() { res.rss, _ = p.kill() }()
 	if _, err := p.waitReady(api, 10*time.Second); err != nil {
 		return res, err
 	}
