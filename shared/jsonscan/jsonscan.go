@@ -402,3 +402,31 @@ func Valid(data []byte) bool {
 	end, ok := skipValue(data, i, 0)
 	return ok && skipSpace(data, end) == len(data)
 }
+
+// Depth is data's deepest nesting of objects and arrays, counting brackets
+// outside strings; it reads anything, valid JSON or not, without recursion,
+// so callers can refuse hostile nesting before any decoder descends into it.
+func Depth(data []byte) int {
+	depth, deepest, inString, escaped := 0, 0, false, false
+	for _, c := range data {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			depth++
+			deepest = max(deepest, depth)
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return deepest
+}

@@ -24,7 +24,7 @@ func FuzzScan(f *testing.F) {
 		if ok && !want {
 			t.Fatalf("walker accepts invalid JSON %q", data)
 		}
-		if !ok && want && nesting(data) <= MaxDepth {
+		if !ok && want && Depth(data) <= MaxDepth {
 			t.Fatalf("walker refuses valid JSON %q", data)
 		}
 		if !ok {
@@ -70,28 +70,35 @@ func FuzzScan(f *testing.F) {
 	})
 }
 
-// nesting is data's deepest nesting, counting brackets outside strings.
-func nesting(data []byte) int {
-	depth, deepest, inString, escaped := 0, 0, false, false
-	for _, c := range data {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			deepest = max(deepest, depth)
-		case c == '}' || c == ']':
-			depth--
+func TestDepth(t *testing.T) {
+	for in, want := range map[string]int{
+		``: 0, `1`: 0, `{}`: 1, `[[]]`: 2, `{"a":[{"b":1}]}`: 3,
+		`{"a":"[[[[{{"}`: 1, `{"a":"\"[["}`: 1, `[[[`: 3, `]]]`: 0,
+	} {
+		if got := Depth([]byte(in)); got != want {
+			t.Errorf("Depth(%s) = %d, want %d", in, got, want)
 		}
 	}
-	return deepest
+}
+
+func TestObjectMembers(t *testing.T) {
+	m, ok := Object([]byte(` {"a":1,"b\u0063":"x","a":[true]} `), 0)
+	if !ok {
+		t.Fatal("not an object")
+	}
+	var keys []string
+	for m.Next() {
+		keys = append(keys, string(m.Key)+"="+string(m.Value))
+	}
+	if m.Invalid() || strings.Join(keys, " ") != `a=1 bc="x" a=[true]` || strings.TrimSpace(string(m.Rest())) != "" {
+		t.Fatalf("members %q, invalid %v", keys, m.Invalid())
+	}
+	for _, bad := range []string{`{"a":}`, `{"a" 1}`, `{"a":1,}`, `{a:1}`, `{"a":"\x"}`} {
+		m, _ := Object([]byte(bad), 0)
+		for m.Next() {
+		}
+		if !m.Invalid() {
+			t.Errorf("%s accepted", bad)
+		}
+	}
 }

@@ -276,28 +276,8 @@ func stringValue(raw []byte) (string, bool) {
 // checkNesting refuses JSON nested deeper than MaxNesting before any decoder
 // recurses into it.
 func checkNesting(body []byte) error {
-	depth, inString, escaped := 0, false, false
-	for _, c := range body {
-		switch {
-		case inString:
-			switch {
-			case escaped:
-				escaped = false
-			case c == '\\':
-				escaped = true
-			case c == '"':
-				inString = false
-			}
-		case c == '"':
-			inString = true
-		case c == '{' || c == '[':
-			depth++
-			if depth > MaxNesting {
-				return Invalid("body", "nests deeper than %d levels", MaxNesting)
-			}
-		case c == '}' || c == ']':
-			depth--
-		}
+	if jsonscan.Depth(body) > MaxNesting {
+		return Invalid("body", "nests deeper than %d levels", MaxNesting)
 	}
 	return nil
 }
