@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -122,13 +123,7 @@ func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
 	if p.tags == nil {
 		p.tags = d.Tags
 	}
-	for _, k := range slices.Sorted(func(yield func(string) bool) {
-		for k := range p.tags {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, k := range slices.Sorted(maps.Keys(p.tags)) {
 		p.apiTags = append(p.apiTags, cloudassistant.Tag{TagKey: k, TagValue: p.tags[k]})
 	}
 	if req.IncludePeriodic != nil {
