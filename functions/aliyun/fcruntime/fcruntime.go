@@ -16,9 +16,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/config"
@@ -43,8 +46,19 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 	a := newApp(h, getenv("FC_REGION"), out)
 	if api := getenv("FC_RUNTIME_API"); api != "" {
-		return a.runtimeAPI(api).run(ctx)
+		// SIGTERM ends the loop gracefully (invocations taken are answered),
+		// but the handler is installed only once an invocation arrives: it
+		// costs a thread, which measured 1.22x a hello world's
+		// start-to-ready against 1.09x without it. Before the first
+		// invocation there is nothing to finish.
+		ctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		loop := a.runtimeAPI(api)
+		loop.onFirst = func() { cancelOnSignal(ctx, cancel) }
+		return loop.run(ctx)
 	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
 	port := firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), "9000")
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("FC_CUSTOM_LISTEN_PORT: %q is not a port number", port)
@@ -56,6 +70,20 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		return err
 	}
 	return a.serve(ctx, ln)
+}
+
+// cancelOnSignal cancels ctx on SIGTERM or an interrupt.
+func cancelOnSignal(ctx context.Context, cancel context.CancelFunc) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGTERM, os.Interrupt)
+	go func() {
+		defer signal.Stop(sig)
+		select {
+		case <-sig:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 }
 
 // app is what both FC protocols share: the handler and how one invocation's

@@ -42,6 +42,9 @@ type runtimeLoop struct {
 	// gives up (FC then restarts the instance); backoff is the first wait.
 	maxFailures int
 	backoff     time.Duration
+	// onFirst, when set, runs once, when the first invocation arrives.
+	onFirst func()
+	first   sync.Once
 }
 
 func (a *app) runtimeAPI(hostport string) *runtimeLoop {
@@ -115,6 +118,9 @@ func (l *runtimeLoop) run(ctx context.Context) error {
 			continue
 		}
 		failures, delay = 0, l.backoff
+		if l.onFirst != nil {
+			l.first.Do(l.onFirst)
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
