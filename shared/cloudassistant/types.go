@@ -5,6 +5,7 @@
 package cloudassistant
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -165,4 +166,21 @@ type DescribeInvocationsRequest struct {
 	Tags         []Tag
 	MaxResults   int
 	NextToken    string
+}
+
+type throttleNoticeKey struct{}
+
+// WithThrottleNotice returns a context whose API calls tell notice about
+// every throttled attempt, including those the client's retries got past: a
+// caller that paces itself (the sweep) learns of throttling as it happens,
+// not only when a call finally fails.
+func WithThrottleNotice(ctx context.Context, notice func()) context.Context {
+	return context.WithValue(ctx, throttleNoticeKey{}, notice)
+}
+
+// NoticeThrottle is what a client calls when the API throttled an attempt.
+func NoticeThrottle(ctx context.Context) {
+	if notice, ok := ctx.Value(throttleNoticeKey{}).(func()); ok {
+		notice()
+	}
 }

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,5 +114,31 @@ func TestClientRetriesEmulatorFaults(t *testing.T) {
 	}
 	if emu.StopCalls("cn-shanghai", "t-sh0stuck9a8b7c6d5e4f3a2b1c0d9e8f") != 1 {
 		t.Fatalf("stop calls = %d", emu.StopCalls("cn-shanghai", "t-sh0stuck9a8b7c6d5e4f3a2b1c0d9e8f"))
+	}
+}
+
+// A caller that paces itself hears of every throttled attempt, also the ones
+// the client's retries got past.
+func TestClientNoticesThrottledAttempts(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if calls.Add(1) <= 2 {
+			w.WriteHeader(400)
+			w.Write([]byte(`{"RequestId":"R","HostId":"h","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`))
+			return
+		}
+		w.Write([]byte(`{"RequestId":"R"}`))
+	}))
+	defer srv.Close()
+	client, _ := ecs.New(ecs.Options{Credentials: acs.Credentials{AccessKeyID: "id", AccessKeySecret: "secret"},
+		Endpoint: srv.URL, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond})
+	var noticed atomic.Int32
+	ctx := cloudassistant.WithThrottleNotice(context.Background(), func() { noticed.Add(1) })
+	if err := client.StopInvocation(ctx, "cn-hangzhou", "t-abc", nil); err != nil {
+		t.Fatal(err)
+	}
+	if noticed.Load() != 2 {
+		t.Fatalf("noticed %d throttled attempts, want 2", noticed.Load())
 	}
 }

@@ -58,6 +58,9 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			ev.Code = api.Code
 			ev.Throttled = cloudassistant.Throttling(api.Code)
 		}
+		if ev.Throttled {
+			cloudassistant.NoticeThrottle(ctx)
+		}
 		c.log.DebugContext(ctx, "ecs: retrying", "action", cl.action, "region", cl.regionID,
 			"attempt", attempt, "code", ev.Code, "delay", delay, "error", err.Error())
 		if c.onRetry != nil {

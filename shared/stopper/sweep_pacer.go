@@ -19,14 +19,15 @@ import (
 //   - Until the API first pushes back it does not pace at all: the sweep runs
 //     at Concurrency stops in flight, as fast as the API answers.
 //   - A window (100 ms, or 10 calls' worth at low rates) in which the API pushed
-//     back is congested. Push-back is a Throttling answer the client gave up
-//     on, or a call that took far longer than the fastest one: the client
-//     retries throttling itself, with backoff, so a throttled call that
-//     finally succeeded shows up as a slow one. In a congested window the
+//     back is congested. Push-back is a throttled attempt — the client
+//     reports each one as it happens, also those its own retries get past
+//     (cloudassistant.WithThrottleNotice) — or a call that took far longer
+//     than the fastest one (throttling by a client that does not report it
+//     shows up that way). In a congested window the
 //     calls that succeeded measure R: the rate becomes that measure
 //     (multiplicative decrease, bounded below by half the old rate), and the
 //     rate at which congestion came is remembered as the ceiling. A
-//     Throttling answer that reaches the sweep closes the window early
+//     throttled attempt closes the window early
 //     (after a fifth of it), since every worker is retrying at the old rate;
 //     the throttled invocation itself also waits a growing, jittered delay
 //     before its next try (sweep.go).
@@ -39,9 +40,10 @@ import (
 // Slots are spaced evenly (no credit for idle time), which is what a token
 // bucket with a small burst accepts best. A call whose slot would come after
 // the time for starting work is refused at once. Measured against the
-// emulator (sweep_bench_test.go) this holds 0.93-1.0 of the throttle's rate
-// from 50 to 1,000 QPS with about 0.05-0.5 throttled calls per stop. Time is the real clock: the pacer
-// must keep working when a test freezes the Function's clock.
+// emulator (sweep_bench_test.go) this holds 0.99-1.01 of the throttle's rate
+// from 50 to 1,000 QPS with about 0.03-0.4 throttled calls per stop. Time is
+// the real clock: the pacer must keep working when a test freezes the
+// Function's clock.
 type pacer struct {
 	mu       sync.Mutex
 	rate     float64 // stops per second; 0 is unpaced
@@ -164,6 +166,12 @@ func (p *pacer) adjust(elapsed time.Duration) {
 			p.rate *= 1.05
 		}
 	}
+}
+
+// throttled is told of every attempt the API throttled, also those the
+// client's retries got past: push-back as it happens.
+func (p *pacer) throttled() {
+	p.done(outcomeThrottled, 0)
 }
 
 // current is the pacing rate (0 unpaced), for tests and logs.
