@@ -49,14 +49,21 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 	return nil
 }
 
-// customHandler routes by x-fc-control-path when FC sends it (so that a
-// webhook whose own path happens to be /invoke is still a webhook), else by
-// the request path.
+// customHandler routes by x-fc-control-path, which FC sets on everything it
+// sends (/invoke, /http-invoke, /initialize), so that a webhook whose own
+// path happens to be /invoke is still a webhook. Without the header the path
+// decides, except that on FC a request naming /invoke by its path alone came
+// from an HTTP trigger's caller, not from FC: it is a webhook, and must be
+// signed like any other. Only the local runner, with no FC in front of it,
+// takes events from the path (a.pathEvents).
 func (a *app) customHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		route := r.Header.Get("x-fc-control-path")
 		if route == "" {
 			route = r.URL.Path
+			if route == "/invoke" && !a.pathEvents {
+				route = "/http-invoke"
+			}
 		}
 		switch route {
 		case "/invoke":
@@ -176,6 +183,11 @@ func statusOr(s, def int) int {
 // events, POST /initialize, GET /pre-stop, every other request a webhook.
 // fcRegion is the region default when neither the configuration nor the
 // request's x-fc-region names one; log lines go to out.
+//
+// Unlike on FC, POST /invoke is an event by its path alone: this is for the
+// local runner, which has no FC in front of it to set x-fc-control-path.
 func CustomRuntime(h *trigger.Handler, fcRegion string, out io.Writer) http.Handler {
-	return newApp(h, fcRegion, out).customHandler()
+	a := newApp(h, fcRegion, out)
+	a.pathEvents = true
+	return a.customHandler()
 }

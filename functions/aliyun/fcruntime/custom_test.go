@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -96,11 +97,24 @@ func TestCustomInvoke(t *testing.T) {
 		}
 	}
 
-	// Without a control-path header the path decides (local serve).
+	// Without a control-path header, POST /invoke did not come from FC but
+	// from an HTTP trigger's caller: a webhook, refused unsigned.
+	stopsBefore := emu.Calls("StopInvocation")
 	h := without(invokeHeaders("req-direct"), "x-fc-control-path")
+	h["Content-Type"] = "application/json"
 	resp, body = send(t, http.MethodPost, base+"/invoke", h, readEvent(t, "direct-stop.json"))
+	if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, body)["Code"] != "InvalidSignature" {
+		t.Fatalf("POST /invoke without x-fc-control-path = %d %s, want 401 InvalidSignature", resp.StatusCode, body)
+	}
+	if emu.Calls("StopInvocation") != stopsBefore {
+		t.Fatal("an unsigned POST /invoke without x-fc-control-path stopped something")
+	}
+	// The local runner has no FC in front of it: there the path decides.
+	local := httptest.NewServer(CustomRuntime(newTestApp(t, io.Discard, "").h, "", io.Discard))
+	defer local.Close()
+	resp, body = send(t, http.MethodPost, local.URL+"/invoke", h, readEvent(t, "direct-stop.json"))
 	if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, body)["Action"] != "StopInvocation" {
-		t.Fatalf("POST /invoke = %d %s", resp.StatusCode, body)
+		t.Fatalf("local POST /invoke = %d %s", resp.StatusCode, body)
 	}
 
 	// A permanent failure: answered, FC must not retry it.

@@ -98,6 +98,9 @@ type app struct {
 	region string
 	out    io.Writer
 	log    *slog.Logger
+	// pathEvents lets POST /invoke without x-fc-control-path be an event
+	// (the local runner); on FC such a request is a webhook.
+	pathEvents bool
 }
 
 func newApp(h *trigger.Handler, region string, out io.Writer) *app {
