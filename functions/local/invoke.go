@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -74,9 +73,6 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if res.Failure != nil {
 		fmt.Fprintf(stderr, "local invoke: failed: %s\n", res.Failure)
 		return 1
-	}
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-		fmt.Fprintln(stderr, "local invoke: the -timeout deadline passed")
 	}
 	return 0
 }
