@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -73,7 +74,7 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 			return nil, err
 		}
 	}
-	cred := acs.Credentials{AccessKeyID: or(b.accessKeyID, localAccessKeyID), AccessKeySecret: or(b.accessKeySecret, localAccessKeySecret)}
+	cred := acs.Credentials{AccessKeyID: cmp.Or(b.accessKeyID, localAccessKeyID), AccessKeySecret: cmp.Or(b.accessKeySecret, localAccessKeySecret)}
 	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Fleet: fleet, Log: log})
 	if err != nil {
 		return nil, fmt.Errorf("embedded emulator: %w", err)
@@ -100,13 +101,6 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 	}
 	log.Info("local: embedded Cloud Assistant emulator", "endpoint", cfg.ECSEndpoint, "invocations", len(fleet.Invocations), "regions", regions)
 	return &backend{cfg: cfg, cred: cred, emu: emu.Server, stop: func() { emu.Close() }}, nil
-}
-
-func or(v, def string) string {
-	if v != "" {
-		return v
-	}
-	return def
 }
 
 func randomHex(n int) string {

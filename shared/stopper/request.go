@@ -146,7 +146,7 @@ func decodeStop(fields map[string][]byte) (*StopRequest, error) {
 		return nil, err
 	}
 	raw, ok := fields["InvokeId"]
-	if !ok || isNull(raw) {
+	if !ok || jsonscan.IsNull(raw) {
 		return nil, Missing("InvokeId", `Give the invocation's id ("t-..."), as DescribeInvocations lists it.`)
 	}
 	if s.InvokeId, ok = stringValue(raw); !ok {
@@ -173,7 +173,7 @@ func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
 	}
 	var s SweepRequest
 	var err error
-	if raw, ok := fields["RegionIds"]; ok && !isNull(raw) {
+	if raw, ok := fields["RegionIds"]; ok && !jsonscan.IsNull(raw) {
 		if err := json.Unmarshal(raw, &s.RegionIds); err != nil {
 			return nil, Invalid("RegionIds", `must be an array of region ids such as ["cn-hangzhou"]`)
 		}
@@ -181,7 +181,7 @@ func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
 			return nil, err
 		}
 	}
-	if raw, ok := fields["OlderThan"]; ok && !isNull(raw) {
+	if raw, ok := fields["OlderThan"]; ok && !jsonscan.IsNull(raw) {
 		v, ok := stringValue(raw)
 		if !ok {
 			return nil, Invalid("OlderThan", `must be a Go duration string such as "2h" or "90m"`)
@@ -192,13 +192,13 @@ func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
 		}
 		s.OlderThan = d
 	}
-	if raw, ok := fields["CommandName"]; ok && !isNull(raw) {
+	if raw, ok := fields["CommandName"]; ok && !jsonscan.IsNull(raw) {
 		var ok bool
 		if s.CommandName, ok = stringValue(raw); !ok || len(s.CommandName) > 128 {
 			return nil, Invalid("CommandName", "must be a command name string of at most 128 characters")
 		}
 	}
-	if raw, ok := fields["Tags"]; ok && !isNull(raw) {
+	if raw, ok := fields["Tags"]; ok && !jsonscan.IsNull(raw) {
 		if err := json.Unmarshal(raw, &s.Tags); err != nil {
 			return nil, Invalid("Tags", `must be an object of string keys and values such as {"env": "prod"}`)
 		}
@@ -305,7 +305,7 @@ func onlyKeys(fields map[string][]byte, allowed ...string) error {
 
 func regionField(fields map[string][]byte, name string) (string, error) {
 	raw, ok := fields[name]
-	if !ok || isNull(raw) {
+	if !ok || jsonscan.IsNull(raw) {
 		return "", nil
 	}
 	v, ok := stringValue(raw)
@@ -320,7 +320,7 @@ func regionField(fields map[string][]byte, name string) (string, error) {
 
 func boolField(fields map[string][]byte, name string) (*bool, error) {
 	raw, ok := fields[name]
-	if !ok || isNull(raw) {
+	if !ok || jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	var v bool
@@ -337,7 +337,7 @@ func boolField(fields map[string][]byte, name string) (*bool, error) {
 // instanceIDs accepts today's JSON array and the seed's string holding a JSON
 // array ("[\"i-a\",\"i-b\"]").
 func instanceIDs(raw []byte) ([]string, error) {
-	if raw == nil || isNull(raw) {
+	if raw == nil || jsonscan.IsNull(raw) {
 		return nil, nil
 	}
 	const hint = `must be a JSON array of instance ids such as ["i-bp1abc", "i-bp1def"], or a string holding one`
@@ -378,8 +378,6 @@ func uniqueIDs(field string, ids []string, valid func(string) bool, want string)
 	}
 	return out, nil
 }
-
-func isNull(raw []byte) bool { return jsonscan.IsNull(raw) }
 
 // truncate keeps hostile values from bloating error messages and logs.
 func truncate(s string) string {

@@ -127,12 +127,8 @@ func (h *Handler) logger() *slog.Logger {
 	return slog.Default()
 }
 
-// WithAPI returns a copy whose Function calls api: FC hands each invocation its own credentials.
-func (h *Handler) WithAPI(api stopper.CloudAssistant) *Handler {
-	return h.For(api, "")
-}
-
-// For returns a copy for one invocation: its Function calls api (unless nil)
+// For returns a copy for one invocation (FC hands each its own credentials
+// and region): its Function calls api (unless nil)
 // and, when the configuration names no region, takes region (the one FC
 // runs the invocation in) as the default of requests and sweeps. The
 // configured STOPPER_REGION_ID always wins.

@@ -554,18 +554,34 @@ func TestInvokeNilErrorIsUntyped(t *testing.T) {
 	}
 }
 
-func TestWithAPI(t *testing.T) {
+func TestFor(t *testing.T) {
 	env := newEnv(t)
 	other := &fakeAPI{}
-	h := env.handler.WithAPI(other)
+	h := env.handler.For(other, "")
 	if _, err := h.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop.json")); err != nil {
 		t.Fatal(err)
 	}
 	if len(other.stopCalls()) != 1 || len(env.api.stopCalls()) != 0 {
-		t.Errorf("WithAPI: the copy must call its own API and leave the original alone")
+		t.Errorf("For: the copy must call its own API and leave the original alone")
 	}
 	if env.handler.Function.API != env.api {
-		t.Errorf("WithAPI changed the original")
+		t.Errorf("For changed the original")
+	}
+
+	// The invocation's region is the default only when none is configured.
+	env.handler.Function.RegionId, env.handler.Function.Sweep.RegionIds = "", nil
+	if f := env.handler.For(nil, "cn-beijing").Function; f.RegionId != "cn-beijing" || len(f.Sweep.RegionIds) != 1 || f.API != env.api {
+		t.Errorf("For(nil, cn-beijing) = region %q, sweep %v", f.RegionId, f.Sweep.RegionIds)
+	}
+	if f := env.handler.For(nil, "Not A Region").Function; f.RegionId != "" {
+		t.Errorf("an invalid region became the default: %q", f.RegionId)
+	}
+	env.handler.Function.RegionId = "cn-hangzhou"
+	if f := env.handler.For(nil, "cn-beijing").Function; f.RegionId != "cn-hangzhou" {
+		t.Errorf("the configured region must win, got %q", f.RegionId)
+	}
+	if env.handler.Function.RegionId != "cn-hangzhou" {
+		t.Errorf("For changed the original")
 	}
 	_ = http.MethodPost
 }

@@ -9,6 +9,7 @@
 package fcruntime
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -59,7 +60,7 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	port := firstNonEmpty(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), "9000")
+	port := cmp.Or(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), "9000")
 	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
 		return fmt.Errorf("FC_CUSTOM_LISTEN_PORT: %q is not a port number", port)
 	}
@@ -128,7 +129,7 @@ func (a *app) handlerFor(hdr http.Header) *trigger.Handler {
 	if cred, ok := headerCredentials(hdr); ok && a.client != nil {
 		api = a.client.WithCredentials(cred)
 	}
-	return a.h.For(api, firstNonEmpty(strings.TrimSpace(hdr.Get(headerRegion)), a.region))
+	return a.h.For(api, cmp.Or(strings.TrimSpace(hdr.Get(headerRegion)), a.region))
 }
 
 // logLine writes FC's plain-text marker lines (FC Invoke Start/End) on stdout.
@@ -194,15 +195,6 @@ func mustJSON(v any) []byte {
 		panic(err) // only plain structs of strings are marshalled here
 	}
 	return b
-}
-
-func firstNonEmpty(vs ...string) string {
-	for _, v := range vs {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // cleanID keeps a request id to one printable line (it comes from a header).
