@@ -35,6 +35,7 @@ type Config struct {
 	SweepCommandName     string            `envconfig:"SWEEP_COMMAND_NAME" desc:"a sweep only stops invocations of this command"`
 	SweepTags            map[string]string `envconfig:"SWEEP_TAGS" desc:"key:value,key:value tags every swept invocation must carry"`
 	SweepIncludePeriodic bool              `envconfig:"SWEEP_INCLUDE_PERIODIC" default:"false" desc:"also stop periodic and reboot invocations"`
+	SweepMaxStops        int               `envconfig:"SWEEP_MAX_STOPS" default:"100" desc:"a sweep that selects more invocations than this stops none (Sweep.LimitExceeded); 0 is no limit"`
 	SweepConcurrency     int               `envconfig:"SWEEP_CONCURRENCY" default:"8" desc:"stops a sweep keeps in flight at once (1-64)"`
 	SweepReserve         time.Duration     `envconfig:"SWEEP_RESERVE" default:"3s" desc:"time before the deadline at which a sweep stops starting work and answers Truncated"`
 
@@ -84,7 +85,18 @@ func (c Config) Validate() error {
 		return bad("SWEEP_OLDER_THAN", "%s must be a positive duration such as 2h", c.SweepOlderThan)
 	}
 	if len(c.SweepTags) > stopper.MaxTags {
-		return bad("SWEEP_TAGS", "has %d tags; the API filters on at most %d", len(c.SweepTags), stopper.MaxTags)
+		return bad("SWEEP_TAGS", "has %d tags; at most %d are allowed", len(c.SweepTags), stopper.MaxTags)
+	}
+	for k := range c.SweepTags {
+		if k == "" {
+			return bad("SWEEP_TAGS", "has an empty tag key: give key:value,key:value (an empty value matches any value)")
+		}
+	}
+	if len(c.SweepRegionIds) > stopper.MaxRegions {
+		return bad("SWEEP_REGION_IDS", "names %d regions; at most %d are swept at once", len(c.SweepRegionIds), stopper.MaxRegions)
+	}
+	if c.SweepMaxStops < 0 {
+		return bad("SWEEP_MAX_STOPS", "%d must be 0 (no limit) or a positive count such as 100", c.SweepMaxStops)
 	}
 	if c.SweepConcurrency < 1 || c.SweepConcurrency > 64 {
 		return bad("SWEEP_CONCURRENCY", "%d must be between 1 and 64", c.SweepConcurrency)
@@ -137,6 +149,8 @@ func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.
 		DryRun:         c.DryRun,
 		Sweep: stopper.SweepDefaults{
 			RegionIds:       sweepRegions,
+			RestrictRegions: len(c.SweepRegionIds) > 0,
+			MaxStops:        c.SweepMaxStops,
 			OlderThan:       c.SweepOlderThan,
 			CommandName:     c.SweepCommandName,
 			Tags:            c.SweepTags,

@@ -11,7 +11,7 @@ func TestLoadDefaults(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.SweepOlderThan != 2*time.Hour || c.ECSNetwork != "public" || c.SweepConcurrency != 8 || c.MaxAttempts != 5 {
+	if c.SweepOlderThan != 2*time.Hour || c.ECSNetwork != "public" || c.SweepConcurrency != 8 || c.MaxAttempts != 5 || c.SweepMaxStops != 100 {
 		t.Fatalf("defaults = %+v", c)
 	}
 }
@@ -30,8 +30,14 @@ func TestLoadParses(t *testing.T) {
 		t.Fatalf("parsed = %+v", c)
 	}
 	f := c.Function(nil, nil)
-	if len(f.Sweep.RegionIds) != 1 || f.Sweep.RegionIds[0] != "cn-hangzhou" {
-		t.Fatalf("sweep regions default to the region: %+v", f.Sweep.RegionIds)
+	if len(f.Sweep.RegionIds) != 1 || f.Sweep.RegionIds[0] != "cn-hangzhou" || f.Sweep.RestrictRegions || f.Sweep.MaxStops != 100 {
+		t.Fatalf("sweep regions default to the region, unrestricted: %+v", f.Sweep)
+	}
+	t.Setenv("STOPPER_SWEEP_REGION_IDS", "cn-beijing")
+	t.Setenv("STOPPER_SWEEP_MAX_STOPS", "0")
+	c, _ = Load()
+	if f := c.Function(nil, nil); !f.Sweep.RestrictRegions || f.Sweep.RegionIds[0] != "cn-beijing" || f.Sweep.MaxStops != 0 {
+		t.Fatalf("STOPPER_SWEEP_REGION_IDS bounds the sweep's regions: %+v", f.Sweep)
 	}
 }
 
@@ -48,6 +54,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"STOPPER_SWEEP_OLDER_THAN", "-1h"},
 		{"STOPPER_SWEEP_CONCURRENCY", "0"},
 		{"STOPPER_SWEEP_TAGS", "novalue"},
+		{"STOPPER_SWEEP_TAGS", ":prod"},
+		{"STOPPER_SWEEP_MAX_STOPS", "-1"},
+		{"STOPPER_SWEEP_MAX_STOPS", "many"},
 		{"STOPPER_MAX_ATTEMPTS", "100"},
 		{"STOPPER_READ_TIMEOUT", "0s"},
 		{"STOPPER_LOG_LEVEL", "loud"},

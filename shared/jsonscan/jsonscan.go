@@ -430,3 +430,70 @@ func Depth(data []byte) int {
 	}
 	return deepest
 }
+
+// Elements iterates the elements of one JSON array, validating each value,
+// so that a caller can count or bound a list before decoding any of it.
+type Elements struct {
+	data  []byte
+	pos   int
+	first bool
+	done  bool
+	bad   bool
+	depth int
+	// Value is the current element's raw JSON value.
+	Value []byte
+}
+
+// Array starts iterating data, which must hold a JSON array (surrounding
+// white space allowed). ok is false when it does not start with one.
+func Array(data []byte, depth int) (e Elements, ok bool) {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '[' {
+		return Elements{bad: true}, false
+	}
+	return Elements{data: data, pos: i + 1, first: true, depth: depth + 1}, true
+}
+
+// Next moves to the next element; false at the end or on malformed JSON
+// (then Invalid reports true).
+func (e *Elements) Next() bool {
+	if e.done || e.bad {
+		return false
+	}
+	if e.depth > MaxDepth {
+		e.bad = true
+		return false
+	}
+	d := e.data
+	i := skipSpace(d, e.pos)
+	if i >= len(d) {
+		e.bad = true
+		return false
+	}
+	switch {
+	case d[i] == ']':
+		e.pos, e.done = i+1, true
+		return false
+	case e.first:
+	case d[i] == ',':
+		i = skipSpace(d, i+1)
+	default:
+		e.bad = true
+		return false
+	}
+	e.first = false
+	end, ok := skipValue(d, i, e.depth)
+	if !ok {
+		e.bad = true
+		return false
+	}
+	e.Value = d[i:end]
+	e.pos = end
+	return true
+}
+
+// Invalid reports whether iteration stopped on malformed JSON.
+func (e *Elements) Invalid() bool { return e.bad }
+
+// Rest is what follows the array once iteration is done.
+func (e *Elements) Rest() []byte { return e.data[e.pos:] }

@@ -102,3 +102,33 @@ func TestObjectMembers(t *testing.T) {
 		}
 	}
 }
+
+func TestArray(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+		bad  bool
+	}{
+		{`[]`, nil, false},
+		{` [ 1 , "a" ,{"k":[2]} ] `, []string{`1`, `"a"`, `{"k":[2]}`}, false},
+		{`[1,]`, []string{`1`}, true},
+		{`[,1]`, nil, true},
+		{`[1 2]`, []string{`1`}, true},
+		{`[1`, []string{`1`}, true},
+	} {
+		e, ok := Array([]byte(tc.in), 0)
+		if !ok {
+			t.Fatalf("%s: not an array", tc.in)
+		}
+		var got []string
+		for e.Next() {
+			got = append(got, string(e.Value))
+		}
+		if strings.Join(got, "|") != strings.Join(tc.want, "|") || e.Invalid() != tc.bad {
+			t.Errorf("%s: got %q invalid=%v, want %q invalid=%v", tc.in, got, e.Invalid(), tc.want, tc.bad)
+		}
+	}
+	if _, ok := Array([]byte(`{"a":1}`), 0); ok {
+		t.Error("an object is not an array")
+	}
+}

@@ -2,7 +2,10 @@ package stopper
 
 // StopAnswer is the success answer to a StopInvocation request.
 // InstanceIds is the de-duplicated list that was stopped; empty means every
-// instance of the invocation.
+// instance of the invocation. Pending and Running count the targeted
+// instances as they were when the stop was sent: the pending ones are
+// cancelled, the running ones may have been killed. Both are 0 when nothing
+// was left to stop (then no stop was sent).
 type StopAnswer struct {
 	RequestId   string   `json:"RequestId"`
 	Action      string   `json:"Action"`
@@ -10,9 +13,13 @@ type StopAnswer struct {
 	InvokeId    string   `json:"InvokeId"`
 	InstanceIds []string `json:"InstanceIds"`
 	DryRun      bool     `json:"DryRun"`
+	CommandName string   `json:"CommandName"`
+	Pending     int      `json:"Pending"`
+	Running     int      `json:"Running"`
 }
 
-// SweepAnswer is the success answer to a Sweep.
+// SweepAnswer is the success answer to a Sweep. Spared lists the stale
+// invocations whose owner tags kept them running.
 type SweepAnswer struct {
 	RequestId string         `json:"RequestId"`
 	Action    string         `json:"Action"`
@@ -20,14 +27,32 @@ type SweepAnswer struct {
 	Scanned   int            `json:"Scanned"`
 	Matched   int            `json:"Matched"`
 	Stopped   []SweptInvoke  `json:"Stopped"`
+	Spared    []SparedInvoke `json:"Spared"`
 	Failed    []FailedInvoke `json:"Failed"`
 	Truncated bool           `json:"Truncated"`
 }
 
-// SweptInvoke names one invocation a sweep stopped (or would stop, in a dry run).
+// SweptInvoke is one invocation a sweep stopped (or would stop, in a dry
+// run): why (Rule: "OlderThan=2h0m0s" or "stopper:ttl=45m"), and how many of
+// its instances were pending (cancelled) and running (possibly killed).
 type SweptInvoke struct {
-	RegionId string `json:"RegionId"`
-	InvokeId string `json:"InvokeId"`
+	RegionId     string `json:"RegionId"`
+	InvokeId     string `json:"InvokeId"`
+	CommandName  string `json:"CommandName"`
+	CreationTime string `json:"CreationTime"`
+	Rule         string `json:"Rule"`
+	Pending      int    `json:"Pending"`
+	Running      int    `json:"Running"`
+}
+
+// SparedInvoke is a stale invocation a sweep left running because of its
+// owner tags: Reason is "stopper:protect", or "stopper:ttl=6h" when its own
+// stale age is not reached yet.
+type SparedInvoke struct {
+	RegionId    string `json:"RegionId"`
+	InvokeId    string `json:"InvokeId"`
+	CommandName string `json:"CommandName"`
+	Reason      string `json:"Reason"`
 }
 
 // FailedInvoke is one invocation (or, with an empty InvokeId, one region) a

@@ -39,13 +39,21 @@ type Function struct {
 	Now func() time.Time
 }
 
-// SweepDefaults are the configured values of a sweep's unset fields.
+// SweepDefaults is the configured sweep: what a request's unset fields take,
+// and the bounds its set fields must stay within (the rails, sweep.go).
 type SweepDefaults struct {
-	RegionIds       []string
+	RegionIds []string
+	// RestrictRegions makes RegionIds the only regions a request may name
+	// (STOPPER_SWEEP_REGION_IDS was set); otherwise RegionIds is only the
+	// default.
+	RestrictRegions bool
 	OlderThan       time.Duration
 	CommandName     string
 	Tags            map[string]string
 	IncludePeriodic bool
+	// MaxStops is the most invocations one sweep may stop; a sweep that
+	// selects more stops none (Sweep.LimitExceeded). 0 is no limit.
+	MaxStops int
 	// Concurrency bounds the stops in flight at once.
 	Concurrency int
 	// Reserve is how much of the deadline a sweep keeps for finishing the
@@ -73,39 +81,6 @@ func (f *Function) Handle(ctx context.Context, requestID string, req Request) (a
 	return a, nil
 }
 
-// Stop stops one invocation on the instances asked for (all when none are).
-func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) (StopAnswer, *Error) {
-	start := f.now()
-	region, rerr := f.region(req.RegionId)
-	dryRun := f.DryRun
-	if req.DryRun != nil {
-		dryRun = *req.DryRun
-	}
-	ids := req.InstanceIds
-	if ids == nil {
-		ids = []string{}
-	}
-	answer := StopAnswer{RequestId: requestID, Action: ActionStopInvocation, RegionId: region,
-		InvokeId: req.InvokeId, InstanceIds: ids, DryRun: dryRun}
-	var err error
-	switch {
-	case rerr != nil:
-		err = rerr
-	case dryRun:
-		err = f.checkStoppable(ctx, region, req.InvokeId, ids)
-	default:
-		err = f.API.StopInvocation(ctx, region, req.InvokeId, ids)
-	}
-	e := AsError(err)
-	f.logOutcome(ctx, requestID, "StopInvocation", e, start,
-		slog.String("region_id", region), slog.String("invoke_id", req.InvokeId),
-		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun))
-	if e != nil {
-		return StopAnswer{}, e
-	}
-	return answer, nil
-}
-
 // region resolves a request's region against the default and the allowlist.
 func (f *Function) region(requested string) (string, error) {
 	region := requested
@@ -127,39 +102,6 @@ func (f *Function) allowed(region string) *Error {
 	}
 	return &Error{Code: CodeForbiddenRegion, Status: http.StatusForbidden,
 		Message: "region " + region + " is not in STOPPER_ALLOWED_REGIONS; add it there to act on it"}
-}
-
-// checkStoppable is the dry run of a stop: it proves that the invocation and
-// the instances exist, as StopInvocation would, without stopping anything.
-func (f *Function) checkStoppable(ctx context.Context, region, invokeID string, instanceIDs []string) error {
-	var inv *cloudassistant.Invocation
-	// Active periodic invocations are only listed with Timed=true.
-	for _, timed := range []bool{false, true} {
-		resp, err := f.API.DescribeInvocations(ctx, cloudassistant.DescribeInvocationsRequest{
-			RegionId: region, InvokeId: invokeID, Timed: &timed, MaxResults: 1})
-		if err != nil {
-			return err
-		}
-		if len(resp.Invocations.Invocation) > 0 {
-			inv = &resp.Invocations.Invocation[0]
-			break
-		}
-	}
-	if inv == nil {
-		return &Error{Code: CodeInvalidInvokeNotFound, Status: http.StatusNotFound,
-			Message: "The specified InvokeId does not exist: " + invokeID + " in " + region}
-	}
-	have := make(map[string]bool, len(inv.InvokeInstances.InvokeInstance))
-	for _, in := range inv.InvokeInstances.InvokeInstance {
-		have[in.InstanceId] = true
-	}
-	for _, id := range instanceIDs {
-		if !have[id] {
-			return &Error{Code: "InvalidInstanceId.NotFound", Status: http.StatusNotFound,
-				Message: "The specified instance " + id + " is not part of invocation " + invokeID}
-		}
-	}
-	return nil
 }
 
 func (f *Function) now() time.Time {

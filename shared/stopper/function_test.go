@@ -34,15 +34,15 @@ func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID stri
 
 func (r *stopRecorder) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
 	resp := &cloudassistant.DescribeInvocationsResponse{}
-	if inv, ok := r.fleet[req.InvokeId]; ok && inv.RegionId == req.RegionId && inv.Timed == (req.Timed != nil && *req.Timed) {
+	if inv, ok := r.fleet[req.InvokeId]; ok && (inv.RegionId == "" || inv.RegionId == req.RegionId) && inv.Timed == (req.Timed != nil && *req.Timed) {
 		resp.Invocations.Invocation = append(resp.Invocations.Invocation, inv)
 	}
 	return resp, nil
 }
 
 func sampleInvocation() cloudassistant.Invocation {
-	return cloudassistant.Invocation{RegionId: "cn-hangzhou", InvokeId: "t-abc", InvokeInstances: cloudassistant.InvokeInstances{
-		InvokeInstance: []cloudassistant.InvokeInstance{{InstanceId: "i-a"}, {InstanceId: "i-b"}}}}
+	return cloudassistant.Invocation{InvokeId: "t-abc", CommandName: "backup", InvokeInstances: cloudassistant.InvokeInstances{
+		InvokeInstance: []cloudassistant.InvokeInstance{{InstanceId: "i-a", InvocationStatus: "Running"}, {InstanceId: "i-b", InvocationStatus: "Pending"}}}}
 }
 
 func TestStop(t *testing.T) {
@@ -124,7 +124,8 @@ func TestAsError(t *testing.T) {
 }
 
 func TestStopTransientError(t *testing.T) {
-	fn := Function{API: &stopRecorder{stopErr: &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
+	fn := Function{API: &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()},
+		stopErr: &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
 	_, err := fn.Stop(context.Background(), "r", StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"})
 	if err == nil || !err.Transient || err.Status != 503 {
 		t.Fatalf("err = %+v", err)

@@ -42,14 +42,18 @@ type StopRequest struct {
 }
 
 // SweepRequest asks to stop every stale invocation. Unset fields (zero, nil)
-// take the function's configured sweep defaults.
+// take the function's configured sweep; set ones may only narrow it (see
+// the sweep's rails in sweep.go).
 type SweepRequest struct {
 	RegionIds       []string
 	OlderThan       time.Duration
 	CommandName     string
 	Tags            map[string]string
 	IncludePeriodic *bool
-	DryRun          *bool
+	// MaxStops lowers the configured limit on how many invocations one
+	// sweep may stop; 0 is unset.
+	MaxStops int
+	DryRun   *bool
 }
 
 // Limits on outside input.
@@ -57,11 +61,19 @@ const (
 	// MaxNesting bounds how deep a request's JSON may nest; a real request
 	// needs 2 levels, so anything much deeper is hostile.
 	MaxNesting = 8
-	// MaxTags is the API's limit on Tag.N.
+	// MaxTags bounds a sweep's tag conditions (the API's own limit on Tag.N,
+	// kept although the sweep checks tags itself).
 	MaxTags = 20
-	// maxListLen bounds InstanceIds and RegionIds so one request cannot make
-	// the function allocate or call without end.
-	maxListLen = 10000
+	// MaxRegions bounds a sweep's RegionIds: Alibaba Cloud has about 30
+	// regions, and each one named costs listings (a request naming 10,000
+	// made the function open thousands of connections).
+	MaxRegions = 50
+	// maxInstanceIds bounds InstanceIds so one request cannot make the
+	// function allocate or call without end; it is counted before any
+	// element is decoded.
+	maxInstanceIds = 10000
+	// maxTagLen bounds a tag key or value (the API's limit is 128).
+	maxTagLen = 128
 )
 
 // ValidInvokeID reports whether s has the form DescribeInvocations returns ("t-" + letters and digits).
@@ -158,8 +170,10 @@ func decodeStop(fields map[string][]byte) (*StopRequest, error) {
 	if !ValidInvokeID(s.InvokeId) {
 		return nil, Invalid("InvokeId", "%q is not an invocation id: expected \"t-\" followed by letters and digits", truncate(s.InvokeId))
 	}
-	if s.InstanceIds, err = instanceIDs(fields["InstanceIds"]); err != nil {
-		return nil, err
+	if raw, ok := fields["InstanceIds"]; ok {
+		if s.InstanceIds, err = instanceIDs(raw); err != nil {
+			return nil, err
+		}
 	}
 	if s.DryRun, err = boolField(fields, "DryRun"); err != nil {
 		return nil, err
@@ -168,16 +182,17 @@ func decodeStop(fields map[string][]byte) (*StopRequest, error) {
 }
 
 func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
-	if err := onlyKeys(fields, "Action", "RegionIds", "OlderThan", "CommandName", "Tags", "IncludePeriodic", "DryRun"); err != nil {
+	if err := onlyKeys(fields, "Action", "RegionIds", "OlderThan", "CommandName", "Tags", "IncludePeriodic", "MaxStops", "DryRun"); err != nil {
 		return nil, err
 	}
 	var s SweepRequest
 	var err error
 	if raw, ok := fields["RegionIds"]; ok && !jsonscan.IsNull(raw) {
-		if err := json.Unmarshal(raw, &s.RegionIds); err != nil {
-			return nil, Invalid("RegionIds", `must be an array of region ids such as ["cn-hangzhou"]`)
+		ids, err := stringList("RegionIds", raw, MaxRegions, `must be an array of region ids such as ["cn-hangzhou"]`)
+		if err != nil {
+			return nil, err
 		}
-		if s.RegionIds, err = uniqueIDs("RegionIds", s.RegionIds, ValidRegionID, "a region id such as cn-hangzhou"); err != nil {
+		if s.RegionIds, err = uniqueIDs("RegionIds", ids, ValidRegionID, "a region id such as cn-hangzhou"); err != nil {
 			return nil, err
 		}
 	}
@@ -194,30 +209,77 @@ func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
 	}
 	if raw, ok := fields["CommandName"]; ok && !jsonscan.IsNull(raw) {
 		var ok bool
-		if s.CommandName, ok = stringValue(raw); !ok || len(s.CommandName) > 128 {
-			return nil, Invalid("CommandName", "must be a command name string of at most 128 characters")
+		if s.CommandName, ok = stringValue(raw); !ok || s.CommandName == "" || len(s.CommandName) > 128 {
+			return nil, Invalid("CommandName", "must be a command name string of 1 to 128 characters")
 		}
 	}
 	if raw, ok := fields["Tags"]; ok && !jsonscan.IsNull(raw) {
-		if err := json.Unmarshal(raw, &s.Tags); err != nil {
-			return nil, Invalid("Tags", `must be an object of string keys and values such as {"env": "prod"}`)
-		}
-		if len(s.Tags) > MaxTags {
-			return nil, Invalid("Tags", "has %d tags; the API filters on at most %d", len(s.Tags), MaxTags)
-		}
-		for k := range s.Tags {
-			if k == "" || len(k) > 128 {
-				return nil, Invalid("Tags", "tag keys must be 1 to 128 characters")
-			}
+		if s.Tags, err = tagObject(raw); err != nil {
+			return nil, err
 		}
 	}
 	if s.IncludePeriodic, err = boolField(fields, "IncludePeriodic"); err != nil {
 		return nil, err
 	}
+	if raw, ok := fields["MaxStops"]; ok && !jsonscan.IsNull(raw) {
+		n, ok := smallInt(raw)
+		if !ok || n < 1 {
+			return nil, Invalid("MaxStops", "must be a whole number of at least 1 (omit it to use STOPPER_SWEEP_MAX_STOPS)")
+		}
+		s.MaxStops = n
+	}
 	if s.DryRun, err = boolField(fields, "DryRun"); err != nil {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// tagObject reads a sweep's Tags: an object of string values, with exact,
+// unrepeated keys (a repeated key would otherwise be resolved silently,
+// last one wins, as encoding/json does).
+func tagObject(raw []byte) (map[string]string, error) {
+	const hint = `must be an object of string keys and values such as {"env": "prod"}`
+	m, ok := jsonscan.Object(raw, 1)
+	if !ok {
+		return nil, Invalid("Tags", hint)
+	}
+	tags := map[string]string{}
+	for m.Next() {
+		if !utf8.Valid(m.Key) || len(m.Key) == 0 || len(m.Key) > maxTagLen {
+			return nil, Invalid("Tags", "tag keys must be 1 to %d characters of valid UTF-8", maxTagLen)
+		}
+		k := string(m.Key)
+		if _, dup := tags[k]; dup {
+			return nil, Invalid("Tags", "key %q is given more than once", truncate(k))
+		}
+		v, ok := stringValue(m.Value)
+		if !ok || len(v) > maxTagLen {
+			return nil, Invalid("Tags", "the value of %q must be a string of at most %d characters", truncate(k), maxTagLen)
+		}
+		if len(tags) == MaxTags {
+			return nil, Invalid("Tags", "has more than %d tags", MaxTags)
+		}
+		tags[k] = v
+	}
+	if m.Invalid() {
+		return nil, Invalid("Tags", hint)
+	}
+	return tags, nil
+}
+
+// smallInt reads a non-negative JSON integer of at most 9 digits.
+func smallInt(raw []byte) (int, bool) {
+	if len(raw) == 0 || len(raw) > 9 || (len(raw) > 1 && raw[0] == '0') {
+		return 0, false
+	}
+	n := 0
+	for _, c := range raw {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + int(c-'0')
+	}
+	return n, true
 }
 
 // decodeObject reads the top-level object key by key, with exact key names,
@@ -335,35 +397,69 @@ func boolField(fields map[string][]byte, name string) (*bool, error) {
 }
 
 // instanceIDs accepts today's JSON array and the seed's string holding a JSON
-// array ("[\"i-a\",\"i-b\"]").
+// array ("[\"i-a\",\"i-b\"]"). A list that is present but empty ([], "[]",
+// "", null, "null") is refused: it is what a caller's bug produces, and
+// reading it as "every instance" would stop (and may kill) them all.
 func instanceIDs(raw []byte) ([]string, error) {
-	if raw == nil || jsonscan.IsNull(raw) {
-		return nil, nil
-	}
 	const hint = `must be a JSON array of instance ids such as ["i-bp1abc", "i-bp1def"], or a string holding one`
-	var ids []string
-	if err := json.Unmarshal(raw, &ids); err != nil {
+	list := raw
+	if len(raw) > 0 && raw[0] == '"' {
 		s, ok := stringValue(raw)
 		if !ok {
 			return nil, Invalid("InstanceIds", hint)
 		}
-		if strings.TrimSpace(s) == "" {
-			return nil, nil
-		}
-		if err := checkNesting([]byte(s)); err != nil {
+		list = []byte(strings.TrimSpace(s))
+		if len(list) > 0 && (list[0] == '[' || jsonscan.IsNull(list)) && checkNesting(list) != nil {
 			return nil, Invalid("InstanceIds", hint)
 		}
-		if err := json.Unmarshal([]byte(s), &ids); err != nil {
-			return nil, Invalid("InstanceIds", hint)
-		}
+	}
+	if len(list) == 0 || jsonscan.IsNull(list) {
+		return nil, emptyInstanceIDs()
+	}
+	ids, err := stringList("InstanceIds", list, maxInstanceIds, hint)
+	if err != nil {
+		return nil, err
+	}
+	if len(ids) == 0 {
+		return nil, emptyInstanceIDs()
 	}
 	return uniqueIDs("InstanceIds", ids, ValidInstanceID, `an instance id: "i-", "hbm-" or "mi-" followed by letters and digits`)
 }
 
-func uniqueIDs(field string, ids []string, valid func(string) bool, want string) ([]string, error) {
-	if len(ids) > maxListLen {
-		return nil, Invalid(field, "has %d entries; at most %d are accepted in one request", len(ids), maxListLen)
+func emptyInstanceIDs() *Error {
+	return Invalid("InstanceIds", "is empty: omit InstanceIds to stop every instance of the invocation, or name the instances to stop")
+}
+
+// stringList reads a JSON array of strings, counting its elements before
+// keeping any, so that a huge list costs a scan, not an allocation per entry.
+func stringList(field string, raw []byte, limit int, hint string) ([]string, error) {
+	e, ok := jsonscan.Array(raw, 1)
+	if !ok {
+		return nil, Invalid(field, "%s", hint)
 	}
+	n := 0
+	for e.Next() {
+		n++
+	}
+	if e.Invalid() || len(bytes.TrimLeft(e.Rest(), " \t\r\n")) != 0 {
+		return nil, Invalid(field, "%s", hint)
+	}
+	if n > limit {
+		return nil, Invalid(field, "has %d entries; at most %d are accepted in one request", n, limit)
+	}
+	out := make([]string, 0, n)
+	e, _ = jsonscan.Array(raw, 1)
+	for e.Next() {
+		v, ok := stringValue(e.Value)
+		if !ok {
+			return nil, Invalid(field, "entry %d is not a string: %s", len(out), hint)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+func uniqueIDs(field string, ids []string, valid func(string) bool, want string) ([]string, error) {
 	seen := make(map[string]struct{}, len(ids))
 	out := ids[:0]
 	for i, id := range ids {

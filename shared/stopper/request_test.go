@@ -20,8 +20,7 @@ func TestDecodeStopRequest(t *testing.T) {
 		{"action defaults with InvokeId", `{"InvokeId":"t-abc"}`, StopRequest{InvokeId: "t-abc"}},
 		{"duplicates removed in order", `{"InvokeId":"t-abc","InstanceIds":["i-b","i-a","i-b","mi-c","i-a"]}`,
 			StopRequest{InvokeId: "t-abc", InstanceIds: []string{"i-b", "i-a", "mi-c"}}},
-		{"null and empty lists mean all", `{"InvokeId":"t-abc","InstanceIds":null,"RegionId":null}`, StopRequest{InvokeId: "t-abc"}},
-		{"empty string list means all", `{"InvokeId":"t-abc","InstanceIds":""}`, StopRequest{InvokeId: "t-abc"}},
+		{"absent list means all", `{"InvokeId":"t-abc","RegionId":null}`, StopRequest{InvokeId: "t-abc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r, err := DecodeRequest([]byte(tc.body))
@@ -96,6 +95,21 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"sweep bad region", `{"Action":"Sweep","RegionIds":["cn_hangzhou"]}`, "InvalidParameter", "RegionIds"},
 		{"sweep tags not strings", `{"Action":"Sweep","Tags":{"a":1}}`, "InvalidParameter", "Tags"},
 		{"sweep stop field", `{"Action":"Sweep","InvokeId":"t-1"}`, "InvalidParameter", "InvokeId"},
+		// A present but empty list is a caller's bug, never "every instance".
+		{"empty instance list", `{"InvokeId":"t-1","InstanceIds":[]}`, "InvalidParameter", "omit InstanceIds"},
+		{"empty seed list", `{"InvokeId":"t-1","InstanceIds":"[]"}`, "InvalidParameter", "omit InstanceIds"},
+		{"empty seed string", `{"InvokeId":"t-1","InstanceIds":""}`, "InvalidParameter", "omit InstanceIds"},
+		{"blank seed string", `{"InvokeId":"t-1","InstanceIds":"  "}`, "InvalidParameter", "omit InstanceIds"},
+		{"seed null string", `{"InvokeId":"t-1","InstanceIds":"null"}`, "InvalidParameter", "omit InstanceIds"},
+		{"null list", `{"InvokeId":"t-1","InstanceIds":null}`, "InvalidParameter", "omit InstanceIds"},
+		{"instance not a string", `{"InvokeId":"t-1","InstanceIds":["i-a",7]}`, "InvalidParameter", "InstanceIds"},
+		{"too many instances", `{"InvokeId":"t-1","InstanceIds":[` + strings.Repeat(`"i-a",`, 10000) + `"i-b"]}`, "InvalidParameter", "10001 entries"},
+		{"repeated tag key", `{"Action":"Sweep","Tags":{"env":"prod","env":"dev"}}`, "InvalidParameter", "Tags"},
+		{"too many regions", `{"Action":"Sweep","RegionIds":[` + strings.Repeat(`"cn-a",`, MaxRegions) + `"cn-b"]}`, "InvalidParameter", "RegionIds"},
+		{"max stops zero", `{"Action":"Sweep","MaxStops":0}`, "InvalidParameter", "MaxStops"},
+		{"max stops fraction", `{"Action":"Sweep","MaxStops":1.5}`, "InvalidParameter", "MaxStops"},
+		{"max stops string", `{"Action":"Sweep","MaxStops":"5"}`, "InvalidParameter", "MaxStops"},
+		{"empty command name", `{"Action":"Sweep","CommandName":""}`, "InvalidParameter", "CommandName"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeRequest([]byte(tc.body))

@@ -4,10 +4,13 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
+	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -15,45 +18,60 @@ import (
 )
 
 // The sweep: scheduled cleanup that lists stale invocations with
-// DescribeInvocations and stops them.
+// DescribeInvocations and stops them. A stop may kill running work
+// (stop.go), so the sweep is built to be safe by default.
 //
-// Shape. One lister per region (concurrently) pages through its listings and
-// streams the invocations it selects into a small bounded channel; a pool of
-// Concurrency workers takes them from there and stops each one (all its
-// instances), paced by an adaptive pacer (sweep_pacer.go). Nothing but the
-// current page and the ids already seen is held, so the memory a sweep needs
-// does not grow with the size of the fleet's pages.
+// List first, then stop. Each region is listed completely before anything
+// is stopped: whether the API's NextToken is a stable cursor or an offset
+// into the current filtered listing is not documented, and with an offset a
+// caller that stops invocations while paging through a status-filtered
+// listing skips some on every page. Listing first also lets the stop limit
+// apply before the first stop. Only what selection needs is kept: the ids
+// seen (so nothing is counted or stopped twice) and the selected
+// invocations (id, name, age, rule, instance counts), never the pages.
 //
 // Listings. The API filters on one InvokeStatus per call, and a listing
-// without a status filter walks every invocation of the last 30 days (almost
-// all of them finished), so each region is listed with the filters that can
-// only return active invocations:
-//   - Timed=false, InvokeStatus Running, Pending and Scheduled: one-time
-//     invocations (and periodic ones whose schedule is already over, which
-//     are left alone: a stop would change nothing);
-//   - Timed=true, no status filter, only when IncludePeriodic: the active
-//     periodic and reboot invocations, which no Timed=false listing shows.
+// without a status filter walks every invocation of the last four weeks, so
+// each region is listed with the filters that can only return active
+// invocations: Timed=false with InvokeStatus Pending, Scheduled, Running and
+// Stopping, in that order (an invocation that moves on between two listings
+// is then seen twice rather than missed; Stopping because an invocation
+// whose only running instance is being stopped may still have pending
+// ones), and Timed=true without a status, only with IncludePeriodic (the
+// active periodic and reboot invocations, which no Timed=false listing
+// shows). CommandName is sent as a filter. Tags are not: a Tag.N filter may
+// match at most 1,000 resources, which a busy tag such as env=prod exceeds
+// over four weeks; they are checked on each invocation instead. At most
+// regionListers regions are listed at once.
 //
-// CommandName and Tags are passed to the API and checked again on each
-// invocation, as are status, age and periodicity.
+// Selection, on each invocation: some instance still Pending, Scheduled or
+// Running (one whose active instances are all Stopping already is not
+// stopped again); not periodic unless IncludePeriodic; the command name and
+// every tag; then its age against its stale age, which is its stopper:ttl
+// tag when it has one (shorter or longer than OlderThan) and OlderThan
+// otherwise. A stale invocation tagged stopper:protect, or one old by
+// OlderThan whose stopper:ttl is longer, is Spared and listed as such; one
+// whose owner tag or CreationTime cannot be read is never stopped and is
+// reported in Failed.
+//
+// Rails. A request narrows the configured sweep and never widens it (see
+// plan), and a sweep (not a dry run) that selects more than its limit stops
+// nothing and answers Sweep.LimitExceeded.
+//
+// Stopping. A pool of Concurrency workers stops the selected invocations
+// (all instances each), paced by an adaptive pacer (sweep_pacer.go).
+// Throttling is not a failure: the pacer slows down and the invocation is
+// tried again. A transient failure that outlived the client's retries is
+// tried again too, a few times, while there is time. Anything else (an
+// invocation that ended meanwhile, any permanent code) is one Failed entry
+// and the others go on.
 //
 // Deadline. stopBy = the context's deadline - Reserve. After stopBy no page
 // is requested and no stop is started; stops in flight run to the real
 // deadline (their context is not cancelled with the request's). Whatever was
-// left makes the answer Truncated, so the next timer carries on.
-//
-// Failures. An invocation that cannot be stopped (InvalidInvokeId.NotFound
-// because it ended meanwhile, any permanent code, a transient failure that
-// outlived the client's retries) is one Failed entry and the others go on.
-// Throttling is not a failure: the pacer slows down and the invocation is
-// tried again (up to maxThrottleRetries, then it is Failed with the API's
-// code); when the deadline comes first the invocation is simply not done and
-// the answer is Truncated. A region whose listing fails is one Failed entry
-// with an empty InvokeId; when the failure is transient (after the client's
-// retries and the sweep's own) the answer is also Truncated, since part of
-// the region was not looked at. An invocation whose CreationTime cannot be
-// read is never stopped (its age is unknown) and is reported in Failed with
-// the code InvalidCreationTime, so that it does not go unnoticed.
+// left makes the answer Truncated, so the next sweep carries on. A region
+// whose listing fails is one Failed entry with an empty InvokeId; when the
+// failure is transient the answer is Truncated too.
 
 // Sweep limits and tuning that are not configuration.
 const (
@@ -64,18 +82,28 @@ const (
 	defaultSweepOlderThan = 2 * time.Hour
 	// defaultSweepConcurrency applies when SweepDefaults.Concurrency is unset.
 	defaultSweepConcurrency = 8
+	// regionListers bounds how many regions are listed at once.
+	regionListers = 4
 	// maxThrottleRetries bounds how often one invocation is tried again after
 	// the client gave up on throttling, for sweeps without a deadline.
 	maxThrottleRetries = 20
 	// throttleBackoff is the first wait of an invocation the API throttled
 	// (doubling with each try, up to 64 times this).
 	throttleBackoff = 25 * time.Millisecond
+	// faultRetries is how often an invocation whose stop failed transiently
+	// (after the client's own retries) is tried again while time is left.
+	faultRetries = 3
+	// faultBackoff is the first wait before such a try (doubling).
+	faultBackoff = 200 * time.Millisecond
 	// listRetries is how often a page whose listing failed transiently
 	// (after the client's own retries) is tried again.
 	listRetries = 3
 	// CodeInvalidCreationTime reports an invocation whose CreationTime does
 	// not parse: it is never stopped.
 	CodeInvalidCreationTime = "InvalidCreationTime"
+	// CodeSweepLimitExceeded refuses a sweep that selected more invocations
+	// than it may stop.
+	CodeSweepLimitExceeded = "Sweep.LimitExceeded"
 )
 
 // creationLayout is how the API writes times (UTC, seconds).
@@ -85,60 +113,118 @@ const creationLayout = "2006-01-02T15:04:05Z"
 type sweepPlan struct {
 	regions         []string
 	olderThan       time.Duration
-	cutoff          time.Time // created before this is stale
+	now             time.Time
 	commandName     string
 	tags            map[string]string
-	apiTags         []cloudassistant.Tag // sorted by key
 	includePeriodic bool
 	dryRun          bool
+	maxStops        int // 0 is no limit
 	concurrency     int
 	reserve         time.Duration
 }
 
-// plan fills the request's unset fields from the defaults and checks the regions.
+// plan resolves a request against the configured sweep. A request may
+// narrow the sweep, never widen it: a shorter OlderThan, IncludePeriodic
+// when the configuration leaves periodic invocations alone, another
+// CommandName than the configured one, a region outside
+// STOPPER_SWEEP_REGION_IDS (when set) or a MaxStops above the configured
+// one are refused naming the field; its Tags add to the configured ones.
 func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
 	d := f.Sweep
+	configured := cmp.Or(d.OlderThan, defaultSweepOlderThan)
 	p := sweepPlan{
 		regions:         req.RegionIds,
-		olderThan:       cmp.Or(req.OlderThan, d.OlderThan, defaultSweepOlderThan),
-		commandName:     cmp.Or(req.CommandName, d.CommandName),
-		tags:            req.Tags,
+		olderThan:       cmp.Or(req.OlderThan, configured),
+		now:             f.now(),
+		commandName:     cmp.Or(d.CommandName, req.CommandName),
 		includePeriodic: d.IncludePeriodic,
 		dryRun:          f.DryRun,
+		maxStops:        max(d.MaxStops, 0),
 		concurrency:     cmp.Or(max(d.Concurrency, 0), defaultSweepConcurrency),
 		reserve:         max(d.Reserve, 0),
 	}
+	widens := func(field, format string, args ...any) *Error {
+		return Invalid(field, "%s: a request may narrow the configured sweep, never widen it", fmt.Sprintf(format, args...))
+	}
+	if req.OlderThan != 0 && req.OlderThan < configured {
+		return p, widens("OlderThan", "%s is shorter than STOPPER_SWEEP_OLDER_THAN (%s)", req.OlderThan, configured)
+	}
+	if req.IncludePeriodic != nil && *req.IncludePeriodic && !d.IncludePeriodic {
+		return p, widens("IncludePeriodic", "periodic invocations are left alone by STOPPER_SWEEP_INCLUDE_PERIODIC=false")
+	}
+	if req.IncludePeriodic != nil {
+		p.includePeriodic = *req.IncludePeriodic
+	}
+	if d.CommandName != "" && req.CommandName != "" && req.CommandName != d.CommandName {
+		return p, widens("CommandName", "%q is not STOPPER_SWEEP_COMMAND_NAME (%q)", truncate(req.CommandName), d.CommandName)
+	}
+	if req.MaxStops != 0 {
+		if p.maxStops != 0 && req.MaxStops > p.maxStops {
+			return p, widens("MaxStops", "%d is above STOPPER_SWEEP_MAX_STOPS (%d)", req.MaxStops, p.maxStops)
+		}
+		p.maxStops = req.MaxStops
+	}
 	if p.regions == nil {
 		p.regions = d.RegionIds
+	} else if d.RestrictRegions {
+		for _, r := range p.regions {
+			if !slices.Contains(d.RegionIds, r) {
+				return p, widens("RegionIds", "%s is not in STOPPER_SWEEP_REGION_IDS (%s)", r, strings.Join(d.RegionIds, ","))
+			}
+		}
 	}
 	if len(p.regions) == 0 {
 		return p, Missing("RegionIds", "Give RegionIds in the request, or set STOPPER_SWEEP_REGION_IDS (or STOPPER_REGION_ID) for sweeps that name none.")
 	}
 	p.regions = slices.Compact(slices.Sorted(slices.Values(p.regions)))
+	if len(p.regions) > MaxRegions {
+		return p, Invalid("RegionIds", "names %d regions; at most %d are swept at once", len(p.regions), MaxRegions)
+	}
 	for _, r := range p.regions {
 		if e := f.allowed(r); e != nil {
 			return p, e
 		}
 	}
-	if p.tags == nil {
-		p.tags = d.Tags
+	tags, e := mergeTags(d.Tags, req.Tags)
+	if e != nil {
+		return p, e
 	}
-	for _, k := range slices.Sorted(maps.Keys(p.tags)) {
-		p.apiTags = append(p.apiTags, cloudassistant.Tag{TagKey: k, TagValue: p.tags[k]})
-	}
-	if req.IncludePeriodic != nil {
-		p.includePeriodic = *req.IncludePeriodic
-	}
+	p.tags = tags
 	if req.DryRun != nil {
 		p.dryRun = *req.DryRun
 	}
-	p.cutoff = f.now().Add(-p.olderThan)
 	return p, nil
 }
 
-// sweepJob is one selected invocation on its way to being stopped.
-type sweepJob struct {
-	region, invokeID string
+// mergeTags adds a request's tag conditions to the configured ones. An
+// empty value asks for the key with any value, so a request may give a
+// value the configuration leaves open, but not another value than the
+// configured one (no invocation could match both).
+func mergeTags(configured, requested map[string]string) (map[string]string, *Error) {
+	tags := maps.Clone(configured)
+	if tags == nil {
+		tags = map[string]string{}
+	}
+	for _, k := range slices.Sorted(maps.Keys(requested)) {
+		v := requested[k]
+		have, ok := tags[k]
+		switch {
+		case !ok || have == "":
+			tags[k] = v
+		case v != "" && v != have:
+			return nil, Invalid("Tags", "%s=%q conflicts with STOPPER_SWEEP_TAGS %s=%q: no invocation could match both", truncate(k), truncate(v), k, have)
+		}
+	}
+	if len(tags) > MaxTags {
+		return nil, Invalid("Tags", "with STOPPER_SWEEP_TAGS makes %d tag conditions; at most %d are allowed", len(tags), MaxTags)
+	}
+	return tags, nil
+}
+
+// candidate is one selected invocation on its way to being stopped.
+type candidate struct {
+	region string
+	swept  SweptInvoke
 }
 
 // sweep is the state of one running sweep.
@@ -154,20 +240,20 @@ type sweep struct {
 	// cancellation, and the real deadline.
 	calls context.Context
 
-	jobs chan sweepJob
-
 	mu        sync.Mutex
 	scanned   int
-	matched   int
+	selected  []candidate
 	stopped   []SweptInvoke
+	spared    []SparedInvoke
 	failed    []FailedInvoke
 	truncated bool
 }
 
 // RunSweep finds stale invocations and stops them (see the comment at the top
 // of this file). Refusals of the whole sweep (no region, a region outside the
-// allowlist) are errors; everything that happens to single regions and
-// invocations is in the answer.
+// allowlist, a request that widens the sweep, more selected than the limit)
+// are errors; everything that happens to single regions and invocations is
+// in the answer.
 func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequest) (SweepAnswer, *Error) {
 	start := f.now()
 	p, e := f.plan(req)
@@ -176,8 +262,7 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		return SweepAnswer{}, e
 	}
 
-	s := &sweep{f: f, plan: p, reqID: requestID, pace: newPacer(),
-		jobs: make(chan sweepJob, p.concurrency)}
+	s := &sweep{f: f, plan: p, reqID: requestID, pace: newPacer()}
 	var cancelWork, cancelCalls context.CancelFunc
 	if dl, ok := ctx.Deadline(); ok {
 		s.work, cancelWork = context.WithDeadline(ctx, dl.Add(-p.reserve))
@@ -190,48 +275,73 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 	defer cancelWork()
 	defer cancelCalls()
 
-	var listers sync.WaitGroup
-	for _, region := range p.regions {
-		listers.Go(func() { s.listRegion(region) })
+	s.list()
+	if e := s.checkLimit(); e != nil {
+		f.logOutcome(ctx, requestID, ActionSweep, e, start,
+			slog.Any("region_ids", p.regions), slog.Int("scanned", s.scanned), slog.Int("matched", len(s.selected)),
+			slog.Int("max_stops", p.maxStops))
+		return SweepAnswer{}, e
 	}
-	go func() {
-		listers.Wait()
-		close(s.jobs)
-	}()
-	var workers sync.WaitGroup
-	for range p.concurrency {
-		workers.Go(s.runWorker)
-	}
-	workers.Wait()
+	s.stopAll()
 
 	answer := s.answer()
 	f.logOutcome(ctx, requestID, ActionSweep, nil, start,
 		slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun),
 		slog.Int("scanned", answer.Scanned), slog.Int("matched", answer.Matched),
-		slog.Int("stopped", len(answer.Stopped)), slog.Int("failed", len(answer.Failed)),
-		slog.Bool("truncated", answer.Truncated), slog.Float64("stop_rate_limit", s.pace.current()))
+		slog.Int("stopped", len(answer.Stopped)), slog.Int("spared", len(answer.Spared)),
+		slog.Int("failed", len(answer.Failed)), slog.Bool("truncated", answer.Truncated),
+		slog.Float64("stop_rate_limit", s.pace.current()))
 	return answer, nil
+}
+
+// checkLimit refuses a sweep that selected more invocations than it may
+// stop: it stops none of them, since a selection that large more likely
+// means a wrong setting or an incident than a backlog. A dry run is never
+// refused (it is how the selection is inspected).
+func (s *sweep) checkLimit() *Error {
+	n := len(s.selected)
+	if s.plan.dryRun || s.plan.maxStops == 0 || n <= s.plan.maxStops {
+		return nil
+	}
+	perRegion := map[string]int{}
+	for _, c := range s.selected {
+		perRegion[c.region]++
+	}
+	var parts []string
+	for _, r := range slices.Sorted(maps.Keys(perRegion)) {
+		parts = append(parts, fmt.Sprintf("%s %d", r, perRegion[r]))
+	}
+	truncated := ""
+	if s.truncated {
+		truncated = " (the listing did not finish: there may be more)"
+	}
+	return &Error{Code: CodeSweepLimitExceeded, Status: http.StatusConflict,
+		Message: fmt.Sprintf("the sweep selected %d invocations (%s)%s, more than its limit of %d: nothing was stopped. "+
+			"Run it with \"DryRun\": true to see them, narrow it (OlderThan, CommandName, Tags, RegionIds), "+
+			"protect long jobs with the stopper:protect or stopper:ttl tags, or raise STOPPER_SWEEP_MAX_STOPS",
+			n, strings.Join(parts, ", "), truncated, s.plan.maxStops)}
 }
 
 func (s *sweep) answer() SweepAnswer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	stopped := slices.Clone(s.stopped)
-	if stopped == nil {
-		stopped = []SweptInvoke{}
-	}
-	failed := slices.Clone(s.failed)
-	if failed == nil {
-		failed = []FailedInvoke{}
-	}
-	slices.SortFunc(stopped, func(a, b SweptInvoke) int {
-		return cmp.Or(cmp.Compare(a.RegionId, b.RegionId), cmp.Compare(a.InvokeId, b.InvokeId))
-	})
-	slices.SortFunc(failed, func(a, b FailedInvoke) int {
-		return cmp.Or(cmp.Compare(a.RegionId, b.RegionId), cmp.Compare(a.InvokeId, b.InvokeId))
-	})
+	byRegionID := func(r1, i1, r2, i2 string) int { return cmp.Or(cmp.Compare(r1, r2), cmp.Compare(i1, i2)) }
+	stopped := orEmpty(slices.Clone(s.stopped))
+	slices.SortFunc(stopped, func(a, b SweptInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
+	spared := orEmpty(slices.Clone(s.spared))
+	slices.SortFunc(spared, func(a, b SparedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
+	failed := orEmpty(slices.Clone(s.failed))
+	slices.SortFunc(failed, func(a, b FailedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
 	return SweepAnswer{RequestId: s.reqID, Action: ActionSweep, DryRun: s.plan.dryRun,
-		Scanned: s.scanned, Matched: s.matched, Stopped: stopped, Failed: failed, Truncated: s.truncated}
+		Scanned: s.scanned, Matched: len(s.selected), Stopped: stopped, Spared: spared, Failed: failed, Truncated: s.truncated}
+}
+
+// orEmpty makes a nil list an empty one: answers show [] rather than null.
+func orEmpty[T any](list []T) []T {
+	if list == nil {
+		return []T{}
+	}
+	return list
 }
 
 func (s *sweep) truncate() {
@@ -257,9 +367,10 @@ type sweepListing struct {
 
 func (s *sweep) listings() []sweepListing {
 	l := []sweepListing{
-		{false, cloudassistant.StatusRunning},
 		{false, cloudassistant.StatusPending},
 		{false, cloudassistant.StatusScheduled},
+		{false, cloudassistant.StatusRunning},
+		{false, cloudassistant.StatusStopping},
 	}
 	if s.plan.includePeriodic {
 		l = append(l, sweepListing{timed: true})
@@ -267,10 +378,28 @@ func (s *sweep) listings() []sweepListing {
 	return l
 }
 
-// listRegion runs a region's listings one after another and sends what it
-// selects to the workers. Ids seen once are skipped (a page can repeat an
-// item when the fleet changes between pages), so nothing is counted or
-// stopped twice.
+// list lists every region, at most regionListers at once, and selects.
+func (s *sweep) list() {
+	var wg sync.WaitGroup
+	slots := make(chan struct{}, regionListers)
+	for _, region := range s.plan.regions {
+		wg.Go(func() {
+			select {
+			case slots <- struct{}{}:
+			case <-s.work.Done():
+				s.truncate()
+				return
+			}
+			defer func() { <-slots }()
+			s.listRegion(region)
+		})
+	}
+	wg.Wait()
+}
+
+// listRegion runs a region's listings one after another. Ids seen once are
+// skipped (an invocation can move from one listing to the next, and a page
+// can repeat an item), so nothing is counted, selected or stopped twice.
 func (s *sweep) listRegion(region string) {
 	seen := map[string]struct{}{}
 	for _, l := range s.listings() {
@@ -285,7 +414,7 @@ func (s *sweep) listRegion(region string) {
 func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{}) bool {
 	req := cloudassistant.DescribeInvocationsRequest{
 		RegionId: region, InvokeStatus: l.status, CommandName: s.plan.commandName,
-		Timed: &l.timed, Tags: s.plan.apiTags, MaxResults: sweepPageSize,
+		Timed: &l.timed, MaxResults: sweepPageSize,
 	}
 	tokens := map[string]struct{}{}
 	for {
@@ -293,7 +422,6 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 		if !ok {
 			return false
 		}
-		var batch []sweepJob
 		scanned := 0
 		for i := range resp.Invocations.Invocation {
 			inv := &resp.Invocations.Invocation[i]
@@ -302,26 +430,11 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 			}
 			seen[inv.InvokeId] = struct{}{}
 			scanned++
-			switch verdict, e := s.selects(inv, l.timed); {
-			case e != nil:
-				s.fail(region, inv.InvokeId, e)
-			case verdict:
-				batch = append(batch, sweepJob{region: region, invokeID: inv.InvokeId})
-			}
+			s.judge(region, inv, l.timed)
 		}
 		s.mu.Lock()
 		s.scanned += scanned
 		s.mu.Unlock()
-		for i, j := range batch {
-			if !s.send(j) {
-				// Out of time: the rest of this page is left for the next sweep.
-				s.mu.Lock()
-				s.matched += len(batch) - i
-				s.truncated = true
-				s.mu.Unlock()
-				return false
-			}
-		}
 		next := resp.NextToken
 		if next == "" || len(resp.Invocations.Invocation) == 0 {
 			return true
@@ -332,23 +445,6 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 		}
 		tokens[next] = struct{}{}
 		req.NextToken = next
-	}
-}
-
-// send hands a selected invocation to the workers; false when the time for
-// starting work is over.
-func (s *sweep) send(j sweepJob) bool {
-	if s.work.Err() != nil {
-		return false
-	}
-	select {
-	case s.jobs <- j:
-		s.mu.Lock()
-		s.matched++
-		s.mu.Unlock()
-		return true
-	case <-s.work.Done():
-		return false
 	}
 }
 
@@ -383,40 +479,75 @@ func (s *sweep) page(req cloudassistant.DescribeInvocationsRequest) (*cloudassis
 	}
 }
 
-// selects decides whether an invocation is stopped. An error means it cannot
-// be judged (its CreationTime does not parse).
-func (s *sweep) selects(inv *cloudassistant.Invocation, timedListing bool) (bool, *Error) {
-	status := inv.InvocationStatus
-	if status == "" {
-		status = inv.InvokeStatus
-	}
-	switch status {
-	case cloudassistant.StatusPending, cloudassistant.StatusRunning, cloudassistant.StatusScheduled:
-	default:
-		return false, nil
+// judge applies the selection to one listed invocation and records the
+// verdict: selected, spared, failed (cannot be judged), or nothing.
+func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListing bool) {
+	c := countInstances(inv.InvokeInstances.InvokeInstance)
+	if !c.stoppable(inv) {
+		// Ended, or every active instance already Stopping.
+		return
 	}
 	periodic := inv.Timed || (inv.RepeatMode != "" && inv.RepeatMode != cloudassistant.RepeatOnce)
 	if periodic && (!s.plan.includePeriodic || !timedListing) {
 		// Outside a Timed=true listing a periodic invocation's schedule is
 		// already over: a stop would change nothing.
-		return false, nil
+		return
 	}
 	if s.plan.commandName != "" && inv.CommandName != s.plan.commandName {
-		return false, nil
+		return
 	}
 	for k, v := range s.plan.tags {
 		if !hasTag(inv.Tags.Tag, k, v) {
-			return false, nil
+			return
 		}
 	}
 	created, err := time.Parse(creationLayout, inv.CreationTime)
 	if err != nil {
 		if created, err = time.Parse(time.RFC3339, inv.CreationTime); err != nil {
-			return false, &Error{Code: CodeInvalidCreationTime,
-				Message: "CreationTime " + truncate(inv.CreationTime) + " is not a time such as 2026-01-19T09:15:46Z: the invocation's age is unknown, so it was not stopped"}
+			s.fail(region, inv.InvokeId, &Error{Code: CodeInvalidCreationTime,
+				Message: "CreationTime " + truncate(inv.CreationTime) + " is not a time such as 2026-01-19T09:15:46Z: the invocation's age is unknown, so it was not stopped"})
+			return
 		}
 	}
-	return created.Before(s.plan.cutoff), nil
+	age := s.plan.now.Sub(created)
+	owner := readOwnerTags(inv.Tags.Tag)
+	limit, rule := s.plan.olderThan, "OlderThan="+s.plan.olderThan.String()
+	if owner.ttl > 0 {
+		limit, rule = owner.ttl, TagTTL+"="+tagValue(inv.Tags.Tag, TagTTL)
+	}
+	var spared string
+	switch {
+	case owner.protect:
+		// Protection wins over everything else, a bad tag included.
+		if age > limit {
+			spared = TagProtect
+		}
+	case owner.ttlErr != nil:
+		s.fail(region, inv.InvokeId, owner.ttlErr)
+		return
+	case age > s.plan.olderThan && age <= limit:
+		spared = rule
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case spared != "":
+		s.spared = append(s.spared, SparedInvoke{RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, Reason: spared})
+	case !owner.protect && age > limit:
+		s.selected = append(s.selected, candidate{region: region, swept: SweptInvoke{
+			RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, CreationTime: inv.CreationTime,
+			Rule: rule, Pending: c.pending, Running: c.running}})
+	}
+}
+
+// tagValue is a tag's value as the owner wrote it.
+func tagValue(tags []cloudassistant.Tag, key string) string {
+	for _, t := range tags {
+		if t.TagKey == key {
+			return strings.TrimSpace(t.TagValue)
+		}
+	}
+	return ""
 }
 
 // hasTag reports whether tags carry key with value; an empty value asks for
@@ -430,38 +561,60 @@ func hasTag(tags []cloudassistant.Tag, key, value string) bool {
 	return false
 }
 
-// runWorker is one worker: it stops jobs until the listers are done.
-func (s *sweep) runWorker() {
-	for j := range s.jobs {
-		s.handle(j)
-	}
-}
-
-// handle stops one invocation, trying it again while the API throttles.
-func (s *sweep) handle(j sweepJob) {
+// stopAll stops the selected invocations with Concurrency workers; in a
+// dry run it only lists them.
+func (s *sweep) stopAll() {
 	if s.plan.dryRun {
-		s.mu.Lock()
-		s.stopped = append(s.stopped, SweptInvoke{RegionId: j.region, InvokeId: j.invokeID})
-		s.mu.Unlock()
+		for _, c := range s.selected {
+			s.stopped = append(s.stopped, c.swept)
+		}
 		return
 	}
-	for throttled := 0; ; throttled++ {
+	jobs := make(chan candidate)
+	var workers sync.WaitGroup
+	for range min(s.plan.concurrency, max(len(s.selected), 1)) {
+		workers.Go(func() {
+			for c := range jobs {
+				s.handle(c)
+			}
+		})
+	}
+feed:
+	for _, c := range s.selected {
+		select {
+		case jobs <- c:
+		case <-s.work.Done():
+			// Out of time: the rest is left for the next sweep.
+			s.truncate()
+			break feed
+		}
+	}
+	close(jobs)
+	workers.Wait()
+}
+
+// handle stops one invocation, trying it again while the API throttles and,
+// a few times, after a transient failure.
+func (s *sweep) handle(c candidate) {
+	faults := 0
+	for throttled := 0; ; {
 		if s.work.Err() != nil || s.pace.wait(s.work) != nil {
 			// Out of time before it was started: left for the next sweep.
 			s.truncate()
 			return
 		}
 		began := time.Now()
-		err := s.f.API.StopInvocation(s.calls, j.region, j.invokeID, nil)
+		err := s.f.API.StopInvocation(s.calls, c.region, c.swept.InvokeId, nil)
 		e := AsError(err)
 		switch {
 		case err == nil:
 			s.pace.done(outcomeOK, time.Since(began))
 			s.mu.Lock()
-			s.stopped = append(s.stopped, SweptInvoke{RegionId: j.region, InvokeId: j.invokeID})
+			s.stopped = append(s.stopped, c.swept)
 			s.mu.Unlock()
 			s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: stopped",
-				slog.String("request_id", s.reqID), slog.String("region_id", j.region), slog.String("invoke_id", j.invokeID))
+				slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId),
+				slog.String("rule", c.swept.Rule), slog.Int("pending", c.swept.Pending), slog.Int("running", c.swept.Running))
 			return
 		case cloudassistant.Throttling(e.Code) && throttled < maxThrottleRetries:
 			s.pace.done(outcomeThrottled, time.Since(began))
@@ -471,16 +624,32 @@ func (s *sweep) handle(j sweepJob) {
 				s.truncate()
 				return
 			}
-			continue
+			throttled++
+		case e.Transient && !cloudassistant.Throttling(e.Code) && faults < faultRetries && !ctxEnded(err):
+			// The client's own retries ran out on a fault (5xx, a dropped
+			// connection); with time left it is worth another round rather
+			// than a Failed entry. Stops are idempotent: a stop that was
+			// applied but whose answer was lost succeeds again.
+			s.pace.done(outcomeOther, time.Since(began))
+			if !sleep(s.work, jitter(faultBackoff<<faults)) {
+				s.fail(c.region, c.swept.InvokeId, e)
+				s.truncate()
+				return
+			}
+			faults++
 		default:
 			s.pace.done(outcomeOther, time.Since(began))
-			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+			if ctxEnded(err) {
 				s.truncate()
 			}
-			s.fail(j.region, j.invokeID, e)
+			s.fail(c.region, c.swept.InvokeId, e)
 			return
 		}
 	}
+}
+
+func ctxEnded(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // jitter is a uniform duration in [d/2, d].

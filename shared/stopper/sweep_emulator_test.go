@@ -74,15 +74,17 @@ func (s selection) wantStop(f fleetSpec) bool {
 	return s.filtersPass(f) && f.active() && f.age > s.olderThan && (!f.periodic() || s.includePeriodic)
 }
 
-// wantScanned: what the sweep's listings return (active one-time invocations,
-// and active periodic ones when asked), under the name and tag filters.
+// wantScanned: what the sweep's listings return: active and Stopping
+// one-time invocations, and active periodic ones when asked, under the name
+// filter (tags are checked on each invocation, not sent as filters).
 func (s selection) wantScanned(f fleetSpec) bool {
-	if f.periodic() {
-		// An active periodic invocation is one with a run to come; a
-		// Stopping one still counts (it is listed, and left alone).
-		return s.filtersPass(f) && s.includePeriodic && (f.active() || f.status == ca.StatusStopping)
+	if s.name != "" && f.name != s.name {
+		return false
 	}
-	return s.filtersPass(f) && f.active()
+	if f.periodic() && !s.includePeriodic {
+		return false
+	}
+	return f.active() || f.status == ca.StatusStopping
 }
 
 // genFleet makes n invocations per region with every combination of age,
@@ -205,6 +207,7 @@ func TestSweepEmulatorSelection(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, fleet, now, emulator.Options{}, ecs.Options{})
+			r.fn.Sweep.IncludePeriodic = tc.sel.includePeriodic
 			a, err := r.fn.RunSweep(context.Background(), "req-sel", tc.req)
 			if err != nil {
 				t.Fatal(err)
@@ -247,6 +250,7 @@ func TestSweepEmulatorDryRun(t *testing.T) {
 	fleet := genFleet(2, 300, now)
 	r := newRig(t, fleet, now, emulator.Options{}, ecs.Options{})
 	r.fn.DryRun = true // the request's absence of DryRun takes the function's default
+	r.fn.Sweep.IncludePeriodic = true
 	a, err := r.fn.RunSweep(context.Background(), "req-dry", stopper.SweepRequest{IncludePeriodic: boolp(true)})
 	if err != nil {
 		t.Fatal(err)
@@ -359,6 +363,7 @@ func TestSweepEmulatorThrottled(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, fleet, now, emulator.Options{ThrottleQPS: 150, ThrottleBurst: 5}, tc.co)
+			r.fn.Sweep.IncludePeriodic = true
 			a, err := r.fn.RunSweep(context.Background(), "req-throttled", stopper.SweepRequest{IncludePeriodic: boolp(true)})
 			if err != nil {
 				t.Fatal(err)

@@ -33,6 +33,13 @@ type fakeAPI struct {
 	listErr map[string]error
 	// overlap makes each page repeat the previous page's last item.
 	overlap bool
+	// stopEnds makes a stop end the invocation (status Stopped), so that
+	// the offset token of a status-filtered listing shifts under a caller
+	// that stops while paging.
+	stopEnds bool
+	// failTimes answers the first N stops of an invocation with a 503.
+	failTimes map[string]int
+	attempts  map[string]int
 	// stopDelay is how long each stop takes (it ignores its context, as a
 	// call already on the wire does).
 	stopDelay time.Duration
@@ -73,10 +80,25 @@ func (f *fakeAPI) StopInvocation(ctx context.Context, region, id string, instanc
 		}
 		f.tokens--
 	}
+	if f.attempts == nil {
+		f.attempts = map[string]int{}
+	}
+	f.attempts[id]++
 	if err := f.stopErr[id]; err != nil {
 		return err
 	}
+	if f.failTimes[id] > 0 {
+		f.failTimes[id]--
+		return fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "ServiceUnavailable", Message: "busy", HTTPStatus: 503})
+	}
 	f.stops[region+"/"+id]++
+	if f.stopEnds {
+		for i := range f.fleet {
+			if f.fleet[i].RegionId == region && f.fleet[i].InvokeId == id {
+				f.fleet[i].InvocationStatus = ca.StatusStopped
+			}
+		}
+	}
 	return nil
 }
 
@@ -191,9 +213,11 @@ func TestSweepSelection(t *testing.T) {
 		{name: "name from defaults", fn: func(f *Function) { f.Sweep.CommandName = "deploy" }, want: "cn-hangzhou/t-deploy"},
 		{name: "tags", req: SweepRequest{Tags: map[string]string{"env": "prod"}}, want: "cn-hangzhou/t-prod"},
 		{name: "every tag", req: SweepRequest{Tags: map[string]string{"env": "prod", "team": "b"}}, want: ""},
-		{name: "older than", req: SweepRequest{OlderThan: 30 * time.Minute, CommandName: "backup", Tags: map[string]string{}},
+		{name: "older than", fn: func(f *Function) { f.Sweep.OlderThan = 30 * time.Minute }, req: SweepRequest{CommandName: "backup", Tags: map[string]string{}},
 			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-prod cn-hangzhou/t-young"},
-		{name: "periodic", req: SweepRequest{IncludePeriodic: boolp(true), CommandName: "backup"},
+		{name: "older than narrowed", fn: func(f *Function) { f.Sweep.OlderThan = 30 * time.Minute }, req: SweepRequest{OlderThan: 2 * time.Hour, CommandName: "backup"},
+			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-prod"},
+		{name: "periodic", fn: func(f *Function) { f.Sweep.IncludePeriodic = true }, req: SweepRequest{IncludePeriodic: boolp(true), CommandName: "backup"},
 			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-periodic cn-hangzhou/t-prod"},
 		{name: "periodic from defaults", fn: func(f *Function) { f.Sweep.IncludePeriodic = true; f.Sweep.CommandName = "backup" },
 			want: "cn-hangzhou/t-dev cn-hangzhou/t-old cn-hangzhou/t-oldpending cn-hangzhou/t-oldscheduled cn-hangzhou/t-periodic cn-hangzhou/t-prod"},
@@ -271,19 +295,244 @@ func TestSweepDefaultsApply(t *testing.T) {
 	var logs bytes.Buffer
 	fn := testFunction(nil, &logs)
 	fn.DryRun = true
-	fn.Sweep = SweepDefaults{RegionIds: []string{"cn-b", "cn-a", "cn-b"}, Tags: map[string]string{"z": "1", "a": "2"}}
+	fn.Sweep = SweepDefaults{RegionIds: []string{"cn-b", "cn-a", "cn-b"}, Tags: map[string]string{"z": "1", "a": ""}, MaxStops: 10}
 	p, err := fn.plan(SweepRequest{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.dryRun || p.olderThan != defaultSweepOlderThan || p.concurrency != defaultSweepConcurrency ||
-		!slices.Equal(p.regions, []string{"cn-a", "cn-b"}) || fmt.Sprint(p.apiTags) != "[{a 2} {z 1}]" ||
-		!p.cutoff.Equal(testNow.Add(-defaultSweepOlderThan)) {
+	if !p.dryRun || p.olderThan != defaultSweepOlderThan || p.concurrency != defaultSweepConcurrency || p.maxStops != 10 ||
+		!slices.Equal(p.regions, []string{"cn-a", "cn-b"}) || fmt.Sprint(p.tags) != "map[a: z:1]" || !p.now.Equal(testNow) {
 		t.Errorf("plan = %+v", p)
 	}
-	p, _ = fn.plan(SweepRequest{DryRun: boolp(false), OlderThan: time.Minute, Tags: map[string]string{}})
-	if p.dryRun || p.olderThan != time.Minute || len(p.apiTags) != 0 {
+	// Request values narrow: a longer OlderThan, a lower limit, more tags;
+	// an empty Tags object keeps the configured ones.
+	p, _ = fn.plan(SweepRequest{DryRun: boolp(false), OlderThan: 3 * time.Hour, MaxStops: 4, Tags: map[string]string{}})
+	if p.dryRun || p.olderThan != 3*time.Hour || p.maxStops != 4 || fmt.Sprint(p.tags) != "map[a: z:1]" {
 		t.Errorf("request values must win: %+v", p)
+	}
+	p, _ = fn.plan(SweepRequest{Tags: map[string]string{"a": "x", "b": "y", "z": "1"}})
+	if fmt.Sprint(p.tags) != "map[a:x b:y z:1]" {
+		t.Errorf("request tags add to the configured ones: %v", p.tags)
+	}
+}
+
+// A request narrows the configured sweep and never widens it; a refused
+// one lists nothing and stops nothing.
+func TestSweepRails(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		d     SweepDefaults
+		req   SweepRequest
+		field string // "" accepted
+	}{
+		{name: "shorter OlderThan", req: SweepRequest{OlderThan: time.Second}, field: "OlderThan"},
+		{name: "longer OlderThan", req: SweepRequest{OlderThan: 3 * time.Hour}},
+		{name: "equal OlderThan", req: SweepRequest{OlderThan: 2 * time.Hour}},
+		{name: "periodic when configured off", req: SweepRequest{IncludePeriodic: boolp(true)}, field: "IncludePeriodic"},
+		{name: "periodic off when configured on", d: SweepDefaults{IncludePeriodic: true}, req: SweepRequest{IncludePeriodic: boolp(false)}},
+		{name: "other command name", d: SweepDefaults{CommandName: "backup"}, req: SweepRequest{CommandName: "deploy"}, field: "CommandName"},
+		{name: "same command name", d: SweepDefaults{CommandName: "backup"}, req: SweepRequest{CommandName: "backup"}},
+		{name: "command name when none configured", req: SweepRequest{CommandName: "deploy"}},
+		{name: "region outside the sweep regions", d: SweepDefaults{RegionIds: []string{"cn-hangzhou"}, RestrictRegions: true},
+			req: SweepRequest{RegionIds: []string{"cn-hangzhou", "cn-beijing"}}, field: "RegionIds"},
+		{name: "subset of the sweep regions", d: SweepDefaults{RegionIds: []string{"cn-hangzhou", "cn-beijing"}, RestrictRegions: true},
+			req: SweepRequest{RegionIds: []string{"cn-beijing"}}},
+		{name: "regions when only defaulted", d: SweepDefaults{RegionIds: []string{"cn-hangzhou"}}, req: SweepRequest{RegionIds: []string{"cn-beijing"}}},
+		{name: "higher MaxStops", d: SweepDefaults{MaxStops: 10}, req: SweepRequest{MaxStops: 11}, field: "MaxStops"},
+		{name: "lower MaxStops", d: SweepDefaults{MaxStops: 10}, req: SweepRequest{MaxStops: 9}},
+		{name: "MaxStops when unlimited", d: SweepDefaults{MaxStops: 0}, req: SweepRequest{MaxStops: 500}},
+		{name: "conflicting tag", d: SweepDefaults{Tags: map[string]string{"env": "prod"}}, req: SweepRequest{Tags: map[string]string{"env": "dev"}}, field: "Tags"},
+		{name: "tag value for an any-value key", d: SweepDefaults{Tags: map[string]string{"env": ""}}, req: SweepRequest{Tags: map[string]string{"env": "dev"}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
+			fn := testFunction(api, &bytes.Buffer{})
+			d := tc.d
+			if d.RegionIds == nil {
+				d.RegionIds = []string{"cn-hangzhou"}
+			}
+			fn.Sweep = d
+			_, err := fn.RunSweep(context.Background(), "r", tc.req)
+			if tc.field == "" {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			if err == nil || err.Code != CodeInvalidParameter || err.Status != http.StatusBadRequest ||
+				!strings.HasPrefix(err.Message, tc.field+":") || (tc.field != "Tags" && !strings.Contains(err.Message, "never widen")) {
+				t.Fatalf("err = %v, want InvalidParameter naming %s", err, tc.field)
+			}
+			if api.describes != 0 || len(api.stops) != 0 {
+				t.Errorf("a refused sweep made %d listings and %d stops", api.describes, len(api.stops))
+			}
+		})
+	}
+}
+
+// More selected than the limit: nothing is stopped and the error says how
+// many; a dry run is never limited.
+func TestSweepLimit(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 5 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	fleet = append(fleet, inv("t-sh", 3*time.Hour, ca.StatusRunning, inRegion("cn-shanghai")))
+	for _, tc := range []struct {
+		name     string
+		max      int
+		req      SweepRequest
+		exceeded bool
+	}{
+		{name: "over the configured limit", max: 5, exceeded: true},
+		{name: "at the limit", max: 6},
+		{name: "no limit", max: 0},
+		{name: "lowered by the request", max: 100, req: SweepRequest{MaxStops: 3}, exceeded: true},
+		{name: "dry run over the limit", max: 2, req: SweepRequest{DryRun: boolp(true)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := newFake(fleet...)
+			fn := testFunction(api, &bytes.Buffer{})
+			fn.Sweep.MaxStops = tc.max
+			fn.Sweep.RegionIds = []string{"cn-hangzhou", "cn-shanghai"}
+			a, err := fn.RunSweep(context.Background(), "r", tc.req)
+			if !tc.exceeded {
+				if err != nil || len(a.Stopped) != 6 || a.Matched != 6 {
+					t.Fatalf("answer %+v, err %v", a, err)
+				}
+				return
+			}
+			if err == nil || err.Code != CodeSweepLimitExceeded || err.Status != http.StatusConflict || err.Transient ||
+				!strings.Contains(err.Message, "selected 6 invocations (cn-hangzhou 5, cn-shanghai 1)") || !strings.Contains(err.Message, "nothing was stopped") {
+				t.Fatalf("err = %+v", err)
+			}
+			if len(api.stops) != 0 {
+				t.Errorf("%d invocations stopped over the limit", len(api.stops))
+			}
+		})
+	}
+}
+
+// Owner tags: stopper:protect spares a stale invocation, stopper:ttl
+// replaces OlderThan (shorter or longer), and a bad value is reported.
+func TestSweepOwnerTags(t *testing.T) {
+	api := newFake(
+		inv("t-plain", 3*time.Hour, ca.StatusRunning),
+		inv("t-protected", 3*time.Hour, ca.StatusRunning, tagged(TagProtect, "true")),
+		inv("t-protectedempty", 3*time.Hour, ca.StatusRunning, tagged(TagProtect, "")),
+		inv("t-protectedfalse", 3*time.Hour, ca.StatusRunning, tagged(TagProtect, "false")),
+		inv("t-protectedfresh", 10*time.Minute, ca.StatusRunning, tagged(TagProtect, "yes")),
+		inv("t-ttlshort", 50*time.Minute, ca.StatusRunning, tagged(TagTTL, "30m")),
+		inv("t-ttlshortfresh", 20*time.Minute, ca.StatusRunning, tagged(TagTTL, "30m")),
+		inv("t-ttllong", 3*time.Hour, ca.StatusRunning, tagged(TagTTL, "6h")),
+		inv("t-ttllongstale", 7*time.Hour, ca.StatusRunning, tagged(TagTTL, "6h")),
+		inv("t-ttlbad", 3*time.Hour, ca.StatusRunning, tagged(TagTTL, "soon")),
+		inv("t-ttlbadprotected", 3*time.Hour, ca.StatusRunning, tagged(TagTTL, "-1h"), tagged(TagProtect, "1")),
+		inv("t-fresh", 10*time.Minute, ca.StatusRunning),
+	)
+	fn := testFunction(api, &bytes.Buffer{})
+	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range a.Stopped {
+		got = append(got, s.InvokeId+" "+s.Rule)
+	}
+	want := "t-plain OlderThan=2h0m0s|t-protectedfalse OlderThan=2h0m0s|t-ttllongstale stopper:ttl=6h|t-ttlshort stopper:ttl=30m"
+	if strings.Join(got, "|") != want {
+		t.Errorf("Stopped = %q\nwant      %q", strings.Join(got, "|"), want)
+	}
+	got = nil
+	for _, s := range a.Spared {
+		got = append(got, s.InvokeId+" "+s.Reason)
+	}
+	want = "t-protected stopper:protect|t-protectedempty stopper:protect|t-ttlbadprotected stopper:protect|t-ttllong stopper:ttl=6h"
+	if strings.Join(got, "|") != want {
+		t.Errorf("Spared = %q\nwant     %q", strings.Join(got, "|"), want)
+	}
+	if len(a.Failed) != 1 || a.Failed[0].InvokeId != "t-ttlbad" || a.Failed[0].Code != CodeInvalidTag ||
+		!strings.Contains(a.Failed[0].Message, `stopper:ttl="soon"`) || !strings.Contains(a.Failed[0].Message, "left alone") {
+		t.Errorf("Failed = %+v", a.Failed)
+	}
+	if api.stopCount("cn-hangzhou", "t-ttlbad") != 0 || api.stopCount("cn-hangzhou", "t-protected") != 0 {
+		t.Error("a protected or unreadable invocation was stopped")
+	}
+}
+
+// What a stop does is judged per instance: an invocation whose active
+// instances are all Stopping is not stopped again, one with a pending
+// instance behind a Stopping one is; the answer counts pending and running.
+func TestSweepInstanceStates(t *testing.T) {
+	withInstances := func(statuses ...string) func(*ca.Invocation) {
+		return func(i *ca.Invocation) {
+			for n, st := range statuses {
+				i.InvokeInstances.InvokeInstance = append(i.InvokeInstances.InvokeInstance,
+					ca.InvokeInstance{InstanceId: fmt.Sprintf("i-%d", n), InvocationStatus: st})
+			}
+		}
+	}
+	api := newFake(
+		inv("t-mixed", 3*time.Hour, ca.StatusRunning, withInstances("Running", "Pending", "Pending", "Success", "Failed")),
+		// The real API's precedence is not documented: it may still say
+		// Running while every instance is on its way out.
+		inv("t-allstopping", 3*time.Hour, ca.StatusRunning, withInstances("Stopping", "Stopping", "Cancelled")),
+		inv("t-stoppingpending", 3*time.Hour, ca.StatusStopping, withInstances("Stopping", "Pending")),
+		inv("t-ended", 3*time.Hour, ca.StatusRunning, withInstances("Success", "Terminated")),
+	)
+	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range a.Stopped {
+		got = append(got, fmt.Sprintf("%s p%d r%d", s.InvokeId, s.Pending, s.Running))
+	}
+	if want := "t-mixed p2 r1|t-stoppingpending p1 r0"; strings.Join(got, "|") != want {
+		t.Errorf("Stopped = %q, want %q", strings.Join(got, "|"), want)
+	}
+	if api.stopCount("cn-hangzhou", "t-allstopping") != 0 {
+		t.Error("an invocation already Stopping was stopped again")
+	}
+}
+
+// The sweep lists every region completely before it stops anything, so a
+// listing whose cursor is an offset into the current filtered list (stops
+// change that list) still finds everything, and a second sweep finds
+// nothing more to do.
+func TestSweepListsBeforeStopping(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 230 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	api := newFake(fleet...)
+	api.stopEnds = true
+	fn := testFunction(api, &bytes.Buffer{})
+	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil || len(a.Stopped) != 230 || a.Truncated || len(a.Failed) != 0 {
+		t.Fatalf("first sweep: %d stopped, err %v, %+v", len(a.Stopped), err, a.Failed)
+	}
+	a, err = fn.RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil || len(a.Stopped) != 0 || a.Scanned != 0 {
+		t.Fatalf("second sweep: %d stopped, %d scanned, err %v", len(a.Stopped), a.Scanned, err)
+	}
+}
+
+// A stop that failed transiently after the client's retries (a 5xx, a
+// dropped connection) is tried again while there is time.
+func TestSweepRetriesFaults(t *testing.T) {
+	api := newFake(inv("t-a", 3*time.Hour, ca.StatusRunning), inv("t-b", 3*time.Hour, ca.StatusRunning))
+	api.failTimes = map[string]int{"t-a": 2}
+	api.stopErr["t-b"] = &ca.Error{Code: "ServiceUnavailable", Message: "down", HTTPStatus: 503}
+	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ids(a.Stopped) != "cn-hangzhou/t-a" || len(a.Failed) != 1 || a.Failed[0].InvokeId != "t-b" || a.Failed[0].Code != "ServiceUnavailable" {
+		t.Errorf("answer = %+v", a)
+	}
+	if n := api.attempts["t-b"]; n != 1+faultRetries {
+		t.Errorf("t-b tried %d times, want %d", n, 1+faultRetries)
 	}
 }
 
@@ -390,11 +639,12 @@ func TestSweepAnswerJSONAndLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(a)
-	if !strings.Contains(string(b), `"Failed":[]`) || !strings.Contains(string(b), `"Stopped":[{"RegionId":"cn-hangzhou","InvokeId":"t-old"}]`) {
+	wantStopped := `"Stopped":[{"RegionId":"cn-hangzhou","InvokeId":"t-old","CommandName":"backup","CreationTime":"2026-11-26T09:00:00Z","Rule":"OlderThan=2h0m0s","Pending":0,"Running":0}]`
+	if !strings.Contains(string(b), `"Failed":[]`) || !strings.Contains(string(b), `"Spared":[]`) || !strings.Contains(string(b), wantStopped) {
 		t.Errorf("answer JSON = %s", b)
 	}
 	empty, _ := testFunction(newFake(), &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
-	if b, _ := json.Marshal(empty); !strings.Contains(string(b), `"Stopped":[]`) || !strings.Contains(string(b), `"Failed":[]`) {
+	if b, _ := json.Marshal(empty); !strings.Contains(string(b), `"Stopped":[]`) || !strings.Contains(string(b), `"Failed":[]`) || !strings.Contains(string(b), `"Spared":[]`) {
 		t.Errorf("empty answer JSON = %s", b)
 	}
 	var outcome, stopped map[string]any

@@ -55,7 +55,26 @@ func (f *fakeAPI) DescribeInvocations(ctx context.Context, req cloudassistant.De
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.describe++
-	return &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}, nil
+	return describeAny(req), nil
+}
+
+// describeAny answers a read of one invocation (a stop reads it first) with
+// an active one-time invocation holding every instance the tests name.
+func describeAny(req cloudassistant.DescribeInvocationsRequest) *cloudassistant.DescribeInvocationsResponse {
+	resp := &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}
+	if req.InvokeId == "" || (req.Timed != nil && *req.Timed) {
+		return resp
+	}
+	inv := cloudassistant.Invocation{InvokeId: req.InvokeId, CommandName: "backup", RepeatMode: "Once", InvocationStatus: "Running"}
+	for i, id := range []string{"i-a", "i-bp1a2b3c4d5e6f7g8h9i", "i-bp1abc", "i-bp1def", "i-bp1j2k3l4m5n6o7p8q9r", "i-bp1s2t3u4v5w6x7y8z9a", "i-bp1xyz"} {
+		status := "Pending"
+		if i%2 == 0 {
+			status = "Running"
+		}
+		inv.InvokeInstances.InvokeInstance = append(inv.InvokeInstances.InvokeInstance, cloudassistant.InvokeInstance{InstanceId: id, InvocationStatus: status})
+	}
+	resp.Invocations.Invocation = []cloudassistant.Invocation{inv}
+	return resp
 }
 
 func (f *fakeAPI) stopCalls() []stopCall {
@@ -74,7 +93,7 @@ func (n *noopAPI) StopInvocation(ctx context.Context, regionID, invokeID string,
 }
 
 func (n *noopAPI) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
-	return &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}, nil
+	return describeAny(req), nil
 }
 
 // logBuffer collects JSON log lines; safe for concurrent writers.

@@ -1,0 +1,185 @@
+package stopper
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
+)
+
+// A stop may kill running work. The StopInvocation page (and the seed) say
+// that instances already running finish and only those not yet started are
+// cancelled; the Cloud Assistant agent's source kills the running process
+// (aliyun/aliyun_assist_client, agent/taskengine/scheduletask.go:
+// dispatchStopTask -> Task.Cancel -> process kill, reported "killed"), and
+// the API's own TerminationMode parameter and the Stopping/Terminated
+// statuses agree. So every stop reads the invocation first and answers how
+// many of the instances it targeted were pending (cancelled) and how many
+// running (possibly killed), and nothing is stopped that is already on its
+// way out.
+
+// Stop stops one invocation on the instances asked for (all when none are).
+// It reads the invocation first: an unknown invocation or instance is
+// answered as the API would (InvalidInvokeId.NotFound,
+// InvalidInstanceId.NotFound) without a stop, and an invocation with
+// nothing left to stop on those instances (every one ended or already
+// Stopping) is not stopped again. Protection tags do not apply: the request
+// names the invocation.
+func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) (StopAnswer, *Error) {
+	start := f.now()
+	dryRun := f.DryRun
+	if req.DryRun != nil {
+		dryRun = *req.DryRun
+	}
+	ids := req.InstanceIds
+	if ids == nil {
+		ids = []string{}
+	}
+	answer := StopAnswer{RequestId: requestID, Action: ActionStopInvocation, InvokeId: req.InvokeId, InstanceIds: ids, DryRun: dryRun}
+	stopped, err := f.stop(ctx, req.RegionId, req.InvokeId, ids, dryRun, &answer)
+	e := AsError(err)
+	f.logOutcome(ctx, requestID, ActionStopInvocation, e, start,
+		slog.String("region_id", answer.RegionId), slog.String("invoke_id", req.InvokeId),
+		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun), slog.Bool("stopped", stopped),
+		slog.Int("pending", answer.Pending), slog.Int("running", answer.Running))
+	if e != nil {
+		return StopAnswer{}, e
+	}
+	return answer, nil
+}
+
+// stop resolves the region, reads the invocation and stops it unless it is
+// a dry run or nothing is left to stop; stopped reports a StopInvocation call.
+func (f *Function) stop(ctx context.Context, regionID, invokeID string, ids []string, dryRun bool, answer *StopAnswer) (stopped bool, err error) {
+	region, err := f.region(regionID)
+	if err != nil {
+		return false, err
+	}
+	answer.RegionId = region
+	inv, err := f.findInvocation(ctx, region, invokeID)
+	if err != nil {
+		return false, err
+	}
+	answer.CommandName = inv.CommandName
+	c, err := countTargets(inv, ids)
+	if err != nil {
+		return false, err
+	}
+	answer.Pending, answer.Running = c.pending, c.running
+	if dryRun || !c.stoppable(inv) {
+		return false, nil
+	}
+	return true, f.API.StopInvocation(ctx, region, invokeID, ids)
+}
+
+// findInvocation reads one invocation. Active periodic invocations are
+// listed only with Timed=true, every other one only without it, so both
+// listings are asked, the common one first.
+func (f *Function) findInvocation(ctx context.Context, region, invokeID string) (*ca.Invocation, error) {
+	for _, timed := range []bool{false, true} {
+		resp, err := f.API.DescribeInvocations(ctx, ca.DescribeInvocationsRequest{
+			RegionId: region, InvokeId: invokeID, Timed: &timed, MaxResults: 1})
+		if err != nil {
+			return nil, err
+		}
+		for i := range resp.Invocations.Invocation {
+			if resp.Invocations.Invocation[i].InvokeId == invokeID {
+				return &resp.Invocations.Invocation[i], nil
+			}
+		}
+	}
+	return nil, &Error{Code: CodeInvalidInvokeNotFound, Status: http.StatusNotFound,
+		Message: "The specified InvokeId does not exist: " + invokeID + " in " + region + " (DescribeInvocations keeps the last four weeks)"}
+}
+
+// instanceCounts sorts an invocation's instances by what a stop does to them.
+type instanceCounts struct {
+	total    int
+	pending  int // Pending or Scheduled: a stop cancels them
+	running  int // Running: a stop may kill them
+	stopping int // Stopping: already on their way out
+	failed   int // ended in failure (fail-fast counts these)
+}
+
+// stoppable reports whether a stop would change anything: some targeted
+// instance has not ended and is not already Stopping. An invocation listed
+// without instances is judged by its own status.
+func (c instanceCounts) stoppable(inv *ca.Invocation) bool {
+	if c.total == 0 {
+		switch invocationStatus(inv) {
+		case ca.StatusPending, ca.StatusRunning, ca.StatusScheduled:
+			return true
+		}
+		return false
+	}
+	return c.pending+c.running > 0
+}
+
+// countTargets counts the targeted instances (all when ids is empty); a
+// named instance the invocation does not have is InvalidInstanceId.NotFound,
+// as StopInvocation answers it.
+func countTargets(inv *ca.Invocation, ids []string) (instanceCounts, error) {
+	instances := inv.InvokeInstances.InvokeInstance
+	if len(ids) == 0 {
+		return countInstances(instances), nil
+	}
+	byID := make(map[string]int, len(instances))
+	for i := range instances {
+		byID[instances[i].InstanceId] = i
+	}
+	targets := make([]ca.InvokeInstance, 0, len(ids))
+	for _, id := range ids {
+		i, ok := byID[id]
+		if !ok {
+			return instanceCounts{}, &Error{Code: "InvalidInstanceId.NotFound", Status: http.StatusNotFound,
+				Message: "The specified instance " + id + " is not part of invocation " + inv.InvokeId}
+		}
+		targets = append(targets, instances[i])
+	}
+	return countInstances(targets), nil
+}
+
+func countInstances(instances []ca.InvokeInstance) instanceCounts {
+	c := instanceCounts{total: len(instances)}
+	for i := range instances {
+		switch st := instanceStatus(&instances[i]); {
+		case st == ca.StatusPending, st == ca.StatusScheduled:
+			c.pending++
+		case st == ca.StatusRunning:
+			c.running++
+		case st == ca.StatusStopping:
+			c.stopping++
+		case FailureStatus(st):
+			c.failed++
+		}
+	}
+	return c
+}
+
+// FailureStatus reports whether a per-instance status is a failed run:
+// Failed, Error, Timeout, Aborted or Invalid (not Cancelled or Terminated,
+// which a stop causes).
+func FailureStatus(status string) bool {
+	switch status {
+	case ca.StatusFailed, ca.StatusError, ca.StatusTimeout, ca.StatusAborted, ca.StatusInvalid:
+		return true
+	}
+	return false
+}
+
+// invocationStatus is the current status, or the legacy one when only that is given.
+func invocationStatus(inv *ca.Invocation) string {
+	if inv.InvocationStatus != "" {
+		return inv.InvocationStatus
+	}
+	return inv.InvokeStatus
+}
+
+// instanceStatus is an instance's current status, or the legacy one.
+func instanceStatus(in *ca.InvokeInstance) string {
+	if in.InvocationStatus != "" {
+		return in.InvocationStatus
+	}
+	return in.InstanceInvokeStatus
+}
