@@ -13,7 +13,9 @@ import (
 
 // serve runs the function as FC would run it as a custom runtime (POST
 // /invoke for events, every other request a webhook), so webhooks can be
-// tried with curl. It binds to loopback by default, unlike FC's 0.0.0.0.
+// tried with curl. It binds to loopback by default, unlike FC's 0.0.0.0,
+// and takes events only from a loopback Host as application/json (see
+// fcruntime.CustomRuntime): with -endpoint they reach the real API.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -41,6 +43,20 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		log.Info("local: sign webhooks with the STOPPER_WEBHOOK_SECRET you set, or set STOPPER_WEBHOOK_INSECURE=true to try them unsigned")
 	}
 	log.Info("local: serving the function as an FC custom runtime", "url", "http://"+ln.Addr().String())
-	srv := &http.Server{Handler: fcruntime.CustomRuntime(h, "", stderr), ReadHeaderTimeout: 10 * time.Second}
-	return serveUntilDone(ctx, srv, ln)
+	return serveUntilDone(ctx, newServeServer(fcruntime.CustomRuntime(h, "", stderr)), ln)
+}
+
+// newServeServer bounds every phase of a connection: a client that sends
+// slowly, or opens connections and leaves them idle, cannot hold the
+// runner's connections for ever. Unlike on FC, nobody keeps connections
+// across freezes here, so an idle timeout costs nothing.
+func newServeServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		// No WriteTimeout: a sweep may run up to its own deadline.
+		IdleTimeout:    2 * time.Minute,
+		MaxHeaderBytes: 64 << 10,
+	}
 }

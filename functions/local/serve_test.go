@@ -62,6 +62,10 @@ func TestServe(t *testing.T) {
 	post := func(path string, body string, header map[string]string) (int, map[string]any) {
 		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
 		for k, v := range header {
+			if k == "Host" {
+				req.Host = v
+				continue
+			}
 			req.Header.Set(k, v)
 		}
 		resp, err := http.DefaultClient.Do(req)
@@ -82,10 +86,42 @@ func TestServe(t *testing.T) {
 	if status, a := post("/stop", body, h); status != 200 || a["Action"] != "StopInvocation" || a["RequestId"] == "" {
 		t.Fatalf("signed webhook: %d %v", status, a)
 	}
-	if status, a := post("/invoke", `{"Action":"Sweep","DryRun":true}`, nil); status != 200 || a["Action"] != "Sweep" {
+	event := `{"Action":"Sweep","DryRun":true}`
+	if status, a := post("/invoke", event, map[string]string{"Content-Type": "application/json"}); status != 200 || a["Action"] != "Sweep" {
 		t.Fatalf("event: %d %v", status, a)
+	}
+	// No web page can send an event: a cross-origin one cannot send JSON,
+	// a DNS-rebound one comes with its own name as Host.
+	for _, tc := range []struct {
+		name, host, contentType string
+		status                  int
+		code                    string
+	}{
+		{"form", "", "application/x-www-form-urlencoded", 415, "UnsupportedMediaType"},
+		{"text/plain", "", "text/plain", 415, "UnsupportedMediaType"},
+		{"no Content-Type", "", "", 415, "UnsupportedMediaType"},
+		{"rebound Host", "attacker.example:9000", "application/json", 403, "Forbidden.Host"},
+	} {
+		h := map[string]string{}
+		if tc.contentType != "" {
+			h["Content-Type"] = tc.contentType
+		}
+		if tc.host != "" {
+			h["Host"] = tc.host
+		}
+		if status, a := post("/invoke", event, h); status != tc.status || a["Code"] != tc.code {
+			t.Errorf("%s: event: %d %v, want %d %s", tc.name, status, a, tc.status, tc.code)
+		}
 	}
 	if strings.Contains(stderr.String(), secret) {
 		t.Fatal("the webhook secret was logged")
+	}
+}
+
+// Every phase of a connection to the runner is bounded.
+func TestServeServerTimeouts(t *testing.T) {
+	srv := newServeServer(http.NotFoundHandler())
+	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 {
+		t.Fatalf("timeouts: read header %v, read %v, idle %v: want all set", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httptrace"
 	"strings"
 	"testing"
 	"time"
@@ -117,26 +118,26 @@ func TestCustomInvoke(t *testing.T) {
 		t.Fatalf("local POST /invoke = %d %s", resp.StatusCode, body)
 	}
 
-	// A permanent failure: answered, FC must not retry it.
-	resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-not-found"),
-		[]byte(`{"InvokeId":"t-doesnotexist0000"}`)) // RegionId from x-fc-region
-	got = decodeObject(t, body)
-	if resp.Header.Get("x-fc-status") != "200" || resp.StatusCode != http.StatusNotFound ||
-		got["Code"] != "InvalidInvokeId.NotFound" || got["RequestId"] != "req-not-found" {
-		t.Fatalf("permanent failure = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
-	}
-
-	// Too large: 413, answered.
-	resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-big"), bytes.Repeat([]byte("x"), maxEvent+1))
-	if resp.StatusCode != http.StatusRequestEntityTooLarge || resp.Header.Get("x-fc-status") != "200" ||
-		decodeObject(t, body)["Code"] != "PayloadTooLarge" {
-		t.Fatalf("too large = %d %s", resp.StatusCode, body)
-	}
-
-	// GET /invoke is not an event.
-	resp, body = send(t, http.MethodGet, base+"/invoke", invokeHeaders("req-get"), nil)
-	if resp.StatusCode != http.StatusMethodNotAllowed || decodeObject(t, body)["Code"] != "MethodNotAllowed" {
-		t.Fatalf("GET /invoke = %d %s", resp.StatusCode, body)
+	// Permanent failures are answers, 200 with x-fc-status 200 (FC must not
+	// retry them), whatever status a webhook would get for them.
+	for _, tc := range []struct {
+		name, method string
+		body         []byte
+		code         string
+	}{
+		// RegionId from x-fc-region
+		{"not found", http.MethodPost, []byte(`{"InvokeId":"t-doesnotexist0000"}`), "InvalidInvokeId.NotFound"},
+		{"bad request", http.MethodPost, []byte(`{"InvokeId":`), "InvalidParameter"},
+		{"too large", http.MethodPost, bytes.Repeat([]byte("x"), maxEvent+1), "PayloadTooLarge"},
+		{"GET", http.MethodGet, nil, "MethodNotAllowed"},
+	} {
+		id := "req-" + strings.ReplaceAll(tc.name, " ", "-")
+		resp, body = send(t, tc.method, base+"/invoke", invokeHeaders(id), tc.body)
+		got = decodeObject(t, body)
+		if resp.StatusCode != 200 || resp.Header.Get("x-fc-status") != "200" || got["Code"] != tc.code || got["RequestId"] != id {
+			t.Errorf("%s: %s /invoke = %d x-fc-status=%q %s, want 200/200 %s", tc.name, tc.method,
+				resp.StatusCode, resp.Header.Get("x-fc-status"), body, tc.code)
+		}
 	}
 }
 
@@ -151,7 +152,7 @@ func TestCustomTransientFailure(t *testing.T) {
 		StackTrace              *[]string
 	}
 	if err := json.Unmarshal(body, &e); err != nil || resp.Header.Get("x-fc-status") != "404" ||
-		e.ErrorType != "ServiceUnavailable" || e.StackTrace == nil || resp.StatusCode < 500 {
+		e.ErrorType != "ServiceUnavailable" || e.StackTrace == nil || resp.StatusCode != 404 {
 		t.Fatalf("transient = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
 	}
 	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
@@ -244,5 +245,102 @@ func TestCustomWebhook(t *testing.T) {
 	}
 	if resp.Header.Get("x-fc-status") != "" {
 		t.Fatalf("a webhook response set x-fc-status (FC forbids x-fc-* response headers)")
+	}
+}
+
+// x-fc-control-path routes an event only when it comes once and names the
+// event's path exactly; anything else may be a caller's and is a webhook,
+// refused unsigned.
+func TestCustomControlPath(t *testing.T) {
+	emu, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	base, _ := startCustom(t, "")
+	local := httptest.NewServer(CustomRuntime(newTestApp(t, io.Discard, "").h, "", io.Discard))
+	defer local.Close()
+	stop := readEvent(t, "direct-stop.json")
+	for _, tc := range []struct {
+		name    string
+		control []string
+	}{
+		{"invoke then http-invoke", []string{"/invoke", "/http-invoke"}},
+		{"http-invoke then invoke", []string{"/http-invoke", "/invoke"}},
+		{"invoke twice", []string{"/invoke", "/invoke"}},
+		{"joined", []string{"/invoke, /http-invoke"}},
+		{"other case", []string{"/Invoke"}},
+		{"trailing slash", []string{"/invoke/"}},
+		{"query", []string{"/invoke?x=1"}},
+	} {
+		for _, srv := range []string{base, local.URL} {
+			req, err := http.NewRequest(http.MethodPost, srv+"/invoke", bytes.NewReader(stop))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range invokeHeaders("req-control") {
+				req.Header.Set(k, v)
+			}
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Del("x-fc-control-path")
+			for _, v := range tc.control {
+				req.Header.Add("x-fc-control-path", v)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, b)["Code"] != "InvalidSignature" {
+				t.Errorf("%s (%s): POST /invoke = %d %s, want a webhook's 401 InvalidSignature", tc.name, srv, resp.StatusCode, b)
+			}
+		}
+	}
+	if n := emu.Calls("StopInvocation"); n != 0 {
+		t.Fatalf("an unsigned request with an odd x-fc-control-path was run as an event: %d StopInvocation calls", n)
+	}
+	// Exactly one /invoke is an event, on any path.
+	resp, b := send(t, http.MethodPost, base+"/anything", invokeHeaders("req-one-control"), stop)
+	if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, b)["Action"] != "StopInvocation" {
+		t.Fatalf("one x-fc-control-path: /invoke = %d %s", resp.StatusCode, b)
+	}
+}
+
+// FC reuses its connections to the server across freezes: the server keeps
+// idle connections for at least 15 minutes (here: for ever), and a
+// connection is reused for the next request.
+func TestCustomServerKeepsIdleConnections(t *testing.T) {
+	srv := newServer(http.NotFoundHandler())
+	// net/http: IdleTimeout zero falls back to ReadTimeout; negative, or
+	// zero with ReadTimeout not positive, is no timeout.
+	idle := srv.IdleTimeout
+	if idle == 0 {
+		idle = srv.ReadTimeout
+	}
+	if idle > 0 && idle < 15*time.Minute {
+		t.Fatalf("idle connections are closed after %v: FC needs at least 15 minutes", idle)
+	}
+
+	_, url := newEmulator(t, emulator.Options{})
+	setEnv(t, url)
+	base, _ := startCustom(t, "")
+	c := &http.Client{Timeout: 60 * time.Second, Transport: &http.Transport{}}
+	defer c.CloseIdleConnections()
+	reused := make([]bool, 0, 2)
+	for i := range 2 {
+		req, _ := http.NewRequest(http.MethodGet, base+"/pre-stop", nil)
+		req = req.WithContext(httptrace.WithClientTrace(req.Context(), &httptrace.ClientTrace{
+			GotConn: func(info httptrace.GotConnInfo) { reused = append(reused, info.Reused) },
+		}))
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || resp.Close {
+			t.Fatalf("request %d = %d, close %v", i, resp.StatusCode, resp.Close)
+		}
+	}
+	if len(reused) != 2 || !reused[1] {
+		t.Fatalf("connection reuse = %v, want the second request on the first one's connection", reused)
 	}
 }

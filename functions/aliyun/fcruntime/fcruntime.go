@@ -56,7 +56,8 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 		defer cancel()
 		loop := a.runtimeAPI(api)
 		loop.onFirst = func() { cancelOnSignal(ctx, cancel) }
-		return loop.run(ctx)
+		loop.run(ctx)
+		return nil
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()

@@ -256,14 +256,16 @@ type fakeFC struct {
 
 type fcEvent struct {
 	id     string
-	header map[string]string
+	header http.Header
 	body   []byte
 }
 
 type fcAnswer struct {
 	id, kind    string // kind: response or error
 	contentType string
-	body        []byte
+	// httpParams is the answer's x-fc-http-params (FC 2.0 HTTP functions).
+	httpParams []string
+	body       []byte
 }
 
 const testPrefix = "/2020-11-11/runtime/invocation/"
@@ -301,8 +303,10 @@ func (f *fakeFC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				f.servedBeforeFirstAnswer = f.served
 			}
 			f.mu.Unlock()
-			for k, v := range ev.header {
-				w.Header().Set(k, v)
+			for k, vs := range ev.header {
+				for _, v := range vs {
+					w.Header().Add(k, v)
+				}
 			}
 			w.Header().Set("x-fc-request-id", ev.id)
 			w.Header().Set("Content-Type", "application/octet-stream")
@@ -324,7 +328,8 @@ func (f *fakeFC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
-		a := fcAnswer{id: id, kind: kind, contentType: r.Header.Get("Content-Type"), body: body}
+		a := fcAnswer{id: id, kind: kind, contentType: r.Header.Get("Content-Type"),
+			httpParams: r.Header.Values("x-fc-http-params"), body: body}
 		f.mu.Lock()
 		f.answered++
 		f.answers[id]++
@@ -344,6 +349,15 @@ func (f *fakeFC) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // push queues an event.
 func (f *fakeFC) push(id string, header map[string]string, body []byte) {
+	h := http.Header{}
+	for k, v := range header {
+		h.Set(k, v)
+	}
+	f.pushHeader(id, h, body)
+}
+
+// pushHeader queues an event whose headers may repeat.
+func (f *fakeFC) pushHeader(id string, header http.Header, body []byte) {
 	f.mu.Lock()
 	f.waiters[id] = make(chan fcAnswer, 1)
 	f.mu.Unlock()

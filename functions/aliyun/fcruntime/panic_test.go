@@ -48,8 +48,8 @@ func TestPanicIsAFunctionError(t *testing.T) {
 		fc := newFakeFC(t)
 		l := panicApp(io.Discard).runtimeAPI(fc.addr())
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- l.run(ctx) }()
+		done := make(chan struct{})
+		go func() { l.run(ctx); close(done) }()
 		defer func() { cancel(); <-done }()
 
 		fc.push("req-panic", fcHeaders(), []byte(`{"InvokeId":"t-panic"}`))
@@ -75,7 +75,7 @@ func TestPanicIsAFunctionError(t *testing.T) {
 		base := "http://" + ln.Addr().String()
 
 		resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-panic"), []byte(`{"InvokeId":"t-panic"}`))
-		if resp.Header.Get("x-fc-status") != "404" || resp.StatusCode != 500 {
+		if resp.Header.Get("x-fc-status") != "404" || resp.StatusCode != 404 {
 			t.Fatalf("panic = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
 		}
 		resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-after"), []byte(`{"InvokeId":"t-fine"}`))

@@ -28,20 +28,28 @@ const (
 	functionTypePreFreeze   = "3"
 )
 
-// runtimeLoop runs invocations from FC's Runtime API. Several are in flight
-// at once (FC asks for the next event without waiting); each has its own
-// body buffer, context, credentials and answer.
+// runtimeLoop runs invocations from FC's Runtime API. Several may be in
+// flight at once (FC asks for the next event without waiting); each has its
+// own body buffer, context, credentials and answer.
+//
+// It takes whatever FC hands out and never gives up, as the official SDK
+// does (github.com/aliyun/fc-runtime-go-sdk v0.3.1, fc/invoke_loop.go
+// startRuntimeAPILoop: every next is handled in its own goroutine, and a
+// failed next is logged and called again, forever). FC decides how many
+// invocations an instance runs at once (one by default on FC 3.0, up to
+// 200 with instance concurrency): a cap of the loop's own, below FC's,
+// would leave invocations FC sent to this instance waiting for a next call.
+// A Runtime API that fails is FC's to repair, and an exit would only make
+// FC restart the instance, losing the invocations in flight; so a failed
+// next is retried while ctx lives, after a wait that grows to maxBackoff so
+// that the log gets a few lines a minute rather than a flood.
 type runtimeLoop struct {
 	app  *app
 	base string // http://host:port/2020-11-11/runtime/invocation/
 	// next has no timeout (GET next long-polls); post bounds each answer.
 	next, post *http.Client
-	// inFlight bounds the invocations handled at once.
-	inFlight int
-	// maxFailures is how many next calls in a row may fail before the loop
-	// gives up (FC then restarts the instance); backoff is the first wait.
-	maxFailures int
-	backoff     time.Duration
+	// backoff is the first wait after a failed next, maxBackoff the longest.
+	backoff, maxBackoff time.Duration
 	// onFirst, when set, runs once, when the first invocation arrives.
 	onFirst func()
 	first   sync.Once
@@ -53,13 +61,12 @@ func (a *app) runtimeAPI(hostport string) *runtimeLoop {
 		base = "http://" + base
 	}
 	return &runtimeLoop{
-		app:         a,
-		base:        base + runtimeAPIPath,
-		next:        &http.Client{Transport: localTransport()},
-		post:        &http.Client{Timeout: 30 * time.Second, Transport: localTransport()},
-		inFlight:    64,
-		maxFailures: 10,
-		backoff:     50 * time.Millisecond,
+		app:        a,
+		base:       base + runtimeAPIPath,
+		next:       &http.Client{Transport: localTransport()},
+		post:       &http.Client{Timeout: 30 * time.Second, Transport: localTransport()},
+		backoff:    50 * time.Millisecond,
+		maxBackoff: 5 * time.Second,
 	}
 }
 
@@ -69,7 +76,7 @@ func localTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:               nil,
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConnsPerHost: 64,
+		MaxIdleConnsPerHost: 200, // FC 3.0's highest instance concurrency
 		IdleConnTimeout:     90 * time.Second,
 	}
 }
@@ -82,10 +89,9 @@ type invocation struct {
 	large  bool   // the body exceeded maxEvent (and was cut)
 }
 
-// run fetches and handles invocations until ctx ends (then it waits for the
-// ones in flight) or next keeps failing.
-func (l *runtimeLoop) run(ctx context.Context) error {
-	sem := make(chan struct{}, max(l.inFlight, 1))
+// run fetches and handles invocations until ctx ends, then waits for the
+// ones in flight.
+func (l *runtimeLoop) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// Invocations already taken are answered even when ctx ends.
@@ -93,28 +99,19 @@ func (l *runtimeLoop) run(ctx context.Context) error {
 	failures := 0
 	delay := l.backoff
 	for {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			return nil
-		}
 		inv, err := l.fetch(ctx)
 		if err != nil {
-			<-sem
 			if ctx.Err() != nil {
-				return nil
+				return
 			}
 			failures++
-			if failures >= l.maxFailures {
-				return fmt.Errorf("runtime API: %d next calls failed in a row, last: %w", failures, err)
-			}
 			l.app.log.Warn("runtime API next failed; retrying", "error", err.Error(), "attempt", failures, "delay", delay.String())
 			select {
 			case <-time.After(delay):
 			case <-ctx.Done():
-				return nil
+				return
 			}
-			delay = min(delay*2, 2*time.Second)
+			delay = min(delay*2, l.maxBackoff)
 			continue
 		}
 		failures, delay = 0, l.backoff
@@ -124,7 +121,6 @@ func (l *runtimeLoop) run(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			defer func() { <-sem }()
 			l.handle(work, inv)
 		}()
 	}
@@ -179,16 +175,22 @@ func (l *runtimeLoop) handle(ctx context.Context, inv *invocation) {
 		if p := recover(); p != nil {
 			l.app.log.Error("panic", "request_id", inv.id, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 			l.answer(ctx, inv.id, "error", mustJSON(errorBody{
-				ErrorMessage: "the function panicked: " + fmt.Sprint(p), ErrorType: "Runtime.Panic", StackTrace: []string{}}))
+				ErrorMessage: "the function panicked: " + fmt.Sprint(p), ErrorType: "Runtime.Panic", StackTrace: []string{}}), "")
 		}
 	}()
 	if kind != "Invoke" {
 		// Nothing to set up or tear down: the configuration was read at start-up.
-		l.answer(ctx, inv.id, "response", []byte("{}"))
+		l.answer(ctx, inv.id, "response", []byte("{}"), "")
+		return
+	}
+	// The header's presence, whatever its value, makes the invocation an
+	// HTTP request: one FC 2.0 could not describe is refused, not run.
+	if params, ok := inv.header[http.CanonicalHeaderKey(headerHTTPParams)]; ok {
+		l.handleHTTP(ctx, inv, params)
 		return
 	}
 	if inv.large {
-		l.answer(ctx, inv.id, "response", tooLarge(inv.id))
+		l.answer(ctx, inv.id, "response", tooLarge(inv.id), "")
 		return
 	}
 	ictx, cancel := invocationContext(ctx, inv.header)
@@ -196,14 +198,16 @@ func (l *runtimeLoop) handle(ctx context.Context, inv *invocation) {
 	res, err := l.app.handlerFor(inv.header).Invoke(ictx, inv.id, inv.body)
 	if err != nil {
 		body, _ := transientBody(err)
-		l.answer(ctx, inv.id, "error", mustJSON(body))
+		l.answer(ctx, inv.id, "error", mustJSON(body), "")
 		return
 	}
-	l.answer(ctx, inv.id, "response", res.Payload)
+	l.answer(ctx, inv.id, "response", res.Payload, "")
 }
 
 // answer posts an outcome; one retry covers a dropped keep-alive connection.
-func (l *runtimeLoop) answer(ctx context.Context, id, what string, body []byte) {
+// httpParams, when set, is an FC 2.0 HTTP function's response status and
+// headers (see httpfunction.go).
+func (l *runtimeLoop) answer(ctx context.Context, id, what string, body []byte, httpParams string) {
 	u := l.base + url.PathEscape(id) + "/" + what
 	var err error
 	for attempt := 0; attempt < 2; attempt++ {
@@ -213,6 +217,9 @@ func (l *runtimeLoop) answer(ctx context.Context, id, what string, body []byte) 
 			break
 		}
 		req.Header.Set("Content-Type", "application/json")
+		if httpParams != "" {
+			req.Header.Set(headerHTTPParams, httpParams)
+		}
 		var resp *http.Response
 		resp, err = l.post.Do(req)
 		if err == nil {

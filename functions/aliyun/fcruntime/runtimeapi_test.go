@@ -5,12 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/trigger"
 )
 
 // A timer whose payload is a StopInvocation request stops that invocation
@@ -375,8 +380,8 @@ func TestRuntimeAPITransientFailure(t *testing.T) {
 	}
 }
 
-// A failing next is retried with backoff; the loop gives up only after
-// repeated failures.
+// A failing next is retried with backoff for as long as the loop runs, as
+// the official SDK retries it forever: the loop never gives up on its own.
 func TestRuntimeAPINextFailures(t *testing.T) {
 	_, url := newEmulator(t, emulator.Options{})
 	setEnv(t, url)
@@ -390,19 +395,100 @@ func TestRuntimeAPINextFailures(t *testing.T) {
 			t.Fatalf("answer = %s %s", a.kind, a.body)
 		}
 	})
-	t.Run("gives up", func(t *testing.T) {
+	t.Run("never gives up", func(t *testing.T) {
 		fc := newFakeFC(t)
-		fc.failNext = 1 << 30
-		a := newTestApp(t, io.Discard, "")
-		l := a.runtimeAPI(fc.addr())
-		l.backoff = time.Millisecond
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		err := l.run(ctx)
-		if err == nil || ctx.Err() != nil {
-			t.Fatalf("run = %v, want an error after %d failures", err, l.maxFailures)
+		fc.failNext = 40 // the loop used to exit after 10
+		out := &syncBuffer{}
+		l := newTestApp(t, out, "").runtimeAPI(fc.addr())
+		l.backoff, l.maxBackoff = time.Millisecond, 4*time.Millisecond
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { l.run(ctx); close(done) }()
+		fc.push("req-after-40", fcHeaders(), []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","DryRun":true}`))
+		if a := fc.wait(t, "req-after-40"); a.kind != "response" {
+			t.Fatalf("answer = %s %s", a.kind, a.body)
+		}
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatal("the loop did not stop when its context ended")
+		}
+		if n := strings.Count(out.String(), `"level":"WARN","msg":"runtime API next failed; retrying"`); n != 40 {
+			t.Errorf("%d warnings for 40 failed next calls, want one each:\n%s", n, out)
 		}
 	})
+	t.Run("backoff is capped", func(t *testing.T) {
+		l := newTestApp(t, io.Discard, "").runtimeAPI("127.0.0.1:1")
+		if l.backoff <= 0 || l.maxBackoff < l.backoff || l.maxBackoff > 10*time.Second {
+			t.Fatalf("backoff %v up to %v: want a first wait that grows to a few seconds at most", l.backoff, l.maxBackoff)
+		}
+	})
+}
+
+// blockingAPI holds every StopInvocation until released, counting the
+// calls in flight.
+type blockingAPI struct {
+	release chan struct{}
+	mu      sync.Mutex
+	calls   int
+}
+
+func (b *blockingAPI) StopInvocation(ctx context.Context, region, invokeID string, ids []string) error {
+	b.mu.Lock()
+	b.calls++
+	b.mu.Unlock()
+	select {
+	case <-b.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (b *blockingAPI) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	return &ca.DescribeInvocationsResponse{}, nil
+}
+
+func (b *blockingAPI) inFlight() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.calls
+}
+
+// FC decides how many invocations run at once (up to 200 on FC 3.0): the
+// loop takes every one FC hands out, with no cap of its own.
+func TestRuntimeAPINoInFlightCap(t *testing.T) {
+	const n = 200 // FC 3.0's highest instance concurrency
+	api := &blockingAPI{release: make(chan struct{})}
+	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	a := newApp(&trigger.Handler{
+		Function: &stopper.Function{API: api, RegionId: sampleRegion, Log: log,
+			Sweep: stopper.SweepDefaults{OlderThan: time.Hour, Concurrency: 1}},
+		Log: log,
+	}, "", io.Discard)
+	fc := newFakeFC(t)
+	l := a.runtimeAPI(fc.addr())
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+
+	for i := range n {
+		fc.push(fmt.Sprintf("req-held-%03d", i), fcHeaders(), []byte(fmt.Sprintf(`{"InvokeId":"t-held%08d"}`, i)))
+	}
+	for deadline := time.Now().Add(30 * time.Second); api.inFlight() < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(api.release)
+			t.Fatalf("%d of %d invocations FC handed out were running: the loop capped them", api.inFlight(), n)
+		}
+	}
+	close(api.release)
+	for i := range n {
+		if a := fc.wait(t, fmt.Sprintf("req-held-%03d", i)); a.kind != "response" {
+			t.Fatalf("answer = %s %s", a.kind, a.body)
+		}
+	}
 }
 
 // An event larger than the limit is answered PayloadTooLarge, not dropped.
