@@ -27,7 +27,18 @@ func (panicAPI) StopInvocation(ctx context.Context, region, invokeID string, ids
 }
 
 func (panicAPI) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
-	return &ca.DescribeInvocationsResponse{}, nil
+	return activeInvocation(req), nil
+}
+
+// activeInvocation answers a stop's read of the invocation it names with a
+// running one-time invocation on one instance.
+func activeInvocation(req ca.DescribeInvocationsRequest) *ca.DescribeInvocationsResponse {
+	resp := &ca.DescribeInvocationsResponse{}
+	if req.InvokeId != "" && (req.Timed == nil || !*req.Timed) {
+		resp.Invocations.Invocation = []ca.Invocation{{InvokeId: req.InvokeId, RepeatMode: "Once",
+			InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{{InstanceId: "i-a", InvocationStatus: "Running"}}}}}
+	}
+	return resp
 }
 
 func panicApp(out io.Writer) *app {

@@ -447,7 +447,7 @@ func (b *blockingAPI) StopInvocation(ctx context.Context, region, invokeID strin
 }
 
 func (b *blockingAPI) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
-	return &ca.DescribeInvocationsResponse{}, nil
+	return activeInvocation(req), nil
 }
 
 func (b *blockingAPI) inFlight() int {
