@@ -54,7 +54,11 @@ func TestAPIErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStub(t, answers(tt.answer))
-			c := newClient(t, s.srv.URL, func(o *ecs.Options) { o.MaxAttempts = tt.attempts })
+			c := newClient(t, s.srv.URL, func(o *ecs.Options) {
+				// attempts bounds the faulted attempts and, for the
+				// throttling row, the throttled ones (first try included).
+				o.MaxAttempts, o.MaxThrottleRetries = tt.attempts, tt.attempts-1
+			})
 			_, err := c.DescribeInvocations(context.Background(), cloudassistant.DescribeInvocationsRequest{RegionId: regionHZ})
 			var api *cloudassistant.Error
 			if !errors.As(err, &api) {
