@@ -57,9 +57,10 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultReadTimeout    = 10 * time.Second
 	DefaultMaxAttempts    = 5
-	// DefaultMaxThrottleRetries: at the default delays, ten throttled
-	// retries wait about half a minute in all, longer than a throttled
-	// burst lasts, and a caller's deadline cuts them shorter still.
+	// DefaultMaxThrottleRetries: at the default delays ten throttled
+	// retries back off at most 26 s in all (13 s on average) unless the
+	// API's TimeLeft hints ask for more: longer than a burst of throttling
+	// lasts, and a caller's deadline cuts them shorter still.
 	DefaultMaxThrottleRetries = 10
 	DefaultBaseDelay          = 100 * time.Millisecond
 	DefaultMaxDelay           = 5 * time.Second
@@ -104,7 +105,9 @@ type Options struct {
 	// cloudassistant.NoticeThrottle, and the caller's deadline bounds them.
 	MaxThrottleRetries int
 	// BaseDelay and MaxDelay shape the backoff between attempts: a random
-	// delay in [0, min(MaxDelay, BaseDelay·2^retry)] (defaults 100ms and 5s).
+	// delay in [0, min(MaxDelay, BaseDelay·2^k)], k the number of earlier
+	// retries of the same kind (throttled or faulted), or the API's
+	// TimeLeft hint if longer (defaults 100ms and 5s).
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
 	// Transport replaces the default transport (tests). The default is an

@@ -63,13 +63,13 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			retries = n.throttled
 			n.throttled++
 			if c.throttles < n.throttled {
-				return annotate(cl.action, n, fmt.Sprintf("the limit is %d throttled retries", c.throttles), err)
+				return annotate(cl.action, n, fmt.Sprintf("the limit of throttled retries is %d", c.throttles), err)
 			}
 		default:
 			retries = n.faulted
 			n.faulted++
 			if n.faulted >= c.attempts {
-				return annotate(cl.action, n, fmt.Sprintf("the limit is %d faulted attempts", c.attempts), err)
+				return annotate(cl.action, n, fmt.Sprintf("the limit of faulted attempts is %d", c.attempts), err)
 			}
 		}
 		delay := max(c.backoff(retries+1), res.timeLeft)
