@@ -21,24 +21,6 @@ import (
 	"time"
 )
 
-// Credentials are an AccessKey pair, with the STS token when the pair is temporary.
-type Credentials struct {
-	AccessKeyID     string
-	AccessKeySecret string
-	SecurityToken   string
-}
-
-// Set reports whether there is a key pair to sign with.
-func (c Credentials) Set() bool { return c.AccessKeyID != "" && c.AccessKeySecret != "" }
-
-// String never shows the secret or the token, so credentials can be logged by mistake safely.
-func (c Credentials) String() string {
-	return fmt.Sprintf("acs.Credentials{AccessKeyID:%q, AccessKeySecret:<redacted>}", c.AccessKeyID)
-}
-
-// GoString keeps %#v from printing the secret too.
-func (c Credentials) GoString() string { return c.String() }
-
 // AlgorithmV3 is the only V3 algorithm the project signs with.
 const AlgorithmV3 = "ACS3-HMAC-SHA256"
 

@@ -1,7 +1,6 @@
 package ecs
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -65,17 +64,17 @@ func (c *Client) attempt(ctx context.Context, base string, cl call) (attemptResu
 		return res, c.transportError(ctx, actx, cl.action, req.URL.Host, err)
 	}
 	if len(body) > maxBody {
-		return res, &cloudassistant.Error{Code: "InvalidResponse", HTTPStatus: resp.StatusCode,
+		return res, c.redactError(&cloudassistant.Error{Code: "InvalidResponse", HTTPStatus: resp.StatusCode,
 			RequestId: resp.Header.Get("x-acs-request-id"),
-			Message:   fmt.Sprintf("the %s answer is larger than %d bytes", cl.action, maxBody)}
+			Message:   fmt.Sprintf("the %s answer is larger than %d bytes", cl.action, maxBody)})
 	}
 	if resp.StatusCode < 200 || resp.StatusCode > 299 {
-		return res, apiError(resp, body)
+		return res, c.redactError(apiError(resp, body, c.redact))
 	}
 	if err := json.Unmarshal(body, cl.out); err != nil {
-		return res, &cloudassistant.Error{Code: "InvalidResponse", HTTPStatus: resp.StatusCode,
+		return res, c.redactError(&cloudassistant.Error{Code: "InvalidResponse", HTTPStatus: resp.StatusCode,
 			RequestId: resp.Header.Get("x-acs-request-id"),
-			Message:   fmt.Sprintf("the %s answer is not the API's JSON (%v): %s", cl.action, err, quotePrefix(body))}
+			Message:   fmt.Sprintf("the %s answer is not the API's JSON (%v): %s", cl.action, err, quotePrefix(body, c.redact))})
 	}
 	return res, nil
 }
@@ -84,12 +83,12 @@ func (c *Client) attempt(ctx context.Context, base string, cl call) (attemptResu
 // the API's JSON (a load balancer's HTML 502, a proxy's text) still become a
 // *cloudassistant.Error, so callers handle one type and Retryable keeps
 // working from the status.
-func apiError(resp *http.Response, body []byte) *cloudassistant.Error {
+func apiError(resp *http.Response, body []byte, r acs.Redactor) *cloudassistant.Error {
 	e := &cloudassistant.Error{}
 	if json.Unmarshal(body, e) != nil || e.Code == "" {
 		e = &cloudassistant.Error{
 			Code:    fmt.Sprintf("HTTP%d", resp.StatusCode),
-			Message: fmt.Sprintf("the API answered %s with a body that is not its JSON error: %s", resp.Status, quotePrefix(body)),
+			Message: fmt.Sprintf("the API answered %s with a body that is not its JSON error: %s", resp.Status, quotePrefix(body, r)),
 		}
 	}
 	e.HTTPStatus = resp.StatusCode
@@ -99,29 +98,47 @@ func apiError(resp *http.Response, body []byte) *cloudassistant.Error {
 	return e
 }
 
+// redactError removes the call's credentials from every text field of an
+// error built from an answer. SignatureDoesNotMatch messages echo the
+// server's string to sign, which holds the STS token; a proxy or a broken
+// server may echo anything. The Code is cleaned too: callers match on it,
+// and no real code contains a credential, so only a hostile one changes.
+func (c *Client) redactError(e *cloudassistant.Error) *cloudassistant.Error {
+	for _, f := range []*string{&e.Code, &e.Message, &e.Recommend, &e.RequestId, &e.HostId} {
+		*f = c.redact.Redact(*f)
+	}
+	return e
+}
+
 // quotePrefix quotes at most 256 bytes of an unexpected body: enough to
-// recognise an HTML error page, bounded so a huge page does not end up in logs.
-func quotePrefix(b []byte) string {
+// recognise an HTML error page, bounded so a huge page does not end up in
+// logs. The credentials are removed from the whole body first, so that the
+// cut cannot leave the start of a token behind.
+func quotePrefix(b []byte, r acs.Redactor) string {
 	const limit = 256
 	if len(b) == 0 {
 		return "(empty body)"
 	}
-	if len(b) > limit {
-		return fmt.Sprintf("%q…", bytes.ToValidUTF8(b[:limit], nil))
+	s := r.Redact(string(b))
+	if len(s) > limit {
+		return fmt.Sprintf("%q…", strings.ToValidUTF8(s[:limit], ""))
 	}
-	return fmt.Sprintf("%q", b)
+	return fmt.Sprintf("%q", s)
 }
 
 // connError is a failure below HTTP (dial, reset, EOF, per-attempt timeout).
-// It carries whether another attempt may help.
+// It carries whether another attempt may help. Its text is redacted: Go's
+// transport quotes what a server sent when that is not HTTP ("malformed
+// HTTP response ..."), so a server can put anything in it.
 type connError struct {
 	action, host string
 	err          error
 	retry        bool
+	redact       acs.Redactor
 }
 
 func (e *connError) Error() string {
-	return fmt.Sprintf("calling %s: %v", e.host, e.err)
+	return e.redact.Redact(fmt.Sprintf("calling %s: %v", e.host, e.err))
 }
 
 func (e *connError) Unwrap() error { return e.err }
@@ -135,15 +152,15 @@ func (c *Client) transportError(ctx, actx context.Context, action, host string, 
 	}
 	if ctx.Err() != nil {
 		// The caller's context ended: not this attempt's fault, and no retry.
-		return &connError{action: action, host: host, err: context.Cause(ctx)}
+		return &connError{action: action, host: host, err: context.Cause(ctx), redact: c.redact}
 	}
 	if actx.Err() != nil {
 		// Deliberately not wrapping context.DeadlineExceeded: callers read
 		// that as "my deadline passed", which this is not.
-		return &connError{action: action, host: host, retry: true,
+		return &connError{action: action, host: host, retry: true, redact: c.redact,
 			err: fmt.Errorf("no answer within ReadTimeout %s", c.readTO)}
 	}
-	return &connError{action: action, host: host, err: err, retry: retryableConn(err)}
+	return &connError{action: action, host: host, err: err, retry: retryableConn(err), redact: c.redact}
 }
 
 // nonce is 16 random bytes in hex: the API rejects a nonce seen within 15 minutes.

@@ -10,12 +10,30 @@
 //
 // Retries: throttling answers (Throttling*), 5xx answers and connection-level
 // failures (dial errors, resets, EOFs, an attempt exceeding ReadTimeout) are
-// tried again, up to MaxAttempts, after a full-jitter exponential backoff
-// (random in [0, min(MaxDelay, BaseDelay·2^retry)]) or the API's TimeLeft
-// hint if longer. Other 4xx answers are final at once. The caller's deadline
-// bounds it all: no sleep runs past it, and the error returned is the last
-// one the API gave (a *cloudassistant.Error). IsThrottled, IsRetryable,
-// Options.OnRetry and WithMaxAttempts serve callers that pace themselves.
+// tried again; other 4xx answers are final at once. Faults and throttling
+// have separate budgets: a call gives up at its MaxAttempts-th fault (5xx,
+// connection failure, per-attempt timeout), or when the API throttled it
+// more than MaxThrottleRetries times, whichever comes first. Throttling
+// means "not now", not "broken": four throttled tries and one dropped
+// connection must not end a call that is allowed five faults. Between
+// attempts the client sleeps a full-jitter exponential backoff (random in
+// [0, min(MaxDelay, BaseDelay·2^k)], k counting the retries of the same
+// kind) or the API's TimeLeft hint if longer. The caller's deadline bounds
+// it all: no sleep runs past it. The error returned is the last one the API
+// gave (a *cloudassistant.Error), annotated "failed after N attempts (T
+// throttled, F faulted: <the limit reached>)". IsThrottled, IsRetryable,
+// Options.OnRetry and cloudassistant.WithThrottleNotice serve callers that
+// pace themselves.
+//
+// Credentials never leave through the client's errors: every text that came
+// from the other side (the API's Message, Recommend and other fields, a body
+// that is not the API's JSON, a connection error) has the credentials the call
+// was signed with removed (acs.Credentials.Redactor) — the API's
+// SignatureDoesNotMatch message echoes its string to sign, STS token included.
+//
+// Endpoint overrides go through CheckEndpoint, which refuses plain http://
+// to anything but a loopback host and never prints a URL's user info, query
+// or fragment (RedactURL).
 //
 // A Client is safe for concurrent use. Its fields never change after New;
 // WithCredentials and WithMaxAttempts return copies that share the HTTP
@@ -39,8 +57,13 @@ const (
 	DefaultConnectTimeout = 5 * time.Second
 	DefaultReadTimeout    = 10 * time.Second
 	DefaultMaxAttempts    = 5
-	DefaultBaseDelay      = 100 * time.Millisecond
-	DefaultMaxDelay       = 5 * time.Second
+	// DefaultMaxThrottleRetries: at the default delays ten throttled
+	// retries back off at most 26 s in all (13 s on average) unless the
+	// API's TimeLeft hints ask for more: longer than a burst of throttling
+	// lasts, and a caller's deadline cuts them shorter still.
+	DefaultMaxThrottleRetries = 10
+	DefaultBaseDelay          = 100 * time.Millisecond
+	DefaultMaxDelay           = 5 * time.Second
 )
 
 // Networks the regional endpoint can be chosen from.
@@ -55,9 +78,10 @@ type Options struct {
 	// per invocation with WithCredentials; a call without them fails before
 	// touching the network.
 	Credentials acs.Credentials
-	// Endpoint, when set, is a full http:// or https:// URL used for every
-	// region instead of the regional endpoint (STOPPER_ECS_ENDPOINT: the
-	// emulator, a private endpoint, a proxy). It must carry no query.
+	// Endpoint, when set, is a full https:// URL used for every region
+	// instead of the regional endpoint (STOPPER_ECS_ENDPOINT: a private
+	// endpoint, a proxy), or http:// to a loopback host (the emulator).
+	// CheckEndpoint says what is refused.
 	Endpoint string
 	// Network picks the regional endpoint: "public" (default,
 	// https://ecs.<region>.aliyuncs.com) or "vpc" (https://ecs-vpc.<region>.aliyuncs.com).
@@ -68,19 +92,31 @@ type Options struct {
 	// ReadTimeout bounds one attempt, from sending to the last byte of the
 	// answer (default 10s). It never extends past the caller's deadline.
 	ReadTimeout time.Duration
-	// MaxAttempts is how many times one API call is tried, first try
-	// included (default 5; 1 disables retries).
+	// MaxAttempts is how many attempts of one API call may fault (a 5xx
+	// answer, a connection failure, no answer within ReadTimeout) before
+	// the call gives up, the first try included (default 5; 1: no retry
+	// after a fault). Throttled attempts do not count: see
+	// MaxThrottleRetries.
 	MaxAttempts int
+	// MaxThrottleRetries is how many throttling answers (Throttling*) one
+	// call waits out and retries, on top of MaxAttempts (default 10;
+	// negative: none, a throttling answer is returned at once to a caller
+	// that paces itself). Each such retry still calls OnRetry and
+	// cloudassistant.NoticeThrottle, and the caller's deadline bounds them.
+	MaxThrottleRetries int
 	// BaseDelay and MaxDelay shape the backoff between attempts: a random
-	// delay in [0, min(MaxDelay, BaseDelay·2^retry)] (defaults 100ms and 5s).
+	// delay in [0, min(MaxDelay, BaseDelay·2^k)], k the number of earlier
+	// retries of the same kind (throttled or faulted), or the API's
+	// TimeLeft hint if longer (defaults 100ms and 5s).
 	BaseDelay time.Duration
 	MaxDelay  time.Duration
 	// Transport replaces the default transport (tests). The default is an
 	// *http.Transport with ConnectTimeout, keep-alives and
 	// MaxIdleConnsPerHost 16, shared by every copy of the Client.
 	Transport http.RoundTripper
-	// Log receives one debug line per retry (action, attempt, code, delay);
-	// nil discards. Credentials are never logged.
+	// Log receives one debug line per retry (action, attempt, throttled,
+	// faulted, code, delay, error); nil discards. Credentials are never
+	// logged: the error text is redacted like every upstream text.
 	Log *slog.Logger
 	// Now is the clock the signature's x-acs-date comes from; nil is time.Now.
 	Now func() time.Time
@@ -105,10 +141,12 @@ type RetryEvent struct {
 // Client calls the Cloud Assistant API. Create it with New.
 type Client struct {
 	cred      acs.Credentials
-	endpoint  string // override, without trailing slash; "" = regional
+	redact    acs.Redactor // of cred
+	endpoint  string       // override, without trailing slash; "" = regional
 	network   string
 	readTO    time.Duration
-	attempts  int
+	attempts  int // faulted attempts allowed
+	throttles int // throttled retries allowed; 0 = none
 	baseDelay time.Duration
 	maxDelay  time.Duration
 	http      *http.Client
@@ -121,6 +159,8 @@ type Client struct {
 func New(opts Options) (*Client, error) {
 	c := &Client{
 		cred:      opts.Credentials,
+		redact:    opts.Credentials.Redactor(),
+		throttles: opts.MaxThrottleRetries,
 		readTO:    orDefault(opts.ReadTimeout, DefaultReadTimeout),
 		attempts:  opts.MaxAttempts,
 		baseDelay: orDefault(opts.BaseDelay, DefaultBaseDelay),
@@ -132,7 +172,7 @@ func New(opts Options) (*Client, error) {
 	var errs []error
 	ep, err := parseEndpoint(opts.Endpoint)
 	if err != nil {
-		errs = append(errs, err)
+		errs = append(errs, fmt.Errorf("ecs: option Endpoint: %w", err))
 	}
 	c.endpoint = ep
 	c.network, err = parseNetwork(opts.Network)
@@ -152,6 +192,12 @@ func New(opts Options) (*Client, error) {
 		errs = append(errs, fmt.Errorf("ecs: option MaxAttempts must be at least 1 (0 = default %d), got %d", DefaultMaxAttempts, opts.MaxAttempts))
 	case opts.MaxAttempts == 0:
 		c.attempts = DefaultMaxAttempts
+	}
+	switch {
+	case opts.MaxThrottleRetries < 0:
+		c.throttles = 0
+	case opts.MaxThrottleRetries == 0:
+		c.throttles = DefaultMaxThrottleRetries
 	}
 	if c.baseDelay > c.maxDelay && opts.BaseDelay > 0 && opts.MaxDelay > 0 {
 		errs = append(errs, fmt.Errorf("ecs: option BaseDelay (%s) must not exceed MaxDelay (%s)", c.baseDelay, c.maxDelay))
@@ -188,12 +234,13 @@ func New(opts Options) (*Client, error) {
 func (c *Client) WithCredentials(cred acs.Credentials) *Client {
 	cp := *c
 	cp.cred = cred
+	cp.redact = cred.Redactor()
 	return &cp
 }
 
-// WithMaxAttempts returns a copy of c that tries each call at most n times
-// (n < 1 is taken as 1). A caller with its own pacing can use a copy with
-// n = 1 and react to IsThrottled itself.
+// WithMaxAttempts returns a copy of c whose calls give up at their n-th
+// faulted attempt (n < 1 is taken as 1), as Options.MaxAttempts. Throttled
+// retries keep their own budget (Options.MaxThrottleRetries).
 func (c *Client) WithMaxAttempts(n int) *Client {
 	cp := *c
 	cp.attempts = max(n, 1)

@@ -1,7 +1,9 @@
 package ecs
 
 import (
+	"errors"
 	"fmt"
+	"net/netip"
 	"net/url"
 	"strings"
 )
@@ -48,30 +50,106 @@ func validRegion(r string) bool {
 	return true
 }
 
-// parseEndpoint checks the Endpoint option and returns it without a trailing
+// CheckEndpoint is the one check of an endpoint override (Options.Endpoint,
+// STOPPER_ECS_ENDPOINT): the configuration calls it at start-up and New calls
+// it too, so the two can never disagree. An empty (or blank) value is valid:
+// it means the regional endpoint.
+//
+// It refuses a value that is not an absolute http:// or https:// URL with a
+// host, one carrying user info (credentials do not belong in a URL, and the
+// API would not read them), a query or a fragment (the call's parameters go
+// in the query), and plain http:// to any host but a loopback one
+// (127.0.0.0/8, ::1, localhost): over http the signed requests and the STS
+// token travel in clear. An emulator on the same machine is the only honest
+// use of http.
+//
+// Every error starts with "STOPPER_ECS_ENDPOINT", shows the value only as
+// RedactURL renders it and says how to fix it.
+func CheckEndpoint(raw string) error {
+	_, err := parseEndpoint(raw)
+	return err
+}
+
+// RedactURL renders an endpoint for an error message or a log line without
+// what may be secret in it: everything before the last '@' of the authority
+// becomes "[redacted]@", and a query and a fragment become "?[redacted]" and
+// "#[redacted]". It works on the text itself, so a value that does not parse
+// as a URL is redacted as well.
+func RedactURL(raw string) string {
+	s := raw
+	var tail string
+	if i := strings.IndexAny(s, "?#"); i >= 0 {
+		if q := strings.IndexByte(s, '?'); q >= 0 && q == i {
+			tail = "?" + redacted
+		}
+		if f := strings.IndexByte(s[i:], '#'); f >= 0 {
+			tail += "#" + redacted
+		}
+		s = s[:i]
+	}
+	prefix := ""
+	if i := strings.Index(s, "://"); i >= 0 {
+		prefix, s = s[:i+3], s[i+3:]
+	}
+	// The last '@' and not the authority's end: a password written with a
+	// raw '/' in it would otherwise end the authority early and show.
+	if i := strings.LastIndexByte(s, '@'); i >= 0 {
+		s = redacted + s[i:]
+	}
+	return prefix + s + tail
+}
+
+const redacted = "[redacted]"
+
+// parseEndpoint is CheckEndpoint returning the endpoint without a trailing
 // slash ("" when unset).
 func parseEndpoint(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
 		return "", nil
 	}
+	bad := func(problem, fix string) error {
+		return fmt.Errorf("STOPPER_ECS_ENDPOINT %q %s: %s", RedactURL(raw), problem, fix)
+	}
+	const example = "give a full URL such as https://ecs-vpc.cn-hangzhou.aliyuncs.com"
 	u, err := url.Parse(raw)
 	if err != nil {
-		return "", fmt.Errorf("ecs: option Endpoint (STOPPER_ECS_ENDPOINT) %q is not a URL: %v", raw, err)
+		// *url.Error repeats the whole value, and its reason quotes pieces
+		// of it ("invalid port \":hunter2\" after host"): give the reason
+		// only when the value holds nothing RedactURL would hide.
+		var ue *url.Error
+		if errors.As(err, &ue) && RedactURL(raw) == raw {
+			return "", bad(fmt.Sprintf("is not a URL (%v)", ue.Err), example)
+		}
+		return "", bad("is not a URL", example)
 	}
 	switch {
 	case u.Scheme != "http" && u.Scheme != "https":
-		return "", fmt.Errorf("ecs: option Endpoint (STOPPER_ECS_ENDPOINT) %q must be an absolute http:// or https:// URL", raw)
+		return "", bad("is not an absolute http:// or https:// URL", example)
 	case u.Host == "":
-		return "", fmt.Errorf("ecs: option Endpoint (STOPPER_ECS_ENDPOINT) %q has no host", raw)
+		return "", bad("has no host", example)
 	case u.User != nil:
-		return "", fmt.Errorf("ecs: option Endpoint (STOPPER_ECS_ENDPOINT) must not carry user info")
+		return "", bad("carries user info", "remove the user:password@ part; the API authenticates with the AccessKey, never with URL credentials")
 	case u.RawQuery != "" || u.ForceQuery:
-		return "", fmt.Errorf("ecs: option Endpoint (STOPPER_ECS_ENDPOINT) %q must not have a query: the call's parameters go there", raw)
-	case u.Fragment != "":
-		return "", fmt.Errorf("ecs: option Endpoint (STOPPER_ECS_ENDPOINT) %q must not have a fragment", raw)
+		return "", bad("has a query", "remove it: the call's parameters go in the query")
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "", bad("has a fragment", "remove the #... part")
+	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+		return "", bad("is plain http:// to a host that is not this machine, which would send the signed requests and the STS token in clear",
+			"use https://, or http:// only to an emulator on a loopback address (127.0.0.1, [::1] or localhost)")
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// loopbackHost: "localhost", 127.0.0.0/8 and ::1 (also written as an
+// IPv4-mapped address or with a zone). Other names are not resolved here:
+// what a name resolves to can change after the check.
+func loopbackHost(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // parseNetwork accepts "public" (or empty) and "vpc", in any case.

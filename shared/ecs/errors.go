@@ -17,9 +17,10 @@ var ErrNoCredentials = fmt.Errorf("ecs: %w: set ALIBABA_CLOUD_ACCESS_KEY_ID and 
 
 // IsThrottled reports whether err is, or wraps, a throttling answer of the API
 // (Throttling, Throttling.User, Throttling.Api, ...). The client has already
-// retried such answers MaxAttempts times; a caller that paces itself (the
-// sweep) uses this to slow down. Options.OnRetry also reports throttling that
-// retries got past.
+// waited out MaxThrottleRetries such answers (or the deadline came); a caller
+// that paces itself (the sweep) uses this to slow down. Options.OnRetry and
+// cloudassistant.WithThrottleNotice also report throttling that retries got
+// past.
 func IsThrottled(err error) bool {
 	var api *cloudassistant.Error
 	return errors.As(err, &api) && cloudassistant.Throttling(api.Code)
@@ -27,7 +28,8 @@ func IsThrottled(err error) bool {
 
 // IsRetryable reports whether err is one the client retries: throttling, a
 // 5xx answer or a connection-level failure. When a call returns such an error
-// its retries ran out (or the deadline came): it is transient, not final.
+// its retry budget of that kind ran out (or the deadline came): it is
+// transient, not final, and a caller with time left may try again.
 func IsRetryable(err error) bool { return retryable(err) }
 
 // StopError is StopInvocation's error: which batch of instances failed and

@@ -14,14 +14,18 @@ import (
 )
 
 // do runs a call with retries. It retries throttling answers, 5xx answers and
-// connection-level failures; every other answer is final at once. Between
-// attempts it sleeps with exponential backoff and full jitter (at least the
-// API's TimeLeft hint), but never past ctx's deadline: when the next sleep
-// would cross it, the last error is returned at once, so a caller keeps the
-// time it has left for answering.
+// connection-level failures; every other answer is final at once. The two
+// kinds of retry have their own budgets: a fault (5xx, connection failure,
+// per-attempt timeout) spends one of MaxAttempts, a throttling answer one of
+// MaxThrottleRetries, so a busy API cannot use up the tries meant for a
+// broken one. Between attempts it sleeps with exponential backoff and full
+// jitter (at least the API's TimeLeft hint), but never past ctx's deadline:
+// when the next sleep would cross it, the last error is returned at once, so
+// a caller keeps the time it has left for answering.
 //
 // The error returned is the last attempt's (a *cloudassistant.Error when the
-// API answered), annotated with the number of attempts.
+// API answered), annotated with how many attempts were made, how many of
+// them were throttled and how many faulted.
 func (c *Client) do(ctx context.Context, cl call) error {
 	if !c.cred.Set() {
 		return ErrNoCredentials
@@ -30,10 +34,13 @@ func (c *Client) do(ctx context.Context, cl call) error {
 	if err != nil {
 		return err
 	}
-	var last error
-	for attempt := 1; ; attempt++ {
+	var (
+		last error
+		n    tally
+	)
+	for {
 		if err := ctx.Err(); err != nil {
-			return stopped(cl.action, attempt-1, last, context.Cause(ctx))
+			return stopped(cl.action, n, last, context.Cause(ctx))
 		}
 		res, err := c.attempt(ctx, base, cl)
 		if err == nil {
@@ -43,26 +50,42 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		if ctx.Err() != nil && last != nil && !errors.As(err, &api) {
 			// The deadline cut this attempt short: what the caller needs to
 			// know is what the API said last, not that the clock ran out.
-			return stopped(cl.action, attempt-1, last, context.Cause(ctx))
+			return stopped(cl.action, n, last, context.Cause(ctx))
 		}
 		last = err
-		if !retryable(err) || attempt >= c.attempts {
-			return annotate(cl.action, attempt, err)
+		n.attempts++
+		throttled := IsThrottled(err)
+		var retries int // of this kind, before this attempt
+		switch {
+		case !retryable(err):
+			return annotate(cl.action, n, "", err)
+		case throttled:
+			retries = n.throttled
+			n.throttled++
+			if c.throttles < n.throttled {
+				return annotate(cl.action, n, fmt.Sprintf("the limit of throttled retries is %d", c.throttles), err)
+			}
+		default:
+			retries = n.faulted
+			n.faulted++
+			if n.faulted >= c.attempts {
+				return annotate(cl.action, n, fmt.Sprintf("the limit of faulted attempts is %d", c.attempts), err)
+			}
 		}
-		delay := max(c.backoff(attempt), res.timeLeft)
+		delay := max(c.backoff(retries+1), res.timeLeft)
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
-			return fmt.Errorf("%w (no retry: the next one would start after the deadline)", annotate(cl.action, attempt, err))
+			return fmt.Errorf("%w (no retry: the next one would start after the deadline)", annotate(cl.action, n, "", err))
 		}
-		ev := RetryEvent{Action: cl.action, Attempt: attempt, Delay: delay, Err: err}
+		ev := RetryEvent{Action: cl.action, Attempt: n.attempts, Delay: delay, Err: err, Throttled: throttled}
 		if errors.As(err, &api) {
 			ev.Code = api.Code
-			ev.Throttled = cloudassistant.Throttling(api.Code)
 		}
-		if ev.Throttled {
+		if throttled {
 			cloudassistant.NoticeThrottle(ctx)
 		}
 		c.log.DebugContext(ctx, "ecs: retrying", "action", cl.action, "region", cl.regionID,
-			"attempt", attempt, "code", ev.Code, "delay", delay, "error", err.Error())
+			"attempt", n.attempts, "throttled", n.throttled, "faulted", n.faulted,
+			"code", ev.Code, "delay", delay, "error", err.Error())
 		if c.onRetry != nil {
 			c.onRetry(ev)
 		}
@@ -70,10 +93,25 @@ func (c *Client) do(ctx context.Context, cl call) error {
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return stopped(cl.action, attempt, last, context.Cause(ctx))
+			return stopped(cl.action, n, last, context.Cause(ctx))
 		case <-t.C:
 		}
 	}
+}
+
+// tally counts a call's failed attempts.
+type tally struct {
+	attempts  int // failed attempts, of every kind
+	throttled int // answered Throttling*
+	faulted   int // 5xx, connection failure, per-attempt timeout
+}
+
+// after is "after N attempts (T throttled, F faulted[: limit])".
+func (n tally) after(limit string) string {
+	if limit != "" {
+		limit = ": " + limit
+	}
+	return fmt.Sprintf("after %d attempts (%d throttled, %d faulted%s)", n.attempts, n.throttled, n.faulted, limit)
 }
 
 // backoff is the full-jitter delay after the given failed attempt (from 1):
@@ -122,19 +160,20 @@ func retryableConn(err error) bool {
 	return true
 }
 
-// annotate adds the attempt count to the final error, keeping it unwrappable.
-func annotate(action string, attempts int, err error) error {
-	if attempts <= 1 {
+// annotate adds the attempt counts to the final error, and the limit that
+// ended the retries if one did, keeping the error unwrappable.
+func annotate(action string, n tally, limit string, err error) error {
+	if n.attempts <= 1 {
 		return fmt.Errorf("ecs: %s: %w", action, err)
 	}
-	return fmt.Errorf("ecs: %s failed after %d attempts: %w", action, attempts, err)
+	return fmt.Errorf("ecs: %s failed %s: %w", action, n.after(limit), err)
 }
 
 // stopped is the error when ctx ended: the last API error (if any) and the
 // context's cause, both reachable with errors.As / errors.Is.
-func stopped(action string, attempts int, last, cause error) error {
+func stopped(action string, n tally, last, cause error) error {
 	if last == nil {
 		return fmt.Errorf("ecs: %s: %w", action, cause)
 	}
-	return fmt.Errorf("ecs: %s gave up after %d attempts: %w (%w)", action, attempts, last, cause)
+	return fmt.Errorf("ecs: %s gave up %s: %w (%w)", action, n.after(""), last, cause)
 }

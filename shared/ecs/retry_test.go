@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -54,7 +55,11 @@ func TestAPIErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := newStub(t, answers(tt.answer))
-			c := newClient(t, s.srv.URL, func(o *ecs.Options) { o.MaxAttempts = tt.attempts })
+			c := newClient(t, s.srv.URL, func(o *ecs.Options) {
+				// attempts bounds the faulted attempts and, for the
+				// throttling row, the throttled ones (first try included).
+				o.MaxAttempts, o.MaxThrottleRetries = tt.attempts, tt.attempts-1
+			})
 			_, err := c.DescribeInvocations(context.Background(), cloudassistant.DescribeInvocationsRequest{RegionId: regionHZ})
 			var api *cloudassistant.Error
 			if !errors.As(err, &api) {
@@ -160,6 +165,9 @@ func TestCancelDuringBackoff(t *testing.T) {
 	if !errors.As(err, &api) || api.Code != "ServiceUnavailable" || !errors.Is(err, context.Canceled) {
 		t.Errorf("error %v: want the last API error and context.Canceled", err)
 	}
+	if !strings.Contains(err.Error(), "gave up after 1 attempts (0 throttled, 1 faulted)") {
+		t.Errorf("error %q does not count the attempts", err)
+	}
 }
 
 func TestRateLimitHint(t *testing.T) {
@@ -198,25 +206,36 @@ func TestRateLimitHint(t *testing.T) {
 }
 
 func TestRetryLogNamesNoSecret(t *testing.T) {
-	var buf bytes.Buffer
-	var mu sync.Mutex
-	s := newStub(t, answers(status(503, apiErr("ServiceUnavailable", "busy")), status(200, okStopped)))
-	c := newClient(t, s.srv.URL, func(o *ecs.Options) {
-		o.Log = slog.New(slog.NewTextHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	}).WithCredentials(stsCred)
-	if err := c.StopInvocation(context.Background(), regionHZ, invokeID, nil); err != nil {
-		t.Fatal(err)
-	}
-	out := buf.String()
-	for _, want := range []string{"action=StopInvocation", "attempt=1", "code=ServiceUnavailable", "delay="} {
-		if !strings.Contains(out, want) {
-			t.Errorf("log lacks %q:\n%s", want, out)
-		}
-	}
-	for _, secret := range []string{stsCred.AccessKeySecret, stsCred.SecurityToken} {
-		if strings.Contains(out, secret) {
-			t.Errorf("log shows a secret:\n%s", out)
-		}
+	for name, newHandler := range map[string]func(io.Writer) slog.Handler{
+		"text": func(w io.Writer) slog.Handler {
+			return slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+		},
+		"json": func(w io.Writer) slog.Handler {
+			return slog.NewJSONHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			var buf bytes.Buffer
+			var mu sync.Mutex
+			s := newStub(t, answers(status(503, apiErr("ServiceUnavailable", "busy")), status(200, okStopped)))
+			c := newClient(t, s.srv.URL, func(o *ecs.Options) {
+				o.Log = slog.New(newHandler(&lockedWriter{w: &buf, mu: &mu}))
+			}).WithCredentials(stsCred)
+			if err := c.StopInvocation(context.Background(), regionHZ, invokeID, nil); err != nil {
+				t.Fatal(err)
+			}
+			out := strings.NewReplacer(`"`, "", ":", "=").Replace(buf.String()) // one spelling for both handlers
+			for _, want := range []string{"action=StopInvocation", "attempt=1", "faulted=1", "throttled=0", "code=ServiceUnavailable", "delay="} {
+				if !strings.Contains(out, want) {
+					t.Errorf("log lacks %q:\n%s", want, buf.String())
+				}
+			}
+			for _, secret := range []string{stsCred.AccessKeySecret, stsCred.SecurityToken} {
+				if strings.Contains(buf.String(), secret) {
+					t.Errorf("log shows a secret:\n%s", buf.String())
+				}
+			}
+		})
 	}
 }
 
