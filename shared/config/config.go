@@ -7,12 +7,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/kelseyhightower/envconfig"
 )
@@ -39,10 +39,11 @@ type Config struct {
 	SweepConcurrency     int               `envconfig:"SWEEP_CONCURRENCY" default:"8" desc:"stops a sweep keeps in flight at once (1-64)"`
 	SweepReserve         time.Duration     `envconfig:"SWEEP_RESERVE" default:"3s" desc:"time before the deadline at which a sweep stops starting work and answers Truncated"`
 
-	ConnectTimeout time.Duration `envconfig:"CONNECT_TIMEOUT" default:"5s" desc:"TCP/TLS connect timeout to the ECS API"`
-	ReadTimeout    time.Duration `envconfig:"READ_TIMEOUT" default:"10s" desc:"timeout of one ECS API attempt"`
-	MaxAttempts    int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"tries per ECS API call for throttling, 5xx and connection errors (1-20)"`
-	LogLevel       string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+	ConnectTimeout     time.Duration `envconfig:"CONNECT_TIMEOUT" default:"5s" desc:"TCP/TLS connect timeout to the ECS API"`
+	ReadTimeout        time.Duration `envconfig:"READ_TIMEOUT" default:"10s" desc:"timeout of one ECS API attempt"`
+	MaxAttempts        int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"attempts per ECS API call that may fault (5xx, connection errors, timeouts); throttling has its own budget (1-20)"`
+	MaxThrottleRetries int           `envconfig:"MAX_THROTTLE_RETRIES" default:"10" desc:"retries per ECS API call after throttling answers, never past the deadline (0-100)"`
+	LogLevel           string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
 }
 
 // Load reads and checks the configuration from the environment.
@@ -69,11 +70,10 @@ func (c Config) Validate() error {
 			}
 		}
 	}
-	if c.ECSEndpoint != "" {
-		u, err := url.Parse(c.ECSEndpoint)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return bad("ECS_ENDPOINT", "%q is not a full http(s) URL such as https://ecs-vpc.cn-hangzhou.aliyuncs.com", c.ECSEndpoint)
-		}
+	// The client's own check, so that the two never disagree; its errors
+	// name STOPPER_ECS_ENDPOINT and show the URL redacted.
+	if err := ecs.CheckEndpoint(c.ECSEndpoint); err != nil {
+		return fmt.Errorf("configuration: %w", err)
 	}
 	if c.ECSNetwork != "public" && c.ECSNetwork != "vpc" {
 		return bad("ECS_NETWORK", "%q must be public or vpc", c.ECSNetwork)
@@ -112,6 +112,9 @@ func (c Config) Validate() error {
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
 		return bad("MAX_ATTEMPTS", "%d must be between 1 and 20", c.MaxAttempts)
+	}
+	if c.MaxThrottleRetries < 0 || c.MaxThrottleRetries > 100 {
+		return bad("MAX_THROTTLE_RETRIES", "%d must be between 0 and 100", c.MaxThrottleRetries)
 	}
 	if _, err := c.Level(); err != nil {
 		return bad("LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)

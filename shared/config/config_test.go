@@ -58,6 +58,10 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"STOPPER_SWEEP_MAX_STOPS", "-1"},
 		{"STOPPER_SWEEP_MAX_STOPS", "many"},
 		{"STOPPER_MAX_ATTEMPTS", "100"},
+		{"STOPPER_MAX_THROTTLE_RETRIES", "-1"},
+		{"STOPPER_MAX_THROTTLE_RETRIES", "101"},
+		{"STOPPER_ECS_ENDPOINT", "http://ecs.cn-hangzhou.aliyuncs.com"},
+		{"STOPPER_ECS_ENDPOINT", "https://user:pass@ecs.cn-hangzhou.aliyuncs.com"},
 		{"STOPPER_READ_TIMEOUT", "0s"},
 		{"STOPPER_LOG_LEVEL", "loud"},
 	} {
@@ -68,5 +72,14 @@ func TestLoadRejectsBadValues(t *testing.T) {
 				t.Fatalf("Load() error = %v, want one naming %s", err, tc.name)
 			}
 		})
+	}
+}
+
+// Start-up errors about the endpoint never show what it hides.
+func TestEndpointErrorsAreRedacted(t *testing.T) {
+	t.Setenv("STOPPER_ECS_ENDPOINT", "https://admin:hunter2@proxy.example/?token=sekrit")
+	_, err := Load()
+	if err == nil || !strings.Contains(err.Error(), "STOPPER_ECS_ENDPOINT") || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "sekrit") {
+		t.Fatalf("Load() error = %v", err)
 	}
 }

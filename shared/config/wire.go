@@ -1,6 +1,7 @@
 package config
 
 import (
+	"cmp"
 	"fmt"
 	"log/slog"
 
@@ -19,7 +20,9 @@ func (c Config) Client(cred acs.Credentials, log *slog.Logger) (*ecs.Client, err
 		ConnectTimeout: c.ConnectTimeout,
 		ReadTimeout:    c.ReadTimeout,
 		MaxAttempts:    c.MaxAttempts,
-		Log:            log,
+		// 0 retries after throttling is -1 to the client (0 there is its default).
+		MaxThrottleRetries: cmp.Or(c.MaxThrottleRetries, -1),
+		Log:                log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)

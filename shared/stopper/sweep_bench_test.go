@@ -82,6 +82,6 @@ func BenchmarkSweepThrottledVariants(b *testing.B) {
 		benchSweepWith(b, 1000, 200, 20, emulator.Options{Latency: 10 * time.Millisecond}, ecs.Options{})
 	})
 	b.Run("client-retries=none", func(b *testing.B) {
-		benchSweepWith(b, 1000, 200, 20, emulator.Options{}, ecs.Options{MaxAttempts: 1})
+		benchSweepWith(b, 1000, 200, 20, emulator.Options{}, ecs.Options{MaxAttempts: 1, MaxThrottleRetries: -1})
 	})
 }

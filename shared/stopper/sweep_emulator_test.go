@@ -359,7 +359,7 @@ func TestSweepEmulatorThrottled(t *testing.T) {
 	}{
 		{name: "client retries", co: ecs.Options{BaseDelay: 20 * time.Millisecond}},
 		// Without client retries every throttling answer reaches the sweep.
-		{name: "no client retries", co: ecs.Options{MaxAttempts: 1}},
+		{name: "no client retries", co: ecs.Options{MaxAttempts: 1, MaxThrottleRetries: -1}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRig(t, fleet, now, emulator.Options{ThrottleQPS: 150, ThrottleBurst: 5}, tc.co)
