@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
+	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/config"
@@ -26,6 +28,8 @@ const (
 // Assistant API is, and with which fleet and keys.
 type backendFlags struct {
 	endpoint, fleet, accessKeyID, accessKeySecret string
+	modes                                         modeFlags
+	fs                                            *flag.FlagSet
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
@@ -33,6 +37,77 @@ func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.fleet, "fleet", "", "fleet file for the embedded emulator (default: the built-in sample fleet)")
 	fs.StringVar(&b.accessKeyID, "access-key-id", "", "AccessKey id (embedded emulator: its key pair; default "+localAccessKeyID+")")
 	fs.StringVar(&b.accessKeySecret, "access-key-secret", "", "AccessKey secret (embedded emulator: its key pair)")
+	b.modes.register(fs, "embedded emulator: ")
+	b.fs = fs
+}
+
+// modeFlags choose the emulator's behaviours where the real API's is
+// uncertain: what a stop does to running work, and what NextToken is.
+type modeFlags struct {
+	stopMode, cursor choiceFlag
+	killDelay        delayFlag
+}
+
+// modeFlagNames are the flags that only mean something to an emulator.
+var modeFlagNames = []string{"stop-mode", "kill-delay", "cursor"}
+
+func (m *modeFlags) register(fs *flag.FlagSet, prefix string) {
+	m.stopMode = choiceFlag{value: emulator.StopModeDocumented, choices: emulator.StopModes}
+	m.cursor = choiceFlag{value: emulator.CursorStable, choices: emulator.Cursors}
+	m.killDelay = delayFlag{d: emulator.DefaultKillDelay}
+	fs.Var(&m.stopMode, "stop-mode", prefix+"what a stop does to running work (the stop `mode`): documented (the API page: started runs finish, pending ones are cancelled) or kill (the agent's source: running ones become Stopping, then Terminated after -kill-delay)")
+	fs.Var(&m.killDelay, "kill-delay", prefix+"with -stop-mode kill, how long (a `duration`) a killed instance stays Stopping before it is Terminated")
+	fs.Var(&m.cursor, "cursor", prefix+"what DescribeInvocations' NextToken is (the `kind`): stable (a position that survives stops between pages) or offset (an offset into the current filtered listing: a caller that stops while paging skips items)")
+}
+
+// apply sets the modes on emulator options.
+func (m *modeFlags) apply(o *emulator.Options) {
+	o.StopMode, o.Cursor, o.KillDelay = m.stopMode.value, m.cursor.value, m.killDelay.d
+}
+
+// choiceFlag is a string flag that takes one of a few values; a bad value is
+// refused while parsing, naming the flag and the values.
+type choiceFlag struct {
+	value   string
+	choices []string
+}
+
+func (c *choiceFlag) String() string {
+	if c == nil {
+		return ""
+	}
+	return c.value
+}
+
+func (c *choiceFlag) Set(v string) error {
+	if !slices.Contains(c.choices, v) {
+		return fmt.Errorf("want %s", strings.Join(c.choices, " or "))
+	}
+	c.value = v
+	return nil
+}
+
+// delayFlag is a positive duration flag (the emulator reads zero as its
+// default, which a user asking for 0 would not expect).
+type delayFlag struct{ d time.Duration }
+
+func (f *delayFlag) String() string {
+	if f == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f *delayFlag) Set(v string) error {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return errors.New("want a duration such as 1s or 250ms")
+	}
+	if d <= 0 {
+		return errors.New("must be positive (1ms is almost at once)")
+	}
+	f.d = d
+	return nil
 }
 
 // backend is a configured function environment: the settings, the
@@ -54,6 +129,14 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		return nil, err
 	}
 	if b.endpoint != "" {
+		if set := b.setFlags(modeFlagNames); len(set) > 0 {
+			verb := "is"
+			if len(set) > 1 {
+				verb = "are"
+			}
+			return nil, fmt.Errorf("%s %s for the embedded emulator and cannot be used with -endpoint (a real endpoint behaves as it does)",
+				strings.Join(set, ", "), verb)
+		}
 		cfg.ECSEndpoint = b.endpoint
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("-endpoint: %w", err)
@@ -75,7 +158,9 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		}
 	}
 	cred := acs.Credentials{AccessKeyID: cmp.Or(b.accessKeyID, localAccessKeyID), AccessKeySecret: cmp.Or(b.accessKeySecret, localAccessKeySecret)}
-	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Fleet: fleet, Log: log})
+	opts := emulator.Options{AccessKeyID: cred.AccessKeyID, AccessKeySecret: cred.AccessKeySecret, Fleet: fleet, Log: log}
+	b.modes.apply(&opts)
+	emu, err := emulator.Listen("127.0.0.1:0", opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded emulator: %w", err)
 	}
@@ -99,8 +184,23 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		cfg.WebhookSecret = randomHex(32)
 		log.Info("local: STOPPER_WEBHOOK_SECRET is unset; using a random secret for this run (unsigned webhook samples are signed with it)")
 	}
-	log.Info("local: embedded Cloud Assistant emulator", "endpoint", cfg.ECSEndpoint, "invocations", len(fleet.Invocations), "regions", regions)
+	log.Info("local: embedded Cloud Assistant emulator", "endpoint", cfg.ECSEndpoint, "invocations", len(fleet.Invocations), "regions", regions,
+		"stop_mode", opts.StopMode, "kill_delay", b.modes.killDelay.d.String(), "cursor", opts.Cursor)
 	return &backend{cfg: cfg, cred: cred, emu: emu.Server, stop: func() { emu.Close() }}, nil
+}
+
+// setFlags lists, as -name, those of names that were given on the command line.
+func (b *backendFlags) setFlags(names []string) []string {
+	var set []string
+	if b.fs == nil {
+		return nil
+	}
+	b.fs.Visit(func(f *flag.Flag) {
+		if slices.Contains(names, f.Name) {
+			set = append(set, "-"+f.Name)
+		}
+	})
+	return set
 }
 
 func randomHex(n int) string {

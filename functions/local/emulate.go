@@ -27,11 +27,19 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	failFirst := fs.Int("fail-first", 0, "the first N calls answer 503 ServiceUnavailable")
 	qps := fs.Float64("throttle-qps", 0, "per-action rate limit; above it calls answer 400 Throttling.User (0: off)")
 	dropRate := fs.Float64("drop-rate", 0, "fraction of calls whose connection is closed without an answer")
+	dropAfterRate := fs.Float64("drop-after-rate", 0, "fraction of calls that are performed (a stop takes effect) and then closed without an answer, so clients retry what already happened")
+	var modes modeFlags
+	modes.register(fs, "")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	if *dropRate < 0 || *dropRate > 1 {
-		return fmt.Errorf("-drop-rate %v must be between 0 and 1", *dropRate)
+	for _, rate := range []struct {
+		flag string
+		v    float64
+	}{{"-drop-rate", *dropRate}, {"-drop-after-rate", *dropAfterRate}} {
+		if !(rate.v >= 0 && rate.v <= 1) {
+			return fmt.Errorf("%s %v must be between 0 and 1", rate.flag, rate.v)
+		}
 	}
 	if *failFirst < 0 || *qps < 0 || *latency < 0 {
 		return errors.New("-fail-first, -throttle-qps and -latency must not be negative")
@@ -44,8 +52,11 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 		}
 	}
 	log := newLogger(stderr)
-	emu, err := emulator.New(emulator.Options{AccessKeyID: *akid, AccessKeySecret: *secret, Fleet: fleet,
-		Latency: *latency, FailFirst: *failFirst, ThrottleQPS: *qps, DropRate: *dropRate, Seed: time.Now().UnixNano(), Log: log})
+	opts := emulator.Options{AccessKeyID: *akid, AccessKeySecret: *secret, Fleet: fleet,
+		Latency: *latency, FailFirst: *failFirst, ThrottleQPS: *qps, DropRate: *dropRate, DropAfterRate: *dropAfterRate,
+		Seed: time.Now().UnixNano(), Log: log}
+	modes.apply(&opts)
+	emu, err := emulator.New(opts)
 	if err != nil {
 		return err
 	}
@@ -53,8 +64,11 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	log.Info("emulator listening", "endpoint", "http://"+ln.Addr().String(), "invocations", len(fleet.Invocations), "access_key_id", *akid)
-	return serveUntilDone(ctx, &http.Server{Handler: emu, ReadHeaderTimeout: 10 * time.Second}, ln)
+	log.Info("emulator listening", "endpoint", "http://"+ln.Addr().String(), "invocations", len(fleet.Invocations),
+		"access_key_id", *akid, "stop_mode", opts.StopMode, "kill_delay", modes.killDelay.d.String(), "cursor", opts.Cursor)
+	// HTTPServer has read, header and idle timeouts: the port is reachable
+	// by every local process.
+	return serveUntilDone(ctx, emu.HTTPServer(), ln)
 }
 
 // serveUntilDone serves until ctx ends (Ctrl-C), then shuts down gracefully.

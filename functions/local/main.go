@@ -14,10 +14,16 @@ import (
 )
 
 const usage = `usage:
-  local invoke   -event FILE [-endpoint URL] [-fleet FILE] [-timeout 60s]
-  local serve    [-addr 127.0.0.1:9000] [-endpoint URL] [-fleet FILE]
+  local invoke   -event FILE [-endpoint URL] [-fleet FILE] [-timeout 60s] [EMULATOR MODES]
+  local serve    [-addr 127.0.0.1:9000] [-endpoint URL] [-fleet FILE] [EMULATOR MODES]
   local emulator [-addr 127.0.0.1:8080] [-fleet FILE] [-access-key-id ID] [-access-key-secret SECRET]
-                 [-latency D] [-fail-first N] [-throttle-qps N] [-drop-rate F]
+                 [-latency D] [-fail-first N] [-throttle-qps N] [-drop-rate F] [-drop-after-rate F]
+                 [EMULATOR MODES]
+EMULATOR MODES (invoke and serve: the embedded emulator's, refused with -endpoint):
+  -stop-mode documented|kill  what a stop does to running work (default documented: it finishes;
+                              kill: Stopping, then Terminated after -kill-delay, as the agent does)
+  -kill-delay D               default 1s
+  -cursor stable|offset       what NextToken is (default stable; offset: stops while paging skip items)
 Run "local <command> -h" for a command's flags.`
 
 func main() {

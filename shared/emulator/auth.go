@@ -3,6 +3,7 @@ package emulator
 import (
 	"crypto/hmac"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -46,6 +47,9 @@ func (s *Server) verifyV3(c *call, authz string) *apiError {
 	if err != nil {
 		return incompleteSignature("malformed Authorization header; want ACS3-HMAC-SHA256 Credential=<AccessKeyId>,SignedHeaders=<a;b>,Signature=<hex>")
 	}
+	if e := checkSignedHeaders(c, a.SignedHeaders); e != nil {
+		return e
+	}
 	if a.AccessKeyID != s.keyID {
 		return keyNotFound()
 	}
@@ -87,9 +91,19 @@ func (s *Server) verifyV3(c *call, authz string) *apiError {
 	canonical := acs.CanonicalRequestV3(c.r.Method, c.r.URL.EscapedPath(), c.query, headers, signed, hashed)
 	want := acs.SignatureV3(s.secret, canonical)
 	if !hmac.Equal([]byte(strings.ToLower(a.Signature)), []byte(want)) {
+		// Like the real service, show what was signed so that a client can
+		// find its mistake, but with the credential headers' values replaced:
+		// the message travels back through callers' logs and answers. The
+		// hash is the real one, which the client compares with its own.
+		for _, name := range credentialHeaders {
+			if _, ok := headers[name]; ok {
+				headers[name] = redacted
+			}
+		}
+		shown := acs.CanonicalRequestV3(c.r.Method, c.r.URL.EscapedPath(), redactParams(c.query), headers, signed, hashed)
 		return newError(http.StatusBadRequest, CodeSignatureDoesNotMatch,
 			"Specified signature is not matched with our calculation. server string to sign is:%s\n%s server canonical request is:%s",
-			acs.AlgorithmV3, acs.HashHex([]byte(canonical)), canonical)
+			acs.AlgorithmV3, acs.HashHex([]byte(canonical)), shown)
 	}
 	return s.useNonce(nonce)
 }
@@ -115,10 +129,102 @@ func (s *Server) verifyV1(c *call) *apiError {
 	}
 	sts := acs.StringToSignV1(c.r.Method, p)
 	if !hmac.Equal([]byte(p.Get("Signature")), []byte(acs.SignatureV1(s.secret, sts))) {
+		// The string to sign holds every parameter: show it with the
+		// credential parameters' values replaced (see verifyV3).
 		return newError(http.StatusBadRequest, CodeSignatureDoesNotMatch,
-			"Specified signature is not matched with our calculation. server string to sign is:%s", sts)
+			"Specified signature is not matched with our calculation. server string to sign is:%s",
+			acs.StringToSignV1(c.r.Method, redactParams(p)))
 	}
 	return s.useNonce(p.Get("SignatureNonce"))
+}
+
+// checkSignedHeaders refuses a V3 request that signs too little: host and
+// every x-acs-* header sent must be signed (the action, the version, the
+// date, the nonce, the body's hash and the STS token all travel in them),
+// and so must Content-Type when it makes the emulator read the body as form
+// parameters. The official SDK signs exactly host, content-type and every
+// x-acs-* header (darabonba-openapi v2 utils.getCanonicalHeaders), and so
+// does package acs; a client that leaves one out would let anyone on the
+// way change what it means.
+func checkSignedHeaders(c *call, signedHeaders []string) *apiError {
+	signed := make(map[string]bool, len(signedHeaders))
+	for _, name := range signedHeaders {
+		signed[strings.ToLower(strings.TrimSpace(name))] = true
+	}
+	need := []string{"host"}
+	if c.form {
+		need = append(need, "content-type")
+	}
+	for name := range c.r.Header {
+		if lower := strings.ToLower(name); strings.HasPrefix(lower, "x-acs-") {
+			need = append(need, lower)
+		}
+	}
+	slices.Sort(need[1:])
+	var missing []string
+	for _, name := range need {
+		if !signed[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return incompleteSignature("SignedHeaders leaves out " + strings.Join(missing, ", ") +
+			"; sign host, every x-acs-* header sent and, with a form body, content-type")
+	}
+	return nil
+}
+
+// Credential values never appear in what the emulator answers or logs: the
+// STS token and the AccessKey id are replaced by this placeholder.
+const redacted = "[redacted]"
+
+// credentialHeaders and credentialParams carry a caller's credentials (the
+// secret itself is never sent).
+var (
+	credentialHeaders = []string{"x-acs-security-token", "x-acs-accesskey-id"}
+	credentialParams  = []string{"AccessKeyId", "SecurityToken"}
+)
+
+// redactParams is a copy of p with the credential parameters' values replaced.
+func redactParams(p url.Values) url.Values {
+	out := make(url.Values, len(p))
+	for k, v := range p {
+		out[k] = v
+	}
+	for _, name := range credentialParams {
+		if vs, ok := out[name]; ok {
+			out[name] = slices.Repeat([]string{redacted}, len(vs))
+		}
+	}
+	return out
+}
+
+// redact removes the caller's credential values from a message, in every
+// encoding a message could carry them (raw, query-escaped, percent-encoded
+// once or twice as in a V1 string to sign). The messages that echo a request
+// are built redacted already; this is the last guard for any other.
+func (c *call) redact(msg string) string {
+	var values []string
+	for _, name := range credentialHeaders {
+		values = append(values, c.r.Header.Values(name)...)
+	}
+	for _, name := range credentialParams {
+		values = append(values, c.params[name]...)
+	}
+	if a, err := acs.ParseAuthorizationV3(c.r.Header.Get("Authorization")); err == nil {
+		values = append(values, a.AccessKeyID)
+	}
+	for _, v := range values {
+		// A value this short would take ordinary words with it; real ids and
+		// tokens are far longer.
+		if len(v) < 4 {
+			continue
+		}
+		for _, form := range []string{v, url.QueryEscape(v), acs.PercentEncode(v), acs.PercentEncode(acs.PercentEncode(v))} {
+			msg = strings.ReplaceAll(msg, form, redacted)
+		}
+	}
+	return msg
 }
 
 func keyNotFound() *apiError {

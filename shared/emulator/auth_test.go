@@ -1,8 +1,11 @@
 package emulator
 
 import (
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -197,27 +200,178 @@ func TestBadSignatureKeepsNonce(t *testing.T) {
 	}
 }
 
-// The client picks what it signs: a V3 request signing only some headers,
-// with extra unsigned ones, is accepted.
-func TestV3AnySignedHeaders(t *testing.T) {
-	_, hs := start(t, Options{})
-	req, _ := http.NewRequest(http.MethodGet, hs.URL+"/?RegionId=cn-hangzhou&Empty=", nil)
-	req.Header.Set("x-acs-action", actionDescribe)
-	req.Header.Set("x-acs-version", "2014-05-26")
-	req.Header.Set("x-acs-date", testNow.Format(timeLayout))
-	req.Header.Set("x-acs-signature-nonce", "n-any")
-	req.Header.Set("User-Agent", "unsigned")
-	signed := []string{"host", "x-acs-action", "x-acs-date"}
-	headers := map[string]string{"host": req.URL.Host, "x-acs-action": actionDescribe, "x-acs-date": testNow.Format(timeLayout)}
-	canonical := acs.CanonicalRequestV3("GET", "/", req.URL.Query(), headers, signed, acs.HashHex(nil))
-	req.Header.Set("Authorization", "ACS3-HMAC-SHA256 Credential="+testKeyID+",SignedHeaders=host;x-acs-action;x-acs-date,Signature="+acs.SignatureV3(testSecret, canonical))
-	resp, err := hs.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+// signV3Only signs req (GET, or POST with body) like acs.SignV3 but with only
+// the headers named in signed, whatever else it carries.
+func signV3Only(req *http.Request, body []byte, signed ...string) {
+	headers := map[string]string{}
+	for _, name := range signed {
+		if name == "host" {
+			headers[name] = req.URL.Host
+		} else {
+			headers[name] = strings.Join(req.Header.Values(name), ",")
+		}
 	}
-	resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("status %d", resp.StatusCode)
+	canonical := acs.CanonicalRequestV3(req.Method, req.URL.EscapedPath(), req.URL.Query(), headers, signed, acs.HashHex(body))
+	slices.Sort(signed)
+	req.Header.Set("Authorization", "ACS3-HMAC-SHA256 Credential="+testKeyID+",SignedHeaders="+strings.Join(signed, ";")+
+		",Signature="+acs.SignatureV3(testSecret, canonical))
+}
+
+// A V3 request must sign host and every x-acs-* header it sends (and
+// Content-Type with a form body): a client that signs too little is refused,
+// naming what it left out. Headers outside those may go unsigned.
+func TestV3SignedHeaders(t *testing.T) {
+	all := []string{"host", "x-acs-action", "x-acs-content-sha256", "x-acs-date", "x-acs-signature-nonce", "x-acs-version"}
+	without := func(name string) []string {
+		return slices.DeleteFunc(slices.Clone(all), func(s string) bool { return s == name })
+	}
+	for _, tc := range []struct {
+		name    string
+		post    bool
+		token   bool
+		extra   map[string]string
+		signed  []string
+		missing string // "" for accepted
+	}{
+		{name: "all signed, unsigned User-Agent", signed: all, extra: map[string]string{"User-Agent": "unsigned"}},
+		{name: "host only", signed: []string{"host"},
+			missing: "x-acs-action, x-acs-content-sha256, x-acs-date, x-acs-signature-nonce, x-acs-version"},
+		{name: "without host", signed: without("host"), missing: "host"},
+		{name: "without x-acs-action", signed: without("x-acs-action"), missing: "x-acs-action"},
+		{name: "without x-acs-content-sha256", signed: without("x-acs-content-sha256"), missing: "x-acs-content-sha256"},
+		{name: "with STS token, unsigned", token: true, signed: all, missing: "x-acs-security-token"},
+		{name: "with STS token, signed", token: true, signed: append(slices.Clone(all), "x-acs-security-token")},
+		{name: "another x-acs header, unsigned", extra: map[string]string{"X-Acs-Credentials-Provider": "static"}, signed: all,
+			missing: "x-acs-credentials-provider"},
+		{name: "form body without content-type", post: true, signed: all, missing: "content-type"},
+		{name: "form body with content-type", post: true, signed: append(slices.Clone(all), "content-type")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, hs := start(t, Options{})
+			method, target, body := http.MethodGet, hs.URL+"/?RegionId=cn-shanghai&InvokeId="+shStuck, []byte(nil)
+			if tc.post {
+				method, target, body = http.MethodPost, hs.URL+"/", []byte("RegionId=cn-shanghai&InvokeId="+shStuck)
+			}
+			req, _ := http.NewRequest(method, target, strings.NewReader(string(body)))
+			if tc.post {
+				req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			}
+			req.Header.Set("x-acs-action", actionStop)
+			req.Header.Set("x-acs-version", "2014-05-26")
+			req.Header.Set("x-acs-date", testNow.Format(timeLayout))
+			req.Header.Set("x-acs-signature-nonce", "n-"+tc.name)
+			req.Header.Set("x-acs-content-sha256", acs.HashHex(body))
+			if tc.token {
+				req.Header.Set("x-acs-security-token", "CAIS-sts-token-for-signed-headers")
+			}
+			for k, v := range tc.extra {
+				req.Header.Set(k, v)
+			}
+			signV3Only(req, body, tc.signed...)
+			r := newClient(hs).send(t, req)
+			if tc.missing == "" {
+				if r.status != 200 || s.StopCalls("cn-shanghai", shStuck) != 1 {
+					t.Fatalf("%d %s", r.status, r.raw)
+				}
+				return
+			}
+			checkError(t, r, 400, "IncompleteSignature", hostOf(hs))
+			if m := r.body["Message"].(string); !strings.Contains(m, "SignedHeaders leaves out "+tc.missing+";") {
+				t.Errorf("Message %q does not name %s", m, tc.missing)
+			}
+			if s.Stops() != 0 {
+				t.Fatal("a request signing too little stopped something")
+			}
+		})
+	}
+}
+
+// A V1 request's action and version are its signed parameters: an x-acs-action
+// header added on the way cannot turn a signed Describe into a Stop.
+func TestV1IgnoresActionHeaders(t *testing.T) {
+	for _, post := range []bool{false, true} {
+		s, hs := start(t, Options{})
+		c := newClient(hs)
+		c.v1, c.post = true, post
+		c.mutate = func(r *http.Request) {
+			r.Header.Set("x-acs-action", actionStop)
+			r.Header.Set("x-acs-version", "2016-03-14")
+		}
+		r := c.call(t, actionDescribe, url.Values{"RegionId": {"cn-hangzhou"}, "InvokeId": {hzOnce}})
+		if r.status != 200 || r.body["Invocations"] == nil {
+			t.Fatalf("post=%v: %d %s", post, r.status, r.raw)
+		}
+		if s.Stops() != 0 || s.Calls(actionStop) != 0 || s.Calls(actionDescribe) != 1 {
+			t.Fatalf("post=%v: the header's action ran: Stops %d, Calls(Stop) %d", post, s.Stops(), s.Calls(actionStop))
+		}
+		if inv, _ := s.Invocation("cn-hangzhou", hzOnce); statusesOf(inv)["i-bp1j2k3l4m5n6o7p8q9r"] != "Pending" {
+			t.Fatalf("post=%v: the invocation was stopped", post)
+		}
+	}
+}
+
+// SignatureDoesNotMatch echoes what the server signed, as the real service
+// does, but never the caller's STS token or AccessKey id, in any encoding;
+// neither does the log.
+func TestSignatureMismatchRedactsCredentials(t *testing.T) {
+	const token = "CAIS+sts/token=DO-NOT-ECHO-4f1e"
+	const keyID = "LTAI5tEmulatorTestKey"
+	forms := func(v string) []string {
+		return []string{v, url.QueryEscape(v), acs.PercentEncode(v), acs.PercentEncode(acs.PercentEncode(v))}
+	}
+	for _, tc := range []struct {
+		name     string
+		v1, post bool
+		shown    string // how the placeholder shows in the message
+	}{
+		{name: "V3", shown: "x-acs-security-token:[redacted]\n"},
+		{name: "V3 POST", post: true, shown: "x-acs-security-token:[redacted]\n"},
+		{name: "V1", v1: true, shown: "AccessKeyId%3D%255Bredacted%255D"},
+		{name: "V1 POST", v1: true, post: true, shown: "SecurityToken%3D%255Bredacted%255D"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs syncBuffer
+			_, hs := start(t, Options{Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			c := newClient(hs)
+			c.v1, c.post = tc.v1, tc.post
+			c.cred.SecurityToken, c.cred.AccessKeySecret = token, "wrong-secret"
+			c.mutate = func(r *http.Request) {
+				if !tc.v1 {
+					// The SDK sends the key id as a header on some paths;
+					// sign it so that it is part of the canonical request.
+					r.Header.Set("x-acs-accesskey-id", keyID)
+					r.Header.Del("Authorization")
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(strings.NewReader(string(body)))
+					acs.SignV3(r, body, c.cred, c.now, "n-redact-"+tc.name)
+				}
+			}
+			r := c.call(t, actionDescribe, url.Values{"RegionId": {"cn-hangzhou"}})
+			checkError(t, r, 400, "SignatureDoesNotMatch", hostOf(hs))
+			msg := r.body["Message"].(string)
+			if !strings.Contains(msg, tc.shown) {
+				t.Errorf("Message %q does not show %q", msg, tc.shown)
+			}
+			for _, secret := range []string{token, keyID, "wrong-secret", testSecret} {
+				for _, form := range forms(secret) {
+					if strings.Contains(string(r.raw), form) || strings.Contains(logs.String(), form) {
+						t.Fatalf("%q (as %q) echoed:\n%s\nlog: %s", secret, form, r.raw, logs.String())
+					}
+				}
+			}
+		})
+	}
+}
+
+// The last guard scrubs any message, whatever built it.
+func TestRedactScrubsEveryEncoding(t *testing.T) {
+	req, _ := http.NewRequest(http.MethodGet, "http://ecs.aliyuncs.com/", nil)
+	req.Header.Set("x-acs-security-token", "tok/en+1=")
+	req.Header.Set("Authorization", "ACS3-HMAC-SHA256 Credential=LTAIkey,SignedHeaders=host,Signature=00")
+	c := &call{r: req, params: url.Values{"SecurityToken": {"v1 token"}, "AccessKeyId": {"ab"}}}
+	got := c.redact("a tok/en+1= b tok%2Fen%2B1%3D c tok%252Fen%252B1%253D d LTAIkey e v1+token f v1%20token g ab")
+	if want := "a [redacted] b [redacted] c [redacted] d [redacted] e [redacted] f [redacted] g ab"; got != want {
+		t.Fatalf("got  %q\nwant %q", got, want)
 	}
 }
 

@@ -1,7 +1,10 @@
 package emulator
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,11 +67,13 @@ func hasTag(tags []ca.Tag, t tagFilter) bool {
 	return false
 }
 
-// describe is DescribeInvocations. Pages are cut from the region's stable
-// order (newest first, ties by InvokeId) and the NextToken is a cursor into
-// that order, not an offset into the filtered list: a caller that stops
-// invocations between pages (which changes what the filters select) neither
-// skips nor repeats the ones it has not seen yet.
+// describe is DescribeInvocations. Pages are cut from the region's listing
+// order (newest first, ties by InvokeId). With CursorStable the NextToken is
+// a position in that order, not an offset into the filtered list: a caller
+// that stops invocations between pages (which changes what the filters
+// select) neither skips nor repeats the ones it has not seen yet. With
+// CursorOffset it is an offset into the filtered list as it is when the next
+// page is asked for, so such a caller skips as many as it stopped.
 func (s *Server) describe(c *call) (any, *apiError) {
 	p := c.params
 	regionID := p.Get("RegionId")
@@ -110,7 +115,7 @@ func (s *Server) describe(c *call) (any, *apiError) {
 	}
 	var cur *cursor
 	if tok := p.Get("NextToken"); tok != "" {
-		if cur = parseCursor(tok); cur == nil {
+		if cur = s.parseCursor(tok); cur == nil {
 			return nil, invalidParameter("NextToken", "not a token this endpoint issued")
 		}
 		page = cur.page
@@ -128,17 +133,24 @@ func (s *Server) describe(c *call) (any, *apiError) {
 		return resp, nil
 	}
 	order := g.ordered()
-	start := 0
-	if cur != nil {
+	// start is where a stable cursor resumes in the listing order; skip is
+	// how many matches come before the page (an offset cursor, or the
+	// deprecated PageNumber).
+	start, skip := 0, 0
+	switch {
+	case cur == nil:
+		skip = (page - 1) * size
+	case cur.offset >= 0:
+		skip = cur.offset
+	default:
 		start = sort.Search(len(order), func(i int) bool { return cur.precedes(order[i]) })
 	}
-	skip := 0
-	if cur == nil {
-		skip = (page - 1) * size
-	}
+	offset := skip
+	now := s.now()
 	var last *record
 	more := false
 	for i, r := range order {
+		r.settle(now)
 		if !f.match(r) {
 			continue
 		}
@@ -162,38 +174,87 @@ func (s *Server) describe(c *call) (any, *apiError) {
 		}
 	}
 	if more {
-		resp.NextToken = cursor{page: page + 1, created: last.created, id: last.inv.InvokeId}.String()
+		next := cursor{page: page + 1, offset: -1}
+		if s.offsetCursor {
+			next.offset = offset + len(resp.Invocations.Invocation)
+		} else {
+			next.created, next.id = last.created, last.inv.InvokeId
+		}
+		resp.NextToken = s.token(next)
 	}
 	return resp, nil
 }
 
-// cursor is the position after the last invocation of a page.
+// cursor is where the next page starts: after the invocation (created, id)
+// in listing order (stable), or at offset in the filtered listing (offset
+// >= 0).
 type cursor struct {
 	page    int
 	created time.Time
 	id      string
+	offset  int
 }
 
-func (c cursor) String() string {
-	raw := "v1|" + strconv.Itoa(c.page) + "|" + strconv.FormatInt(c.created.UnixNano(), 10) + "|" + c.id
-	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+// Tokens are base64url("v2|s|page|nanos|id|mac") or "v2|o|page|offset|mac"
+// with mac = HMAC-SHA256(the server's random key, the rest), cut to 16 bytes:
+// opaque to clients, and a token this server did not issue (another
+// emulator's, a made-up one, one of the other cursor mode) is refused.
+const tokenVersion = "v2"
+
+func (s *Server) token(c cursor) string {
+	var raw string
+	if c.offset >= 0 {
+		raw = tokenVersion + "|o|" + strconv.Itoa(c.page) + "|" + strconv.Itoa(c.offset)
+	} else {
+		raw = tokenVersion + "|s|" + strconv.Itoa(c.page) + "|" + strconv.FormatInt(c.created.UnixNano(), 10) + "|" + c.id
+	}
+	return base64.RawURLEncoding.EncodeToString([]byte(raw + "|" + s.tokenMAC(raw)))
 }
 
-func parseCursor(tok string) *cursor {
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+func (s *Server) tokenMAC(raw string) string {
+	m := hmac.New(sha256.New, s.tokenKey)
+	m.Write([]byte(raw))
+	return hex.EncodeToString(m.Sum(nil)[:16])
+}
+
+// parseCursor returns the cursor of a token this server issued in its
+// current cursor mode, or nil.
+func (s *Server) parseCursor(tok string) *cursor {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil {
 		return nil
 	}
-	parts := strings.SplitN(string(raw), "|", 4)
-	if len(parts) != 4 || parts[0] != "v1" || parts[3] == "" {
+	i := strings.LastIndexByte(string(b), '|')
+	if i < 0 {
 		return nil
 	}
-	page, err1 := strconv.Atoi(parts[1])
-	nanos, err2 := strconv.ParseInt(parts[2], 10, 64)
-	if err1 != nil || err2 != nil || page < 2 {
+	raw, mac := string(b[:i]), string(b[i+1:])
+	if !hmac.Equal([]byte(mac), []byte(s.tokenMAC(raw))) {
 		return nil
 	}
-	return &cursor{page: page, created: time.Unix(0, nanos), id: parts[3]}
+	parts := strings.SplitN(raw, "|", 5)
+	if len(parts) < 4 || parts[0] != tokenVersion {
+		return nil
+	}
+	page, err := strconv.Atoi(parts[2])
+	if err != nil || page < 2 {
+		return nil
+	}
+	switch {
+	case parts[1] == "o" && s.offsetCursor && len(parts) == 4:
+		offset, err := strconv.Atoi(parts[3])
+		if err != nil || offset < 0 {
+			return nil
+		}
+		return &cursor{page: page, offset: offset}
+	case parts[1] == "s" && !s.offsetCursor && len(parts) == 5 && parts[4] != "":
+		nanos, err := strconv.ParseInt(parts[3], 10, 64)
+		if err != nil {
+			return nil
+		}
+		return &cursor{page: page, created: time.Unix(0, nanos), id: parts[4], offset: -1}
+	}
+	return nil
 }
 
 // precedes reports whether r comes after the cursor in listing order.

@@ -11,21 +11,24 @@ import (
 )
 
 // faults injects the failures a real endpoint shows under load. They apply in
-// this order: drop, fail-first, throttle, latency. A dropped call therefore
-// neither counts toward FailFirst nor takes a throttle token, and a fail-first
-// 503 takes no token either: each fault sees only the calls the earlier ones
-// let through.
+// this order: drop, fail-first, throttle, latency, then (after the action
+// ran) drop-after. A dropped call therefore neither counts toward FailFirst
+// nor takes a throttle token, and a fail-first 503 takes no token either:
+// each fault sees only the calls the earlier ones let through. Drop-after
+// applies only to calls whose action ran, so that what it loses is an answer
+// to a call that took effect.
 type faults struct {
 	latency time.Duration
 
-	mu        sync.Mutex
-	rng       *rand.Rand
-	dropRate  float64
-	failFirst int
-	failed    int
-	qps       float64
-	burst     float64
-	buckets   map[string]*bucket
+	mu            sync.Mutex
+	rng           *rand.Rand
+	dropRate      float64
+	dropAfterRate float64
+	failFirst     int
+	failed        int
+	qps           float64
+	burst         float64
+	buckets       map[string]*bucket
 }
 
 type bucket struct {
@@ -34,7 +37,7 @@ type bucket struct {
 }
 
 func newFaults(o Options, rng *rand.Rand) *faults {
-	f := &faults{latency: o.Latency, rng: rng, dropRate: o.DropRate, failFirst: o.FailFirst,
+	f := &faults{latency: o.Latency, rng: rng, dropRate: o.DropRate, dropAfterRate: o.DropAfterRate, failFirst: o.FailFirst,
 		qps: o.ThrottleQPS, burst: float64(o.ThrottleBurst), buckets: map[string]*bucket{}}
 	if f.qps > 0 && f.burst <= 0 {
 		f.burst = math.Max(1, math.Ceil(f.qps))
@@ -50,6 +53,17 @@ func (f *faults) drop() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.rng.Float64() < f.dropRate
+}
+
+// dropAfter decides whether to close the connection of a call that was just
+// performed, without its answer.
+func (f *faults) dropAfter() bool {
+	if f.dropAfterRate <= 0 {
+		return false
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.rng.Float64() < f.dropAfterRate
 }
 
 // failing reports whether this call is one of the first FailFirst calls.

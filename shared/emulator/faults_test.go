@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/ecs"
 )
 
 var hangzhou = url.Values{"RegionId": {"cn-hangzhou"}}
@@ -150,4 +153,66 @@ func mustRequest(t *testing.T) *http.Request {
 		t.Fatal(err)
 	}
 	return r
+}
+
+// DropAfterRate performs the call, then closes the connection without its
+// answer: the stop took effect though the client saw only an EOF.
+func TestDropAfter(t *testing.T) {
+	s, hs := start(t, Options{DropAfterRate: 1})
+	c := newClient(hs)
+	if _, err := c.hc.Do(c.request(t, actionStop, url.Values{"RegionId": {"cn-shanghai"}, "InvokeId": {shStuck}})); err == nil {
+		t.Fatal("a call dropped after it ran got an answer")
+	}
+	if inv, _ := s.Invocation("cn-shanghai", shStuck); inv.InvocationStatus != "Stopped" {
+		t.Fatalf("the stop was not applied: %s", inv.InvocationStatus)
+	}
+	if s.Calls(actionStop) != 1 || s.Stops() != 1 || s.StopCalls("cn-shanghai", shStuck) != 1 || s.DroppedAfter(actionStop) != 1 {
+		t.Fatalf("Calls %d Stops %d StopCalls %d DroppedAfter %d", s.Calls(actionStop), s.Stops(),
+			s.StopCalls("cn-shanghai", shStuck), s.DroppedAfter(actionStop))
+	}
+	// A call refused before its action ran is answered: nothing happened
+	// whose answer could be lost.
+	c.cred.AccessKeySecret = "wrong"
+	checkError(t, c.call(t, actionStop, url.Values{"RegionId": {"cn-hangzhou"}, "InvokeId": {hzOnce}}), 400, "SignatureDoesNotMatch", hostOf(hs))
+	if s.DroppedAfter(actionStop) != 1 {
+		t.Fatalf("DroppedAfter %d", s.DroppedAfter(actionStop))
+	}
+}
+
+// The project's client retries a stop whose answer was lost; the retry of an
+// already-applied stop must succeed, in both stop modes, whatever the seed.
+func TestDropAfterRetriedStopSucceeds(t *testing.T) {
+	for _, mode := range StopModes {
+		dropped := 0
+		defer func() {
+			// The property is only exercised if answers were lost.
+			if dropped < 10 {
+				t.Errorf("%s: only %d answers dropped over 20 seeds", mode, dropped)
+			}
+		}()
+		for seed := int64(1); seed <= 20; seed++ {
+			clock := newFakeClock(testNow)
+			s, hs := start(t, Options{DropAfterRate: 0.5, Seed: seed, StopMode: mode, Now: clock.Now})
+			client, err := ecs.New(ecs.Options{Credentials: acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret},
+				Endpoint: hs.URL, MaxAttempts: 12, BaseDelay: time.Millisecond, MaxDelay: 2 * time.Millisecond, Now: clock.Now})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, target := range []struct{ region, id string }{{"cn-hangzhou", hzOnce}, {"cn-shanghai", shPeriodic}, {"cn-shanghai", shStuck}} {
+				if err := client.StopInvocation(context.Background(), target.region, target.id, nil); err != nil {
+					t.Fatalf("%s seed %d: %s: %v", mode, seed, target.id, err)
+				}
+				inv, _ := s.Invocation(target.region, target.id)
+				for _, in := range inv.InvokeInstances.InvokeInstance {
+					if st := in.InvocationStatus; st == "Pending" || st == "Scheduled" || (mode == StopModeKill && st == "Running") {
+						t.Fatalf("%s seed %d: %s %s still %s", mode, seed, target.id, in.InstanceId, st)
+					}
+				}
+			}
+			dropped += s.DroppedAfter(actionStop)
+			if got, want := s.Stops(), 3+s.DroppedAfter(actionStop); got != want {
+				t.Fatalf("%s seed %d: %d stops applied, want 3 answered + %d dropped", mode, seed, got, s.DroppedAfter(actionStop))
+			}
+		}
+	}
 }

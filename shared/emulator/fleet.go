@@ -21,12 +21,62 @@ type Fleet struct {
 //go:embed sample-fleet.json
 var sampleFleet []byte
 
-// SampleFleet is the fleet the sample events refer to, a fresh copy each call
-// so that callers may change it.
-func SampleFleet() *Fleet {
+// SampleFleetAnchor is the instant sample-fleet.json is written as of: its
+// times are that far in the past of it. SampleFleetAt moves every time by
+// now minus this anchor, so that the fleet's ages (a run started 5 hours
+// ago, a rollout 15 minutes ago) stay what they were written to be,
+// whenever it is loaded.
+const SampleFleetAnchor = "2026-11-26T09:00:00Z"
+
+// The sample fleet's invocations the owner-tag and fail-fast features are
+// shown on (cn-hangzhou; ages as of the anchor):
+//
+//	t-hz0protected0dbmigrate0a1b2c3d   db-migrate, 5h, Running, stopper:protect=true
+//	t-hz0ttlshort0cachewarm0a1b2c3d    cache-warm, 50m, Running + Pending, stopper:ttl=30m (stale by its ttl)
+//	t-hz0ttllong0backupfull0a1b2c3d    backup-full, 3h, Running, stopper:ttl=6h (not stale yet)
+//	t-hz0badttl0reportgen0a1b2c3d4e    report-gen, 4h, Running, stopper:ttl=soon (bad value)
+//	t-hz0fresh0deployapp0a1b2c3d4e5    deploy-app, 10m, Running, no owner tag
+//	t-hz0rolloutagent0a1b2c3d4e5f6a    rollout-agent, 15m, Failed x2, Running, Pending x2, stopper:max-errors=2
+//	t-hz0rolloutcanary0a1b2c3d4e5f6    rollout-canary, 15m, Failed, Running, Pending x2, stopper:max-errors=3
+//	t-hz0rolloutuntagged0a1b2c3d4e5    rollout-untagged, 15m, Failed, Pending x2, no stopper tag
+//	t-hz0rolloutprotected0a1b2c3d4e    rollout-protected, 15m, Failed x2, Pending, stopper:protect=true, stopper:max-errors=1
+//
+// The older ones (t-1fad2a8876de47068cc734d57703aa76 and the t-hz0*/t-sh0*
+// ones, days old) show one-time, periodic, reboot, finished, partly failed
+// and cancelled invocations.
+
+// SampleFleet is the sample fleet as of now (SampleFleetAt(time.Now())).
+func SampleFleet() *Fleet { return SampleFleetAt(time.Now()) }
+
+// SampleFleetAt is the fleet the sample events refer to, with every time
+// moved by now minus SampleFleetAnchor (whole seconds), as a fresh copy each
+// call so that callers may change it. Tests with a fixed clock pass it here.
+func SampleFleetAt(now time.Time) *Fleet {
 	f, err := ParseFleet(sampleFleet)
 	if err != nil {
 		panic("emulator: embedded sample-fleet.json is invalid: " + err.Error())
+	}
+	anchor, _ := time.Parse(time.RFC3339, SampleFleetAnchor)
+	shift := now.Sub(anchor).Truncate(time.Second)
+	move := func(v *string) {
+		if *v == "" {
+			return
+		}
+		t, err := time.Parse(time.RFC3339, *v)
+		if err != nil {
+			panic("emulator: embedded sample-fleet.json has a bad time " + *v)
+		}
+		*v = t.Add(shift).UTC().Format(timeLayout)
+	}
+	for i := range f.Invocations {
+		inv := &f.Invocations[i]
+		move(&inv.CreationTime)
+		for j := range inv.InvokeInstances.InvokeInstance {
+			in := &inv.InvokeInstances.InvokeInstance[j]
+			for _, v := range []*string{&in.CreationTime, &in.StartTime, &in.UpdateTime, &in.FinishTime, &in.StopTime} {
+				move(v)
+			}
+		}
 	}
 	return f
 }

@@ -1,9 +1,12 @@
 package emulator
 
 import (
+	"maps"
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,7 +16,7 @@ import (
 )
 
 func TestSampleFleet(t *testing.T) {
-	s, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Fleet: SampleFleet()})
+	s, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Fleet: SampleFleetAt(testNow)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +48,146 @@ func TestSampleFleet(t *testing.T) {
 		t.Errorf("periodic: Timed %v Frequency %q", inv.Timed, inv.Frequency)
 	}
 	f := SampleFleet()
-	if n := len(f.Invocations); n < 8 || n > 12 {
+	if n := len(f.Invocations); n != 19 {
 		t.Errorf("%d invocations", n)
 	}
 	f.Invocations[0].InvokeInstances.InvokeInstance[0].InvocationStatus = "Failed"
 	if SampleFleet().Invocations[0].InvokeInstances.InvokeInstance[0].InvocationStatus == "Failed" {
 		t.Error("SampleFleet shares state between calls")
+	}
+}
+
+// The owner-tag and fail-fast samples: their tags, instances and ages as of
+// the anchor, with the failed instances carrying what the API reports.
+func TestSampleFleetOwnerTags(t *testing.T) {
+	s, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Fleet: SampleFleetAt(testNow)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []struct {
+		id, name string
+		age      time.Duration
+		tags     map[string]string // stopper:* tags, exactly
+		statuses []string          // per instance, in order
+		status   string
+	}{
+		{hzProtected, "db-migrate", 5 * time.Hour, map[string]string{"stopper:protect": "true"}, []string{"Running"}, "Running"},
+		{hzTTLShort, "cache-warm", 50 * time.Minute, map[string]string{"stopper:ttl": "30m"}, []string{"Running", "Pending"}, "Running"},
+		{hzTTLLong, "backup-full", 3 * time.Hour, map[string]string{"stopper:ttl": "6h"}, []string{"Running"}, "Running"},
+		{hzBadTTL, "report-gen", 4 * time.Hour, map[string]string{"stopper:ttl": "soon"}, []string{"Running"}, "Running"},
+		{hzFresh, "deploy-app", 10 * time.Minute, map[string]string{}, []string{"Running"}, "Running"},
+		{hzAgent, "rollout-agent", 15 * time.Minute, map[string]string{"stopper:max-errors": "2"},
+			[]string{"Failed", "Failed", "Running", "Pending", "Pending"}, "Running"},
+		{hzCanary, "rollout-canary", 15 * time.Minute, map[string]string{"stopper:max-errors": "3"},
+			[]string{"Failed", "Running", "Pending", "Pending"}, "Running"},
+		{hzUntagged, "rollout-untagged", 15 * time.Minute, map[string]string{}, []string{"Failed", "Pending", "Pending"}, "Pending"},
+		{hzRolloutProtected, "rollout-protected", 15 * time.Minute, map[string]string{"stopper:protect": "true", "stopper:max-errors": "1"},
+			[]string{"Failed", "Failed", "Pending"}, "Pending"},
+	} {
+		t.Run(want.name, func(t *testing.T) {
+			inv, ok := s.Invocation("cn-hangzhou", want.id)
+			if !ok || inv.CommandName != want.name || inv.RepeatMode != "Once" || inv.InvocationStatus != want.status {
+				t.Fatalf("%+v", inv)
+			}
+			created, _ := time.Parse(time.RFC3339, inv.CreationTime)
+			if age := testNow.Sub(created); age != want.age {
+				t.Errorf("age %v, want %v", age, want.age)
+			}
+			tags := map[string]string{}
+			for _, tg := range inv.Tags.Tag {
+				if strings.HasPrefix(tg.TagKey, "stopper:") {
+					tags[tg.TagKey] = tg.TagValue
+				}
+			}
+			if !maps.Equal(tags, want.tags) {
+				t.Errorf("stopper tags %v, want %v", tags, want.tags)
+			}
+			var got []string
+			for _, in := range inv.InvokeInstances.InvokeInstance {
+				got = append(got, in.InvocationStatus)
+				switch in.InvocationStatus {
+				case "Failed":
+					if in.ExitCode == 0 || in.ErrorCode == "" || in.FinishTime == "" || in.StartTime == "" {
+						t.Errorf("failed instance %+v lacks ExitCode/ErrorCode/StartTime/FinishTime", in)
+					}
+				case "Running":
+					if in.StartTime == "" || in.FinishTime != "" {
+						t.Errorf("running instance %+v", in)
+					}
+				case "Pending":
+					if in.StartTime != "" {
+						t.Errorf("pending instance %+v", in)
+					}
+				}
+			}
+			if !slices.Equal(got, want.statuses) {
+				t.Errorf("instances %v, want %v", got, want.statuses)
+			}
+		})
+	}
+}
+
+// SampleFleetAt moves every time by now minus the anchor, so the ages never
+// go stale; at the anchor it is the file as written.
+func TestSampleFleetAt(t *testing.T) {
+	anchor, err := time.Parse(time.RFC3339, SampleFleetAnchor)
+	if err != nil || !anchor.Equal(testNow) {
+		t.Fatalf("anchor %v %v", anchor, err)
+	}
+	raw, err := ParseFleet(sampleFleet)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := SampleFleetAt(anchor); !reflect.DeepEqual(got, raw) {
+		t.Fatal("SampleFleetAt(anchor) differs from sample-fleet.json")
+	}
+	later := anchor.Add(97*24*time.Hour + 3*time.Hour + 17*time.Second + 600*time.Millisecond)
+	shift := later.Sub(anchor).Truncate(time.Second)
+	moved := SampleFleetAt(later)
+	check := func(what, was, is string) {
+		t.Helper()
+		if was == "" {
+			if is != "" {
+				t.Errorf("%s: empty became %q", what, is)
+			}
+			return
+		}
+		w, _ := time.Parse(time.RFC3339, was)
+		g, err := time.Parse(time.RFC3339, is)
+		if err != nil || g.Sub(w) != shift || !strings.HasSuffix(is, "Z") || len(is) != len(timeLayout) {
+			t.Errorf("%s: %s became %s, want moved by %v", what, was, is, shift)
+		}
+	}
+	fields := 0
+	for i, inv := range raw.Invocations {
+		m := moved.Invocations[i]
+		check(inv.InvokeId+" CreationTime", inv.CreationTime, m.CreationTime)
+		for j, in := range inv.InvokeInstances.InvokeInstance {
+			mi := m.InvokeInstances.InvokeInstance[j]
+			name := inv.InvokeId + "/" + in.InstanceId
+			check(name+" CreationTime", in.CreationTime, mi.CreationTime)
+			check(name+" StartTime", in.StartTime, mi.StartTime)
+			check(name+" UpdateTime", in.UpdateTime, mi.UpdateTime)
+			check(name+" FinishTime", in.FinishTime, mi.FinishTime)
+			check(name+" StopTime", in.StopTime, mi.StopTime)
+			for _, v := range []string{in.StopTime, in.FinishTime} {
+				if v != "" {
+					fields++
+				}
+			}
+		}
+	}
+	if fields == 0 {
+		t.Fatal("the fleet has no FinishTime or StopTime to check")
+	}
+	// SampleFleet is as of now: the fresh invocation is about 10 minutes old.
+	for _, inv := range SampleFleet().Invocations {
+		if inv.InvokeId == hzFresh {
+			created, _ := time.Parse(time.RFC3339, inv.CreationTime)
+			if age := time.Since(created); age < 10*time.Minute || age > 10*time.Minute+time.Hour {
+				t.Errorf("fresh invocation is %v old", age)
+			}
+		}
 	}
 }
 
@@ -127,16 +264,24 @@ func TestDeriveStatus(t *testing.T) {
 		in   []string
 		want string
 	}{
+		// In flight, in the emulator's precedence (the docs give none).
 		{[]string{"Success", "Running", "Pending"}, "Running"},
+		{[]string{"Stopping", "Running"}, "Running"},
 		{[]string{"Stopping", "Pending"}, "Stopping"},
+		{[]string{"Stopping", "Terminated", "Cancelled"}, "Stopping"},
 		{[]string{"Pending", "Scheduled", "Success"}, "Pending"},
 		{[]string{"Scheduled", "Failed"}, "Scheduled"},
+		// Ended: "Success = every instance Stopped or Success, at least one Success".
 		{[]string{"Success", "Success"}, "Success"},
-		{[]string{"Success", "Cancelled"}, "Stopped"},
+		{[]string{"Success", "Cancelled"}, "Success"},
+		{[]string{"Success", "Terminated", "Stopped"}, "Success"},
 		{[]string{"Terminated"}, "Stopped"},
+		{[]string{"Terminated", "Cancelled"}, "Stopped"},
 		{[]string{"Stopped", "Stopped"}, "Stopped"},
 		{[]string{"Success", "Timeout"}, "PartialFailed"},
+		{[]string{"Success", "Cancelled", "Failed"}, "PartialFailed"},
 		{[]string{"Cancelled", "Error"}, "Failed"},
+		{[]string{"Terminated", "Failed"}, "Failed"},
 		{[]string{"Invalid", "Aborted"}, "Failed"},
 	} {
 		var ins []ca.InvokeInstance

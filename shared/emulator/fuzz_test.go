@@ -29,13 +29,13 @@ func FuzzServeHTTP(f *testing.F) {
 	}
 	f.Add(uint8(0), signedV1("GET", url.Values{"Action": {"DescribeInvocations"}, "RegionId": {"cn-hangzhou"}, "Timed": {"true"}, "Tag.1.Key": {"env"}}), "", "")
 	f.Add(uint8(0), signedV1("GET", url.Values{"Action": {"StopInvocation"}, "RegionId": {"cn-hangzhou"}, "InvokeId": {hzOnce}, "InstanceId.1": {"i-bp1j2k3l4m5n6o7p8q9r"}}), "", "")
-	f.Add(uint8(1), "", "", signedV1("POST", url.Values{"Action": {"DescribeInvocations"}, "RegionId": {"cn-hangzhou"}, "NextToken": {"djF8MnwxfHQtYQ"}}))
+	f.Add(uint8(1), "", "", signedV1("POST", url.Values{"Action": {"DescribeInvocations"}, "RegionId": {"cn-hangzhou"}, "NextToken": {"djJ8c3wyfDF8dC1hfDAw"}}))
 	f.Add(uint8(1), "RegionId=cn-hangzhou", "ACS3-HMAC-SHA256 Credential="+testKeyID+",SignedHeaders=host;x-acs-date,Signature=00", "")
 	f.Add(uint8(0), "Action=StopInvocation&InstanceId.0=&Tag.99.Value=x&MaxResults=-1", "ACS3-HMAC-SHA256 ,,,=", "")
 	f.Add(uint8(2), "%zz&;;", "ACS3-X", "a=%")
 	// One server for all inputs: it is safe for concurrent use, and the state
 	// the inputs leave behind (stops, used nonces) is more input.
-	s, err := New(Options{AccessKeyID: testKeyID, AccessKeySecret: testSecret, Fleet: SampleFleet(),
+	s, err := New(Options{AccessKeyID: testKeyID, AccessKeySecret: testSecret, Fleet: SampleFleetAt(testNow),
 		Now: func() time.Time { return testNow }})
 	if err != nil {
 		f.Fatal(err)

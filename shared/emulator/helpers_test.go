@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,10 +23,12 @@ const (
 	testSecret = "emulator-test-secret"
 )
 
-// testNow is "now" for the tests: a few days after the sample fleet's times.
+// testNow is "now" for the tests: the sample fleet's anchor, so that the
+// fleet's times are exactly those of sample-fleet.json.
 var testNow = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
-// start serves an emulator on a real loopback server. A nil fleet is the sample fleet.
+// start serves an emulator on a real loopback server. A nil fleet is the
+// sample fleet as of testNow.
 func start(t testing.TB, opts Options) (*Server, *httptest.Server) {
 	t.Helper()
 	if opts.AccessKeyID == "" {
@@ -35,7 +38,7 @@ func start(t testing.TB, opts Options) (*Server, *httptest.Server) {
 		opts.Now = func() time.Time { return testNow }
 	}
 	if opts.Fleet == nil {
-		opts.Fleet = SampleFleet()
+		opts.Fleet = SampleFleetAt(testNow)
 	}
 	s, err := New(opts)
 	if err != nil {
@@ -76,7 +79,13 @@ func (r reply) code() string { s, _ := r.body["Code"].(string); return s }
 
 func (c *client) call(t testing.TB, action string, params url.Values) reply {
 	t.Helper()
-	req := c.request(t, action, params)
+	return c.send(t, c.request(t, action, params))
+}
+
+// send sends a request built elsewhere and reads the answer.
+func (c *client) send(t testing.TB, req *http.Request) reply {
+	t.Helper()
+	action := req.Header.Get("x-acs-action")
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		t.Fatalf("%s: %v", action, err)
@@ -204,3 +213,23 @@ func hostOf(hs *httptest.Server) string { return strings.TrimPrefix(hs.URL, "htt
 func itoa(i int) string { return fmt.Sprint(i) }
 
 func nopCloser(s string) io.ReadCloser { return io.NopCloser(strings.NewReader(s)) }
+
+// fakeClock is an injected clock tests move by hand.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}

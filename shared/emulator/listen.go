@@ -30,9 +30,29 @@ func Listen(addr string, opts Options) (*Running, error) {
 		return nil, err
 	}
 	r := &Running{Server: s, Addr: ln.Addr().String(), URL: "http://" + ln.Addr().String(),
-		srv: &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}, done: make(chan error, 1)}
+		srv: s.HTTPServer(), done: make(chan error, 1)}
 	go func() { r.done <- r.srv.Serve(ln) }()
 	return r, nil
+}
+
+// Timeouts of the emulator's HTTP server: a client that opens connections
+// and sends nothing, or trickles a request, must not hold the server's
+// resources forever (a local port is reachable by every process and, through
+// DNS rebinding, by web pages).
+const (
+	readHeaderTimeout = 10 * time.Second
+	// readTimeout bounds reading a whole request (at most maxBody). In
+	// net/http it also ends the request's context when it passes during the
+	// handler, so the injected latency is added to it.
+	readTimeout = 30 * time.Second
+	idleTimeout = 2 * time.Minute
+)
+
+// HTTPServer is an http.Server serving s with read, header and idle timeouts;
+// callers that bring their own listener use it.
+func (s *Server) HTTPServer() *http.Server {
+	return &http.Server{Handler: s, ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout: readTimeout + s.latency, IdleTimeout: idleTimeout}
 }
 
 // Close stops serving, waiting briefly for calls in flight.

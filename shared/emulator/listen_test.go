@@ -31,3 +31,16 @@ func TestListen(t *testing.T) {
 		t.Fatal("Listen without a key pair")
 	}
 }
+
+// The emulator's HTTP server bounds slow and idle clients, leaving room for
+// the injected latency.
+func TestHTTPServerTimeouts(t *testing.T) {
+	s, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Latency: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := s.HTTPServer()
+	if srv.Handler != s || srv.ReadHeaderTimeout <= 0 || srv.IdleTimeout <= 0 || srv.ReadTimeout <= time.Minute {
+		t.Fatalf("ReadHeaderTimeout %v ReadTimeout %v IdleTimeout %v", srv.ReadHeaderTimeout, srv.ReadTimeout, srv.IdleTimeout)
+	}
+}

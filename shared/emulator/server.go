@@ -1,6 +1,7 @@
 package emulator
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -30,6 +31,7 @@ type call struct {
 	// form body's (what the action and V1 read).
 	query, params   url.Values
 	body            []byte
+	form            bool // the body was read as form parameters
 	action, version string
 	signature       string // V3 or V1, once known, for the log
 }
@@ -46,64 +48,91 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		hangUp(w)
 		return
 	}
-	result, e := s.answer(c, parseErr)
+	result, e, ran := s.answer(c, parseErr)
 	if e == errGone {
 		s.log.Info("emulator: caller gone while waiting", "action", c.action, "requestId", c.requestID)
 		return
 	}
-	status, code := http.StatusOK, ""
+	if e == nil {
+		s.count(c.action, true)
+	}
+	if ran && s.faults.dropAfter() {
+		s.mu.Lock()
+		s.dropped[c.action]++
+		s.mu.Unlock()
+		s.log.Info("emulator: performed the call, then dropped the connection", "action", c.action,
+			"code", codeOf(e), "requestId", c.requestID)
+		hangUp(w)
+		return
+	}
+	status := http.StatusOK
 	if e != nil {
-		status, code = e.status, e.code
+		status = e.status
 		s.writeError(w, c, e)
 	} else {
-		s.count(c.action, true)
 		writeJSON(w, c, status, result)
 	}
-	s.log.Info("emulator: call", "action", c.action, "status", status, "code", code,
+	s.log.Info("emulator: call", "action", c.action, "status", status, "code", codeOf(e),
 		"signature", c.signature, "requestId", c.requestID, "elapsed", time.Since(start))
+}
+
+func codeOf(e *apiError) string {
+	if e == nil {
+		return ""
+	}
+	return e.code
 }
 
 // errGone marks a call whose caller left during the injected latency.
 var errGone = &apiError{}
 
-// answer runs the call through the faults, the checks and the action.
-// The latency comes before the action, so a caller that gives up while
-// waiting has changed nothing; fault answers come without latency.
-func (s *Server) answer(c *call, parseErr *apiError) (any, *apiError) {
+// answer runs the call through the faults, the checks and the action; ran
+// reports that the action itself ran (whatever it answered), which is when
+// DropAfterRate may leave it unanswered. The latency comes before the
+// action, so a caller that gives up while waiting has changed nothing; fault
+// answers come without latency.
+func (s *Server) answer(c *call, parseErr *apiError) (result any, e *apiError, ran bool) {
 	if parseErr != nil {
-		return nil, parseErr
+		return nil, parseErr, false
 	}
 	if e := s.faults.failing(); e != nil {
-		return nil, e
+		return nil, e, false
 	}
 	if e := s.faults.throttle(c.action); e != nil {
-		return nil, e
+		return nil, e, false
 	}
 	if !s.faults.wait(c.r.Context()) {
-		return nil, errGone
+		return nil, errGone, false
 	}
 	switch {
 	case c.action == "":
-		return nil, missingParameter("Action")
+		return nil, missingParameter("Action"), false
 	case c.version != ca.Version:
 		return nil, newError(http.StatusBadRequest, CodeInvalidVersion,
-			"Specified parameter Version is not valid: the emulator serves ECS API version %s.", ca.Version)
+			"Specified parameter Version is not valid: the emulator serves ECS API version %s.", ca.Version), false
 	case c.action != actionStop && c.action != actionDescribe:
 		return nil, newError(http.StatusNotFound, CodeInvalidAction,
-			"Specified api is not found, please check your url and method: the emulator serves %s and %s.", actionStop, actionDescribe)
+			"Specified api is not found, please check your url and method: the emulator serves %s and %s.", actionStop, actionDescribe), false
 	}
 	if e := s.authenticate(c); e != nil {
-		return nil, e
+		return nil, e, false
 	}
 	if c.action == actionStop {
-		return s.stop(c)
+		result, e = s.stop(c)
+	} else {
+		result, e = s.describe(c)
 	}
-	return s.describe(c)
+	return result, e, true
 }
 
 // parse reads the parameters: the URL query, plus a form body's for
 // POST/PUT with application/x-www-form-urlencoded. The action and version
-// come from the V3 headers when sent, else from the parameters (V1).
+// come from what the request's signature covers: a V3 request (ACS3
+// Authorization header) signs its x-acs-* headers, so they come from
+// x-acs-action and x-acs-version (else the signed query); a V1 request signs
+// its parameters only, so they come from Action and Version and never from a
+// header, which anyone on the way could add or change. A request with no
+// signature is refused later; its action is read as V3's, for the log.
 func (c *call) parse() *apiError {
 	r := c.r
 	var err error
@@ -113,14 +142,6 @@ func (c *call) parse() *apiError {
 	c.params = url.Values{}
 	for k, v := range c.query {
 		c.params[k] = v
-	}
-	c.action = r.Header.Get("x-acs-action")
-	if c.action == "" {
-		c.action = c.params.Get("Action")
-	}
-	c.version = r.Header.Get("x-acs-version")
-	if c.version == "" {
-		c.version = c.params.Get("Version")
 	}
 	if r.Body != nil {
 		c.body, err = io.ReadAll(io.LimitReader(r.Body, maxBody+1))
@@ -140,15 +161,19 @@ func (c *call) parse() *apiError {
 		for k, v := range form {
 			c.params[k] = append(c.params[k], v...)
 		}
-		if c.action == "" {
-			c.action = c.params.Get("Action")
-		}
-		if c.version == "" {
-			c.version = c.params.Get("Version")
-		}
+		c.form = true
 	}
+	if !c.isV3() && c.params.Has("Signature") {
+		c.action, c.version = c.params.Get("Action"), c.params.Get("Version")
+		return nil
+	}
+	c.action = cmp.Or(r.Header.Get("x-acs-action"), c.params.Get("Action"))
+	c.version = cmp.Or(r.Header.Get("x-acs-version"), c.params.Get("Version"))
 	return nil
 }
+
+// isV3 reports whether the request is signed with an ACS3 Authorization header.
+func (c *call) isV3() bool { return strings.HasPrefix(c.r.Header.Get("Authorization"), "ACS3-") }
 
 func (s *Server) count(action string, success bool) {
 	s.mu.Lock()
@@ -160,11 +185,13 @@ func (s *Server) count(action string, success bool) {
 	}
 }
 
+// writeError answers an error. Its message never carries the caller's
+// AccessKey id or STS token (see redact), whatever built it.
 func (s *Server) writeError(w http.ResponseWriter, c *call, e *apiError) {
 	for k, v := range e.header {
 		w.Header()[k] = v
 	}
-	writeJSON(w, c, e.status, ca.Error{RequestId: c.requestID, HostId: c.r.Host, Code: e.code, Message: e.message})
+	writeJSON(w, c, e.status, ca.Error{RequestId: c.requestID, HostId: c.r.Host, Code: e.code, Message: c.redact(e.message)})
 }
 
 func writeJSON(w http.ResponseWriter, c *call, status int, v any) {

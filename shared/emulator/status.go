@@ -38,12 +38,18 @@ func instanceEnded(status string) bool {
 	return true
 }
 
-// deriveStatus computes the invocation-level status from its instances, in
-// the precedence the API shows: anything still in flight wins, then the
-// outcome of the finished runs.
+// deriveStatus computes the invocation-level status from its instances.
+// While any instance is in flight the invocation is, with the precedence
+// Running > Stopping > Pending > Scheduled: the API documents none, so that
+// order is the emulator's choice (what is happening now wins over what is
+// only waiting). Once every instance has ended, the documented derivation
+// applies (shared/reference/ecs-cloud-assistant.md): Success when every
+// instance is Success or stopped and at least one is Success; Stopped when
+// every instance was stopped (Cancelled, Terminated, Stopped); with
+// failures, PartialFailed when some succeeded and Failed when none did.
 func deriveStatus(instances []ca.InvokeInstance) string {
 	var running, stopping, pending, scheduled bool
-	var fail, stopped, success int
+	var fail, success int
 	for _, in := range instances {
 		switch st := in.InvocationStatus; {
 		case st == ca.StatusRunning:
@@ -57,7 +63,6 @@ func deriveStatus(instances []ca.InvokeInstance) string {
 		case st == ca.StatusSuccess:
 			success++
 		case stoppedStatuses[st]:
-			stopped++
 		default:
 			fail++
 		}
@@ -71,7 +76,7 @@ func deriveStatus(instances []ca.InvokeInstance) string {
 		return ca.StatusPending
 	case scheduled:
 		return ca.StatusScheduled
-	case fail == 0 && stopped == 0:
+	case fail == 0 && success > 0:
 		return ca.StatusSuccess
 	case fail == 0:
 		return ca.StatusStopped

@@ -4,13 +4,19 @@ import (
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
-// stop is StopInvocation. As the API documents it: on a one-time invocation
-// the instances already running keep running and the ones not yet started
-// never will (Cancelled); on a periodic or reboot invocation the run in
-// progress continues and no further run happens (Scheduled becomes Stopped,
-// Pending becomes Cancelled) and the invocation is no longer active.
-// Instances that already ended are left as they are: stopping them again
-// succeeds and changes nothing, so a retried stop is harmless.
+// stop is StopInvocation. In both stop modes the instances that had not
+// started never will (Pending becomes Cancelled; on a periodic or reboot
+// invocation Scheduled becomes Stopped) and a periodic invocation gets no
+// further run (it is no longer active). They differ on the run in progress:
+//   - StopModeDocumented, as the API page says: it continues (Running stays
+//     Running);
+//   - StopModeKill, as the agent does: it is killed, Stopping at once (with
+//     StopTime) and Terminated KillDelay later (with FinishTime), evaluated
+//     lazily by record.settle.
+//
+// Instances that already ended, and in kill mode those already Stopping, are
+// left as they are: stopping them again succeeds and changes nothing, so a
+// retried stop is harmless.
 func (s *Server) stop(c *call) (any, *apiError) {
 	p := c.params
 	regionID, invokeID := p.Get("RegionId"), p.Get("InvokeId")
@@ -37,6 +43,8 @@ func (s *Server) stop(c *call) (any, *apiError) {
 	if r == nil {
 		return nil, invokeNotFound()
 	}
+	now := s.now()
+	r.settle(now)
 	instances := r.inv.InvokeInstances.InvokeInstance
 	targets := make([]int, 0, len(instances))
 	if len(ids) == 0 {
@@ -52,7 +60,7 @@ func (s *Server) stop(c *call) (any, *apiError) {
 		targets = append(targets, i)
 	}
 
-	stamp := s.now().UTC().Format(timeLayout)
+	stamp := now.UTC().Format(timeLayout)
 	periodic := r.periodic()
 	for _, i := range targets {
 		in := &instances[i]
@@ -66,10 +74,20 @@ func (s *Server) stop(c *call) (any, *apiError) {
 				in.InvocationStatus = ca.StatusStopped
 			}
 			in.StopTime, in.UpdateTime = stamp, stamp
-		case ca.StatusRunning, ca.StatusStopping:
+		case ca.StatusRunning:
+			if s.kill {
+				r.kill(i, now, now.Add(s.killDelay))
+				break
+			}
 			// The run in progress continues; a periodic one gets no further
 			// run, which is a change worth an UpdateTime.
 			if periodic && !r.halted[i] {
+				in.UpdateTime = stamp
+			}
+		case ca.StatusStopping:
+			// Already being stopped: in kill mode nothing changes; in the
+			// documented mode a periodic one still loses its further runs.
+			if !s.kill && periodic && !r.halted[i] {
 				in.UpdateTime = stamp
 			}
 		}

@@ -16,6 +16,11 @@ type record struct {
 	// a periodic invocation keeps its Running instances running but is no
 	// longer active once every instance is halted or over.
 	halted []bool
+	// killAt holds, per instance killed in StopModeKill and still Stopping,
+	// when it becomes Terminated (nil until the first kill); kills counts
+	// them, so that settling a record with none costs nothing.
+	killAt []time.Time
+	kills  int
 	// stopCalls counts successful StopInvocation calls, so that tests can
 	// assert that a sweep stopped an invocation exactly once.
 	stopCalls int
@@ -53,6 +58,41 @@ func before(r *record, created time.Time, id string) bool {
 		return r.created.After(created)
 	}
 	return r.inv.InvokeId < id
+}
+
+// kill marks instance i Stopping as of now and due to be Terminated at due.
+func (r *record) kill(i int, now, due time.Time) {
+	in := &r.inv.InvokeInstances.InvokeInstance[i]
+	stamp := now.UTC().Format(timeLayout)
+	in.InvocationStatus = ca.StatusStopping
+	in.StopTime, in.UpdateTime = stamp, stamp
+	if r.killAt == nil {
+		r.killAt = make([]time.Time, len(r.inv.InvokeInstances.InvokeInstance))
+	}
+	r.killAt[i] = due
+	r.kills++
+}
+
+// settle turns the killed instances whose delay is over into Terminated, with
+// the time they ended. It runs whenever the record is read or changed, under
+// the server's lock and on the emulator's clock, so that a test with an
+// injected clock sees the change exactly when its clock passes the delay (no
+// timers, no goroutines).
+func (r *record) settle(now time.Time) {
+	if r.kills == 0 {
+		return
+	}
+	for i, due := range r.killAt {
+		if due.IsZero() || now.Before(due) {
+			continue
+		}
+		in := &r.inv.InvokeInstances.InvokeInstance[i]
+		stamp := due.UTC().Format(timeLayout)
+		in.InvocationStatus = ca.StatusTerminate
+		in.FinishTime, in.UpdateTime = stamp, stamp
+		r.killAt[i] = time.Time{}
+		r.kills--
+	}
 }
 
 // periodic reports whether the invocation repeats. A fleet entry that says
@@ -110,6 +150,7 @@ func (r *record) snapshot() ca.Invocation {
 	return inv
 }
 
+// copyInvocation copies the lists, so that the copy may be changed freely.
 func copyInvocation(inv ca.Invocation) ca.Invocation {
 	inv.Tags.Tag = slices.Clone(inv.Tags.Tag)
 	inv.InvokeInstances.InvokeInstance = slices.Clone(inv.InvokeInstances.InvokeInstance)
