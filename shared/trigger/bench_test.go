@@ -100,13 +100,13 @@ func BenchmarkInvoke(b *testing.B) {
 	})
 }
 
-// distinctStopBodies are n stop requests that differ only in one digit
-// string of fixed width, so that each has its own signature and all have
-// stopBody's size.
+// distinctStopBodies are n stop requests for stopBody's instance that
+// differ only in the last digits of the invocation id, so that each has
+// its own signature and all have stopBody's size.
 func distinctStopBodies(n int) [][]byte {
 	bodies := make([][]byte, n)
 	for i := range bodies {
-		bodies[i] = fmt.Appendf(nil, `{"RegionId":"cn-hangzhou","InvokeId":"%s","InstanceIds":["i-%06d"]}`, testInvokeID, i)
+		bodies[i] = fmt.Appendf(nil, `{"RegionId":"cn-hangzhou","InvokeId":"%s%06d","InstanceIds":["i-bp1abc"]}`, testInvokeID[:len(testInvokeID)-6], i)
 		if len(bodies[i]) != len(stopBody) {
 			panic(fmt.Sprintf("body %s is not the size of %s", bodies[i], stopBody))
 		}
