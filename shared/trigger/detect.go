@@ -35,7 +35,7 @@ const (
 )
 
 // IsWebhook reports whether the kind is an HTTP request from a webhook
-// caller, which must be signed.
+// caller, which must be authenticated (signed, or a bearer token).
 func (k Kind) IsWebhook() bool {
 	switch k {
 	case APIGatewayV1, APIGatewayV2, FunctionURL, FCHTTP, PlainHTTP:
@@ -116,7 +116,7 @@ func (p *probe) read(payload []byte) {
 
 // kind applies the detection rules. The probed keys are not request
 // parameters, so a payload that has them can never be a valid Direct
-// request: a caller cannot dodge the signature check by shaping a request
+// request: a caller cannot dodge authentication by shaping a request
 // like an event, nor turn an event into an unsigned request.
 func (p *probe) kind() Kind {
 	switch {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"slices"
+	"strings"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -11,13 +13,14 @@ import (
 )
 
 // webhookRequest is what the webhook checks need from any HTTP trigger:
-// the method, the three headers that matter, and the body.
+// the method, the four headers that matter, and the body.
 type webhookRequest struct {
-	method      string
-	contentType string
-	timestamp   string // X-Stopper-Timestamp
-	signature   string // X-Stopper-Signature
-	body        []byte
+	method        string
+	contentType   string
+	timestamp     string // X-Stopper-Timestamp
+	signature     string // X-Stopper-Signature
+	authorization string
+	body          []byte
 	// base64 is set while body still holds the event's base64 text.
 	base64 bool
 	// tooLarge is set when the body was cut off at MaxBodyBytes.
@@ -59,11 +62,11 @@ func (p *probe) webhookRequest(kind Kind) (webhookRequest, *stopper.Error) {
 	return r, nil
 }
 
-// readHeaders finds the three headers that matter in the event's headers
+// readHeaders finds the four headers that matter in the event's headers
 // object, by name in any case: API Gateway v1 keeps the client's spelling,
 // v2, Function URLs and FC send lower case. One header under two
 // spellings is joined with a comma, as FC joins repeated headers, so that
-// an ambiguous signature or content type is refused rather than picked.
+// an ambiguous credential or content type is refused rather than picked.
 func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
 	if p.headers == nil || jsonscan.IsNull(p.headers) {
 		return nil
@@ -81,6 +84,8 @@ func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
 			slot = &r.timestamp
 		case jsonscan.EqualFoldASCII(m.Key, webhook.SignatureHeader):
 			slot = &r.signature
+		case jsonscan.EqualFoldASCII(m.Key, webhook.AuthorizationHeader):
+			slot = &r.authorization
 		default:
 			continue
 		}
@@ -118,10 +123,37 @@ func (r *webhookRequest) decodeBase64() *stopper.Error {
 	return nil
 }
 
+// The keys a schedule's event may carry. Anything else is refused, never
+// ignored: {"triggerTime": ..., "triggerName": ..., "DryRun": true} once ran
+// a real sweep, and a request's keys beside an event's must not become a
+// request that skipped the payload's rules either.
+var (
+	// FC's timer event (reference/function-compute.md, "Event shapes").
+	timerKeys = []string{"triggerTime", "triggerName", "payload"}
+	// An EventBridge rule's Scheduled Event: aws-lambda-go v1.55.1's
+	// events.CloudWatchEvent (events/cloudwatch_events.go) and its test
+	// sample (TestCloudwatchScheduledEventIdempotency).
+	scheduledEventKeys = []string{"version", "id", "detail-type", "source", "account", "time", "region", "resources", "detail"}
+)
+
+const (
+	timerHint = `put the request in the timer trigger's payload (a string), such as {"Action": "Sweep", "DryRun": true}, or leave the payload empty to sweep with the configured defaults`
+	ruleHint  = `to sweep with other settings, give the rule's target a constant input holding the request, such as {"Action": "Sweep", "DryRun": true}`
+)
+
 // timerRequest is the request an FC timer's payload asks for: empty, a
 // sweep with the configured defaults; otherwise the JSON request it holds
 // (a scheduled stop, or a sweep with its own settings).
-func (p *probe) timerRequest() (stopper.Request, *stopper.Error) {
+func (p *probe) timerRequest(event []byte) (stopper.Request, *stopper.Error) {
+	if _, err := onlyEventKeys(event, timerKeys, "", "an FC timer event", timerHint); err != nil {
+		return stopper.Request{}, err
+	}
+	if _, ok := jsonscan.Unquote(p.triggerTime); !ok {
+		return stopper.Request{}, stopper.Invalid("triggerTime", "must be a string in an FC timer event")
+	}
+	if _, ok := jsonscan.Unquote(p.triggerName); !ok {
+		return stopper.Request{}, stopper.Invalid("triggerName", "must be a string in an FC timer event")
+	}
 	if p.payload == nil || jsonscan.IsNull(p.payload) {
 		return sweepDefaults(), nil
 	}
@@ -138,6 +170,50 @@ func (p *probe) timerRequest() (stopper.Request, *stopper.Error) {
 			`is not a JSON request: set the timer's payload to a request such as {"Action": "StopInvocation", "InvokeId": "t-..."} or {"Action": "Sweep"}, or leave it empty to sweep with the configured defaults`)
 	}
 	return decodeRequest(s)
+}
+
+// scheduledEventRequest is the request of an EventBridge rule's Scheduled
+// Event: a sweep with the configured defaults, as the event has no room for
+// settings (its detail is always {}).
+func scheduledEventRequest(event []byte) (stopper.Request, *stopper.Error) {
+	detail, err := onlyEventKeys(event, scheduledEventKeys, "detail", "an EventBridge Scheduled Event", ruleHint)
+	if err != nil {
+		return stopper.Request{}, err
+	}
+	if detail != nil {
+		m, ok := jsonscan.Object(detail, 1)
+		if !ok || m.Next() || m.Invalid() {
+			return stopper.Request{}, stopper.Invalid("detail", "must be {} in an EventBridge Scheduled Event: %s", ruleHint)
+		}
+	}
+	return sweepDefaults(), nil
+}
+
+// onlyEventKeys refuses the first key of event outside allowed, or
+// repeated, naming it and what the event may carry, as the request decoder
+// does; it returns the raw value of the key named want (nil if absent).
+func onlyEventKeys(event []byte, allowed []string, want, what, hint string) ([]byte, *stopper.Error) {
+	m, ok := jsonscan.Object(event, 0)
+	if !ok {
+		return nil, stopper.Invalid("body", "is not a JSON object")
+	}
+	var seen uint64 // bit i: allowed[i] was seen
+	var value []byte
+	for m.Next() {
+		i := slices.Index(allowed, string(m.Key))
+		switch {
+		case i < 0:
+			return nil, stopper.Invalid(truncate(string(m.Key)), "is not a field of %s, which carries only %s (names are case-sensitive): %s",
+				what, strings.Join(allowed, ", "), hint)
+		case seen&(1<<i) != 0:
+			return nil, stopper.Invalid(allowed[i], "appears more than once in %s", what)
+		}
+		seen |= 1 << i
+		if allowed[i] == want {
+			value = m.Value
+		}
+	}
+	return value, nil
 }
 
 // sweepDefaults is the request of a schedule that says nothing more.

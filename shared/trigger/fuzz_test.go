@@ -1,11 +1,13 @@
 package trigger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,8 +15,8 @@ import (
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
-// addSeeds adds every sample, and each webhook shape signed, unsigned and
-// base64-encoded.
+// addSeeds adds every sample, and each webhook shape signed, unsigned,
+// base64-encoded and with bearer tokens (right and wrong for testToken).
 func addSeeds(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
 	for _, file := range files {
@@ -30,6 +32,12 @@ func addSeeds(f *testing.F) {
 		c.base64 = true
 		f.Add(s.event(f, c))
 		f.Add(s.event(f, webhookCall{method: "POST", body: stopBody, headers: map[string]string{"Content-Type": "application/json"}}))
+		for _, auth := range []string{"Bearer " + testToken, "bearer " + testToken + " ", "Bearer  " + testToken, "Bearer " + testToken + ",Bearer x", "Basic " + testToken} {
+			f.Add(s.event(f, withBearer(stopBody, auth)))
+		}
+		c = signed(stopBody, 0)
+		c.headers["Authorization"] = "Bearer " + testToken
+		f.Add(s.event(f, c))
 	}
 	for _, s := range []string{"", "{}", "null", `"x"`, `{"a":[1,2,{"b":null}]}`, `{"\u0068ttpMethod":"POST","resource":"/","requestContext":{}}`,
 		`{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":"e30=","isBase64Encoded":true}`} {
@@ -39,15 +47,24 @@ func addSeeds(f *testing.F) {
 
 // FuzzDetect runs arbitrary payloads through Invoke: it never panics,
 // always answers JSON in the detected kind's shape, and never stops
-// anything for a webhook kind without the secret's signature (the fuzz
-// handler's secret is one no seed is signed with).
+// anything for a webhook kind that is not authenticated: the secure
+// handler's secret and token are in no seed, so nothing authenticates with
+// it; the token handler's token is in the seeds, and it may stop only for
+// an event whose one Authorization header is that token.
 func FuzzDetect(f *testing.F) {
 	addSeeds(f)
 	api := &noopAPI{}
 	discard := slog.New(slog.DiscardHandler)
 	secure := &Handler{
 		Function: &stopper.Function{API: api, RegionId: "cn-hangzhou", Log: discard},
-		Webhook:  &webhook.Verifier{Secret: "fuzz-secret-in-no-seed", Now: func() time.Time { return testNow }},
+		Webhook: &webhook.Verifier{Secret: "fuzz-secret-in-no-seed", Token: "fuzz-token-in-no-seed-0123456789abcdef",
+			Now: func() time.Time { return testNow }},
+		Log: discard,
+	}
+	tokenAPI := &noopAPI{}
+	withToken := &Handler{
+		Function: &stopper.Function{API: tokenAPI, RegionId: "cn-hangzhou", Log: discard},
+		Webhook:  &webhook.Verifier{Secret: "fuzz-secret-in-no-seed", Token: testToken, Now: func() time.Time { return testNow }},
 		Log:      discard,
 	}
 	insecure := &Handler{
@@ -79,6 +96,12 @@ func FuzzDetect(f *testing.F) {
 			t.Fatalf("error %v is not a transient failure", err)
 		}
 
+		before = tokenAPI.stops.Load()
+		res, _ = withToken.Invoke(context.Background(), testRequestID, payload)
+		if res.Kind.IsWebhook() && tokenAPI.stops.Load() != before && !carriesToken(payload, testToken) {
+			t.Fatalf("a %s event without the token stopped an invocation: %q", res.Kind, payload)
+		}
+
 		res, _ = insecure.Invoke(context.Background(), testRequestID, payload)
 		if !json.Valid(res.Payload) {
 			t.Fatalf("insecure: answer is not JSON: %q", res.Payload)
@@ -105,4 +128,39 @@ func checkResponseShape(t *testing.T, res Result) {
 	if resp.StatusCode != want {
 		t.Fatalf("status %d, want %d", resp.StatusCode, want)
 	}
+}
+
+// carriesToken is the fuzz oracle for bearer tokens, written without the
+// trigger's JSON walker: the event's headers object holds exactly one
+// Authorization header (in any case), and it is "Bearer " (scheme in any
+// case) followed by the token, give or take surrounding white space.
+func carriesToken(event []byte, token string) bool {
+	var top map[string]json.RawMessage
+	if json.Unmarshal(event, &top) != nil {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(top["headers"]))
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return false
+	}
+	var values []string
+	for dec.More() {
+		key, err := dec.Token()
+		if err != nil {
+			return false
+		}
+		var value any
+		if dec.Decode(&value) != nil {
+			return false
+		}
+		if k, _ := key.(string); strings.EqualFold(k, "authorization") {
+			v, _ := value.(string)
+			values = append(values, v)
+		}
+	}
+	if len(values) != 1 {
+		return false
+	}
+	v := strings.Trim(values[0], " \t")
+	return len(v) > 7 && strings.EqualFold(v[:7], "bearer ") && v[7:] == token
 }

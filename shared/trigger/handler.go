@@ -16,7 +16,9 @@ import (
 // Handler is the one path from payload bytes to answer bytes that every runtime shares.
 type Handler struct {
 	Function *stopper.Function
-	// Webhook authenticates webhook kinds; nil refuses every webhook.
+	// Webhook authenticates webhook kinds (signature or bearer token) and
+	// remembers the signatures it accepted: share one per process; nil
+	// refuses every webhook.
 	Webhook *webhook.Verifier
 	// Log receives one line per request refused before the core (the core
 	// logs its own outcomes); nil means slog.Default().
@@ -92,9 +94,9 @@ func (h *Handler) event(ctx context.Context, requestID string, kind Kind, p *pro
 func (p *probe) request(kind Kind, payload []byte) (stopper.Request, *stopper.Error) {
 	switch kind {
 	case EventBridgeSchedule:
-		return sweepDefaults(), nil
+		return scheduledEventRequest(payload)
 	case FCTimer:
-		return p.timerRequest()
+		return p.timerRequest(payload)
 	}
 	// FC's custom runtime delivers a timer's JSON to /invoke, never an
 	// empty body: an empty payload is a direct invocation without a request.

@@ -22,6 +22,7 @@ import (
 
 const (
 	testSecret    = "test-webhook-secret"
+	testToken     = "test-webhook-token-0123456789abcdef" // 35 characters
 	testRequestID = "req-0123456789"
 	testInvokeID  = "t-1fad2a8876de47068cc734d57703aa76"
 )
@@ -134,7 +135,7 @@ type testEnv struct {
 }
 
 // newEnv builds a Handler as config.Handler does, over a fake API, with
-// the webhook secret testSecret and a fixed clock.
+// the webhook secret testSecret, the token testToken and a fixed clock.
 func newEnv(t testing.TB) *testEnv {
 	api := &fakeAPI{}
 	logs := &logBuffer{}
@@ -144,7 +145,7 @@ func newEnv(t testing.TB) *testEnv {
 		logs: logs,
 		handler: &Handler{
 			Function: &stopper.Function{API: api, RegionId: "cn-hangzhou", Log: log, Now: func() time.Time { return testNow }},
-			Webhook:  &webhook.Verifier{Secret: testSecret, Now: func() time.Time { return testNow }},
+			Webhook:  &webhook.Verifier{Secret: testSecret, Token: testToken, Now: func() time.Time { return testNow }},
 			Log:      log,
 		},
 	}
@@ -239,6 +240,14 @@ func signed(body []byte, skew time.Duration) webhookCall {
 	}}
 }
 
+// withBearer is a POST of body with the given Authorization header and no signature.
+func withBearer(body []byte, authorization string) webhookCall {
+	return webhookCall{method: "POST", body: body, headers: map[string]string{
+		"Content-Type":  "application/json",
+		"Authorization": authorization,
+	}}
+}
+
 var stopBody = []byte(`{"RegionId":"cn-hangzhou","InvokeId":"` + testInvokeID + `","InstanceIds":["i-bp1abc"]}`)
 
 // httpAnswer is a webhook response decoded from any of the four shapes.
@@ -306,7 +315,7 @@ func checkRefusalLogged(t *testing.T, logs *logBuffer, kind Kind, code string) {
 	}
 	logs.mu.Lock()
 	defer logs.mu.Unlock()
-	if bytes.Contains(logs.buf.Bytes(), []byte(testSecret)) {
-		t.Errorf("the log reveals the secret")
+	if bytes.Contains(logs.buf.Bytes(), []byte(testSecret)) || bytes.Contains(logs.buf.Bytes(), []byte(testToken)) {
+		t.Errorf("the log reveals the secret or the token")
 	}
 }

@@ -1,7 +1,6 @@
 package trigger
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -28,8 +27,9 @@ func (h *Handler) eventWebhook(ctx context.Context, requestID string, kind Kind,
 }
 
 // webhook runs the checks every webhook passes, in DESIGN's order: method,
-// size, media type, signature; then the request's own rules in the core.
-// Nothing reaches the Cloud Assistant API unless the signature holds.
+// size, media type, credentials (signature or bearer token); then the
+// request's own rules in the core. Nothing reaches the Cloud Assistant API
+// unless the credentials hold.
 func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *webhookRequest) outcome {
 	if r.method != http.MethodPost {
 		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
@@ -46,7 +46,7 @@ func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *w
 		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
 			Message: "Content-Type " + quoteOrMissing(r.contentType) + " is not JSON: send the request as application/json"})
 	}
-	if err := h.Webhook.VerifyValues(r.timestamp, r.signature, r.body); err != nil {
+	if err := h.Webhook.Authenticate(r.authorization, r.timestamp, r.signature, r.body); err != nil {
 		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeInvalidSignature, Status: http.StatusUnauthorized,
 			Message: err.Error()})
 	}
@@ -62,10 +62,11 @@ func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *w
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := RequestID(r.Header.Get("x-fc-request-id"))
 	req := webhookRequest{
-		method:      r.Method,
-		contentType: r.Header.Get("Content-Type"),
-		timestamp:   r.Header.Get(webhook.TimestampHeader),
-		signature:   r.Header.Get(webhook.SignatureHeader),
+		method:        r.Method,
+		contentType:   headerValue(r.Header, "Content-Type"),
+		timestamp:     headerValue(r.Header, webhook.TimestampHeader),
+		signature:     headerValue(r.Header, webhook.SignatureHeader),
+		authorization: headerValue(r.Header, webhook.AuthorizationHeader),
 	}
 	var out outcome
 	if r.Method == http.MethodPost { // other methods are refused unread
@@ -87,25 +88,39 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Write(renderAnswer(requestID, out))
 }
 
+// headerValue is a header's values joined with a comma, as FC and API
+// Gateway v2 join a repeated header in their events: a header sent twice
+// is then malformed and refused, rather than its first value picked.
+func headerValue(h http.Header, name string) string {
+	switch vs := h.Values(name); len(vs) {
+	case 0:
+		return ""
+	case 1:
+		return vs[0]
+	default:
+		return strings.Join(vs, ",")
+	}
+}
+
 // readBody reads at most MaxBodyBytes+1 bytes; tooLarge reports a body
-// beyond the limit, which is then not read further.
+// beyond the limit, which is then not read further. A declared
+// Content-Length over the limit is refused unread; below it, the buffer
+// grows with the bytes that arrive, never ahead of them: the length is the
+// client's claim, and sizing memory by it let unauthenticated clients that
+// claimed 1 MiB and sent a byte hold 1 MiB each.
 func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool, err *stopper.Error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, true, nil
 	}
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		buf.Grow(int(r.ContentLength) + 1) // +1: room to see EOF without growing
-	}
-	_, rerr := buf.ReadFrom(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
+	body, rerr := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(rerr, &tooBig):
 		return nil, true, nil
-	case rerr != nil && !errors.Is(rerr, io.EOF):
+	case rerr != nil:
 		return nil, false, stopper.Invalid("body", "could not be read: %v", rerr)
 	}
-	return buf.Bytes(), false, nil
+	return body, false, nil
 }
 
 // RequestID is the platform's request id when it is a sane one, else a new

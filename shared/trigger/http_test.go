@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,14 @@ func signedRequest(method string, body []byte, skew time.Duration) *http.Request
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Set(webhook.TimestampHeader, ts)
 	r.Header.Set(webhook.SignatureHeader, sig)
+	r.Header.Set("x-fc-request-id", testRequestID)
+	return r
+}
+
+func bearerRequest(body []byte, authorization string) *http.Request {
+	r := httptest.NewRequest("POST", "/stop", bytes.NewReader(body))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Authorization", authorization)
 	r.Header.Set("x-fc-request-id", testRequestID)
 	return r
 }
@@ -120,16 +129,60 @@ func TestServeHTTPRefusals(t *testing.T) {
 			return signedRequest("POST", stopBody, time.Hour), nil
 		}, 401, "InvalidSignature"},
 	}
+	type test = struct {
+		name    string
+		request func(t *testing.T) (*http.Request, *countingReader)
+		status  int
+		code    string
+	}
+	tests = append(tests,
+		test{"signature sent twice, the first right", func(t *testing.T) (*http.Request, *countingReader) {
+			r := signedRequest("POST", stopBody, 0)
+			r.Header.Add(webhook.SignatureHeader, "sha256="+strings.Repeat("0", 64))
+			return r, nil
+		}, 401, "InvalidSignature"},
+		test{"timestamp sent twice, the first right", func(t *testing.T) (*http.Request, *countingReader) {
+			r := signedRequest("POST", stopBody, 0)
+			r.Header.Add(webhook.TimestampHeader, "1")
+			return r, nil
+		}, 401, "InvalidSignature"},
+		test{"Content-Type sent twice, the first JSON", func(t *testing.T) (*http.Request, *countingReader) {
+			r := signedRequest("POST", stopBody, 0)
+			r.Header.Add("Content-Type", "text/plain")
+			return r, nil
+		}, 415, "UnsupportedMediaType"},
+		test{"right token sent twice", func(t *testing.T) (*http.Request, *countingReader) {
+			r := bearerRequest(stopBody, "Bearer "+testToken)
+			r.Header.Add("Authorization", "Bearer "+testToken)
+			return r, nil
+		}, 401, "InvalidSignature"},
+		test{"right token, then a wrong one", func(t *testing.T) (*http.Request, *countingReader) {
+			r := bearerRequest(stopBody, "Bearer "+testToken)
+			r.Header.Add("Authorization", "Bearer x")
+			return r, nil
+		}, 401, "InvalidSignature"},
+	)
+	for _, b := range badBearers {
+		c := b.call(stopBody)
+		tests = append(tests, test{b.name, func(t *testing.T) (*http.Request, *countingReader) {
+			r := httptest.NewRequest("POST", "/stop", bytes.NewReader(c.body))
+			for k, v := range c.headers {
+				r.Header.Set(k, v)
+			}
+			r.Header.Set("x-fc-request-id", testRequestID)
+			return r, nil
+		}, 401, "InvalidSignature"})
+	}
 	core := map[string]bool{}
 	for _, b := range badSignedBodies {
 		body := []byte(b.body)
-		tests = append(tests, struct {
-			name    string
-			request func(t *testing.T) (*http.Request, *countingReader)
-			status  int
-			code    string
-		}{"signed " + b.name, func(t *testing.T) (*http.Request, *countingReader) { return signedRequest("POST", body, 0), nil }, b.status, b.code})
+		tests = append(tests,
+			test{"signed " + b.name, func(t *testing.T) (*http.Request, *countingReader) { return signedRequest("POST", body, 0), nil }, b.status, b.code},
+			test{"bearer " + b.name, func(t *testing.T) (*http.Request, *countingReader) {
+				return bearerRequest(body, "Bearer "+testToken), nil
+			}, b.status, b.code})
 		core["signed "+b.name] = b.inCore
+		core["bearer "+b.name] = b.inCore
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -193,5 +246,118 @@ func TestServeHTTPInsecure(t *testing.T) {
 	r.Header.Set("Content-Type", "application/json")
 	if w, body := serve(t, env, r); w.Code != 401 || len(env.api.stopCalls()) != 0 {
 		t.Errorf("no secret: %d %v", w.Code, body)
+	}
+}
+
+// TestServeHTTPBearer: the token authenticates a plain HTTP webhook; it is
+// no credential when the function has none configured.
+func TestServeHTTPBearer(t *testing.T) {
+	env := newEnv(t)
+	for range 2 { // a token has no one-time part: the same request goes through again
+		if w, body := serve(t, env, bearerRequest(stopBody, "bearer "+testToken)); w.Code != 200 || body["Action"] != "StopInvocation" {
+			t.Fatalf("right token: %d %v", w.Code, body)
+		}
+	}
+	if n := len(env.api.stopCalls()); n != 2 {
+		t.Errorf("%d stops, want 2", n)
+	}
+
+	env = newEnv(t)
+	env.handler.Webhook.Token = ""
+	w, body := serve(t, env, bearerRequest(stopBody, "Bearer "+testToken))
+	if w.Code != 401 || body["Code"] != "InvalidSignature" || len(env.api.stopCalls()) != 0 {
+		t.Errorf("token unset: %d %v, stops %v", w.Code, body, env.api.stopCalls())
+	}
+	checkRefusalLogged(t, env.logs, PlainHTTP, "InvalidSignature")
+}
+
+// TestServeHTTPReplay: the same signed request is accepted once.
+func TestServeHTTPReplay(t *testing.T) {
+	env := newEnv(t)
+	if w, body := serve(t, env, signedRequest("POST", stopBody, 0)); w.Code != 200 {
+		t.Fatalf("first use: %d %v", w.Code, body)
+	}
+	w, body := serve(t, env, signedRequest("POST", stopBody, 0))
+	if msg, _ := body["Message"].(string); w.Code != 401 || body["Code"] != "InvalidSignature" || !strings.Contains(msg, "already used") {
+		t.Errorf("replay: %d %v", w.Code, body)
+	}
+	if n := len(env.api.stopCalls()); n != 1 {
+		t.Errorf("%d stops, want 1", n)
+	}
+}
+
+// TestReadBodyGrowsWithTheBytes: a client that claims 1 MiB and sends a few
+// bytes costs a small buffer, not the claimed size, while the function
+// waits for the rest (unauthenticated clients could otherwise hold 1 MiB
+// each by sending one byte).
+func TestReadBodyGrowsWithTheBytes(t *testing.T) {
+	pr, pw := io.Pipe()
+	r := httptest.NewRequest("POST", "/stop", pr)
+	r.ContentLength = MaxBodyBytes
+	type result struct {
+		body     []byte
+		tooLarge bool
+	}
+	done := make(chan result)
+	var before, during runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	go func() {
+		body, tooLarge, _ := readBody(httptest.NewRecorder(), r)
+		done <- result{body, tooLarge}
+	}()
+	// A pipe's Write returns once the reader has taken the bytes: readBody
+	// is now holding them and waiting for more.
+	if _, err := pw.Write([]byte(`{"In`)); err != nil {
+		t.Fatal(err)
+	}
+	runtime.ReadMemStats(&during)
+	pw.Close()
+	res := <-done
+	if string(res.body) != `{"In` || res.tooLarge {
+		t.Fatalf("body %q tooLarge %v", res.body, res.tooLarge)
+	}
+	// Generous: the buffer, the goroutine and the test's own allocations.
+	if allocated := during.TotalAlloc - before.TotalAlloc; allocated > 64<<10 {
+		t.Errorf("allocated %d bytes for a body that sent 4 of its claimed %d, want < 64 KiB", allocated, MaxBodyBytes)
+	}
+}
+
+// TestReadBodyLimit: exactly 1 MiB is read, one byte more is refused,
+// unread when declared.
+func TestReadBodyLimit(t *testing.T) {
+	tests := []struct {
+		name         string
+		size         int64
+		declared     bool
+		tooLarge     bool
+		maxBytesRead int64
+	}{
+		{"1 MiB declared", MaxBodyBytes, true, false, MaxBodyBytes + 1},
+		{"1 MiB undeclared", MaxBodyBytes, false, false, MaxBodyBytes + 1},
+		{"1 MiB + 1 declared is refused unread", MaxBodyBytes + 1, true, true, 0},
+		{"1 MiB + 1 undeclared", MaxBodyBytes + 1, false, true, MaxBodyBytes + 1},
+		{"empty", 0, true, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &countingReader{}
+			r := httptest.NewRequest("POST", "/stop", nil)
+			r.Body = io.NopCloser(io.LimitReader(c, tt.size))
+			r.ContentLength = -1
+			if tt.declared {
+				r.ContentLength = tt.size
+			}
+			body, tooLarge, err := readBody(httptest.NewRecorder(), r)
+			if err != nil || tooLarge != tt.tooLarge {
+				t.Fatalf("tooLarge %v err %v, want tooLarge %v", tooLarge, err, tt.tooLarge)
+			}
+			if !tooLarge && int64(len(body)) != tt.size {
+				t.Errorf("read %d bytes, want %d", len(body), tt.size)
+			}
+			if c.n > tt.maxBytesRead {
+				t.Errorf("read %d bytes of the body, at most %d allowed", c.n, tt.maxBytesRead)
+			}
+		})
 	}
 }

@@ -99,6 +99,15 @@ func TestWebhookRefusals(t *testing.T) {
 		}(), status: 401, code: "InvalidSignature"},
 		{name: "malformed signature", call: withHeader(valid, "X-Stopper-Signature", "deadbeef"), status: 401, code: "InvalidSignature"},
 	}
+	for _, b := range badBearers {
+		tests = append(tests, struct {
+			name   string
+			call   webhookCall
+			status int
+			code   string
+			inCore bool
+		}{name: b.name, call: b.call(stopBody), status: 401, code: "InvalidSignature"})
+	}
 	for _, b := range badSignedBodies {
 		tests = append(tests, struct {
 			name   string
@@ -106,7 +115,14 @@ func TestWebhookRefusals(t *testing.T) {
 			status int
 			code   string
 			inCore bool
-		}{name: "signed " + b.name, call: signed([]byte(b.body), 0), status: b.status, code: b.code, inCore: b.inCore})
+		}{name: "signed " + b.name, call: signed([]byte(b.body), 0), status: b.status, code: b.code, inCore: b.inCore},
+			struct {
+				name   string
+				call   webhookCall
+				status int
+				code   string
+				inCore bool
+			}{name: "bearer " + b.name, call: withBearer([]byte(b.body), "Bearer "+testToken), status: b.status, code: b.code, inCore: b.inCore})
 	}
 	for _, s := range httpShapes {
 		for _, tt := range tests {
@@ -129,6 +145,40 @@ func TestWebhookRefusals(t *testing.T) {
 			})
 		}
 	}
+}
+
+// badBearers are requests with a bearer token that must not get through,
+// whatever else they carry: every webhook path refuses each 401
+// InvalidSignature and stops nothing.
+var badBearers = []struct {
+	name string
+	call func(body []byte) webhookCall
+}{
+	{"wrong token", func(b []byte) webhookCall { return withBearer(b, "Bearer "+strings.Repeat("x", len(testToken))) }},
+	{"token one character short", func(b []byte) webhookCall { return withBearer(b, "Bearer "+testToken[:len(testToken)-1]) }},
+	{"token in another case", func(b []byte) webhookCall { return withBearer(b, "Bearer "+strings.ToUpper(testToken)) }},
+	{"scheme without a token", func(b []byte) webhookCall { return withBearer(b, "Bearer") }},
+	{"two spaces before the token", func(b []byte) webhookCall { return withBearer(b, "Bearer  "+testToken) }},
+	{"token sent twice, joined", func(b []byte) webhookCall { return withBearer(b, "Bearer "+testToken+",Bearer "+testToken) }},
+	{"the secret as the token", func(b []byte) webhookCall { return withBearer(b, "Bearer "+testSecret) }},
+	{"Basic credentials", func(b []byte) webhookCall { return withBearer(b, "Basic dXNlcjpwYXNzd29yZA==") }},
+	{"the token without a scheme", func(b []byte) webhookCall { return withBearer(b, testToken) }},
+	{"wrong token beside a right signature", func(b []byte) webhookCall {
+		c := signed(b, 0)
+		c.headers["Authorization"] = "Bearer " + strings.Repeat("x", len(testToken))
+		return c
+	}},
+	{"right token beside a wrong signature", func(b []byte) webhookCall {
+		c := signed(b, 0)
+		c.headers["Authorization"] = "Bearer " + testToken
+		c.headers["X-Stopper-Signature"] = "sha256=" + strings.Repeat("ab", 32)
+		return c
+	}},
+	{"right token beside a stale signature", func(b []byte) webhookCall {
+		c := signed(b, -time.Hour)
+		c.headers["Authorization"] = "Bearer " + testToken
+		return c
+	}},
 }
 
 // badSignedBodies are well-signed webhooks whose request is bad: every
@@ -174,8 +224,8 @@ func checkRefused(t *testing.T, kind Kind, res Result, status int, code string) 
 	if _, allow := a.Headers["Allow"]; allow != (status == 405) {
 		t.Errorf("headers %v: Allow must be set exactly on 405", a.Headers)
 	}
-	if strings.Contains(string(res.Payload), testSecret) {
-		t.Errorf("answer reveals the secret")
+	if strings.Contains(string(res.Payload), testSecret) || strings.Contains(string(res.Payload), testToken) {
+		t.Errorf("answer reveals the secret or the token")
 	}
 }
 
@@ -211,17 +261,122 @@ func TestWebhookHeaderNamesAnyCase(t *testing.T) {
 				t.Errorf("%s %v: not stopped", s.kind, names)
 			}
 		}
+		for _, name := range []string{"authorization", "Authorization", "AUTHORIZATION", "aUTHORIZATION"} {
+			shape := s
+			shape.lowerCaseHeaders = false
+			env := newEnv(t)
+			res, err := env.handler.Invoke(context.Background(), testRequestID, shape.event(t, webhookCall{method: "POST", body: stopBody,
+				headers: map[string]string{"Content-Type": "application/json", name: "Bearer " + testToken}}))
+			if err != nil || res.Failure != nil || len(env.api.stopCalls()) != 1 {
+				t.Errorf("%s %s: err %v failure %v stops %v", s.kind, name, err, res.Failure, env.api.stopCalls())
+			}
+		}
 	}
 }
 
 func TestWebhookHeaderUnderTwoSpellingsIsRefused(t *testing.T) {
 	ts, sig := webhook.Sign(testSecret, testNow, stopBody)
 	_, other := webhook.Sign("x", testNow, stopBody)
-	shape := httpShapes[0] // v1 keeps the client's spelling
-	env := newEnv(t)
-	res, _ := env.handler.Invoke(context.Background(), testRequestID, shape.event(t, webhookCall{method: "POST", body: stopBody,
-		headers: map[string]string{"Content-Type": "application/json", "X-Stopper-Timestamp": ts, "X-Stopper-Signature": sig, "x-stopper-signature": other}}))
-	checkRefused(t, shape.kind, res, 401, "InvalidSignature")
+	for name, headers := range map[string]map[string]string{
+		"signature":                 {"Content-Type": "application/json", "X-Stopper-Timestamp": ts, "X-Stopper-Signature": sig, "x-stopper-signature": other},
+		"authorization, both right": {"Content-Type": "application/json", "Authorization": "Bearer " + testToken, "authorization": "Bearer " + testToken},
+		"authorization, one wrong":  {"Content-Type": "application/json", "Authorization": "Bearer " + testToken, "AUTHORIZATION": "Bearer x"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			shape := httpShapes[0] // v1 keeps the client's spelling
+			shape.lowerCaseHeaders = false
+			for _, s := range []httpShape{shape, {FCHTTP, "fc-http-request.json", false}} {
+				env := newEnv(t)
+				res, _ := env.handler.Invoke(context.Background(), testRequestID, s.event(t, webhookCall{method: "POST", body: stopBody, headers: headers}))
+				checkRefused(t, s.kind, res, 401, "InvalidSignature")
+				if len(env.api.stopCalls()) != 0 {
+					t.Errorf("%s: an ambiguous credential stopped %v", s.kind, env.api.stopCalls())
+				}
+			}
+		})
+	}
+}
+
+// TestWebhookBearer: a sender that cannot sign authenticates with the
+// token, on every webhook path; without a configured token the header is
+// not a credential.
+func TestWebhookBearer(t *testing.T) {
+	tests := []struct {
+		name          string
+		token         string // the function's; "" unset
+		authorization string
+		signedToo     bool
+		stopped       bool
+		message       string // of the refusal
+	}{
+		{name: "right token", token: testToken, authorization: "Bearer " + testToken, stopped: true},
+		{name: "scheme in lower case", token: testToken, authorization: "bearer " + testToken, stopped: true},
+		{name: "right token and right signature", token: testToken, authorization: "Bearer " + testToken, signedToo: true, stopped: true},
+		{name: "wrong token", token: testToken, authorization: "Bearer " + strings.Repeat("y", 40), message: "bearer token does not match"},
+		{name: "wrong token beside a right signature", token: testToken, authorization: "Bearer " + strings.Repeat("y", 40), signedToo: true, message: "bearer token does not match"},
+		{name: "token unset: bearer ignored, unsigned", authorization: "Bearer " + testToken, message: "no webhook token configured"},
+		{name: "token unset: bearer ignored, signed", authorization: "Bearer " + strings.Repeat("y", 40), signedToo: true, stopped: true},
+	}
+	for _, s := range httpShapes {
+		for _, tt := range tests {
+			t.Run(string(s.kind)+"/"+tt.name, func(t *testing.T) {
+				env := newEnv(t)
+				env.handler.Webhook.Token = tt.token
+				call := withBearer(stopBody, tt.authorization)
+				if tt.signedToo {
+					call = signed(stopBody, 0)
+					call.headers["Authorization"] = tt.authorization
+				}
+				res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, call))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := len(env.api.stopCalls()) == 1; got != tt.stopped {
+					t.Fatalf("stopped = %v, want %v (failure %v)", got, tt.stopped, res.Failure)
+				}
+				if tt.stopped {
+					if res.Failure != nil {
+						t.Errorf("failure %v", res.Failure)
+					}
+					return
+				}
+				checkRefused(t, s.kind, res, 401, "InvalidSignature")
+				checkRefusalLogged(t, env.logs, s.kind, "InvalidSignature")
+				if !strings.Contains(res.Failure.Message, tt.message) {
+					t.Errorf("message %q does not say %q", res.Failure.Message, tt.message)
+				}
+			})
+		}
+	}
+}
+
+// TestWebhookReplay: a signed request is accepted once by a function
+// instance, on every webhook path; a bearer token may be sent again.
+func TestWebhookReplay(t *testing.T) {
+	for _, s := range httpShapes {
+		t.Run(string(s.kind), func(t *testing.T) {
+			env := newEnv(t)
+			event := s.event(t, signed(stopBody, 0))
+			if res, _ := env.handler.Invoke(context.Background(), testRequestID, event); res.Failure != nil {
+				t.Fatalf("first use: %v", res.Failure)
+			}
+			res, _ := env.handler.Invoke(context.Background(), testRequestID, event)
+			checkRefused(t, s.kind, res, 401, "InvalidSignature")
+			if !strings.Contains(res.Failure.Message, "already used") {
+				t.Errorf("message %q does not say the signature was used", res.Failure.Message)
+			}
+			if n := len(env.api.stopCalls()); n != 1 {
+				t.Errorf("%d stops, want 1", n)
+			}
+
+			bearer := s.event(t, withBearer(stopBody, "Bearer "+testToken))
+			for range 2 {
+				if res, _ := env.handler.Invoke(context.Background(), testRequestID, bearer); res.Failure != nil {
+					t.Fatalf("bearer: %v", res.Failure)
+				}
+			}
+		})
+	}
 }
 
 func TestWebhookBase64Body(t *testing.T) {
@@ -263,6 +418,8 @@ func TestWebhookInsecureAndUnconfigured(t *testing.T) {
 		{"no secret", &webhook.Verifier{}, false},
 		{"no verifier", nil, false},
 		{"insecure with a secret still checks", &webhook.Verifier{Secret: testSecret, Insecure: true}, false},
+		{"insecure with a token still checks", &webhook.Verifier{Token: testToken, Insecure: true}, false},
+		{"token only", &webhook.Verifier{Token: testToken}, false},
 	}
 	for _, s := range httpShapes {
 		for _, tt := range tests {
@@ -585,4 +742,80 @@ func TestFor(t *testing.T) {
 		t.Errorf("For changed the original")
 	}
 	_ = http.MethodPost
+}
+
+// TestScheduleEventsCarryNothingElse: a timer or schedule event may carry
+// only its platform's keys. Anything else is refused naming the key, never
+// ignored (a DryRun beside a timer's keys once ran a real sweep), and a
+// request's keys beside an event's become no request either.
+func TestScheduleEventsCarryNothingElse(t *testing.T) {
+	const timer = `"triggerTime":"2026-11-26T07:00:00Z","triggerName":"sweep"`
+	const rule = `"version":"0","id":"53dc4d37-cffa-4f76-80c9-8b7d4a4d2eaa","detail-type":"Scheduled Event","source":"aws.events",` +
+		`"account":"123456789012","time":"2026-11-26T07:00:00Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/r"]`
+	stop := `"InvokeId":"` + testInvokeID + `"`
+	tests := []struct {
+		name, payload string
+		kind          Kind
+		field         string // the refusal names it; "" means accepted
+		says          string // and says this
+	}{
+		{"timer with DryRun", `{` + timer + `,"payload":"","DryRun":true}`, FCTimer, "DryRun", "carries only triggerTime, triggerName, payload"},
+		{"timer with a request", `{` + timer + `,` + stop + `}`, FCTimer, "InvokeId", "put the request in the timer trigger's payload"},
+		{"timer with a sweep", `{` + timer + `,"payload":"","Action":"Sweep","OlderThan":"1m"}`, FCTimer, "Action", "carries only"},
+		{"timer with a key in another case", `{` + timer + `,"Payload":"{\"Action\":\"Sweep\"}"}`, FCTimer, "Payload", "case-sensitive"},
+		{"timer with webhook keys", `{` + timer + `,"httpMethod":"POST","resource":"/","requestContext":{},"body":"{}"}`, FCTimer, "httpMethod", "carries only"},
+		{"timer time not a string", `{"triggerTime":1,"triggerName":"t"}`, FCTimer, "triggerTime", "must be a string"},
+		{"timer name not a string", `{"triggerTime":"t","triggerName":{"DryRun":true}}`, FCTimer, "triggerName", "must be a string"},
+		{"half a timer with a request", `{"triggerTime":"2026-11-26T07:00:00Z",` + stop + `}`, Direct, "triggerTime", "is not a parameter"},
+		{"timer, payload repeated", `{` + timer + `,"payload":"","payload":"{\"Action\":\"Sweep\",\"DryRun\":true}"}`, Direct, "payload", "more than once"},
+		{"rule with DryRun", `{` + rule + `,"detail":{},"DryRun":true}`, EventBridgeSchedule, "DryRun", "carries only version, id, detail-type, source, account, time, region, resources, detail"},
+		{"rule with a request", `{` + rule + `,"detail":{},` + stop + `,"RegionId":"cn-hangzhou"}`, EventBridgeSchedule, "InvokeId", "constant input"},
+		{"rule with settings in detail", `{` + rule + `,"detail":{"DryRun":true}}`, EventBridgeSchedule, "detail", "must be {}"},
+		{"rule with a non-object detail", `{` + rule + `,"detail":"x"}`, EventBridgeSchedule, "detail", "must be {}"},
+		{"rule with Detail", `{` + rule + `,"Detail":{}}`, EventBridgeSchedule, "Detail", "carries only"},
+		{"rule with detail repeated", `{` + rule + `,"detail":{"DryRun":true},"detail":{}}`, EventBridgeSchedule, "detail", "more than once"},
+		{"rule with replay-name", `{` + rule + `,"detail":{},"replay-name":"r"}`, EventBridgeSchedule, "replay-name", "carries only"},
+		{"half a rule with a request", `{"source":"aws.events",` + stop + `}`, Direct, "source", "is not a parameter"},
+
+		{"timer", `{` + timer + `,"payload":""}`, FCTimer, "", ""},
+		{"timer without payload", `{` + timer + `}`, FCTimer, "", ""},
+		{"timer with null payload", `{` + timer + `,"payload":null}`, FCTimer, "", ""},
+		{"rule", `{` + rule + `,"detail":{}}`, EventBridgeSchedule, "", ""},
+		{"rule, only what detection needs", `{"source":"aws.events","detail-type":"Scheduled Event"}`, EventBridgeSchedule, "", ""},
+		// aws-lambda-go v1.55.1 events/cloudwatch_events_test.go, verbatim.
+		{"aws-lambda-go's sample", `{"version":"0","id":"890abcde-f123-4567-890a-bcdef1234567","detail-type":"Scheduled Event","source":"aws.events",` +
+			`"account":"123456789012","time":"2016-12-30T18:44:49Z","region":"us-east-1","resources":["arn:aws:events:us-east-1:123456789012:rule/SampleRule"],"detail":{}}`,
+			EventBridgeSchedule, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			env.handler.Function.Sweep.RegionIds = []string{"cn-hangzhou"}
+			res, err := env.handler.Invoke(context.Background(), testRequestID, []byte(tt.payload))
+			if err != nil {
+				t.Fatalf("Invoke error %v", err)
+			}
+			if res.Kind != tt.kind {
+				t.Errorf("Kind = %q, want %q", res.Kind, tt.kind)
+			}
+			if tt.field == "" {
+				var answer map[string]any
+				json.Unmarshal(res.Payload, &answer)
+				if res.Failure != nil || answer["Action"] != "Sweep" || answer["DryRun"] != false {
+					t.Errorf("failure %v answer %s, want a sweep with the defaults", res.Failure, res.Payload)
+				}
+				return
+			}
+			if res.Failure == nil || res.Failure.Code != "InvalidParameter" {
+				t.Fatalf("failure %v, want InvalidParameter (answer %s)", res.Failure, res.Payload)
+			}
+			if msg := res.Failure.Message; !strings.HasPrefix(msg, tt.field+":") || !strings.Contains(msg, tt.says) {
+				t.Errorf("message %q, want it to name %s and say %q", msg, tt.field, tt.says)
+			}
+			if env.api.describe != 0 || len(env.api.stopCalls()) != 0 {
+				t.Errorf("a refused event reached the API: %d lists, stops %v", env.api.describe, env.api.stopCalls())
+			}
+			checkRefusalLogged(t, env.logs, tt.kind, "InvalidParameter")
+		})
+	}
 }

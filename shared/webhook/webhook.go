@@ -1,84 +1,174 @@
-// Package webhook authenticates webhook requests: X-Stopper-Timestamp and
-// X-Stopper-Signature: sha256=hex(HMAC-SHA256(secret, timestamp + "." + body)).
+// Package webhook authenticates webhook requests, by either of two credentials:
+//   - a signature: X-Stopper-Timestamp and
+//     X-Stopper-Signature: sha256=hex(HMAC-SHA256(secret, timestamp + "." + body)),
+//     accepted once per function instance within its window;
+//   - a bearer token, for senders that can only send a static credential
+//     (Prometheus Alertmanager, EventBridge HTTP targets):
+//     Authorization: Bearer <token>.
 package webhook
 
 import (
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
-// The signature headers. Header names are case-insensitive: net/http
+// The credential headers. Header names are case-insensitive: net/http
 // canonicalises them, while FC HTTP-trigger events and API Gateway v2 deliver
 // them lower-case and API Gateway v1 as the client spelled them.
 const (
-	TimestampHeader = "X-Stopper-Timestamp"
-	SignatureHeader = "X-Stopper-Signature"
+	TimestampHeader     = "X-Stopper-Timestamp"
+	SignatureHeader     = "X-Stopper-Signature"
+	AuthorizationHeader = "Authorization"
 	// SignaturePrefix names the algorithm, so that another one can be added
 	// later without ambiguity.
 	SignaturePrefix = "sha256="
 	// DefaultWindow is how far a timestamp may be from now when Window is 0.
 	DefaultWindow = 300 * time.Second
+	// MinTokenLength is the shortest bearer token a Verifier accepts, in
+	// characters: 32 random characters are beyond guessing over HTTP.
+	MinTokenLength = 32
+	// RememberedSignatures bounds the replay cache of one Verifier (about
+	// 300 KiB when full). Past it, the oldest signatures are forgotten
+	// first; only signatures that verified are remembered, so only senders
+	// holding the secret can fill it.
+	RememberedSignatures = 4096
 )
 
-// Verifier checks webhook signatures. With an empty Secret it refuses every
-// request unless Insecure is set (local use). A nil *Verifier refuses every
-// request, so a Handler built without one fails closed.
+// Verifier authenticates webhook requests. With neither Secret nor Token
+// set it refuses every request unless Insecure is set (local use). A nil
+// *Verifier refuses every request, so a Handler built without one fails
+// closed.
+//
+// A Verifier remembers the signatures it accepted (see Authenticate), so it
+// must be shared by pointer and not copied after first use; it is safe for
+// concurrent use.
 type Verifier struct {
-	Secret   string
+	// Secret is the HMAC key of signed requests; empty: signatures are refused.
+	Secret string
+	// Token, when set, is also accepted as "Authorization: Bearer <Token>".
+	// It must pass CheckToken; a Token that does not is refused, not ignored.
+	Token string
+	// Insecure accepts unauthenticated requests, but only while neither
+	// Secret nor Token is set.
 	Insecure bool
 	// Window is how far the timestamp may be from now; 0 means 300 s.
 	Window time.Duration
 	Now    func() time.Time
+
+	seen seenSignatures
 }
 
 // ErrInvalidSignature is the cause of every refusal; the wrapped message says which check failed.
 var ErrInvalidSignature = errors.New("invalid webhook signature")
 
-// The refusals with a fixed message are built once: verification is on
-// every webhook's path. None of them carries the secret or the expected
-// signature, only what the caller sent wrong.
+// The refusals with a fixed message are built once: authentication is on
+// every webhook's path. None of them carries the secret, the token or the
+// expected signature, only what the caller sent wrong.
 var (
-	errNoSecret         = fmt.Errorf("%w: the function has no webhook secret configured, so it accepts no webhooks", ErrInvalidSignature)
+	errNotConfigured    = fmt.Errorf("%w: the function has no webhook secret or token configured, so it accepts no webhooks", ErrInvalidSignature)
 	errMissingTimestamp = fmt.Errorf("%w: missing %s header", ErrInvalidSignature, TimestampHeader)
 	errMissingSignature = fmt.Errorf("%w: missing %s header", ErrInvalidSignature, SignatureHeader)
 	errBadTimestamp     = fmt.Errorf("%w: malformed %s header: expected Unix seconds", ErrInvalidSignature, TimestampHeader)
 	errBadSignature     = fmt.Errorf("%w: malformed %s header: expected %s followed by 64 hex digits", ErrInvalidSignature, SignatureHeader, SignaturePrefix)
 	errMismatch         = fmt.Errorf("%w: signature does not match the body and timestamp", ErrInvalidSignature)
+	errReplayed         = fmt.Errorf("%w: this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in %s", ErrInvalidSignature, TimestampHeader)
+
+	// Indexed by whether a secret is configured: only then is signing an option.
+	errNoCredentials = [2]error{
+		fmt.Errorf("%w: missing credentials: send %s: Bearer <token>", ErrInvalidSignature, AuthorizationHeader),
+		fmt.Errorf("%w: missing credentials: send %s: Bearer <token>, or sign the request with the %s and %s headers",
+			ErrInvalidSignature, AuthorizationHeader, TimestampHeader, SignatureHeader),
+	}
+	errNotBearer = [2]error{
+		fmt.Errorf("%w: the %s header is not a Bearer token: send %s: Bearer <token>",
+			ErrInvalidSignature, AuthorizationHeader, AuthorizationHeader),
+		fmt.Errorf("%w: the %s header is not a Bearer token: send %s: Bearer <token>, or sign the request with the %s and %s headers",
+			ErrInvalidSignature, AuthorizationHeader, AuthorizationHeader, TimestampHeader, SignatureHeader),
+	}
+	errNoToken = fmt.Errorf("%w: the function has no webhook token configured, so it does not accept %s: Bearer; sign the request with the %s and %s headers",
+		ErrInvalidSignature, AuthorizationHeader, TimestampHeader, SignatureHeader)
+	errNoSecret = fmt.Errorf("%w: the function has no webhook secret configured, so it accepts no signatures: send %s: Bearer <token> without the %s and %s headers",
+		ErrInvalidSignature, AuthorizationHeader, TimestampHeader, SignatureHeader)
+	errBadToken = fmt.Errorf("%w: the function's webhook token is unusable (shorter than %d characters, or holding characters a bearer token cannot), so it accepts no bearer tokens until the token is replaced",
+		ErrInvalidSignature, MinTokenLength)
+	errBearerMismatch  = fmt.Errorf("%w: bearer token does not match", ErrInvalidSignature)
+	errBearerMalformed = fmt.Errorf("%w: bearer token does not match: expected one %s header holding \"Bearer\", one space and the token",
+		ErrInvalidSignature, AuthorizationHeader)
 )
 
-// Verify checks the signature headers of a request with the given raw body
-// (after any base64 decoding: the bytes the client sent).
-func (v *Verifier) Verify(h http.Header, body []byte) error {
-	return v.VerifyValues(headerValue(h, TimestampHeader), headerValue(h, SignatureHeader), body)
-}
-
-// VerifyHeaders is Verify for headers delivered as a JSON map (FC
-// HTTP-trigger events, API Gateway and Function URL events), whose names
-// may have any case.
-func (v *Verifier) VerifyHeaders(headers map[string]string, body []byte) error {
-	return v.VerifyValues(HeaderValue(headers, TimestampHeader), HeaderValue(headers, SignatureHeader), body)
-}
-
-// VerifyValues checks the two header values already looked up; an empty
-// value means the header is missing.
-func (v *Verifier) VerifyValues(timestamp, signature string, body []byte) error {
+// Authenticate checks a request's credentials: the values of its
+// Authorization, X-Stopper-Timestamp and X-Stopper-Signature headers (""
+// when absent; a header sent twice must arrive joined with a comma, as FC
+// and API Gateway v2 join them, so that it is refused rather than picked)
+// and its raw body (after any base64 decoding: the bytes the client sent).
+//
+// The rule: at least one credential, and every credential presented must
+// hold. A request carrying a wrong credential is an attack or a
+// misconfigured sender, and either way is refused and logged rather than
+// let through on the other credential; this also keeps the signature's
+// replay check on every signed request. Authorization headers of other
+// schemes (Basic, AWS SigV4 of an IAM-authorised Function URL) are not
+// credentials of this function and are ignored, and so is a Bearer when
+// Token is unset.
+//
+// A signature is accepted once per Verifier (per function instance): a
+// replay within the window is refused. Another instance, which has its own
+// memory, may accept it once more; stops are idempotent. A bearer token has
+// no such protection: whoever holds or overhears it may send anything.
+func (v *Verifier) Authenticate(authorization, timestamp, signature string, body []byte) error {
 	if v == nil {
-		return errNoSecret
+		return errNotConfigured
 	}
-	if v.Secret == "" {
+	if v.Secret == "" && v.Token == "" {
 		if v.Insecure {
 			return nil
 		}
+		return errNotConfigured
+	}
+	authorization, timestamp, signature = trimOWS(authorization), trimOWS(timestamp), trimOWS(signature)
+	signed := timestamp != "" || signature != ""
+	bearer := isBearer(authorization)
+	if !bearer && v.Token != "" && hasJoinedBearer(authorization) {
+		return errBearerMalformed // another scheme's header and a Bearer, sent together
+	}
+	if bearer && v.Token != "" {
+		if err := v.checkBearer(authorization); err != nil {
+			return err
+		}
+		if !signed {
+			return nil
+		}
+		// Signed as well: the signature must hold too.
+	}
+	if !signed {
+		switch {
+		case v.Token == "" && bearer:
+			return errNoToken
+		case v.Token == "":
+			// Signatures only: the check names the missing header.
+		case authorization != "":
+			return errNotBearer[b2i(v.Secret != "")]
+		default:
+			return errNoCredentials[b2i(v.Secret != "")]
+		}
+	}
+	return v.verifySignature(timestamp, signature, body)
+}
+
+// verifySignature checks the two signature headers, then remembers the
+// signature so that it is accepted once.
+func (v *Verifier) verifySignature(timestamp, signature string, body []byte) error {
+	if v.Secret == "" {
 		return errNoSecret
 	}
-	timestamp, signature = trimOWS(timestamp), trimOWS(signature)
 	if timestamp == "" {
 		return errMissingTimestamp
 	}
@@ -93,9 +183,10 @@ func (v *Verifier) VerifyValues(timestamp, signature string, body []byte) error 
 	if !parseSignature(signature, &got) {
 		return errBadSignature
 	}
-	// Staleness first: it is cheap, and a replayed request is refused
-	// whatever its signature.
-	if skew, window := v.now().Unix()-ts, v.windowSeconds(); skew > window || skew < -window {
+	// Staleness first: it is cheap, and bounds how long a signature must be
+	// remembered.
+	now, window := v.now().Unix(), v.windowSeconds()
+	if skew := now - ts; skew > window || skew < -window {
 		return fmt.Errorf("%w: stale %s: %d s from the function's clock, at most %d s allowed",
 			ErrInvalidSignature, TimestampHeader, skew, window)
 	}
@@ -104,7 +195,88 @@ func (v *Verifier) VerifyValues(timestamp, signature string, body []byte) error 
 	if !hmac.Equal(got[:], want[:]) {
 		return errMismatch
 	}
+	// The MAC covers the timestamp, so the same MAC is the same request
+	// whatever the spelling of its hex digits or the white space around it.
+	if !v.seen.add(got, ts+window, now) {
+		return errReplayed
+	}
 	return nil
+}
+
+// checkBearer compares "Bearer <token>" with the configured Token in
+// constant time: the digests are compared, so the time taken depends on
+// neither the position of the first difference nor the token's length.
+func (v *Verifier) checkBearer(authorization string) error {
+	if CheckToken(v.Token) != nil {
+		return errBadToken // fail closed: config refuses such a token at start-up
+	}
+	// RFC 7235: the scheme is case-insensitive; RFC 6750 allows 1*SP before
+	// the token, but every known sender writes one, and one spelling is
+	// simpler to reason about.
+	got, ok := strings.CutPrefix(authorization[len("Bearer"):], " ")
+	if !ok || !isToken68(got) {
+		return errBearerMalformed
+	}
+	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(v.Token))
+	if subtle.ConstantTimeCompare(g[:], w[:]) != 1 {
+		return errBearerMismatch
+	}
+	return nil
+}
+
+// CheckToken says whether token can be a Verifier's Token: at least
+// MinTokenLength characters of RFC 6750's b64token (letters, digits,
+// "-._~+/", then any "=" padding), so that it fits in one header value
+// unchanged and a comma can only mean two headers joined. For example
+// `openssl rand -hex 32` prints one.
+func CheckToken(token string) error {
+	if len(token) < MinTokenLength {
+		return fmt.Errorf("the webhook token has %d characters; use at least %d random ones (e.g. openssl rand -hex 32)", len(token), MinTokenLength)
+	}
+	if !isToken68(token) {
+		return errors.New(`the webhook token may hold only letters, digits and "-._~+/" (then "=" padding), as a bearer token does`)
+	}
+	return nil
+}
+
+// isBearer reports whether an Authorization value's scheme is Bearer
+// (case-insensitive), whatever follows it.
+func isBearer(authorization string) bool {
+	scheme := authorization
+	if i := strings.IndexAny(authorization, " \t,"); i >= 0 {
+		scheme = authorization[:i]
+	}
+	return strings.EqualFold(scheme, "Bearer")
+}
+
+// hasJoinedBearer reports whether a comma-joined Authorization value holds
+// a Bearer after its first element: two headers, the second a Bearer.
+func hasJoinedBearer(authorization string) bool {
+	_, rest, joined := strings.Cut(authorization, ",")
+	for joined {
+		var part string
+		part, rest, joined = strings.Cut(rest, ",")
+		if isBearer(trimOWS(part)) {
+			return true
+		}
+	}
+	return false
+}
+
+// isToken68 reports whether s is RFC 6750's b64token:
+// 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"=".
+func isToken68(s string) bool {
+	end := len(strings.TrimRight(s, "="))
+	if end == 0 {
+		return false
+	}
+	for i := 0; i < end; i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("-._~+/", c) >= 0) {
+			return false
+		}
+	}
+	return true
 }
 
 // Sign returns the two header values that authenticate body at time ts:
@@ -116,45 +288,50 @@ func Sign(secret string, ts time.Time, body []byte) (timestamp, signature string
 	return timestamp, SignaturePrefix + hex.EncodeToString(sum[:])
 }
 
-// HeaderValue looks a header up by name in any case. An exact or canonical
-// spelling wins over other spellings, so the answer does not depend on map
-// order in the (unusual) case of one header under two spellings.
-func HeaderValue(headers map[string]string, name string) string {
-	if v, ok := headers[name]; ok {
-		return v
-	}
-	if v, ok := headers[strings.ToLower(name)]; ok {
-		return v
-	}
-	var found string
-	for k, v := range headers {
-		if strings.EqualFold(k, name) && (found == "" || v < found) {
-			found = v // the smallest value: deterministic whatever the map order
-		}
-	}
-	return found
-}
-
-// headerValue is http.Header.Get that also finds non-canonical keys, as
-// http.Header values built from event maps may have.
-func headerValue(h http.Header, name string) string {
-	if v := h.Get(name); v != "" {
-		return v
-	}
-	for k, vs := range h {
-		if len(vs) > 0 && strings.EqualFold(k, name) {
-			return vs[0]
-		}
-	}
-	return ""
-}
-
 func mac(secret, timestamp string, body []byte, sum *[sha256.Size]byte) {
 	m := hmac.New(sha256.New, []byte(secret))
 	m.Write([]byte(timestamp))
 	m.Write([]byte{'.'})
 	m.Write(body)
 	m.Sum(sum[:0])
+}
+
+// seenSignatures remembers accepted signatures until their timestamp goes
+// stale, at most RememberedSignatures of them, forgetting the oldest first.
+// Its zero value is ready to use.
+type seenSignatures struct {
+	mu sync.Mutex
+	// expires maps a signature to the Unix second after which its
+	// timestamp is stale (and the signature refused anyway).
+	expires map[[sha256.Size]byte]int64
+	// ring holds the same signatures in the order they were accepted:
+	// n of them from head on, wrapping around.
+	ring    [][sha256.Size]byte
+	head, n int
+}
+
+// add remembers sum unless it is already remembered, and reports whether it
+// was new. Signatures whose expiry has passed are forgotten from the oldest
+// on; when the memory is full, the oldest is forgotten whatever its expiry.
+func (s *seenSignatures) add(sum [sha256.Size]byte, expires, now int64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, seen := s.expires[sum]; seen {
+		return false
+	}
+	if s.ring == nil {
+		s.expires = make(map[[sha256.Size]byte]int64)
+		s.ring = make([][sha256.Size]byte, RememberedSignatures)
+	}
+	for s.n > 0 && (s.n == len(s.ring) || s.expires[s.ring[s.head]] < now) {
+		delete(s.expires, s.ring[s.head])
+		s.head = (s.head + 1) % len(s.ring)
+		s.n--
+	}
+	s.ring[(s.head+s.n)%len(s.ring)] = sum
+	s.n++
+	s.expires[sum] = expires
+	return true
 }
 
 // parseTimestamp accepts only decimal digits: no sign, no fraction, no
@@ -201,6 +378,13 @@ func fromHex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // trimOWS drops the optional white space HTTP allows around a header value.

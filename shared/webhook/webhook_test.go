@@ -5,14 +5,19 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
-	"net/http"
+	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
-const secret = "s3cr3t-for-tests"
+const (
+	secret = "s3cr3t-for-tests"
+	token  = "tok-0123456789abcdef0123456789abcdef" // 36 characters
+)
 
 var now = time.Unix(1_790_000_000, 0)
 
@@ -39,7 +44,9 @@ func TestSign(t *testing.T) {
 	}
 }
 
-func TestVerify(t *testing.T) {
+// TestAuthenticateSignature covers signed requests without an
+// Authorization header (what VerifyValues checked before bearer tokens).
+func TestAuthenticateSignature(t *testing.T) {
 	body := []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-abc"}`)
 	ts, sig := Sign(secret, now, body)
 	tsAt := func(d time.Duration) string { return strconv.FormatInt(now.Add(d).Unix(), 10) }
@@ -66,22 +73,27 @@ func TestVerify(t *testing.T) {
 		{name: "wrong secret", verifier: &Verifier{Secret: "other", Now: func() time.Time { return now }}, ts: ts, sig: sig, body: body, wantError: "does not match"},
 		{name: "missing timestamp", sig: sig, body: body, wantError: "missing X-Stopper-Timestamp"},
 		{name: "missing signature", ts: ts, body: body, wantError: "missing X-Stopper-Signature"},
+		{name: "missing both", body: body, wantError: "missing X-Stopper-Timestamp"},
 		{name: "no prefix", ts: ts, sig: strings.TrimPrefix(sig, "sha256="), body: body, wantError: "malformed X-Stopper-Signature"},
 		{name: "other algorithm", ts: ts, sig: "sha1=" + strings.TrimPrefix(sig, "sha256="), body: body, wantError: "malformed X-Stopper-Signature"},
 		{name: "non-hex", ts: ts, sig: "sha256=" + strings.Repeat("zz", 32), body: body, wantError: "malformed X-Stopper-Signature"},
 		{name: "short", ts: ts, sig: sig[:len(sig)-2], body: body, wantError: "malformed X-Stopper-Signature"},
 		{name: "long", ts: ts, sig: sig + "00", body: body, wantError: "malformed X-Stopper-Signature"},
 		{name: "two signatures", ts: ts, sig: sig + "," + sig, body: body, wantError: "malformed X-Stopper-Signature"},
+		{name: "two timestamps", ts: ts + "," + ts, sig: sig, body: body, wantError: "malformed X-Stopper-Timestamp"},
 		{name: "non-integer timestamp", ts: ts + ".5", sig: sig, body: body, wantError: "malformed X-Stopper-Timestamp"},
 		{name: "signed timestamp", ts: "+" + ts, sig: sig, body: body, wantError: "malformed X-Stopper-Timestamp"},
 		{name: "negative timestamp", ts: "-1", sig: sig, body: body, wantError: "malformed X-Stopper-Timestamp"},
 		{name: "huge timestamp", ts: strings.Repeat("9", 30), sig: sig, body: body, wantError: "malformed X-Stopper-Timestamp"},
 		{name: "milliseconds are stale", ts: ts + "000", sig: sig, body: body, wantError: "stale"},
-		{name: "no secret", verifier: &Verifier{}, ts: ts, sig: sig, body: body, wantError: "no webhook secret"},
-		{name: "nil verifier", verifier: nil, ts: ts, sig: sig, body: body, wantError: "no webhook secret"},
+		{name: "no secret", verifier: &Verifier{}, ts: ts, sig: sig, body: body, wantError: "no webhook secret or token"},
+		{name: "nil verifier", verifier: nil, ts: ts, sig: sig, body: body, wantError: "no webhook secret or token"},
 		{name: "insecure without secret accepts anything", verifier: &Verifier{Insecure: true}, body: body},
 		{name: "insecure with secret still checks", verifier: &Verifier{Secret: secret, Insecure: true, Now: func() time.Time { return now }},
 			ts: ts, sig: sig, body: []byte("x"), wantError: "does not match"},
+		{name: "insecure with a token still checks", verifier: &Verifier{Token: token, Insecure: true}, body: body, wantError: "missing credentials"},
+		{name: "token only: a signature is refused", verifier: &Verifier{Token: token, Now: func() time.Time { return now }},
+			ts: ts, sig: sig, body: body, wantError: "no webhook secret configured"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,7 +101,7 @@ func TestVerify(t *testing.T) {
 			if v == nil && tt.name != "nil verifier" {
 				v = verifier()
 			}
-			err := v.VerifyValues(tt.ts, tt.sig, tt.body)
+			err := v.Authenticate("", tt.ts, tt.sig, tt.body)
 			checkError(t, err, tt.wantError)
 		})
 	}
@@ -112,116 +124,315 @@ func checkError(t *testing.T, err error, want string) {
 	if !strings.Contains(err.Error(), want) {
 		t.Errorf("error %q does not say %q", err, want)
 	}
-	if strings.Contains(err.Error(), secret) {
-		t.Errorf("error %q reveals the secret", err)
+	if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), token) {
+		t.Errorf("error %q reveals the secret or the token", err)
 	}
 }
 
-func TestVerifyNeverRevealsExpectedSignature(t *testing.T) {
+func TestAuthenticateNeverRevealsExpectedSignature(t *testing.T) {
 	body := []byte("{}")
 	ts, want := Sign(secret, now, body)
 	bad := "sha256=" + strings.Repeat("0", 64)
-	err := verifier().VerifyValues(ts, bad, body)
+	err := verifier().Authenticate("", ts, bad, body)
 	if err == nil || strings.Contains(err.Error(), strings.TrimPrefix(want, "sha256=")) {
 		t.Fatalf("error %v", err)
 	}
 }
 
-func TestVerifyHeaderNamesAnyCase(t *testing.T) {
+// TestAuthenticateBearer covers the Authorization header alone and beside a
+// signature: at least one credential, and every one presented must hold.
+func TestAuthenticateBearer(t *testing.T) {
 	body := []byte(`{"InvokeId":"t-abc"}`)
 	ts, sig := Sign(secret, now, body)
-	spellings := [][2]string{
-		{"X-Stopper-Timestamp", "X-Stopper-Signature"},
-		{"x-stopper-timestamp", "x-stopper-signature"},
-		{"X-STOPPER-TIMESTAMP", "x-Stopper-signature"},
+	_, wrongSig := Sign("another secret", now, body)
+	both := &Verifier{Secret: secret, Token: token, Now: func() time.Time { return now }}
+	tokenOnly := &Verifier{Token: token, Now: func() time.Time { return now }}
+	secretOnly := &Verifier{Secret: secret, Now: func() time.Time { return now }}
+	wrong := "Bearer " + strings.Repeat("x", len(token))
+
+	tests := []struct {
+		name          string
+		verifier      *Verifier
+		authorization string
+		ts, sig       string
+		wantError     string
+	}{
+		{name: "right token", verifier: both, authorization: "Bearer " + token},
+		{name: "scheme in lower case", verifier: both, authorization: "bearer " + token},
+		{name: "scheme in upper case", verifier: both, authorization: "BEARER " + token},
+		{name: "surrounding white space", verifier: both, authorization: " \tBearer " + token + " "},
+		{name: "token only, right token", verifier: tokenOnly, authorization: "Bearer " + token},
+		{name: "wrong token", verifier: both, authorization: wrong, wantError: "bearer token does not match"},
+		{name: "token prefix", verifier: both, authorization: "Bearer " + token[:len(token)-1], wantError: "bearer token does not match"},
+		{name: "token extended", verifier: both, authorization: "Bearer " + token + "x", wantError: "bearer token does not match"},
+		{name: "token in another case", verifier: both, authorization: "Bearer " + strings.ToUpper(token), wantError: "bearer token does not match"},
+		{name: "no token after the scheme", verifier: both, authorization: "Bearer", wantError: "bearer token does not match"},
+		{name: "empty token", verifier: both, authorization: "Bearer ", wantError: "bearer token does not match"},
+		{name: "two spaces", verifier: both, authorization: "Bearer  " + token, wantError: "bearer token does not match"},
+		{name: "tab", verifier: both, authorization: "Bearer\t" + token, wantError: "bearer token does not match"},
+		{name: "sent twice, joined", verifier: both, authorization: "Bearer " + token + ", Bearer " + token, wantError: "bearer token does not match"},
+		{name: "sent twice, joined without space", verifier: both, authorization: "Bearer " + token + ",Bearer " + token, wantError: "bearer token does not match"},
+		{name: "scheme joined", verifier: both, authorization: "Bearer," + token, wantError: "bearer token does not match"},
+		{name: "another scheme and a bearer, joined", verifier: both, authorization: "Basic dXNlcjpwYXNz, Bearer " + token, ts: ts, sig: sig, wantError: "bearer token does not match"},
+		{name: "SigV4 and a bearer, joined", verifier: both, authorization: "AWS4-HMAC-SHA256 Credential=A/1/r/s/aws4_request, SignedHeaders=host, Signature=00,Bearer " + token, ts: ts, sig: sig, wantError: "bearer token does not match"},
+		{name: "no token configured: joined bearer ignored", verifier: secretOnly, authorization: "Basic dXNlcjpwYXNz, Bearer " + token, ts: ts, sig: sig},
+		{name: "wrong token, signature right", verifier: both, authorization: wrong, ts: ts, sig: sig, wantError: "bearer token does not match"},
+		{name: "right token, signature wrong", verifier: both, authorization: "Bearer " + token, ts: ts, sig: wrongSig, wantError: "does not match the body"},
+		{name: "right token, timestamp only", verifier: both, authorization: "Bearer " + token, ts: ts, wantError: "missing X-Stopper-Signature"},
+		{name: "right token and right signature", verifier: both, authorization: "Bearer " + token, ts: ts, sig: sig},
+		{name: "token only: right token beside a signature", verifier: tokenOnly, authorization: "Bearer " + token, ts: ts, sig: sig, wantError: "no webhook secret configured"},
+		{name: "nothing", verifier: both, wantError: "missing credentials: send Authorization: Bearer <token>, or sign"},
+		{name: "token only: nothing", verifier: tokenOnly, wantError: "missing credentials: send Authorization: Bearer <token>"},
+		{name: "Basic is not ours", verifier: both, authorization: "Basic dXNlcjpwYXNz", wantError: "is not a Bearer token"},
+		{name: "Bearerish scheme is not ours", verifier: both, authorization: "Bearerx " + token, wantError: "is not a Bearer token"},
+		{name: "SigV4 beside a right signature", verifier: both, authorization: "AWS4-HMAC-SHA256 Credential=AKID/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=00", ts: ts, sig: sig},
+		{name: "no token configured: bearer ignored, unsigned", verifier: secretOnly, authorization: "Bearer " + token, wantError: "no webhook token configured"},
+		{name: "no token configured: bearer ignored, signed", verifier: secretOnly, authorization: wrong, ts: ts, sig: sig},
+		{name: "no token configured: other scheme, unsigned", verifier: secretOnly, authorization: "Basic dXNlcjpwYXNz", wantError: "missing X-Stopper-Timestamp"},
+		{name: "insecure ignores a bearer", verifier: &Verifier{Insecure: true}, authorization: wrong},
+		{name: "short configured token refuses every bearer", verifier: &Verifier{Secret: secret, Token: "short"}, authorization: "Bearer short", wantError: "token is unusable"},
+		{name: "configured token with a space refuses every bearer", verifier: &Verifier{Token: token + " x"}, authorization: "Bearer " + token + " x", wantError: "token is unusable"},
 	}
-	for _, names := range spellings {
-		t.Run(names[0], func(t *testing.T) {
-			m := map[string]string{names[0]: ts, names[1]: sig, "Content-Type": "application/json"}
-			if err := verifier().VerifyHeaders(m, body); err != nil {
-				t.Errorf("map: %v", err)
-			}
-			// An http.Header built by hand from an event map keeps the
-			// event's spelling; Verify still finds it.
-			h := http.Header{names[0]: {ts}, names[1]: {sig}}
-			if err := verifier().Verify(h, body); err != nil {
-				t.Errorf("http.Header: %v", err)
-			}
-			h = http.Header{}
-			h.Set(names[0], ts)
-			h.Set(names[1], sig)
-			if err := verifier().Verify(h, body); err != nil {
-				t.Errorf("canonical http.Header: %v", err)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v := &Verifier{Secret: tt.verifier.Secret, Token: tt.verifier.Token, Insecure: tt.verifier.Insecure, Now: tt.verifier.Now}
+			err := v.Authenticate(tt.authorization, tt.ts, tt.sig, body)
+			checkError(t, err, tt.wantError)
+			if err != nil && strings.Contains(err.Error(), token) {
+				t.Errorf("error %q echoes the token", err)
 			}
 		})
 	}
 }
 
-func TestHeaderValue(t *testing.T) {
-	tests := []struct {
-		headers map[string]string
-		want    string
-	}{
-		{map[string]string{"X-Stopper-Timestamp": "1"}, "1"},
-		{map[string]string{"x-stopper-timestamp": "2"}, "2"},
-		{map[string]string{"x-STOPPER-timestamp": "3"}, "3"},
-		{map[string]string{"X-Stopper-Timestamp": "4", "x-stopper-timestamp": "5"}, "4"},
-		{map[string]string{"X-STOPPER-TIMESTAMP": "7", "x-Stopper-Timestamp": "6"}, "6"},
-		{map[string]string{"X-Stopper-Timestamps": "8"}, ""},
-		{nil, ""},
-	}
-	for _, tt := range tests {
-		for range 5 { // map order must not matter
-			if got := HeaderValue(tt.headers, TimestampHeader); got != tt.want {
-				t.Errorf("HeaderValue(%v) = %q, want %q", tt.headers, got, tt.want)
-			}
+func TestCheckToken(t *testing.T) {
+	for tok, ok := range map[string]bool{
+		token:                                                   true,
+		strings.Repeat("a", 32):                                 true,
+		strings.Repeat("a", 31):                                 false,
+		strings.Repeat("A0-._~+/", 4):                           true,
+		strings.Repeat("ab", 20) + "==":                         true,
+		strings.Repeat("a", 31) + "=":                           true, // 32 characters, as config counts them
+		strings.Repeat("=", 40):                                 false,
+		strings.Repeat("a", 32) + " b":                          false,
+		strings.Repeat("a", 32) + ",b":                          false,
+		strings.Repeat("a", 16) + "=" + strings.Repeat("a", 16): false,
+		strings.Repeat("é", 32):                                 false,
+		"":                                                      false,
+	} {
+		if err := CheckToken(tok); (err == nil) != ok {
+			t.Errorf("CheckToken(%q) = %v, want ok=%v", tok, err, ok)
 		}
 	}
 }
 
-// FuzzVerify feeds arbitrary header values and bodies: Verify never panics,
-// and accepts only what the secret signed.
-func FuzzVerify(f *testing.F) {
+// TestReplay: a signature is accepted once per Verifier, whatever its
+// spelling; only verified signatures are remembered.
+func TestReplay(t *testing.T) {
 	body := []byte(`{"InvokeId":"t-abc"}`)
 	ts, sig := Sign(secret, now, body)
-	f.Add(ts, sig, body)
-	f.Add(ts, strings.ToUpper(sig), body)
-	f.Add("", "", []byte(nil))
-	f.Add("1790000000", "sha256=", []byte("x"))
-	f.Add("0x10", "sha256="+strings.Repeat("g", 64), []byte("{}"))
-	f.Add(" 1790000000 ", " "+sig+" ", body)
-	f.Add("99999999999999999999999", sig, body)
-	f.Fuzz(func(t *testing.T, ts, sig string, body []byte) {
-		err := verifier().VerifyValues(ts, sig, body)
+	v := verifier()
+	if err := v.Authenticate("", ts, "sha256="+strings.Repeat("0", 64), body); err == nil {
+		t.Fatal("a wrong signature was accepted")
+	}
+	if err := v.Authenticate("", ts, sig, body); err != nil {
+		t.Fatalf("first use refused after a wrong one: %v", err)
+	}
+	for _, replay := range []string{sig, " " + sig + " ", "sha256=" + strings.ToUpper(sig[7:])} {
+		err := v.Authenticate("", ts, replay, body)
+		checkError(t, err, "already used")
+		if err != nil && !strings.Contains(err.Error(), "sign every request") {
+			t.Errorf("error %q does not say to sign again", err)
+		}
+	}
+	// A bearer beside a replayed signature does not carry it through.
+	vt := &Verifier{Secret: secret, Token: token, Now: func() time.Time { return now }}
+	if err := vt.Authenticate("Bearer "+token, ts, sig, body); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, vt.Authenticate("Bearer "+token, ts, sig, body), "already used")
+	// Bearer tokens alone are not remembered: they have no one-time part.
+	for range 3 {
+		if err := vt.Authenticate("Bearer "+token, "", "", body); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Another instance has its own memory.
+	if err := verifier().Authenticate("", ts, sig, body); err != nil {
+		t.Errorf("a fresh Verifier refused: %v", err)
+	}
+	// The same body signed at another second is another request.
+	ts2, sig2 := Sign(secret, now.Add(time.Second), body)
+	if err := v.Authenticate("", ts2, sig2, body); err != nil {
+		t.Errorf("re-signed request refused: %v", err)
+	}
+}
+
+func TestReplayConcurrent(t *testing.T) {
+	body := []byte(`{"InvokeId":"t-abc"}`)
+	ts, sig := Sign(secret, now, body)
+	v := verifier()
+	var accepted atomic.Int32
+	var wg sync.WaitGroup
+	for range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if v.Authenticate("", ts, sig, body) == nil {
+				accepted.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := accepted.Load(); n != 1 {
+		t.Fatalf("%d concurrent uses of one signature accepted, want 1", n)
+	}
+}
+
+// TestReplayMemoryIsBounded: at most RememberedSignatures are kept, the
+// oldest forgotten first, and signatures are forgotten once stale.
+func TestReplayMemoryIsBounded(t *testing.T) {
+	clock := now
+	v := &Verifier{Secret: secret, Now: func() time.Time { return clock }}
+	type signed struct {
+		ts, sig string
+		body    []byte
+	}
+	sign := func(i int) signed {
+		body := fmt.Appendf(nil, `{"InvokeId":"t-%08x"}`, i)
+		ts, sig := Sign(secret, clock, body)
+		return signed{ts, sig, body}
+	}
+	var all []signed
+	for i := range RememberedSignatures + 1 {
+		s := sign(i)
+		all = append(all, s)
+		if err := v.Authenticate("", s.ts, s.sig, s.body); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if n := len(v.seen.expires); n != RememberedSignatures || v.seen.n != RememberedSignatures {
+		t.Fatalf("remembers %d (ring %d), want %d", n, v.seen.n, RememberedSignatures)
+	}
+	// The newest is remembered, the oldest was forgotten to make room.
+	last := all[len(all)-1]
+	checkError(t, v.Authenticate("", last.ts, last.sig, last.body), "already used")
+	if err := v.Authenticate("", all[0].ts, all[0].sig, all[0].body); err != nil {
+		t.Errorf("the oldest signature is still remembered past the bound: %v", err)
+	}
+
+	// Past the window every remembered signature is stale: the next
+	// accepted one is the only one left.
+	clock = clock.Add(DefaultWindow + time.Second)
+	s := sign(-1)
+	if err := v.Authenticate("", s.ts, s.sig, s.body); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(v.seen.expires); n != 1 || v.seen.n != 1 {
+		t.Errorf("remembers %d (ring %d) after the window, want 1", n, v.seen.n)
+	}
+}
+
+// FuzzAuthenticate feeds arbitrary header values and bodies: Authenticate
+// never panics, never reveals the secret or the token, and accepts only a
+// request whose every credential holds: the configured token, or the
+// secret's signature of this body within the window.
+func FuzzAuthenticate(f *testing.F) {
+	body := []byte(`{"InvokeId":"t-abc"}`)
+	ts, sig := Sign(secret, now, body)
+	f.Add("", ts, sig, body)
+	f.Add("", ts, strings.ToUpper(sig), body)
+	f.Add("", "", "", []byte(nil))
+	f.Add("", "1790000000", "sha256=", []byte("x"))
+	f.Add("", "0x10", "sha256="+strings.Repeat("g", 64), []byte("{}"))
+	f.Add("", " 1790000000 ", " "+sig+" ", body)
+	f.Add("", "99999999999999999999999", sig, body)
+	f.Add("Bearer "+token, "", "", body)
+	f.Add("bearer "+token+" ", "", "", body)
+	f.Add("Bearer "+token, ts, sig, body)
+	f.Add("Bearer "+token+", Bearer "+token, "", "", body)
+	f.Add("Bearer  "+token, "", "", body)
+	f.Add("Basic "+token, ts, sig, body)
+	f.Add("Basic x, Bearer "+token, ts, sig, body)
+	f.Fuzz(func(t *testing.T, authorization, ts, sig string, body []byte) {
+		v := &Verifier{Secret: secret, Token: token, Now: func() time.Time { return now }}
+		err := v.Authenticate(authorization, ts, sig, body)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidSignature) {
 				t.Fatalf("error %v does not wrap ErrInvalidSignature", err)
 			}
-			if strings.Contains(err.Error(), secret) {
-				t.Fatalf("error reveals the secret: %v", err)
+			if strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), token) {
+				t.Fatalf("error reveals the secret or the token: %v", err)
 			}
 			return
 		}
-		// Accepted: the values must be the secret's signature of this body.
-		cleanTS := strings.Trim(ts, " \t")
+		cleanAuth, cleanTS, cleanSig := strings.Trim(authorization, " \t"), strings.Trim(ts, " \t"), strings.Trim(sig, " \t")
+		bearer := len(cleanAuth) >= 6 && strings.EqualFold(cleanAuth[:6], "bearer") && (len(cleanAuth) == 6 || strings.ContainsRune(" \t,", rune(cleanAuth[6])))
+		if bearer && !(len(cleanAuth) > 7 && strings.EqualFold(cleanAuth[:7], "bearer ") && cleanAuth[7:] == token) {
+			t.Fatalf("accepted Authorization %q, which is not the token", authorization)
+		}
+		if parts := strings.Split(cleanAuth, ","); len(parts) > 1 {
+			for _, p := range parts[1:] {
+				if p = strings.Trim(p, " \t"); len(p) >= 6 && strings.EqualFold(p[:6], "bearer") && (len(p) == 6 || strings.ContainsRune(" \t", rune(p[6]))) {
+					t.Fatalf("accepted Authorization %q, two headers with a Bearer among them", authorization)
+				}
+			}
+		}
+		if !bearer && cleanTS == "" && cleanSig == "" {
+			t.Fatalf("accepted without credentials: Authorization %q", authorization)
+		}
+		if cleanTS == "" && cleanSig == "" {
+			return // the bearer token alone
+		}
+		// Signed: the values must be the secret's signature of this body.
 		want := independentSignature(secret, cleanTS, body)
-		if !strings.EqualFold(strings.Trim(sig, " \t"), want) || !strings.HasPrefix(strings.Trim(sig, " \t"), "sha256=") {
+		if !strings.EqualFold(cleanSig, want) || !strings.HasPrefix(cleanSig, "sha256=") {
 			t.Fatalf("accepted ts=%q sig=%q for body %q; the signature is %q", ts, sig, body, want)
 		}
 		n, perr := strconv.ParseInt(cleanTS, 10, 64)
 		if perr != nil || n < now.Unix()-300 || n > now.Unix()+300 {
 			t.Fatalf("accepted timestamp %q outside the window", ts)
 		}
+		if v.Authenticate(authorization, ts, sig, body) == nil {
+			t.Fatalf("accepted the same signature twice")
+		}
 	})
 }
 
+// BenchmarkVerify measures a signed request in steady state: every
+// signature new, the replay memory full, so each one evicts the oldest.
 func BenchmarkVerify(b *testing.B) {
-	body := []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76"}`)
-	ts, sig := Sign(secret, now, body)
+	type signed struct {
+		ts, sig string
+		body    []byte
+	}
+	requests := make([]signed, RememberedSignatures+1)
+	for i := range requests {
+		body := fmt.Appendf(nil, `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d577%06d"}`, i)
+		ts, sig := Sign(secret, now, body)
+		requests[i] = signed{ts, sig, body}
+	}
 	v := verifier()
 	b.ReportAllocs()
+	i := 0
 	for b.Loop() {
-		if err := v.VerifyValues(ts, sig, body); err != nil {
+		r := &requests[i]
+		if err := v.Authenticate("", r.ts, r.sig, r.body); err != nil {
+			b.Fatal(err)
+		}
+		if i++; i == len(requests) {
+			i = 0
+		}
+	}
+}
+
+func BenchmarkBearer(b *testing.B) {
+	v := &Verifier{Secret: secret, Token: token}
+	body := []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76"}`)
+	authorization := "Bearer " + token
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := v.Authenticate(authorization, "", "", body); err != nil {
 			b.Fatal(err)
 		}
 	}
