@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -439,6 +440,11 @@ func readEvent(t *testing.T, name string) []byte {
 	return b
 }
 
+// signings makes every signEvent's timestamp a second later than the last:
+// one function instance accepts a signature once, and the same body signed
+// twice within a second would be the same signature.
+var signings atomic.Int64
+
 // signEvent signs an API Gateway / Function URL event's body with a fresh
 // timestamp, in the header spelling the event uses (and multiValueHeaders
 // too for REST v1).
@@ -449,7 +455,7 @@ func signEvent(t *testing.T, event []byte, secret string) []byte {
 		t.Fatal(err)
 	}
 	body, _ := ev["body"].(string)
-	ts, sig := webhook.Sign(secret, time.Now(), []byte(body))
+	ts, sig := webhook.Sign(secret, time.Now().Add(time.Duration(signings.Add(1))*time.Second), []byte(body))
 	headers, _ := ev["headers"].(map[string]any)
 	if headers == nil {
 		headers = map[string]any{}

@@ -14,6 +14,7 @@ import (
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/webhook"
 	"github.com/kelseyhightower/envconfig"
 )
 
@@ -22,13 +23,15 @@ const Prefix = "STOPPER"
 
 // Config is every setting; each field's variable is STOPPER_<envconfig tag>.
 type Config struct {
-	RegionId        string   `envconfig:"REGION_ID" desc:"default RegionId for requests that name none (on FC: the function's own region)"`
-	ECSEndpoint     string   `envconfig:"ECS_ENDPOINT" desc:"full URL overriding the regional ECS endpoint (tests point it at the emulator)"`
-	ECSNetwork      string   `envconfig:"ECS_NETWORK" default:"public" desc:"public (ecs.<region>.aliyuncs.com) or vpc (ecs-vpc.<region>.aliyuncs.com)"`
-	WebhookSecret   string   `envconfig:"WEBHOOK_SECRET" desc:"HMAC-SHA256 key of the X-Stopper-Signature webhook header"`
-	WebhookInsecure bool     `envconfig:"WEBHOOK_INSECURE" default:"false" desc:"accept unsigned webhooks when no secret is set (local use only)"`
-	AllowedRegions  []string `envconfig:"ALLOWED_REGIONS" desc:"comma-separated regions requests may act on; empty allows all"`
-	DryRun          bool     `envconfig:"DRY_RUN" default:"false" desc:"default of the requests' DryRun: check, stop nothing"`
+	RegionId             string   `envconfig:"REGION_ID" desc:"default RegionId for requests that name none (on FC: the function's own region)"`
+	ECSEndpoint          string   `envconfig:"ECS_ENDPOINT" desc:"full URL overriding the regional ECS endpoint (tests point it at the emulator)"`
+	ECSNetwork           string   `envconfig:"ECS_NETWORK" default:"public" desc:"public (ecs.<region>.aliyuncs.com) or vpc (ecs-vpc.<region>.aliyuncs.com)"`
+	WebhookSecret        string   `envconfig:"WEBHOOK_SECRET" desc:"HMAC-SHA256 key of the X-Stopper-Signature webhook header"`
+	WebhookToken         string   `envconfig:"WEBHOOK_TOKEN" desc:"bearer token accepted instead of a signature (Authorization: Bearer ...), at least 32 characters"`
+	WebhookTokenPrevious string   `envconfig:"WEBHOOK_TOKEN_PREVIOUS" desc:"the token being rotated out, accepted as well until senders use the new one"`
+	WebhookInsecure      bool     `envconfig:"WEBHOOK_INSECURE" default:"false" desc:"accept unauthenticated webhooks when neither a secret nor a token is set (local use only)"`
+	AllowedRegions       []string `envconfig:"ALLOWED_REGIONS" desc:"comma-separated regions requests may act on; empty allows all"`
+	DryRun               bool     `envconfig:"DRY_RUN" default:"false" desc:"default of the requests' DryRun: check, stop nothing"`
 
 	SweepRegionIds       []string          `envconfig:"SWEEP_REGION_IDS" desc:"regions a sweep scans when its request names none (default: STOPPER_REGION_ID)"`
 	SweepOlderThan       time.Duration     `envconfig:"SWEEP_OLDER_THAN" default:"2h" desc:"a sweep stops invocations created longer ago than this"`
@@ -80,6 +83,19 @@ func (c Config) Validate() error {
 	}
 	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
 		return bad("WEBHOOK_SECRET", "is %d characters; use at least 16 random characters (openssl rand -hex 32)", len(c.WebhookSecret))
+	}
+	if c.WebhookToken != "" {
+		if err := webhook.CheckToken(c.WebhookToken); err != nil {
+			return bad("WEBHOOK_TOKEN", "%v", err)
+		}
+	}
+	if c.WebhookTokenPrevious != "" {
+		if c.WebhookToken == "" {
+			return bad("WEBHOOK_TOKEN_PREVIOUS", "is set without STOPPER_WEBHOOK_TOKEN: set the new token there, the old one here")
+		}
+		if err := webhook.CheckToken(c.WebhookTokenPrevious); err != nil {
+			return bad("WEBHOOK_TOKEN_PREVIOUS", "%v", err)
+		}
 	}
 	if c.SweepOlderThan <= 0 {
 		return bad("SWEEP_OLDER_THAN", "%s must be a positive duration such as 2h", c.SweepOlderThan)

@@ -37,12 +37,13 @@ func (c Config) Handler(cred acs.Credentials, log *slog.Logger) (*trigger.Handle
 	if err != nil {
 		return nil, err
 	}
-	if c.WebhookSecret == "" && c.WebhookInsecure {
-		log.Warn("STOPPER_WEBHOOK_INSECURE=true and no STOPPER_WEBHOOK_SECRET: webhooks are accepted without a signature; never do this on a public URL")
+	if c.WebhookSecret == "" && c.WebhookToken == "" && c.WebhookInsecure {
+		log.Warn("STOPPER_WEBHOOK_INSECURE=true and neither STOPPER_WEBHOOK_SECRET nor STOPPER_WEBHOOK_TOKEN: webhooks are accepted without credentials; never do this on a public URL")
 	}
 	return &trigger.Handler{
 		Function: c.Function(client, log),
-		Webhook:  &webhook.Verifier{Secret: c.WebhookSecret, Insecure: c.WebhookInsecure},
-		Log:      log,
+		Webhook: &webhook.Verifier{Secret: c.WebhookSecret, Token: c.WebhookToken, PreviousToken: c.WebhookTokenPrevious,
+			Insecure: c.WebhookInsecure},
+		Log: log,
 	}, nil
 }

@@ -56,6 +56,10 @@ type Verifier struct {
 	// Token, when set, is also accepted as "Authorization: Bearer <Token>".
 	// It must pass CheckToken; a Token that does not is refused, not ignored.
 	Token string
+	// PreviousToken, when set, is accepted as well as Token: while a token
+	// is rotated, senders move from the old one to the new one at their own
+	// pace, and no request is refused on the way.
+	PreviousToken string
 	// Insecure accepts unauthenticated requests, but only while neither
 	// Secret nor Token is set.
 	Insecure bool
@@ -207,7 +211,7 @@ func (v *Verifier) verifySignature(timestamp, signature string, body []byte) err
 // constant time: the digests are compared, so the time taken depends on
 // neither the position of the first difference nor the token's length.
 func (v *Verifier) checkBearer(authorization string) error {
-	if CheckToken(v.Token) != nil {
+	if CheckToken(v.Token) != nil || (v.PreviousToken != "" && CheckToken(v.PreviousToken) != nil) {
 		return errBadToken // fail closed: config refuses such a token at start-up
 	}
 	// RFC 7235: the scheme is case-insensitive; RFC 6750 allows 1*SP before
@@ -217,8 +221,16 @@ func (v *Verifier) checkBearer(authorization string) error {
 	if !ok || !isToken68(got) {
 		return errBearerMalformed
 	}
-	g, w := sha256.Sum256([]byte(got)), sha256.Sum256([]byte(v.Token))
-	if subtle.ConstantTimeCompare(g[:], w[:]) != 1 {
+	g := sha256.Sum256([]byte(got))
+	w := sha256.Sum256([]byte(v.Token))
+	match := subtle.ConstantTimeCompare(g[:], w[:])
+	if v.PreviousToken != "" {
+		// Both are compared whichever matches, so that timing does not tell
+		// which token a sender holds.
+		p := sha256.Sum256([]byte(v.PreviousToken))
+		match |= subtle.ConstantTimeCompare(g[:], p[:])
+	}
+	if match != 1 {
 		return errBearerMismatch
 	}
 	return nil

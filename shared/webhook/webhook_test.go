@@ -437,3 +437,22 @@ func BenchmarkBearer(b *testing.B) {
 		}
 	}
 }
+
+// While a token is rotated both the new and the previous one are accepted,
+// and nothing else is.
+func TestBearerRotation(t *testing.T) {
+	const next = "next-token-0123456789abcdefghijklmnopqrstuvwxyz"
+	v := &Verifier{Token: next, PreviousToken: token}
+	for _, tc := range []struct {
+		bearer string
+		ok     bool
+	}{{next, true}, {token, true}, {"another-token-0123456789abcdefghijklmn", false}} {
+		err := v.Authenticate("Bearer "+tc.bearer, "", "", []byte(`{}`))
+		if (err == nil) != tc.ok {
+			t.Errorf("bearer %.8s...: err = %v, want ok=%v", tc.bearer, err, tc.ok)
+		}
+	}
+	if err := (&Verifier{Token: next, PreviousToken: "short"}).Authenticate("Bearer "+next, "", "", nil); err == nil {
+		t.Error("an unusable previous token must refuse every bearer")
+	}
+}
