@@ -288,8 +288,16 @@ func TestSweepEmulatorUnknownRegion(t *testing.T) {
 }
 
 // A sweep that cannot finish before its deadline stops what it can, answers
-// Truncated, and the next sweep finishes the job without stopping anything twice.
+// Truncated, and the next sweep finishes the job without stopping anything
+// twice in one sweep — whether a stop lets running work finish (the API
+// page) or kills it (the agent).
 func TestSweepEmulatorTruncatesAtDeadline(t *testing.T) {
+	for _, mode := range []string{emulator.StopModeDocumented, emulator.StopModeKill} {
+		t.Run(mode, func(t *testing.T) { sweepTruncatesAtDeadline(t, mode) })
+	}
+}
+
+func sweepTruncatesAtDeadline(t *testing.T, mode string) {
 	now := time.Now()
 	var fleet []fleetSpec
 	for i := range 300 {
@@ -297,7 +305,7 @@ func TestSweepEmulatorTruncatesAtDeadline(t *testing.T) {
 			age: 3 * time.Hour, status: ca.StatusRunning, repeat: ca.RepeatOnce})
 	}
 	// 20 ms a call, 2 at a time: 300 stops need 3 s; the sweep gets 1 s.
-	r := newRig(t, fleet, now, emulator.Options{Latency: 20 * time.Millisecond}, ecs.Options{})
+	r := newRig(t, fleet, now, emulator.Options{Latency: 20 * time.Millisecond, StopMode: mode, KillDelay: time.Hour}, ecs.Options{})
 	r.fn.Sweep.Concurrency = 2
 	r.fn.Sweep.Reserve = 300 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
@@ -334,12 +342,12 @@ func TestSweepEmulatorTruncatesAtDeadline(t *testing.T) {
 	if b.Truncated || len(b.Failed) != 0 {
 		t.Fatalf("second sweep: Truncated %v, Failed %v", b.Truncated, b.Failed)
 	}
-	// One-time Running invocations stay Running after a stop (the runs in
-	// progress continue), so the second sweep stops them all again: what it
-	// must not do is stop any of them twice within one sweep.
+	// Documented: one-time Running invocations stay Running after a stop
+	// (the runs in progress continue), so the second sweep stops them all
+	// again. Kill: the first sweep's are Stopping, and are not stopped again.
 	for _, f := range fleet {
 		want := 1
-		if first[f.region+"/"+f.id] {
+		if first[f.region+"/"+f.id] && mode == emulator.StopModeDocumented {
 			want = 2
 		}
 		if got := r.emu.StopCalls(f.region, f.id); got != want {
@@ -386,5 +394,45 @@ func TestSweepEmulatorThrottled(t *testing.T) {
 				t.Errorf("%d StopInvocation calls for %d stops: the emulator never throttled, the test tests nothing", calls, ok)
 			}
 		})
+	}
+}
+
+// Throttling and dropped connections together, over many seeds: a sweep
+// with time left loses nothing (a fault that outlived the client's retries
+// is tried again, throttling does not spend the fault budget, a stop whose
+// answer was lost after it took effect succeeds when tried again) and
+// stops nothing twice.
+func TestSweepEmulatorFaultsProperty(t *testing.T) {
+	now := time.Now()
+	var fleet []fleetSpec
+	for i := range 40 {
+		fleet = append(fleet, fleetSpec{region: sweepRegions[i%2], id: fmt.Sprintf("t-fault%04d", i), name: "backup",
+			age: 3 * time.Hour, status: ca.StatusPending, repeat: ca.RepeatOnce})
+	}
+	seeds := 8
+	if testing.Short() {
+		seeds = 3
+	}
+	for seed := range int64(seeds) {
+		r := newRig(t, fleet, now, emulator.Options{ThrottleQPS: 150, ThrottleBurst: 3, DropRate: 0.1, DropAfterRate: 0.05, Seed: seed},
+			ecs.Options{MaxAttempts: 2, BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond, ReadTimeout: 2 * time.Second})
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		a, err := r.fn.RunSweep(ctx, "req-faults", stopper.SweepRequest{})
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(a.Stopped) != len(fleet) || len(a.Failed) != 0 || a.Truncated {
+			t.Fatalf("seed %d: %d of %d stopped, Failed %+v, Truncated %v", seed, len(a.Stopped), len(fleet), a.Failed, a.Truncated)
+		}
+		for _, f := range fleet {
+			got, _ := r.emu.Invocation(f.region, f.id)
+			if st := got.InvokeInstances.InvokeInstance[0].InvocationStatus; st != ca.StatusCancelled {
+				t.Fatalf("seed %d: %s is %s after the sweep", seed, f.id, st)
+			}
+		}
+		if r.emu.Calls("StopInvocation") <= len(fleet) {
+			t.Fatalf("seed %d: no fault was injected", seed)
+		}
 	}
 }

@@ -864,3 +864,73 @@ func TestPacerSpacesCalls(t *testing.T) {
 }
 
 func boolp(b bool) *bool { return &b }
+
+// FuzzSweepOwnerTags holds the sweep to its promises whatever the owner
+// tags say: a protected invocation is never stopped, an unreadable
+// stopper:ttl is reported and never guessed, and what is stopped is older
+// than the rule it names.
+func FuzzSweepOwnerTags(f *testing.F) {
+	for _, s := range []struct {
+		key, value string
+		ageMin     int
+	}{
+		{TagProtect, "true", 300}, {TagProtect, "false", 300}, {TagProtect, "FALSE ", 300}, {TagProtect, "", 10},
+		{TagTTL, "30m", 50}, {TagTTL, "6h", 180}, {TagTTL, "soon", 240}, {TagTTL, "-1h", 240}, {TagTTL, "0s", 5},
+		{TagTTL, "9999999h", 1}, {TagMaxErrors, "3", 300}, {"env", "prod", 300},
+	} {
+		f.Add(s.key, s.value, s.ageMin)
+	}
+	f.Fuzz(func(t *testing.T, key, value string, ageMin int) {
+		if ageMin < 0 || ageMin > 100000 {
+			return
+		}
+		age := time.Duration(ageMin) * time.Minute
+		api := newFake(inv("t-fuzz", age, ca.StatusRunning, tagged(key, value)))
+		a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		owner := readOwnerTags([]ca.Tag{{TagKey: key, TagValue: value}})
+		stopped := api.stopCount("cn-hangzhou", "t-fuzz") > 0
+		if stopped != (len(a.Stopped) == 1) {
+			t.Fatalf("stopped %v, answer %+v", stopped, a)
+		}
+		switch {
+		case owner.protect && stopped:
+			t.Fatalf("a protected invocation (%s=%q) was stopped", key, value)
+		case owner.ttlErr != nil && (stopped || len(a.Failed) != 1 || a.Failed[0].Code != CodeInvalidTag):
+			t.Fatalf("bad ttl %q: stopped %v, Failed %+v", value, stopped, a.Failed)
+		case stopped:
+			limit := 2 * time.Hour
+			if owner.ttl > 0 {
+				limit = owner.ttl
+			}
+			if age <= limit {
+				t.Fatalf("stopped at %s, under its limit %s (%s=%q)", age, limit, key, value)
+			}
+		}
+	})
+}
+
+func FuzzParseThreshold(f *testing.F) {
+	for _, s := range []string{"3", "10%", "0", "100%", "100.5%", "1e3", " 2 ", "%", "-1", "NaN%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		th, err := ParseThreshold(s)
+		if err != nil {
+			if !th.IsZero() {
+				t.Fatalf("%q: error with a threshold %+v", s, th)
+			}
+			return
+		}
+		if th.IsZero() || (th.Count > 0) == (th.Percent > 0) || th.Percent > 100 {
+			t.Fatalf("%q parsed as %+v", s, th)
+		}
+		for _, n := range []int{1, 7, 500} {
+			if l := th.Limit(n); l < 1 {
+				t.Fatalf("%q: limit %d of %d instances", s, l, n)
+			}
+		}
+	})
+}
