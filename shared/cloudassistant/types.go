@@ -178,6 +178,15 @@ func WithThrottleNotice(ctx context.Context, notice func()) context.Context {
 	return context.WithValue(ctx, throttleNoticeKey{}, notice)
 }
 
+// Paced reports whether ctx's caller paces itself (it asked for throttle
+// notices): a client then hands throttling back after a few quick retries
+// rather than backing off for seconds on its own, which would idle the
+// caller's workers and defeat its pacing.
+func Paced(ctx context.Context) bool {
+	_, ok := ctx.Value(throttleNoticeKey{}).(func())
+	return ok
+}
+
 // NoticeThrottle is what a client calls when the API throttled an attempt.
 func NoticeThrottle(ctx context.Context) {
 	if notice, ok := ctx.Value(throttleNoticeKey{}).(func()); ok {

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/emulator"
@@ -323,5 +324,33 @@ func TestRetryBudgetPropertyEmulator(t *testing.T) {
 	t.Logf("%d calls: %d throttled attempts, %d calls failed on their fault budget", total, throttledAttempts, failedFaults)
 	if throttledAttempts == 0 || failedFaults == 0 {
 		t.Errorf("the emulator never throttled (%d) or the fault budget was never spent (%d): the test tests nothing", throttledAttempts, failedFaults)
+	}
+}
+
+
+// A caller that paces itself (it asked for throttle notices) gets
+// throttling back after three retries, whatever MaxThrottleRetries says;
+// other callers get the full budget.
+func TestPacedCallerThrottleBudget(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(status(400, apiErr("Throttling.User", "slow down"))))
+	defer srv.Close()
+	for _, tc := range []struct {
+		name    string
+		ctx     context.Context
+		retries int
+	}{
+		{"paced", cloudassistant.WithThrottleNotice(context.Background(), func() {}), 3},
+		{"unpaced", context.Background(), 8},
+	} {
+		var retries atomic.Int32
+		c, err := ecs.New(ecs.Options{Credentials: acs.Credentials{AccessKeyID: "ak", AccessKeySecret: "sk"}, Endpoint: srv.URL, MaxThrottleRetries: 8,
+			BaseDelay: time.Microsecond, MaxDelay: time.Microsecond, OnRetry: func(ecs.RetryEvent) { retries.Add(1) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.StopInvocation(tc.ctx, "cn-hangzhou", "t-1", nil)
+		if !ecs.IsThrottled(err) || int(retries.Load()) != tc.retries {
+			t.Errorf("%s: %d throttled retries (err %v), want %d", tc.name, retries.Load(), err, tc.retries)
+		}
 	}
 }

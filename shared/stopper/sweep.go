@@ -570,6 +570,7 @@ func (s *sweep) stopAll() {
 		}
 		return
 	}
+	s.pace.start()
 	jobs := make(chan candidate)
 	var workers sync.WaitGroup
 	for range min(s.plan.concurrency, max(len(s.selected), 1)) {

@@ -81,6 +81,14 @@ func newPacer() *pacer {
 		win: window{start: time.Now()}}
 }
 
+// start begins the first measuring window now: the time a sweep spends
+// listing before its first stop must not count as a window without stops.
+func (p *pacer) start() {
+	p.mu.Lock()
+	p.win = window{start: time.Now()}
+	p.mu.Unlock()
+}
+
 // wait blocks until the caller may start a call, or ctx ends.
 func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()

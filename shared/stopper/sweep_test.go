@@ -934,3 +934,18 @@ func FuzzParseThreshold(f *testing.F) {
 		}
 	})
 }
+
+// The time a sweep spends listing before its first stop is not a window
+// of the pacer's: a window that long with a few stops in it would read as
+// a rate of almost nothing at the first throttling answer.
+func TestPacerStartsWithTheStops(t *testing.T) {
+	p := newPacer()
+	p.win.start = time.Now().Add(-time.Minute)
+	p.start()
+	time.Sleep(30 * time.Millisecond) // past a fifth of the window: a throttling answer ends it
+	p.win.ok, p.win.calls = 40, 40
+	p.done(outcomeThrottled, 0)
+	if p.rate < 10 {
+		t.Fatalf("rate %v after 40 stops in a fresh window: the listing time was counted", p.rate)
+	}
+}
