@@ -178,13 +178,21 @@ func WithThrottleNotice(ctx context.Context, notice func()) context.Context {
 	return context.WithValue(ctx, throttleNoticeKey{}, notice)
 }
 
-// Paced reports whether ctx's caller paces itself (it asked for throttle
-// notices): a client then hands throttling back after a few quick retries
-// rather than backing off for seconds on its own, which would idle the
-// caller's workers and defeat its pacing.
+type pacedKey struct{}
+
+// WithPacer is WithThrottleNotice for a caller that paces itself (the
+// sweep): besides telling it of every throttled attempt, a client hands
+// throttling back to it after a few quick retries rather than backing off
+// for seconds on its own, which would idle the caller's workers and defeat
+// its pacing.
+func WithPacer(ctx context.Context, notice func()) context.Context {
+	return context.WithValue(WithThrottleNotice(ctx, notice), pacedKey{}, true)
+}
+
+// Paced reports whether ctx's caller paces itself (WithPacer).
 func Paced(ctx context.Context) bool {
-	_, ok := ctx.Value(throttleNoticeKey{}).(func())
-	return ok
+	paced, _ := ctx.Value(pacedKey{}).(bool)
+	return paced
 }
 
 // NoticeThrottle is what a client calls when the API throttled an attempt.

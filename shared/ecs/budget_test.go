@@ -327,7 +327,6 @@ func TestRetryBudgetPropertyEmulator(t *testing.T) {
 	}
 }
 
-
 // A caller that paces itself (it asked for throttle notices) gets
 // throttling back after three retries, whatever MaxThrottleRetries says;
 // other callers get the full budget.
@@ -339,7 +338,8 @@ func TestPacedCallerThrottleBudget(t *testing.T) {
 		ctx     context.Context
 		retries int
 	}{
-		{"paced", cloudassistant.WithThrottleNotice(context.Background(), func() {}), 3},
+		{"paced", cloudassistant.WithPacer(context.Background(), func() {}), 3},
+		{"told of throttling only", cloudassistant.WithThrottleNotice(context.Background(), func() {}), 8},
 		{"unpaced", context.Background(), 8},
 	} {
 		var retries atomic.Int32

@@ -100,7 +100,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 }
 
 // pacedThrottleRetries bounds the throttled retries of a caller that paces
-// itself (cloudassistant.Paced): their backoff ceilings stay at 100-400 ms,
+// itself (cloudassistant.WithPacer): their backoff ceilings stay at 100-400 ms,
 // and the caller's pacer, told of each one, slows every worker down instead
 // of one call sleeping for seconds. Measured with the sweep against the
 // emulator (shared/stopper/sweep_bench_test.go, 50 QPS): the same stop rate

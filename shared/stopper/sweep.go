@@ -271,7 +271,7 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		s.work, cancelWork = context.WithCancel(ctx)
 		s.calls, cancelCalls = context.WithCancel(context.WithoutCancel(ctx))
 	}
-	s.calls = cloudassistant.WithThrottleNotice(s.calls, s.pace.throttled)
+	s.calls = cloudassistant.WithPacer(s.calls, s.pace.throttled)
 	defer cancelWork()
 	defer cancelCalls()
 

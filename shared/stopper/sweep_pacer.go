@@ -21,7 +21,7 @@ import (
 //   - A window (100 ms, or 10 calls' worth at low rates) in which the API pushed
 //     back is congested. Push-back is a throttled attempt — the client
 //     reports each one as it happens, also those its own retries get past
-//     (cloudassistant.WithThrottleNotice) — or a call that took far longer
+//     (cloudassistant.WithPacer) — or a call that took far longer
 //     than the fastest one (throttling by a client that does not report it
 //     shows up that way). In a congested window the
 //     calls that succeeded measure R: the rate becomes that measure
