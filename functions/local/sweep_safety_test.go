@@ -75,14 +75,14 @@ func invokeAgainst(t *testing.T, emu *emulator.Running, body string) (int, map[s
 	return code, answer
 }
 
-func startSafetyEmulator(t *testing.T) (*emulator.Running, []ca.Invocation) {
+func startSafetyEmulator(t *testing.T, stopMode, cursor string) (*emulator.Running, []ca.Invocation) {
 	t.Helper()
 	clearEnv(t)
 	t.Setenv("STOPPER_REGION_ID", "cn-hangzhou")
 	t.Setenv("STOPPER_SWEEP_MAX_STOPS", "100")
 	fleet := safetyFleet(time.Now())
 	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: localAccessKeyID, AccessKeySecret: localAccessKeySecret,
-		Fleet: &emulator.Fleet{Invocations: fleet}, StopMode: emulator.StopModeKill, KillDelay: time.Hour, Cursor: emulator.CursorOffset})
+		Fleet: &emulator.Fleet{Invocations: fleet}, StopMode: stopMode, KillDelay: time.Hour, Cursor: cursor})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,15 +90,33 @@ func startSafetyEmulator(t *testing.T) (*emulator.Running, []ca.Invocation) {
 	return emu, fleet
 }
 
-func TestSweepKillModeOffsetCursor(t *testing.T) {
-	emu, fleet := startSafetyEmulator(t)
+// One sweep stops exactly the stale invocations (by age or stopper:ttl)
+// and leaves protected, fresh and long-ttl ones running, under both stop
+// behaviours and both cursors. Right after, a sweep finds nothing to do when
+// stops kill (everything stale is Stopping); when they let running work
+// finish (the API page), it finds the still-running stale ones again, and
+// only those.
+func TestSweepStopModesAndCursors(t *testing.T) {
+	for _, stopMode := range []string{emulator.StopModeKill, emulator.StopModeDocumented} {
+		for _, cursor := range []string{emulator.CursorOffset, emulator.CursorStable} {
+			t.Run(stopMode+"/"+cursor, func(t *testing.T) { sweepTwice(t, stopMode, cursor) })
+		}
+	}
+}
+
+func sweepTwice(t *testing.T, stopMode, cursor string) {
+	emu, fleet := startSafetyEmulator(t, stopMode, cursor)
 	code, a := invokeAgainst(t, emu, `{"Action":"Sweep"}`)
 	if code != 0 {
 		t.Fatalf("first sweep: exit %d, %v", code, a)
 	}
 	stopped := map[string]bool{}
 	for _, s := range a["Stopped"].([]any) {
-		stopped[s.(map[string]any)["InvokeId"].(string)] = true
+		entry := s.(map[string]any)
+		stopped[entry["InvokeId"].(string)] = true
+		if entry["Pending"] != 1.0 || entry["Running"] != 1.0 {
+			t.Errorf("%v: want 1 pending and 1 running instance", entry)
+		}
 	}
 	for _, inv := range fleet {
 		stale := strings.HasPrefix(inv.InvokeId, "t-stale")
@@ -110,7 +128,7 @@ func TestSweepKillModeOffsetCursor(t *testing.T) {
 		}
 		got, _ := emu.Invocation("cn-hangzhou", inv.InvokeId)
 		want := "Running"
-		if stale {
+		if stale && stopMode == emulator.StopModeKill {
 			want = "Stopping" // killed: Terminated once the kill delay has passed
 		}
 		if st := got.InvokeInstances.InvokeInstance[0].InvocationStatus; st != want {
@@ -124,13 +142,21 @@ func TestSweepKillModeOffsetCursor(t *testing.T) {
 		t.Fatalf("%d listings: the fleet must need several pages", pages)
 	}
 
-	// Right after, everything stale is Stopping or ended: nothing to do.
 	code, b := invokeAgainst(t, emu, `{"Action":"Sweep"}`)
-	if code != 0 || len(b["Stopped"].([]any)) != 0 || b["Matched"] != 0.0 {
+	again := b["Stopped"].([]any)
+	switch {
+	case code != 0:
 		t.Fatalf("second sweep: exit %d, %v", code, b)
+	case stopMode == emulator.StopModeKill && len(again) != 0:
+		t.Fatalf("second sweep stopped %d invocations already Stopping", len(again))
+	case stopMode == emulator.StopModeDocumented && len(again) != 80:
+		t.Fatalf("second sweep stopped %d, want the 80 stale ones still running", len(again))
 	}
-	if n := emu.Stops(); n != 80 {
-		t.Fatalf("%d stops in all, want 80", n)
+	for _, s := range again {
+		entry := s.(map[string]any)
+		if !stopped[entry["InvokeId"].(string)] || entry["Pending"] != 0.0 || entry["Running"] != 1.0 {
+			t.Errorf("second sweep: %v, want a stale one with only its running instance left", entry)
+		}
 	}
 }
 
@@ -138,7 +164,7 @@ func TestSweepKillModeOffsetCursor(t *testing.T) {
 // requests that widen the sweep are refused naming the field; an empty
 // instance list is refused. None of them stops anything.
 func TestSweepRefusalsStopNothing(t *testing.T) {
-	emu, _ := startSafetyEmulator(t)
+	emu, _ := startSafetyEmulator(t, emulator.StopModeKill, emulator.CursorOffset)
 	t.Setenv("STOPPER_SWEEP_MAX_STOPS", "50")
 	for _, tc := range []struct {
 		name, body, code, field string
