@@ -2,6 +2,8 @@
 GO          ?= go
 ARCH        ?= arm64
 EVENT       ?= events/direct-stop.json
+# More flags for `local invoke`, e.g. FLAGS="-stop-mode kill -cursor offset".
+FLAGS       ?=
 BIN         := $(CURDIR)/.bin
 # The AWS Lambda Runtime Interface Emulator, pinned; the end-to-end tests run
 # the real bootstrap under it.
@@ -10,7 +12,7 @@ RIE         := $(BIN)/aws-lambda-rie
 FUZZTIME    ?= 10s
 BUILDFLAGS  := -trimpath -ldflags='-s -w'
 
-.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie
+.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy
 
 all: test
 
@@ -28,7 +30,7 @@ $(RIE):
 
 # Runs the function on a sample event against the embedded emulator.
 invoke:
-	@$(GO) run ./functions/local invoke -event $(EVENT)
+	@$(GO) run ./functions/local invoke -event $(EVENT) $(FLAGS)
 
 # Serves the function as an FC custom runtime on 127.0.0.1:9000, against the embedded emulator.
 serve:
@@ -58,6 +60,10 @@ fuzz:
 
 bench:
 	./scripts/bench.sh
+
+# template.yaml with cfn-lint, s.yaml with Serverless Devs' own parser.
+lint-deploy:
+	./scripts/lint-deploy.sh
 
 clean:
 	rm -rf build .bin
