@@ -11,18 +11,28 @@ import (
 
 const (
 	sweepRegion  = "cn-hangzhou"
-	sweepEvent   = `{"Action":"Sweep","RegionIds":["cn-hangzhou"],"OlderThan":"1h"}`
+	sweepEvent   = `{"Action":"Sweep","RegionIds":["cn-hangzhou"]}`
 	emuKeyID     = "LTAI-bench-emulator"
 	emuKeySecret = "bench-emulator-secret-0123456789"
 )
 
+// sweepEnv is the sweep's configuration in every run: invocations older
+// than an hour are stale, and no limit on how many one sweep stops (the
+// default limit, 100, would refuse these sweeps).
+var sweepEnv = []string{"STOPPER_SWEEP_OLDER_THAN=1h", "STOPPER_SWEEP_MAX_STOPS=0"}
+
 // staleFleet is n one-time invocations, Pending on one instance each, in
-// one region, all created three hours before now: every one is stopped by
-// a sweep of invocations older than an hour.
-func staleFleet(n int, now time.Time) *emulator.Fleet {
-	created := now.Add(-3 * time.Hour).UTC().Format(time.RFC3339)
+// one region: the first stale of them created three hours before now (a
+// sweep of invocations older than an hour stops them), the others ten
+// minutes before now (listed, and left alone).
+func staleFleet(n, stale int, now time.Time) *emulator.Fleet {
+	old, fresh := now.Add(-3*time.Hour).UTC().Format(time.RFC3339), now.Add(-10*time.Minute).UTC().Format(time.RFC3339)
 	f := &emulator.Fleet{Invocations: make([]ca.Invocation, n)}
 	for i := range n {
+		created := old
+		if i >= stale {
+			created = fresh
+		}
 		f.Invocations[i] = ca.Invocation{
 			RegionId: sweepRegion, InvokeId: fmt.Sprintf("t-bench%025d", i), CommandName: "backup",
 			CommandType: "RunShellScript", RepeatMode: ca.RepeatOnce, CreationTime: created,
@@ -35,7 +45,7 @@ func staleFleet(n int, now time.Time) *emulator.Fleet {
 
 // sweepResult is one sweep run by a function process.
 type sweepResult struct {
-	n                int
+	n, stale         int
 	stopped, failed  int
 	truncated        bool
 	elapsed          time.Duration // event handed out until the answer arrived
@@ -45,20 +55,21 @@ type sweepResult struct {
 
 func (r sweepResult) rate() float64 { return float64(r.stopped) / r.elapsed.Seconds() }
 
-// runSweep starts an emulator holding n stale invocations (throttled at qps
-// with burst, or not at all when qps is 0) in this process, starts the
-// function process with env pointed at it, waits until it asks for an event,
-// hands it the sweep event, and times the sweep until the answer arrives.
-// The function is never told the rate.
-func runSweep(api *runtimeAPI, bin string, env []string, n int, qps float64, burst int, timeout time.Duration) (res sweepResult, err error) {
-	res.n = n
+// runSweep starts an emulator holding n invocations of which stale are
+// stale (throttled at qps with burst, or not at all when qps is 0) in this
+// process, starts the function process with env pointed at it, waits until
+// it asks for an event, hands it the sweep event, and times the sweep until
+// the answer arrives. The function is never told the rate.
+func runSweep(api *runtimeAPI, bin string, env []string, n, stale int, qps float64, burst int, timeout time.Duration) (res sweepResult, err error) {
+	res.n, res.stale = n, stale
 	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: emuKeyID, AccessKeySecret: emuKeySecret,
-		Fleet: staleFleet(n, time.Now()), ThrottleQPS: qps, ThrottleBurst: burst})
+		Fleet: staleFleet(n, stale, time.Now()), ThrottleQPS: qps, ThrottleBurst: burst})
 	if err != nil {
 		return res, err
 	}
 	defer emu.Close()
 	env = append(env[:len(env):len(env)], "STOPPER_ECS_ENDPOINT="+emu.URL)
+	env = append(env, sweepEnv...)
 
 	api.drain()
 	p, err := startProc(bin, env)
