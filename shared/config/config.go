@@ -39,6 +39,7 @@ type Config struct {
 	SweepTags            map[string]string `envconfig:"SWEEP_TAGS" desc:"key:value,key:value tags every swept invocation must carry"`
 	SweepIncludePeriodic bool              `envconfig:"SWEEP_INCLUDE_PERIODIC" default:"false" desc:"also stop periodic and reboot invocations"`
 	SweepMaxStops        int               `envconfig:"SWEEP_MAX_STOPS" default:"100" desc:"a sweep that selects more invocations than this stops none (Sweep.LimitExceeded); 0 is no limit"`
+	FailFastMaxErrors    string            `envconfig:"FAILFAST_MAX_ERRORS" desc:"fail-fast threshold of invocations without a stopper:max-errors tag: a count (3) or a share (10%); empty watches only tagged ones"`
 	SweepConcurrency     int               `envconfig:"SWEEP_CONCURRENCY" default:"8" desc:"stops a sweep keeps in flight at once (1-64)"`
 	SweepReserve         time.Duration     `envconfig:"SWEEP_RESERVE" default:"3s" desc:"time before the deadline at which a sweep stops starting work and answers Truncated"`
 
@@ -114,6 +115,9 @@ func (c Config) Validate() error {
 	if c.SweepMaxStops < 0 {
 		return bad("SWEEP_MAX_STOPS", "%d must be 0 (no limit) or a positive count such as 100", c.SweepMaxStops)
 	}
+	if _, err := c.failFastMaxErrors(); err != nil {
+		return bad("FAILFAST_MAX_ERRORS", "%q is not a count of at least 1 such as 3, nor a share such as 10%%; leave it empty to watch only invocations tagged stopper:max-errors", c.FailFastMaxErrors)
+	}
 	if c.SweepConcurrency < 1 || c.SweepConcurrency > 64 {
 		return bad("SWEEP_CONCURRENCY", "%d must be between 1 and 64", c.SweepConcurrency)
 	}
@@ -136,6 +140,14 @@ func (c Config) Validate() error {
 		return bad("LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// failFastMaxErrors is FailFastMaxErrors parsed; empty is the zero Threshold.
+func (c Config) failFastMaxErrors() (stopper.Threshold, error) {
+	if strings.TrimSpace(c.FailFastMaxErrors) == "" {
+		return stopper.Threshold{}, nil
+	}
+	return stopper.ParseThreshold(c.FailFastMaxErrors)
 }
 
 // Level is LogLevel as a slog level.
@@ -161,11 +173,13 @@ func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.
 	if len(sweepRegions) == 0 && c.RegionId != "" {
 		sweepRegions = []string{c.RegionId}
 	}
+	failFast, _ := c.failFastMaxErrors() // Validate refused a bad one
 	return &stopper.Function{
-		API:            api,
-		RegionId:       c.RegionId,
-		AllowedRegions: c.AllowedRegions,
-		DryRun:         c.DryRun,
+		API:               api,
+		FailFastMaxErrors: failFast,
+		RegionId:          c.RegionId,
+		AllowedRegions:    c.AllowedRegions,
+		DryRun:            c.DryRun,
 		Sweep: stopper.SweepDefaults{
 			RegionIds:       sweepRegions,
 			RestrictRegions: len(c.SweepRegionIds) > 0,

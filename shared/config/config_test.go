@@ -33,10 +33,14 @@ func TestLoadParses(t *testing.T) {
 	if len(f.Sweep.RegionIds) != 1 || f.Sweep.RegionIds[0] != "cn-hangzhou" || f.Sweep.RestrictRegions || f.Sweep.MaxStops != 100 {
 		t.Fatalf("sweep regions default to the region, unrestricted: %+v", f.Sweep)
 	}
+	if !f.FailFastMaxErrors.IsZero() {
+		t.Fatalf("fail-fast watches only tagged invocations by default: %+v", f.FailFastMaxErrors)
+	}
+	t.Setenv("STOPPER_FAILFAST_MAX_ERRORS", "10%")
 	t.Setenv("STOPPER_SWEEP_REGION_IDS", "cn-beijing")
 	t.Setenv("STOPPER_SWEEP_MAX_STOPS", "0")
 	c, _ = Load()
-	if f := c.Function(nil, nil); !f.Sweep.RestrictRegions || f.Sweep.RegionIds[0] != "cn-beijing" || f.Sweep.MaxStops != 0 {
+	if f := c.Function(nil, nil); !f.Sweep.RestrictRegions || f.Sweep.RegionIds[0] != "cn-beijing" || f.Sweep.MaxStops != 0 || f.FailFastMaxErrors.String() != "10%" {
 		t.Fatalf("STOPPER_SWEEP_REGION_IDS bounds the sweep's regions: %+v", f.Sweep)
 	}
 }
@@ -59,6 +63,9 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"STOPPER_SWEEP_TAGS", "novalue"},
 		{"STOPPER_SWEEP_TAGS", ":prod"},
 		{"STOPPER_SWEEP_MAX_STOPS", "-1"},
+		{"STOPPER_FAILFAST_MAX_ERRORS", "0"},
+		{"STOPPER_FAILFAST_MAX_ERRORS", "150%"},
+		{"STOPPER_FAILFAST_MAX_ERRORS", "three"},
 		{"STOPPER_SWEEP_MAX_STOPS", "many"},
 		{"STOPPER_MAX_ATTEMPTS", "100"},
 		{"STOPPER_MAX_THROTTLE_RETRIES", "-1"},

@@ -4,8 +4,9 @@ package stopper
 // InstanceIds is the de-duplicated list that was stopped; empty means every
 // instance of the invocation. Pending and Running count the targeted
 // instances as they were when the stop was sent: the pending ones are
-// cancelled, the running ones may have been killed. Both are 0 when nothing
-// was left to stop (then no stop was sent).
+// cancelled, the running ones may have been killed. Stopped says whether a
+// stop was sent (not in a dry run, nor when nothing was left to stop, nor
+// for an alert on a protected invocation), and Reason why not.
 type StopAnswer struct {
 	RequestId   string   `json:"RequestId"`
 	Action      string   `json:"Action"`
@@ -16,6 +17,8 @@ type StopAnswer struct {
 	CommandName string   `json:"CommandName"`
 	Pending     int      `json:"Pending"`
 	Running     int      `json:"Running"`
+	Stopped     bool     `json:"Stopped"`
+	Reason      string   `json:"Reason,omitempty"`
 }
 
 // SweepAnswer is the success answer to a Sweep. Spared lists the stale

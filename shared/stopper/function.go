@@ -34,7 +34,10 @@ type Function struct {
 	DryRun bool
 	// Sweep holds the defaults of a sweep request's unset fields.
 	Sweep SweepDefaults
-	Log   *slog.Logger
+	// FailFastMaxErrors is the fail-fast threshold of invocations without a
+	// stopper:max-errors tag; zero watches only tagged ones.
+	FailFastMaxErrors Threshold
+	Log               *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -62,23 +65,30 @@ type SweepDefaults struct {
 }
 
 // Handle carries out one request and returns the answer to render: a
-// StopAnswer or a SweepAnswer on success, an *Error otherwise.
+// StopAnswer, a SweepAnswer or a FailFastAnswer on success, an *Error
+// otherwise.
 func (f *Function) Handle(ctx context.Context, requestID string, req Request) (any, *Error) {
-	if req.Sweep != nil {
+	switch {
+	case req.Sweep != nil:
 		a, err := f.RunSweep(ctx, requestID, *req.Sweep)
 		if err != nil {
 			return nil, err
 		}
 		return a, nil
+	case req.FailFast != nil:
+		a, err := f.FailFast(ctx, requestID, *req.FailFast)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
+	case req.Stop != nil:
+		a, err := f.Stop(ctx, requestID, *req.Stop)
+		if err != nil {
+			return nil, err
+		}
+		return a, nil
 	}
-	if req.Stop == nil {
-		return nil, Invalid("Action", "the request names nothing to do")
-	}
-	a, err := f.Stop(ctx, requestID, *req.Stop)
-	if err != nil {
-		return nil, err
-	}
-	return a, nil
+	return nil, Invalid("Action", "the request names nothing to do")
 }
 
 // region resolves a request's region against the default and the allowlist.

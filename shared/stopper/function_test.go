@@ -16,10 +16,11 @@ import (
 
 // stopRecorder is a CloudAssistant that records stops and answers from a fixed fleet.
 type stopRecorder struct {
-	mu      sync.Mutex
-	fleet   map[string]cloudassistant.Invocation // by InvokeId
-	stops   []string
-	stopErr error
+	mu        sync.Mutex
+	fleet     map[string]cloudassistant.Invocation // by InvokeId
+	stops     []string
+	stopErr   error
+	describes int
 }
 
 func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID string, ids []string) error {
@@ -33,6 +34,9 @@ func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID stri
 }
 
 func (r *stopRecorder) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
+	r.mu.Lock()
+	r.describes++
+	r.mu.Unlock()
 	resp := &cloudassistant.DescribeInvocationsResponse{}
 	if inv, ok := r.fleet[req.InvokeId]; ok && (inv.RegionId == "" || inv.RegionId == req.RegionId) && inv.Timed == (req.Timed != nil && *req.Timed) {
 		resp.Invocations.Invocation = append(resp.Invocations.Invocation, inv)

@@ -18,16 +18,20 @@ const (
 	ActionSweep          = "Sweep"
 )
 
-// Request is one decoded request: exactly one of Stop and Sweep is set.
+// Request is one decoded request: exactly one of Stop, Sweep and FailFast is set.
 type Request struct {
-	Stop  *StopRequest
-	Sweep *SweepRequest
+	Stop     *StopRequest
+	Sweep    *SweepRequest
+	FailFast *FailFastRequest
 }
 
 // Action names what the request asks for.
 func (r Request) Action() string {
-	if r.Sweep != nil {
+	switch {
+	case r.Sweep != nil:
 		return ActionSweep
+	case r.FailFast != nil:
+		return ActionFailFast
 	}
 	return ActionStopInvocation
 }
@@ -39,6 +43,9 @@ type StopRequest struct {
 	InvokeId    string
 	InstanceIds []string // de-duplicated, in the caller's order; empty means all
 	DryRun      *bool    // nil: the function's default
+	// Alert names the alert the stop comes from, when it does: then nobody
+	// named the invocation by hand, and its stopper:protect tag applies.
+	Alert string
 }
 
 // SweepRequest asks to stop every stale invocation. Unset fields (zero, nil)

@@ -37,12 +37,13 @@ func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) 
 		ids = []string{}
 	}
 	answer := StopAnswer{RequestId: requestID, Action: ActionStopInvocation, InvokeId: req.InvokeId, InstanceIds: ids, DryRun: dryRun}
-	stopped, err := f.stop(ctx, req.RegionId, req.InvokeId, ids, dryRun, &answer)
+	err := f.stop(ctx, req, ids, dryRun, &answer)
 	e := AsError(err)
 	f.logOutcome(ctx, requestID, ActionStopInvocation, e, start,
 		slog.String("region_id", answer.RegionId), slog.String("invoke_id", req.InvokeId),
-		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun), slog.Bool("stopped", stopped),
-		slog.Int("pending", answer.Pending), slog.Int("running", answer.Running))
+		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun), slog.Bool("stopped", answer.Stopped),
+		slog.Int("pending", answer.Pending), slog.Int("running", answer.Running), slog.String("alert", req.Alert),
+		slog.String("reason", answer.Reason))
 	if e != nil {
 		return StopAnswer{}, e
 	}
@@ -50,27 +51,37 @@ func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) 
 }
 
 // stop resolves the region, reads the invocation and stops it unless it is
-// a dry run or nothing is left to stop; stopped reports a StopInvocation call.
-func (f *Function) stop(ctx context.Context, regionID, invokeID string, ids []string, dryRun bool, answer *StopAnswer) (stopped bool, err error) {
-	region, err := f.region(regionID)
+// a dry run, nothing is left to stop, or an alert names a protected one.
+func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryRun bool, answer *StopAnswer) error {
+	region, err := f.region(req.RegionId)
 	if err != nil {
-		return false, err
+		return err
 	}
 	answer.RegionId = region
-	inv, err := f.findInvocation(ctx, region, invokeID)
+	inv, err := f.findInvocation(ctx, region, req.InvokeId)
 	if err != nil {
-		return false, err
+		return err
 	}
 	answer.CommandName = inv.CommandName
 	c, err := countTargets(inv, ids)
 	if err != nil {
-		return false, err
+		return err
 	}
 	answer.Pending, answer.Running = c.pending, c.running
-	if dryRun || !c.stoppable(inv) {
-		return false, nil
+	switch {
+	case req.Alert != "" && readOwnerTags(inv.Tags.Tag).protect:
+		answer.Reason = "tagged " + TagProtect + ": an alert never stops it (name it in a request to stop it by hand)"
+	case !c.stoppable(inv):
+		answer.Reason = "nothing left to stop: every targeted instance has ended or is already Stopping"
+	case dryRun:
+		answer.Reason = "dry run"
+	default:
+		if err := f.API.StopInvocation(ctx, region, req.InvokeId, ids); err != nil {
+			return err
+		}
+		answer.Stopped = true
 	}
-	return true, f.API.StopInvocation(ctx, region, invokeID, ids)
+	return nil
 }
 
 // findInvocation reads one invocation. Active periodic invocations are

@@ -29,7 +29,7 @@ func TestWebhookSignedStop(t *testing.T) {
 			a := decodeHTTPAnswer(t, s.kind, res.Payload)
 			want := map[string]any{"RequestId": testRequestID, "Action": "StopInvocation", "RegionId": "cn-hangzhou",
 				"InvokeId": testInvokeID, "InstanceIds": []any{"i-bp1abc"}, "DryRun": false,
-				"CommandName": "backup", "Pending": 0.0, "Running": 1.0}
+				"CommandName": "backup", "Pending": 0.0, "Running": 1.0, "Stopped": true}
 			if a.Status != 200 || !reflect.DeepEqual(a.Body, want) {
 				t.Errorf("answer %d %v, want 200 %v", a.Status, a.Body, want)
 			}

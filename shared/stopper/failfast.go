@@ -1,0 +1,153 @@
+package stopper
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+)
+
+// Fail-fast: Cloud Assistant has no MaxErrors (AWS SSM stops sending a
+// command to further targets after N errors; a Cloud Assistant command with
+// a broken script runs on every instance of a rollout). Alibaba EventBridge
+// publishes ecs:CloudAssistant:TaskCompleted each time an instance's run
+// ends; given one such event whose status is a failure, the function reads
+// the invocation (the API is the state: the function keeps none), counts
+// its failed instances, and once they reach the invocation's threshold
+// stops it on the rest.
+//
+// The threshold is the invocation's stopper:max-errors tag, else
+// STOPPER_FAILFAST_MAX_ERRORS; with neither, the invocation is not watched.
+// stopper:protect wins over both. A success event costs no API call; a
+// failure event of an unwatched invocation costs the read that tells.
+//
+// Events for the same invocation arrive concurrently (one per instance), so
+// two may both find the threshold reached and both stop it: stops are
+// idempotent, and the second finds at most what the first left (an
+// invocation with nothing left to stop is not stopped again).
+
+// ActionFailFast names the fail-fast action in answers.
+const ActionFailFast = "FailFast"
+
+// FailFastRequest is one TaskCompleted event: an instance's run of an
+// invocation ended with Status.
+type FailFastRequest struct {
+	EventId    string // the event's id, for answers and logs
+	RegionId   string
+	InvokeId   string
+	InstanceId string
+	Status     string // the instance's invocationStatus
+	DryRun     *bool
+}
+
+// FailFastAnswer is what one TaskCompleted event came to. Failed counts the
+// invocation's failed instances out of Instances, MaxErrors is the
+// threshold that applied ("" when the invocation is not watched), Stopped
+// says whether a stop was sent, and Reason why (or why not) in words.
+type FailFastAnswer struct {
+	RequestId        string `json:"RequestId"`
+	Action           string `json:"Action"`
+	EventId          string `json:"EventId"`
+	RegionId         string `json:"RegionId"`
+	InvokeId         string `json:"InvokeId"`
+	InstanceId       string `json:"InstanceId"`
+	InvocationStatus string `json:"InvocationStatus"`
+	CommandName      string `json:"CommandName"`
+	Failed           int    `json:"Failed"`
+	Instances        int    `json:"Instances"`
+	MaxErrors        string `json:"MaxErrors"`
+	Stopped          bool   `json:"Stopped"`
+	Pending          int    `json:"Pending"`
+	Running          int    `json:"Running"`
+	DryRun           bool   `json:"DryRun"`
+	Reason           string `json:"Reason"`
+}
+
+// FailFast handles one TaskCompleted event (see the comment above).
+// Permanent problems with the event or the invocation's tags are in the
+// answer's Reason; errors are the API's (the invocation does not exist, the
+// API failed).
+func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastRequest) (FailFastAnswer, *Error) {
+	start := f.now()
+	dryRun := f.DryRun
+	if req.DryRun != nil {
+		dryRun = *req.DryRun
+	}
+	a := FailFastAnswer{RequestId: requestID, Action: ActionFailFast, EventId: req.EventId, RegionId: cmp.Or(req.RegionId, f.RegionId),
+		InvokeId: req.InvokeId, InstanceId: req.InstanceId, InvocationStatus: req.Status, DryRun: dryRun}
+	err := f.failFast(ctx, req, &a)
+	e := AsError(err)
+	f.logOutcome(ctx, requestID, ActionFailFast, e, start,
+		slog.String("region_id", a.RegionId), slog.String("invoke_id", a.InvokeId), slog.String("event_id", a.EventId),
+		slog.String("instance_id", a.InstanceId), slog.String("status", a.InvocationStatus),
+		slog.Int("failed", a.Failed), slog.Int("instances", a.Instances), slog.String("max_errors", a.MaxErrors),
+		slog.Bool("stopped", a.Stopped), slog.Int("pending", a.Pending), slog.Int("running", a.Running),
+		slog.Bool("dry_run", dryRun), slog.String("reason", a.Reason))
+	if e != nil {
+		return FailFastAnswer{}, e
+	}
+	return a, nil
+}
+
+func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFastAnswer) error {
+	if !FailureStatus(req.Status) {
+		a.Reason = "the run ended " + statusWord(req.Status) + ", not in failure: nothing to decide"
+		return nil
+	}
+	region, err := f.region(req.RegionId)
+	if err != nil {
+		return err
+	}
+	a.RegionId = region
+	inv, err := f.findInvocation(ctx, region, req.InvokeId)
+	if err != nil {
+		return err
+	}
+	a.CommandName = inv.CommandName
+	c := countInstances(inv.InvokeInstances.InvokeInstance)
+	a.Failed, a.Instances = c.failed, c.total
+	owner := readOwnerTags(inv.Tags.Tag)
+	threshold := owner.maxErrors
+	if threshold.IsZero() && owner.maxErrorsErr == nil {
+		threshold = f.FailFastMaxErrors
+	}
+	a.MaxErrors = threshold.String()
+	switch {
+	case owner.protect:
+		a.Reason = "tagged " + TagProtect + ": fail-fast never stops it"
+		return nil
+	case owner.maxErrorsErr != nil:
+		a.Reason = owner.maxErrorsErr.Message
+		return nil
+	case threshold.IsZero():
+		a.Reason = "not watched: no " + TagMaxErrors + " tag and no STOPPER_FAILFAST_MAX_ERRORS"
+		return nil
+	}
+	limit := threshold.Limit(c.total)
+	if c.failed < limit {
+		a.Reason = fmt.Sprintf("%d of %d instances failed: below max-errors %s (%d)", c.failed, c.total, a.MaxErrors, limit)
+		return nil
+	}
+	a.Pending, a.Running = c.pending, c.running
+	switch {
+	case !c.stoppable(inv):
+		a.Reason = fmt.Sprintf("%d of %d instances failed: max-errors %s (%d) reached, but nothing is left to stop", c.failed, c.total, a.MaxErrors, limit)
+	case a.DryRun:
+		a.Reason = fmt.Sprintf("%d of %d instances failed: max-errors %s (%d) reached, the rest would be stopped (dry run)", c.failed, c.total, a.MaxErrors, limit)
+	default:
+		if err := f.API.StopInvocation(ctx, region, req.InvokeId, nil); err != nil {
+			return err
+		}
+		a.Stopped = true
+		a.Reason = fmt.Sprintf("%d of %d instances failed: max-errors %s (%d) reached, the rest stopped", c.failed, c.total, a.MaxErrors, limit)
+	}
+	return nil
+}
+
+func statusWord(s string) string {
+	if s == "" {
+		return "with no status"
+	}
+	return strings.ToLower(s)
+}
