@@ -19,6 +19,8 @@ type StopAnswer struct {
 	Running     int      `json:"Running"`
 	Stopped     bool     `json:"Stopped"`
 	Reason      string   `json:"Reason,omitempty"`
+	// Alert names the alert the stop came from, when it did.
+	Alert string `json:"Alert,omitempty"`
 }
 
 // SweepAnswer is the success answer to a Sweep. Spared lists the stale
@@ -33,6 +35,8 @@ type SweepAnswer struct {
 	Spared    []SparedInvoke `json:"Spared"`
 	Failed    []FailedInvoke `json:"Failed"`
 	Truncated bool           `json:"Truncated"`
+	// matchedByRegion is Matched region by region, for reports.
+	matchedByRegion map[string]int
 }
 
 // SweptInvoke is one invocation a sweep stopped (or would stop, in a dry

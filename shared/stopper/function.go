@@ -34,6 +34,10 @@ type Function struct {
 	DryRun bool
 	// Sweep holds the defaults of a sweep request's unset fields.
 	Sweep SweepDefaults
+	// Notifier, when set, is told of every request that stopped something
+	// or was refused by a sweep's limit; Metrics records every request.
+	Notifier Notifier
+	Metrics  Metrics
 	// FailFastMaxErrors is the fail-fast threshold of invocations without a
 	// stopper:max-errors tag; zero watches only tagged ones.
 	FailFastMaxErrors Threshold

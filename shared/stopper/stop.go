@@ -36,7 +36,7 @@ func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) 
 	if ids == nil {
 		ids = []string{}
 	}
-	answer := StopAnswer{RequestId: requestID, Action: ActionStopInvocation, InvokeId: req.InvokeId, InstanceIds: ids, DryRun: dryRun}
+	answer := StopAnswer{RequestId: requestID, Action: ActionStopInvocation, InvokeId: req.InvokeId, InstanceIds: ids, DryRun: dryRun, Alert: req.Alert}
 	err := f.stop(ctx, req, ids, dryRun, &answer)
 	e := AsError(err)
 	f.logOutcome(ctx, requestID, ActionStopInvocation, e, start,

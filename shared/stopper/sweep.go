@@ -332,8 +332,13 @@ func (s *sweep) answer() SweepAnswer {
 	slices.SortFunc(spared, func(a, b SparedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
 	failed := orEmpty(slices.Clone(s.failed))
 	slices.SortFunc(failed, func(a, b FailedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
+	matched := map[string]int{}
+	for _, c := range s.selected {
+		matched[c.region]++
+	}
 	return SweepAnswer{RequestId: s.reqID, Action: ActionSweep, DryRun: s.plan.dryRun,
-		Scanned: s.scanned, Matched: len(s.selected), Stopped: stopped, Spared: spared, Failed: failed, Truncated: s.truncated}
+		Scanned: s.scanned, Matched: len(s.selected), Stopped: stopped, Spared: spared, Failed: failed, Truncated: s.truncated,
+		matchedByRegion: matched}
 }
 
 // orEmpty makes a nil list an empty one: answers show [] rather than null.

@@ -1,0 +1,194 @@
+package stopper
+
+import (
+	"cmp"
+	"context"
+	"log/slog"
+	"slices"
+	"strconv"
+)
+
+// Reports: what one request came to, for the people who run the fleet —
+// what was stopped and where, why, how many instances were pending
+// (cancelled) or running (possibly killed), and what failed. A stop may
+// kill someone's running job, and a JSON log line is not where anyone looks
+// at 3 a.m.: notifications (chat) and metrics render the report. Both live
+// outside the core (shared/notify) behind the two interfaces below.
+
+// Notifier tells people about a request that stopped something, or whose
+// sweep was refused by its limit. It is best effort: it must return within
+// its own short bound (and ctx's deadline), and its error is only logged.
+type Notifier interface {
+	Notify(ctx context.Context, r Report) error
+}
+
+// Metrics records every request's numbers (stops, failures, matched,
+// refused, by action and region).
+type Metrics interface {
+	Record(ctx context.Context, r Report)
+}
+
+// Report is what one request (one invocation of the function: a batch is
+// one request) came to.
+type Report struct {
+	RequestId string
+	// Trigger is the kind of trigger the request came from (fc-timer,
+	// apigateway-v2, sqs, eventbridge, alertmanager, direct, ...).
+	Trigger string
+	// Action is StopInvocation, Sweep, FailFast or Batch.
+	Action string
+	DryRun bool
+	// Stopped lists the invocations a stop was sent to (never in a dry run).
+	Stopped []ReportedStop
+	// Failed lists what could not be handled.
+	Failed []ReportedFailure
+	// Matched counts the invocations selected for a stop, by region (a
+	// sweep's selection; one per stop otherwise).
+	Matched map[string]int
+	// Refused is the error that refused the whole request, when it was
+	// Sweep.LimitExceeded (nothing was stopped, and someone must look).
+	Refused *Error
+	// Answer is the request's answer (or error answer) as the caller got it.
+	Answer any
+}
+
+// ReportedStop is one invocation a stop was sent to, and why.
+type ReportedStop struct {
+	RegionId    string
+	InvokeId    string
+	CommandName string
+	Pending     int // cancelled by the stop
+	Running     int // possibly killed by the stop
+	// Why is the rule that selected it: "OlderThan=2h0m0s",
+	// "stopper:ttl=30m", "max-errors 2 reached (2 of 5 instances failed)",
+	// "alert CommandRunsTooLong", or "requested" for a stop naming it.
+	Why string
+}
+
+// ReportedFailure is one invocation (or, with an empty InvokeId, one
+// region or one batch item) that could not be handled.
+type ReportedFailure struct {
+	RegionId string
+	InvokeId string
+	Item     string // the batch item's id, when there is one
+	Code     string
+	Message  string
+}
+
+// Worth reports whether the report should reach people: something was
+// stopped, or a sweep was refused by its limit. A dry run stops nothing.
+func (r Report) Worth() bool { return len(r.Stopped) > 0 || r.Refused != nil }
+
+// Finish reports a request once it is answered: metrics always, a
+// notification when something was stopped or a sweep was refused by its
+// limit. answer is the success answer (nil on failure), e the failure.
+func (f *Function) Finish(ctx context.Context, trigger, requestID string, answer any, e *Error) {
+	if f.Metrics == nil && f.Notifier == nil {
+		return
+	}
+	r := NewReport(trigger, requestID, answer, e)
+	if f.Metrics != nil {
+		f.Metrics.Record(ctx, r)
+	}
+	if f.Notifier == nil || !r.Worth() {
+		return
+	}
+	if err := f.Notifier.Notify(ctx, r); err != nil {
+		f.logger().LogAttrs(ctx, slog.LevelWarn, "notification not sent",
+			slog.String("request_id", requestID), slog.String("error", err.Error()))
+	}
+}
+
+// NewReport builds the report of a request from its answer or error.
+func NewReport(trigger, requestID string, answer any, e *Error) Report {
+	r := Report{RequestId: requestID, Trigger: trigger, Matched: map[string]int{}, Answer: answer}
+	if e != nil {
+		r.Answer = e.Answer(requestID)
+		if e.Code == CodeSweepLimitExceeded {
+			r.Action, r.Refused = ActionSweep, e
+		}
+		r.Failed = append(r.Failed, ReportedFailure{Code: e.Code, Message: e.Message})
+		return r
+	}
+	r.add(answer, "")
+	if b, ok := answer.(BatchAnswer); ok {
+		r.Action = ActionBatch
+		r.DryRun = false
+		for _, it := range b.Results {
+			if it.Err != nil {
+				r.Failed = append(r.Failed, ReportedFailure{Item: it.Id, Code: it.Code, Message: it.Message})
+			}
+		}
+	}
+	return r
+}
+
+// ActionBatch names a request that carried several (Report.Action).
+const ActionBatch = "Batch"
+
+// add adds one answer's stops and failures; item is the batch item's id.
+func (r *Report) add(answer any, item string) {
+	switch a := answer.(type) {
+	case StopAnswer:
+		r.Action, r.DryRun = cmp.Or(r.Action, ActionStopInvocation), a.DryRun
+		if a.Stopped {
+			why := "requested"
+			switch {
+			case a.Alert != "":
+				why = "alert " + a.Alert
+			case len(a.InstanceIds) > 0:
+				why = "requested, on " + strconv.Itoa(len(a.InstanceIds)) + " named instances"
+			}
+			r.stopped(ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
+				Pending: a.Pending, Running: a.Running, Why: why})
+		}
+	case SweepAnswer:
+		r.Action, r.DryRun = cmp.Or(r.Action, ActionSweep), a.DryRun
+		for region, n := range a.matchedByRegion {
+			r.Matched[region] += n
+		}
+		if !a.DryRun {
+			for _, s := range a.Stopped {
+				r.Stopped = append(r.Stopped, ReportedStop{RegionId: s.RegionId, InvokeId: s.InvokeId, CommandName: s.CommandName,
+					Pending: s.Pending, Running: s.Running, Why: s.Rule})
+			}
+		}
+		for _, fl := range a.Failed {
+			r.Failed = append(r.Failed, ReportedFailure{RegionId: fl.RegionId, InvokeId: fl.InvokeId, Item: item, Code: fl.Code, Message: fl.Message})
+		}
+	case FailFastAnswer:
+		r.Action, r.DryRun = cmp.Or(r.Action, ActionFailFast), a.DryRun
+		if a.Stopped {
+			r.stopped(ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
+				Pending: a.Pending, Running: a.Running, Why: a.Reason})
+		}
+	case BatchAnswer:
+		for _, it := range a.Results {
+			if it.Answer != nil {
+				r.add(it.Answer, it.Id)
+			}
+		}
+	}
+}
+
+func (r *Report) stopped(s ReportedStop) {
+	r.Stopped = append(r.Stopped, s)
+	r.Matched[s.RegionId]++
+}
+
+// Regions is every region the report names, sorted.
+func (r Report) Regions() []string {
+	var out []string
+	for region := range r.Matched {
+		out = append(out, region)
+	}
+	for _, s := range r.Stopped {
+		out = append(out, s.RegionId)
+	}
+	for _, fl := range r.Failed {
+		out = append(out, fl.RegionId)
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return s == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
+}
