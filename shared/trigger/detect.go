@@ -32,6 +32,15 @@ const (
 	// PlainHTTP is a webhook arriving as an HTTP request (ServeHTTP: FC
 	// custom runtime, local serve). Invoke never returns it.
 	PlainHTTP Kind = "http"
+	// CloudEvent is one Alibaba EventBridge event (CloudEvents 1.0), as FC's
+	// EventBridge trigger delivers it: ecs:CloudAssistant:TaskCompleted.
+	CloudEvent Kind = "eventbridge"
+	// CloudEvents is a JSON array of them (EventBridge's batch push).
+	CloudEvents Kind = "eventbridge-batch"
+	// SQS is an AWS SQS event (Records with eventSource "aws:sqs").
+	SQS Kind = "sqs"
+	// SNS is an AWS SNS event (Records with EventSource "aws:sns").
+	SNS Kind = "sns"
 )
 
 // IsWebhook reports whether the kind is an HTTP request from a webhook
@@ -59,6 +68,10 @@ type probe struct {
 	httpMethod, resource                                             []byte // API Gateway v1
 	triggerTime, triggerName, payload                                []byte // FC timer
 	source, detailType                                               []byte // EventBridge
+	specversion, typ                                                 []byte // CloudEvents
+	records                                                          []byte // SQS, SNS
+	// array is set when the payload is a JSON array (a batch of events).
+	array bool
 	// unusable is set when the payload is not a well-formed JSON object or
 	// repeats a probed key: it is then Direct, and the strict request
 	// decoder says what is wrong.
@@ -68,6 +81,10 @@ type probe struct {
 func (p *probe) read(payload []byte) {
 	m, ok := jsonscan.Object(payload, 0)
 	if !ok {
+		if t := bytes.TrimLeft(payload, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+			p.array = true
+			return
+		}
 		p.unusable = true
 		return
 	}
@@ -100,6 +117,12 @@ func (p *probe) read(payload []byte) {
 			slot = &p.source
 		case "detail-type":
 			slot = &p.detailType
+		case "specversion":
+			slot = &p.specversion
+		case "type":
+			slot = &p.typ
+		case "Records":
+			slot = &p.records
 		default:
 			continue
 		}
@@ -120,11 +143,17 @@ func (p *probe) read(payload []byte) {
 // like an event, nor turn an event into an unsigned request.
 func (p *probe) kind() Kind {
 	switch {
+	case p.array:
+		return CloudEvents
 	case p.unusable:
 		return Direct
 	case p.triggerTime != nil && p.triggerName != nil:
 		// FC omits "payload" when the trigger has none configured.
 		return FCTimer
+	case p.specversion != nil:
+		return CloudEvent
+	case p.records != nil:
+		return p.recordsKind()
 	case jsonscan.IsString(p.source, "aws.events") && jsonscan.IsString(p.detailType, "Scheduled Event"):
 		return EventBridgeSchedule
 	case p.requestContext != nil && jsonscan.IsString(p.version, "2.0"):
@@ -137,6 +166,23 @@ func (p *probe) kind() Kind {
 		return FCHTTP
 	case p.requestContext != nil && p.httpMethod != nil && p.resource != nil:
 		return APIGatewayV1
+	}
+	return Direct
+}
+
+// recordsKind tells SQS from SNS by the first record's exact key: SQS
+// writes eventSource, SNS EventSource (encoding/json alone would decode
+// either as the other). Anything else is Direct, and refused there.
+func (p *probe) recordsKind() Kind {
+	e, ok := jsonscan.Array(p.records, 1)
+	if !ok || !e.Next() {
+		return Direct
+	}
+	if v, _ := member(e.Value, "eventSource"); jsonscan.IsString(v, "aws:sqs") {
+		return SQS
+	}
+	if v, _ := member(e.Value, "EventSource"); jsonscan.IsString(v, "aws:sns") {
+		return SNS
 	}
 	return Direct
 }

@@ -20,9 +20,10 @@ func TestDetectSamples(t *testing.T) {
 		{"fc-timer-not-json.json", FCTimer},
 		{"direct-stop.json", Direct},
 		{"direct-sweep.json", Direct},
-		// Other AWS events are not requests: Direct, and the strict decoder says why.
-		{"sqs-event.json", Direct},
-		{"sns-event.json", Direct},
+		{"sqs-event.json", SQS},
+		{"sns-event.json", SNS},
+		{"eventbridge-taskcompleted.json", CloudEvent},
+		{"eventbridge-taskcompleted-batch.json", CloudEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -63,7 +64,17 @@ func TestDetectExactKeys(t *testing.T) {
 		{"repeated probed key", `{"httpMethod":"POST","httpMethod":"GET","resource":"/","requestContext":{}}`, Direct},
 		{"malformed JSON", `{"httpMethod":"POST","resource":"/","requestContext":{}`, Direct},
 		{"trailing data", `{"httpMethod":"POST","resource":"/","requestContext":{}} {}`, Direct},
-		{"array", `[{"httpMethod":"POST"}]`, Direct},
+		{"array", `[{"httpMethod":"POST"}]`, CloudEvents},
+		{"array after white space", " \n[]", CloudEvents},
+		{"cloud event", `{"specversion":"1.0","type":"ecs:CloudAssistant:TaskCompleted"}`, CloudEvent},
+		{"cloud event keys in another case", `{"SpecVersion":"1.0"}`, Direct},
+		{"sqs", `{"Records":[{"eventSource":"aws:sqs"}]}`, SQS},
+		{"sns", `{"Records":[{"EventSource":"aws:sns"}]}`, SNS},
+		{"sqs source in another case", `{"Records":[{"EventSource":"aws:sqs"}]}`, Direct},
+		{"sns source in another case", `{"Records":[{"eventSource":"aws:sns"}]}`, Direct},
+		{"other records", `{"Records":[{"eventSource":"aws:s3"}]}`, Direct},
+		{"no records", `{"Records":[]}`, Direct},
+		{"records in another case", `{"records":[{"eventSource":"aws:sqs"}]}`, Direct},
 		{"empty", ``, Direct},
 		{"whitespace", " \n\t", Direct},
 		{"request", `{"InvokeId":"t-abc"}`, Direct},
@@ -80,7 +91,7 @@ func TestDetectExactKeys(t *testing.T) {
 
 func TestKindIsWebhook(t *testing.T) {
 	for k, want := range map[Kind]bool{
-		Direct: false, EventBridgeSchedule: false, FCTimer: false,
+		Direct: false, EventBridgeSchedule: false, FCTimer: false, CloudEvent: false, CloudEvents: false, SQS: false, SNS: false,
 		APIGatewayV1: true, APIGatewayV2: true, FunctionURL: true, FCHTTP: true, PlainHTTP: true,
 	} {
 		if k.IsWebhook() != want {

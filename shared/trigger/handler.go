@@ -47,33 +47,75 @@ func (h *Handler) Invoke(ctx context.Context, requestID string, payload []byte) 
 	kind := p.kind()
 	if kind.IsWebhook() {
 		out := h.eventWebhook(ctx, requestID, kind, &p)
+		h.finish(ctx, requestID, out)
 		// A webhook caller needs a status whatever happened, and a function
 		// error would reach it as the platform's bare 502: so even a
 		// transient failure is answered, as its 5xx, and is not an error.
-		return Result{Kind: kind, Payload: renderHTTPEvent(kind, requestID, out), Failure: out.err}, nil
+		return Result{Kind: kind, Payload: renderHTTPEvent(kind, requestID, out), Failure: out.failure()}, nil
 	}
 	out := h.event(ctx, requestID, kind, &p, payload)
-	res := Result{Kind: kind, Payload: renderAnswer(requestID, out), Failure: out.err}
-	// Direct invocations, timers and schedules have a platform behind them
-	// that retries function errors (or hands them to a dead-letter queue):
-	// transient failures go there, while permanent ones are answers, so a
-	// bad request is not retried forever.
-	if out.err != nil && out.err.Transient {
-		return res, out.err
+	h.finish(ctx, requestID, out)
+	res := Result{Kind: kind, Payload: renderEvent(kind, requestID, out), Failure: out.failure()}
+	// Direct invocations, timers, schedules and event sources have a
+	// platform behind them that retries function errors (or hands them to a
+	// dead-letter queue): transient failures go there, while permanent ones
+	// are answers, so a bad request is not retried forever. An SQS batch
+	// answers its transient failures item by item instead.
+	if e := out.retry(kind); e != nil {
+		return res, e
 	}
 	return res, nil
 }
 
 // outcome is what one request came to, before it is rendered.
 type outcome struct {
-	answer any            // stopper.StopAnswer or stopper.SweepAnswer on success
-	err    *stopper.Error // nil on success
+	// trigger names where the request came from, for reports: the kind, or
+	// on a webhook what its body was (alertmanager, eventbridge).
+	trigger string
+	answer  any            // stopper.StopAnswer, SweepAnswer, FailFastAnswer or BatchAnswer on success
+	err     *stopper.Error // nil on success
 }
 
-// status is the HTTP status a webhook caller gets.
+// failure is the outcome's failure: its error, or a batch's first failed item.
+func (o outcome) failure() *stopper.Error {
+	if o.err != nil {
+		return o.err
+	}
+	if b, ok := o.answer.(stopper.BatchAnswer); ok {
+		for _, r := range b.Results {
+			if r.Err != nil {
+				return r.Err
+			}
+		}
+	}
+	return nil
+}
+
+// retry is the transient failure the platform should retry the delivery
+// for: the error, or a batch's first transient item (not for SQS, whose
+// answer lists the items to retry).
+func (o outcome) retry(kind Kind) *stopper.Error {
+	if o.err != nil {
+		if o.err.Transient {
+			return o.err
+		}
+		return nil
+	}
+	if b, ok := o.answer.(stopper.BatchAnswer); ok && kind != SQS {
+		return b.Transient()
+	}
+	return nil
+}
+
+// status is the HTTP status a webhook caller gets: a batch with an item
+// that failed transiently is a 503, so that the sender (Alertmanager,
+// EventBridge) tries it again.
 func (o outcome) status() int {
 	switch {
 	case o.err == nil:
+		if b, ok := o.answer.(stopper.BatchAnswer); ok && b.Transient() != nil {
+			return http.StatusServiceUnavailable
+		}
 		return http.StatusOK
 	case o.err.Status == 0:
 		return http.StatusInternalServerError
@@ -81,13 +123,34 @@ func (o outcome) status() int {
 	return o.err.Status
 }
 
-// event handles the kinds that carry a request rather than an HTTP request.
+// event handles the kinds that carry requests rather than an HTTP request.
 func (h *Handler) event(ctx context.Context, requestID string, kind Kind, p *probe, payload []byte) outcome {
-	req, err := p.request(kind, payload)
+	var items []stopper.Item
+	var err *stopper.Error
+	switch kind {
+	case CloudEvent:
+		req, err := cloudEventRequest(payload)
+		if err != nil {
+			return h.refuse(ctx, requestID, kind, err)
+		}
+		return h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
+	case CloudEvents:
+		items, err = cloudEventItems(payload)
+	case SQS:
+		items, err = sqsItems(payload)
+	case SNS:
+		items, err = snsItems(payload)
+	default:
+		req, err := p.request(kind, payload)
+		if err != nil {
+			return h.refuse(ctx, requestID, kind, err)
+		}
+		return h.handle(ctx, requestID, kind, req)
+	}
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
-	return h.handle(ctx, requestID, req)
+	return h.batch(ctx, requestID, string(kind), items)
 }
 
 // request is the request an event of a non-webhook kind asks for.
@@ -107,9 +170,21 @@ func (p *probe) request(kind Kind, payload []byte) (stopper.Request, *stopper.Er
 }
 
 // handle hands a decoded request to the core, which logs the outcome.
-func (h *Handler) handle(ctx context.Context, requestID string, req stopper.Request) outcome {
+func (h *Handler) handle(ctx context.Context, requestID string, kind Kind, req stopper.Request) outcome {
 	answer, err := h.Function.Handle(ctx, requestID, req)
-	return outcome{answer: answer, err: err}
+	return outcome{trigger: string(kind), answer: answer, err: err}
+}
+
+// batch hands a delivery's items to the core, one after another.
+func (h *Handler) batch(ctx context.Context, requestID, trigger string, items []stopper.Item) outcome {
+	return outcome{trigger: trigger, answer: h.Function.HandleBatch(ctx, requestID, items)}
+}
+
+// finish reports the request once it is answered (metrics, notifications).
+func (h *Handler) finish(ctx context.Context, requestID string, out outcome) {
+	if h.Function != nil {
+		h.Function.Finish(ctx, out.trigger, requestID, out.answer, out.err)
+	}
 }
 
 // refuse ends a request the core never saw, with the one log line the core
@@ -119,7 +194,7 @@ func (h *Handler) refuse(ctx context.Context, requestID string, kind Kind, err *
 	h.logger().LogAttrs(ctx, slog.LevelWarn, "refused",
 		slog.String("request_id", requestID), slog.String("kind", string(kind)),
 		slog.String("code", err.Code), slog.Int("status", err.Status), slog.String("error", err.Message))
-	return outcome{err: err}
+	return outcome{trigger: string(kind), err: err}
 }
 
 func (h *Handler) logger() *slog.Logger {

@@ -43,6 +43,9 @@ type fakeAPI struct {
 	describe int
 	// stopErr, when set, is what StopInvocation fails with.
 	stopErr error
+	// fleet, when set, is every invocation there is (by InvokeId);
+	// otherwise any invocation read is an active one (describeAny).
+	fleet map[string]cloudassistant.Invocation
 }
 
 func (f *fakeAPI) StopInvocation(ctx context.Context, regionID, invokeID string, instanceIDs []string) error {
@@ -56,6 +59,13 @@ func (f *fakeAPI) DescribeInvocations(ctx context.Context, req cloudassistant.De
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.describe++
+	if f.fleet != nil {
+		resp := &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}
+		if inv, ok := f.fleet[req.InvokeId]; ok && (req.Timed == nil || !*req.Timed) {
+			resp.Invocations.Invocation = []cloudassistant.Invocation{inv}
+		}
+		return resp, nil
+	}
 	return describeAny(req), nil
 }
 

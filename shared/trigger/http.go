@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -50,11 +51,45 @@ func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *w
 		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeInvalidSignature, Status: http.StatusUnauthorized,
 			Message: err.Error()})
 	}
-	req, err := decodeRequest(r.body)
+	return h.webhookBody(ctx, requestID, kind, r.body)
+}
+
+// webhookBody handles an authenticated webhook's body: a request, or what a
+// sender that cannot speak it posts — an Alertmanager payload, an
+// EventBridge event or a batch of them (an HTTP target).
+func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, body []byte) outcome {
+	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		items, err := cloudEventItems(body)
+		if err != nil {
+			return h.refuse(ctx, requestID, kind, err)
+		}
+		return h.batch(ctx, requestID, string(CloudEvent), items)
+	}
+	// A body whose keys cannot be read falls through to the request
+	// decoder, which says what is wrong with it.
+	if fields, err := eventFields(body, "the body"); err == nil {
+		switch {
+		case fields["specversion"] != nil:
+			req, err := cloudEventRequest(body)
+			if err != nil {
+				return h.refuse(ctx, requestID, kind, err)
+			}
+			out := h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
+			out.trigger = string(CloudEvent)
+			return out
+		case isAlertmanager(fields):
+			items, err := alertmanagerItems(fields)
+			if err != nil {
+				return h.refuse(ctx, requestID, kind, err)
+			}
+			return h.batch(ctx, requestID, "alertmanager", items)
+		}
+	}
+	req, err := decodeRequest(body)
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
-	return h.handle(ctx, requestID, req)
+	return h.handle(ctx, requestID, kind, req)
 }
 
 // ServeHTTP handles a webhook arriving as a plain HTTP request (FC custom
@@ -79,6 +114,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if out.err == nil {
 		out = h.webhook(r.Context(), requestID, PlainHTTP, &req)
 	}
+	h.finish(r.Context(), requestID, out)
 	header := w.Header()
 	header.Set("Content-Type", "application/json")
 	if out.err != nil && out.err.Code == stopper.CodeMethodNotAllowed {

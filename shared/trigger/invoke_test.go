@@ -487,8 +487,6 @@ func TestDirectAndTimers(t *testing.T) {
 		{file: "direct-stop.json", kind: Direct, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
 		{file: "fc-timer-stop.json", kind: FCTimer, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
 		{file: "fc-timer-not-json.json", kind: FCTimer, code: "InvalidParameter", mention: "payload"},
-		{file: "sqs-event.json", kind: Direct, code: "InvalidParameter", mention: "Records"},
-		{file: "sns-event.json", kind: Direct, code: "InvalidParameter", mention: "Records"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -644,7 +642,7 @@ func TestDirectEdgeCases(t *testing.T) {
 		{"not JSON", "stop it", "InvalidParameter"},
 		{"string", `"t-abc"`, "InvalidParameter"},
 		{"other EventBridge event", `{"source":"aws.ec2","detail-type":"EC2 Instance State-change Notification","detail":{}}`, "InvalidParameter"},
-		{"deep", strings.Repeat("[", 100) + strings.Repeat("]", 100), "InvalidParameter"},
+		{"deep", `{"InvokeId":"t-abc","InstanceIds":` + strings.Repeat("[", 100) + strings.Repeat("]", 100) + `}`, "InvalidParameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -25,6 +25,17 @@ func renderAnswer(requestID string, out outcome) []byte {
 	return b
 }
 
+// renderEvent is the answer an event's platform gets: the answer JSON, or
+// for SQS the partial batch response.
+func renderEvent(kind Kind, requestID string, out outcome) []byte {
+	if b, ok := out.answer.(stopper.BatchAnswer); ok && kind == SQS && out.err == nil {
+		if body, err := json.Marshal(sqsAnswer(b)); err == nil {
+			return body
+		}
+	}
+	return renderAnswer(requestID, out)
+}
+
 // renderHTTPEvent wraps the answer in the response shape of the trigger the
 // event came from: aws-lambda-go's events.APIGatewayProxyResponse (v1),
 // events.APIGatewayV2HTTPResponse (v2), events.LambdaFunctionURLResponse

@@ -1,0 +1,176 @@
+package trigger
+
+import (
+	"bytes"
+	"strconv"
+
+	"github.com/ecs-stopper/stopper/shared/jsonscan"
+	"github.com/ecs-stopper/stopper/shared/stopper"
+)
+
+// Alibaba EventBridge events (CloudEvents 1.0). Cloud Assistant publishes
+// ecs:CloudAssistant:TaskCompleted (source acs.ecs) each time an instance's
+// run of an invocation ends; the function's fail-fast reads them. The
+// envelope and data, from the ECS guide "Use EventBridge and Cloud Monitor
+// to subscribe to Cloud Assistant events" (help.aliyun.com, ecs/user-guide/
+// subscribe-to-cloud-assistant-events, its event-pattern sample):
+//
+//	{"id": "...", "source": "acs.ecs", "specversion": "1.0", "subject": "acs.ecs:cn-hangzhou:<account>:215672",
+//	 "time": "...", "type": "ecs:CloudAssistant:TaskCompleted", "aliyunaccountid": "...",
+//	 "aliyunpublishtime": "...", "aliyuneventbusname": "default", "aliyunregionid": "cn-hangzhou",
+//	 "aliyunpublishaddr": "...", "data": {"commandId": "c-...", "commandName": "...", "exitCode": "0",
+//	 "finishTime": "...", "instanceId": "i-...", "invocationStatus": "Success", "invokeId": "t-...", ...}}
+//
+// Every data value is a string. FC's EventBridge trigger for Alibaba Cloud
+// service events runs the function once per event (FC 3.0 guide "Configure
+// event triggers for Alibaba Cloud services"); event-streaming triggers
+// push JSON arrays of events (RunOptions mode "event-streaming"), which are
+// handled event by event. The same bodies arrive over HTTP from an
+// EventBridge HTTP target pointed at the webhook URL.
+
+// The event type fail-fast reads, and its source.
+const (
+	taskCompletedType   = "ecs:CloudAssistant:TaskCompleted"
+	taskCompletedSource = "acs.ecs"
+	// maxBatch bounds the items of one delivery (events of a batch push,
+	// alerts of a group, queue records).
+	maxBatch = 1000
+)
+
+// cloudEventRequest decodes one TaskCompleted event into a fail-fast
+// request. Extension attributes of the envelope (aliyun*, and any the
+// platform adds) and data fields other than the three it reads are left
+// alone; a repeated attribute is refused, as everywhere else.
+func cloudEventRequest(event []byte) (stopper.FailFastRequest, *stopper.Error) {
+	var req stopper.FailFastRequest
+	fields, err := eventFields(event, "an EventBridge event")
+	if err != nil {
+		return req, err
+	}
+	const what = "in an EventBridge event"
+	if v := fields["specversion"]; !jsonscan.IsString(v, "1.0") {
+		return req, stopper.Invalid("specversion", "must be \"1.0\" %s (CloudEvents 1.0)", what)
+	}
+	typ, _ := jsonscan.Unquote(fields["type"])
+	if string(typ) != taskCompletedType {
+		return req, stopper.Invalid("type", "%s is not an event this function reads: route only %s events (source %s) to it",
+			strconv.Quote(truncate(string(typ))), taskCompletedType, taskCompletedSource)
+	}
+	if !jsonscan.IsString(fields["source"], taskCompletedSource) {
+		return req, stopper.Invalid("source", "must be %q for %s events", taskCompletedSource, taskCompletedType)
+	}
+	id, ok := jsonscan.Unquote(fields["id"])
+	if !ok || len(id) == 0 || len(id) > 256 {
+		return req, stopper.Invalid("id", "must be the event's id, a string %s", what)
+	}
+	req.EventId = string(id)
+	if raw := fields["aliyunregionid"]; raw != nil {
+		region, ok := jsonscan.Unquote(raw)
+		if !ok || !stopper.ValidRegionID(string(region)) {
+			return req, stopper.Invalid("aliyunregionid", "must be a region id such as \"cn-hangzhou\" %s", what)
+		}
+		req.RegionId = string(region)
+	}
+	data, err := eventFields(fields["data"], "the data of an EventBridge event")
+	if err != nil {
+		return req, stopper.Invalid("data", "must be an object with invokeId, instanceId and invocationStatus %s", what)
+	}
+	invokeID, _ := jsonscan.Unquote(data["invokeId"])
+	if !stopper.ValidInvokeID(string(invokeID)) {
+		return req, stopper.Invalid("data.invokeId", "must be an invocation id such as \"t-1fad2a88...\" %s", what)
+	}
+	req.InvokeId = string(invokeID)
+	if raw := data["instanceId"]; raw != nil {
+		instance, _ := jsonscan.Unquote(raw)
+		if !stopper.ValidInstanceID(string(instance)) {
+			return req, stopper.Invalid("data.instanceId", "must be an instance id such as \"i-bp1...\" %s", what)
+		}
+		req.InstanceId = string(instance)
+	}
+	status, ok := jsonscan.Unquote(data["invocationStatus"])
+	if !ok || !alphanumericASCII(status) {
+		return req, stopper.Invalid("data.invocationStatus", "must be the run's status such as \"Failed\" %s", what)
+	}
+	req.Status = string(status)
+	return req, nil
+}
+
+// cloudEventItems decodes a batch push: a JSON array of events (objects),
+// each one an item of its own (a bad event fails alone). An array holding
+// anything but objects is no batch of events, and is refused whole.
+func cloudEventItems(batch []byte) ([]stopper.Item, *stopper.Error) {
+	if e, ok := jsonscan.Array(batch, 0); ok {
+		for e.Next() {
+			if e.Value[0] != '{' {
+				return nil, stopper.Invalid("body", "is an array, so it must be a batch of EventBridge events (JSON objects); a request is one JSON object such as {\"InvokeId\": \"t-...\"}")
+			}
+		}
+	}
+	return arrayItems(batch, "an EventBridge batch", func(i int, raw []byte) stopper.Item {
+		req, err := cloudEventRequest(raw)
+		it := stopper.Item{Id: req.EventId, Request: stopper.Request{FailFast: &req}, Err: err}
+		if it.Id == "" {
+			it.Id = "#" + strconv.Itoa(i)
+		}
+		return it
+	})
+}
+
+// arrayItems reads a JSON array of at most maxBatch elements (counted
+// before any is decoded) and turns each into an item.
+func arrayItems(raw []byte, what string, item func(i int, raw []byte) stopper.Item) ([]stopper.Item, *stopper.Error) {
+	e, ok := jsonscan.Array(raw, 0)
+	if !ok {
+		return nil, stopper.Invalid("body", "must be a JSON array (%s)", what)
+	}
+	n := 0
+	for e.Next() {
+		n++
+	}
+	if e.Invalid() || len(bytes.TrimLeft(e.Rest(), " \t\r\n")) != 0 {
+		return nil, stopper.Invalid("body", "is not valid JSON (%s)", what)
+	}
+	if n > maxBatch {
+		return nil, stopper.Invalid("body", "holds %d items (%s); at most %d are taken in one delivery", n, what, maxBatch)
+	}
+	items := make([]stopper.Item, 0, n)
+	e, _ = jsonscan.Array(raw, 0)
+	for e.Next() {
+		items = append(items, item(len(items), e.Value))
+	}
+	return items, nil
+}
+
+// eventFields reads a JSON object's members by exact name, refusing a
+// repeated one; values stay raw.
+func eventFields(raw []byte, what string) (map[string][]byte, *stopper.Error) {
+	m, ok := jsonscan.Object(raw, 1)
+	if !ok {
+		return nil, stopper.Invalid("body", "must be a JSON object (%s)", what)
+	}
+	fields := make(map[string][]byte, 16)
+	for m.Next() {
+		if _, dup := fields[string(m.Key)]; dup {
+			return nil, stopper.Invalid(truncate(string(m.Key)), "appears more than once in %s", what)
+		}
+		fields[string(m.Key)] = m.Value
+	}
+	if m.Invalid() || len(bytes.TrimLeft(m.Rest(), " \t\r\n")) != 0 {
+		return nil, stopper.Invalid("body", "is not valid JSON (%s)", what)
+	}
+	return fields, nil
+}
+
+// alphanumericASCII reports whether s is 1 to 32 ASCII letters and digits
+// (statuses such as Failed, Timeout).
+func alphanumericASCII(s []byte) bool {
+	if len(s) == 0 || len(s) > 32 {
+		return false
+	}
+	for _, c := range s {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
+}
