@@ -125,22 +125,26 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 		return nil
 	}
 	limit := threshold.Limit(c.total)
+	rule := "max-errors " + a.MaxErrors
+	if threshold.Percent > 0 {
+		rule += fmt.Sprintf(" (%d of %d)", limit, c.total)
+	}
 	if c.failed < limit {
-		a.Reason = fmt.Sprintf("%d of %d instances failed: below max-errors %s (%d)", c.failed, c.total, a.MaxErrors, limit)
+		a.Reason = fmt.Sprintf("%d of %d instances failed: below %s", c.failed, c.total, rule)
 		return nil
 	}
 	a.Pending, a.Running = c.pending, c.running
 	switch {
 	case !c.stoppable(inv):
-		a.Reason = fmt.Sprintf("%d of %d instances failed: max-errors %s (%d) reached, but nothing is left to stop", c.failed, c.total, a.MaxErrors, limit)
+		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, but nothing is left to stop", c.failed, c.total, rule)
 	case a.DryRun:
-		a.Reason = fmt.Sprintf("%d of %d instances failed: max-errors %s (%d) reached, the rest would be stopped (dry run)", c.failed, c.total, a.MaxErrors, limit)
+		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest would be stopped (dry run)", c.failed, c.total, rule)
 	default:
 		if err := f.API.StopInvocation(ctx, region, req.InvokeId, nil); err != nil {
 			return err
 		}
 		a.Stopped = true
-		a.Reason = fmt.Sprintf("%d of %d instances failed: max-errors %s (%d) reached, the rest stopped", c.failed, c.total, a.MaxErrors, limit)
+		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest stopped", c.failed, c.total, rule)
 	}
 	return nil
 }
