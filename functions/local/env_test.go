@@ -1,0 +1,20 @@
+package main
+
+import (
+	"os"
+	"strings"
+	"testing"
+)
+
+// TestMain runs the tests in an environment cleared of the function's
+// settings, so that what a developer exported (the README tells users to
+// export STOPPER_WEBHOOK_SECRET) does not change what the tests see.
+func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "STOPPER_") || strings.HasPrefix(k, "ALIBABA_CLOUD_") {
+			os.Unsetenv(k)
+		}
+	}
+	os.Exit(m.Run())
+}
