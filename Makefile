@@ -8,7 +8,8 @@ BIN         := $(CURDIR)/.bin
 # The AWS Lambda Runtime Interface Emulator, pinned; the end-to-end tests run
 # the real bootstrap under it.
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
-RIE         := $(BIN)/aws-lambda-rie
+# Keyed by its version: changing RIE_VERSION installs the new one.
+RIE         := $(BIN)/rie-$(RIE_VERSION)/aws-lambda-rie
 FUZZTIME    ?= 10s
 BUILDFLAGS  := -trimpath -ldflags='-s -w'
 
@@ -26,7 +27,7 @@ vet:
 
 rie: $(RIE)
 $(RIE):
-	GOBIN=$(BIN) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
+	GOBIN=$(dir $(RIE)) $(GO) install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@$(RIE_VERSION)
 
 # Runs the function on a sample event against the embedded emulator.
 invoke:
