@@ -1,0 +1,352 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Size limits, each below the service's own:
+//   - DingTalk rejects bodies over 20000 bytes: errcode 460101 "message too
+//     long, exceed 20000 bytes" / "body 大小不合法; 请保持大小在 20000bytes 以内"
+//     (reported in github.com/Le0nsec/SecCrawler/issues/12 and
+//     github.com/feiyu563/PrometheusAlert/issues/318; older answers said
+//     101002 "message is too long": timonwong/prometheus-webhook-dingtalk#30).
+//   - Lark: the request body must not exceed 20 KB (integrations.md §4.2;
+//     error 9499 Bad Request otherwise).
+//   - Slack: a section block's text is at most 3000 characters, a header's
+//     150, a message at most 50 blocks (Block Kit reference,
+//     api.slack.com/reference/block-kit/blocks); messages whose blocks total
+//     about 13,000 characters are refused with msg_blocks_too_long although
+//     no limit says so (github.com/slackapi/bolt-js/issues/2509), hence
+//     12,000 in all.
+const (
+	dingTalkMaxBody   = 19000
+	larkMaxBody       = 19000
+	larkSignReserve   = 128 // "timestamp" and "sign" members, added when sending
+	slackMaxSection   = 3000
+	slackMaxHeader    = 150
+	slackMaxBlocks    = 50
+	slackMaxBlockText = 12000
+	slackMaxFallback  = 500
+)
+
+// style is how a format marks up the message's parts.
+type style struct {
+	code func(string) string // ids, names, codes, rules
+	bold func(string) string
+	text func(string) string // free text
+}
+
+// part is a paragraph, or a list of items.
+type part struct {
+	list  bool
+	lines []string
+}
+
+// compose lays the summary out, with at most ns stops and nf failures.
+func compose(s summary, st style, ns, nf int) []part {
+	var parts []part
+	para := func(line string) {
+		if line != "" {
+			parts = append(parts, part{lines: []string{line}})
+		}
+	}
+	h := st.bold(st.text(s.Action))
+	if s.Action == "" {
+		h = st.text("Request")
+	}
+	if s.Trigger != "" {
+		h += st.text(" (trigger ") + st.code(s.Trigger) + st.text(")")
+	}
+	if s.RequestId != "" {
+		h += st.text(", request ") + st.code(s.RequestId)
+	}
+	para(h)
+	if s.RefusedCode != "" || s.RefusedMessage != "" {
+		para(st.bold(st.text("Nothing was stopped.")) + " " + st.code(s.RefusedCode) + st.text(": "+s.RefusedMessage))
+	}
+	if len(s.Stops) > 0 {
+		para(st.text(fmt.Sprintf("Instances: %d pending (cancelled), %d running (possibly killed)", s.Pending, s.Running)))
+		var items []string
+		for _, l := range s.Stops[:ns] {
+			item := st.code(l.InvokeId)
+			if l.CommandName != "" {
+				item += st.text(" (") + st.code(l.CommandName) + st.text(")")
+			}
+			if l.RegionId != "" {
+				item += st.text(" in ") + st.code(l.RegionId)
+			}
+			item += st.text(": " + l.counts())
+			if l.Why != "" {
+				item += st.text("; why: ") + st.code(l.Why)
+			}
+			items = append(items, item)
+		}
+		if n := len(s.Stops) - ns; n > 0 {
+			items = append(items, st.text(more(n, "invocations")))
+		}
+		parts = append(parts, part{list: true, lines: items})
+	}
+	if len(s.Failures) > 0 {
+		para(st.bold(st.text(fmt.Sprintf("Failed (%d)", len(s.Failures)))))
+		var items []string
+		for _, f := range s.Failures[:nf] {
+			item := ""
+			if f.Where != "" {
+				item = st.code(f.Where) + st.text(": ")
+			}
+			item += st.code(f.Code)
+			if f.Message != "" {
+				item += st.text(" " + f.Message)
+			}
+			items = append(items, item)
+		}
+		if n := len(s.Failures) - nf; n > 0 {
+			items = append(items, st.text(more(n, "failures")))
+		}
+		parts = append(parts, part{list: true, lines: items})
+	}
+	if s.Matched != "" {
+		para(st.text("Matched: " + s.Matched))
+	}
+	return parts
+}
+
+// fit renders with as many stops and failures as fit the format's limits
+// (at most maxStops and maxFailures), dropping list items from the longer
+// list first; the counts and "and N more" always remain.
+func fit(s summary, render func(s summary, ns, nf int) ([]byte, bool)) ([]byte, error) {
+	ns, nf := min(len(s.Stops), maxStops), min(len(s.Failures), maxFailures)
+	for {
+		b, ok := render(s, ns, nf)
+		if ok {
+			return b, nil
+		}
+		switch {
+		case ns == 0 && nf == 0:
+			return nil, errors.New("the message does not fit the service's size limit")
+		case ns >= nf:
+			ns = max(0, min(ns-1, ns/2+1))
+		default:
+			nf = max(0, min(nf-1, nf/2+1))
+		}
+	}
+}
+
+func marshal(v any) ([]byte, error) {
+	var b bytes.Buffer
+	e := json.NewEncoder(&b)
+	e.SetEscapeHTML(false)
+	if err := e.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
+}
+
+// DingTalk: a markdown message (integrations.md §4.1). Outside text sits in
+// code spans, with backticks turned into quotes so that it cannot close them.
+
+type dingTalkMessage struct {
+	MsgType  string           `json:"msgtype"`
+	Markdown dingTalkMarkdown `json:"markdown"`
+}
+
+type dingTalkMarkdown struct {
+	Title string `json:"title"`
+	Text  string `json:"text"`
+}
+
+var dingTalkStyle = style{
+	code: markdownCode,
+	bold: func(s string) string { return "**" + s + "**" },
+	text: func(s string) string { return s },
+}
+
+func markdownCode(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
+}
+
+func renderDingTalk(s summary) ([]byte, error) {
+	return fit(s, func(s summary, ns, nf int) ([]byte, bool) {
+		var b strings.Builder
+		b.WriteString("#### " + s.Title + "\n\n")
+		for _, p := range compose(s, dingTalkStyle, ns, nf) {
+			for _, l := range p.lines {
+				if p.list {
+					b.WriteString("- ")
+				}
+				b.WriteString(l + "\n")
+			}
+			b.WriteString("\n")
+		}
+		body, err := marshal(dingTalkMessage{MsgType: "markdown",
+			Markdown: dingTalkMarkdown{Title: s.Title, Text: strings.TrimRight(b.String(), "\n")}})
+		return body, err == nil && len(body) <= dingTalkMaxBody
+	})
+}
+
+// Lark: a rich text ("post") message, one paragraph per line, plain text
+// (no markup to escape). integrations.md §4.2; the body shape follows the
+// official guide's post example (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot).
+
+type larkMessage struct {
+	Timestamp string      `json:"timestamp,omitempty"`
+	Sign      string      `json:"sign,omitempty"`
+	MsgType   string      `json:"msg_type"`
+	Content   larkContent `json:"content"`
+}
+
+type larkContent struct {
+	Post map[string]larkPost `json:"post"`
+}
+
+type larkPost struct {
+	Title   string           `json:"title"`
+	Content [][]larkTextNode `json:"content"`
+}
+
+type larkTextNode struct {
+	Tag  string `json:"tag"`
+	Text string `json:"text"`
+}
+
+var plainStyle = style{
+	code: func(s string) string { return s },
+	bold: func(s string) string { return s },
+	text: func(s string) string { return s },
+}
+
+// renderLark returns the message without its signature (added per attempt).
+func renderLark(s summary, signed bool) (larkMessage, error) {
+	limit := larkMaxBody
+	if signed {
+		limit -= larkSignReserve
+	}
+	var m larkMessage
+	_, err := fit(s, func(s summary, ns, nf int) ([]byte, bool) {
+		var paras [][]larkTextNode
+		for _, p := range compose(s, plainStyle, ns, nf) {
+			for _, l := range p.lines {
+				if p.list {
+					l = "• " + l
+				}
+				paras = append(paras, []larkTextNode{{Tag: "text", Text: l}})
+			}
+		}
+		m = larkMessage{MsgType: "post", Content: larkContent{Post: map[string]larkPost{
+			"zh_cn": {Title: s.Title, Content: paras}}}}
+		body, err := marshal(m)
+		return body, err == nil && len(body) <= limit
+	})
+	return m, err
+}
+
+// Slack: blocks with a plain text fallback (integrations.md §4.3). mrkdwn
+// text escapes &, < and > and nothing else (api.slack.com/reference/surfaces/formatting#escaping).
+
+type slackMessage struct {
+	Text   string       `json:"text"`
+	Blocks []slackBlock `json:"blocks"`
+}
+
+type slackBlock struct {
+	Type string    `json:"type"`
+	Text slackText `json:"text"`
+}
+
+type slackText struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
+
+var slackStyle = style{
+	code: func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "`" + slackEscaper.Replace(strings.ReplaceAll(s, "`", "'")) + "`"
+	},
+	bold: func(s string) string { return "*" + s + "*" },
+	text: slackEscaper.Replace,
+}
+
+func renderSlack(s summary) ([]byte, error) {
+	return fit(s, func(s summary, ns, nf int) ([]byte, bool) {
+		m := slackMessage{Text: clipUTF16(slackEscaper.Replace(s.Title+". "+plainHeader(s)), slackMaxFallback),
+			Blocks: []slackBlock{{Type: "header", Text: slackText{Type: "plain_text", Text: clipUTF16(s.Title, slackMaxHeader)}}}}
+		total := utf16Len(m.Blocks[0].Text.Text)
+		section := func(text string) {
+			m.Blocks = append(m.Blocks, slackBlock{Type: "section", Text: slackText{Type: "mrkdwn", Text: text}})
+			total += utf16Len(text)
+		}
+		// Parts packed into as few sections as fit: a blank line between
+		// parts, one line per list item.
+		var cur string
+		for _, p := range compose(s, slackStyle, ns, nf) {
+			for i, l := range p.lines {
+				if p.list {
+					l = "• " + l
+				}
+				l = clipUTF16(l, slackMaxSection)
+				sep := "\n"
+				if i == 0 {
+					sep = "\n\n"
+				}
+				switch {
+				case cur == "":
+					cur = l
+				case utf16Len(cur)+utf16Len(sep)+utf16Len(l) <= slackMaxSection:
+					cur += sep + l
+				default:
+					section(cur)
+					cur = l
+				}
+			}
+		}
+		if cur != "" {
+			section(cur)
+		}
+		body, err := marshal(m)
+		return body, err == nil && len(m.Blocks) <= slackMaxBlocks && total <= slackMaxBlockText
+	})
+}
+
+// plainHeader is the request line in plain text, for fallbacks (compose
+// always starts with it).
+func plainHeader(s summary) string { return compose(s, plainStyle, 0, 0)[0].lines[0] }
+
+func utf16Len(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf16.RuneLen(r)
+	}
+	return n
+}
+
+// clipUTF16 cuts s to at most max UTF-16 code units (Slack counts
+// characters as JavaScript does), ending in an ellipsis when cut.
+func clipUTF16(s string, max int) string {
+	if utf16Len(s) <= max {
+		return s
+	}
+	n, cut := 0, 0
+	for cut < len(s) {
+		r, size := utf8.DecodeRuneInString(s[cut:])
+		if n+utf16.RuneLen(r) > max-1 {
+			break
+		}
+		n += utf16.RuneLen(r)
+		cut += size
+	}
+	return s[:cut] + "…"
+}

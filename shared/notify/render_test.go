@@ -1,0 +1,210 @@
+package notify
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/ with the rendered samples")
+
+// webhooks of each format, as operators configure them.
+var webhooks = map[string]Options{
+	FormatDingTalk: {URL: "https://oapi.dingtalk.com/robot/send?access_token=" + dingTalkToken},
+	FormatLark:     {URL: "https://open.feishu.cn/open-apis/bot/v2/hook/" + larkToken},
+	FormatSlack:    {URL: "https://hooks.slack.com/services/" + slackPath},
+	FormatJSON:     {URL: "https://ops.example.com/hooks/ecs-stopper"},
+}
+
+// render is the body Notify would post for r (signed at testNow when the
+// options carry a secret).
+func render(t testing.TB, o Options, r stopper.Report) []byte {
+	t.Helper()
+	o.Now = func() time.Time { return testNow }
+	n, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build, err := n.payload(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, body, err := build(testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return body
+}
+
+// The samples in testdata/ are one two-stop sweep's messages as each
+// service receives them (README material): go test -run TestSamples -update.
+func TestSamples(t *testing.T) {
+	for _, tc := range []struct{ format, file string }{
+		{FormatDingTalk, "dingtalk.md"}, {FormatLark, "lark.json"}, {FormatSlack, "slack.json"}, {FormatJSON, "json.json"},
+	} {
+		t.Run(tc.format, func(t *testing.T) {
+			body := render(t, webhooks[tc.format], twoStopSweep())
+			checkLimits(t, tc.format, body)
+			var sample []byte
+			if tc.format == FormatDingTalk {
+				var m dingTalkMessage
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatal(err)
+				}
+				sample = []byte(m.Markdown.Text + "\n")
+			} else {
+				var b bytes.Buffer
+				if err := json.Indent(&b, body, "", "  "); err != nil {
+					t.Fatal(err)
+				}
+				sample = append(b.Bytes(), '\n')
+			}
+			path := filepath.Join("testdata", tc.file)
+			if *update {
+				if err := os.WriteFile(path, sample, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test -run TestSamples -update)", err)
+			}
+			if !bytes.Equal(sample, want) {
+				t.Errorf("%s changed (go test -run TestSamples -update to accept):\n%s", path, sample)
+			}
+		})
+	}
+}
+
+// Long lists are cut ("and N more"), and long texts too, within each
+// service's limits.
+func TestLongReportsFit(t *testing.T) {
+	long := strings.Repeat("长", 400) // 3 bytes a rune in UTF-8
+	r := stopper.Report{RequestId: "req-long", Trigger: "fc-timer", Action: stopper.ActionSweep, Matched: map[string]int{}}
+	for i := range 150 {
+		r.Stopped = append(r.Stopped, stopper.ReportedStop{RegionId: "cn-hangzhou", InvokeId: fmt.Sprintf("t-%04d-%s", i, long),
+			CommandName: long, Why: long, Pending: 1, Running: 1})
+		r.Failed = append(r.Failed, stopper.ReportedFailure{RegionId: "cn-hangzhou", InvokeId: fmt.Sprintf("t-f%04d", i), Code: "InternalError", Message: long})
+	}
+	r.Answer = map[string]int{"Stopped": 150}
+	for format, o := range webhooks {
+		t.Run(format, func(t *testing.T) {
+			if format == FormatDingTalk {
+				o.Secret = dingSecret
+			}
+			if format == FormatLark {
+				o.Secret = larkSecret
+			}
+			body := render(t, o, r)
+			checkLimits(t, format, body)
+			if format == FormatJSON {
+				return
+			}
+			s := string(body)
+			for _, want := range []string{"t-0000-", "more invocations", "Failed (150)", "more failures", "Instances: 150 pending (cancelled), 150 running (possibly killed)"} {
+				if !strings.Contains(s, want) {
+					t.Errorf("no %q in the message", want)
+				}
+			}
+			if strings.Contains(s, "t-0020-") {
+				t.Errorf("more than %d stops listed", maxStops)
+			}
+		})
+	}
+}
+
+// checkLimits fails when a body breaks its service's limits.
+func checkLimits(t testing.TB, format string, body []byte) {
+	t.Helper()
+	if !json.Valid(body) {
+		t.Fatalf("%s: not JSON: %s", format, body)
+	}
+	switch format {
+	case FormatDingTalk:
+		if len(body) > dingTalkMaxBody {
+			t.Fatalf("dingtalk body %d bytes", len(body))
+		}
+	case FormatLark:
+		if len(body) > larkMaxBody {
+			t.Fatalf("lark body %d bytes", len(body))
+		}
+	case FormatSlack:
+		var m slackMessage
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(err)
+		}
+		if len(m.Blocks) > slackMaxBlocks || utf16Len(m.Text) > slackMaxFallback || m.Text == "" {
+			t.Fatalf("slack: %d blocks, fallback %d", len(m.Blocks), utf16Len(m.Text))
+		}
+		total := 0
+		for i, b := range m.Blocks {
+			n := utf16Len(b.Text.Text)
+			total += n
+			if n == 0 || n > slackMaxSection || b.Type == "header" && (i != 0 || n > slackMaxHeader) {
+				t.Fatalf("slack block %d (%s) has %d characters", i, b.Type, n)
+			}
+		}
+		if total > slackMaxBlockText {
+			t.Fatalf("slack blocks total %d characters", total)
+		}
+	}
+}
+
+func TestClean(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"plain", 10, "plain"},
+		{"  line\none\r\n\ttwo\u2028three\x00 ", 50, "line one two three"},
+		{"abcdefghij", 5, "abcd…"},
+		{"长长长长长长", 3, "长长…"},
+		{"bad\xffutf8", 20, "bad\uFFFDutf8"},
+		{"zero\u200bwidth\u202ertl", 20, "zero width rtl"},
+	} {
+		if got := clean(tc.in, tc.max); got != tc.want || utf8.RuneCountInString(got) > tc.max {
+			t.Errorf("clean(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
+
+// The renderers take any text a report may carry (command names and API
+// messages come from outside) and still answer valid JSON within limits.
+func FuzzRenderers(f *testing.F) {
+	f.Add("t-hz0jdfwd9f7k2a", "nightly-backup", "cn-hangzhou", "OlderThan=2h0m0s", "Throttling.User", "Request was denied", uint8(2))
+	f.Add("`]*_<&>", "**bold** [x](http://e) <!channel>", "\n\n# h", "\"\\\u2028", "\x00\xff", strings.Repeat("长", 2000), uint8(41))
+	f.Add("", "", "", "", "", "", uint8(0))
+	f.Fuzz(checkRenderers)
+}
+
+func checkRenderers(t *testing.T, invokeID, command, region, why, code, message string, n uint8) {
+	{
+		r := stopper.Report{RequestId: invokeID, Trigger: command, Action: why, Matched: map[string]int{region: int(n)}, Answer: map[string]string{"m": message}}
+		for i := range int(n%45) + 1 {
+			r.Stopped = append(r.Stopped, stopper.ReportedStop{RegionId: region, InvokeId: invokeID + fmt.Sprint(i), CommandName: command,
+				Why: why, Pending: i, Running: int(n)})
+		}
+		for i := range int(n % 15) {
+			r.Failed = append(r.Failed, stopper.ReportedFailure{RegionId: region, InvokeId: invokeID, Item: fmt.Sprint(i), Code: code, Message: message})
+		}
+		if n%7 == 0 {
+			r.Refused = &stopper.Error{Code: code, Message: message}
+		}
+		for format, o := range webhooks {
+			if format == FormatLark {
+				o.Secret = larkSecret
+			}
+			checkLimits(t, format, render(t, o, r))
+		}
+	}
+}

@@ -1,0 +1,327 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
+)
+
+const (
+	// deadlineMargin is left before the request's deadline, so that the
+	// function can still answer after a notification that used its bound.
+	deadlineMargin = 250 * time.Millisecond
+	// retryBackoff is the pause before the one retry when the service
+	// gives no Retry-After.
+	retryBackoff = 200 * time.Millisecond
+	// minAttempt is the least time worth starting an attempt with.
+	minAttempt = 200 * time.Millisecond
+	// maxAnswer is as much of an answer as is read.
+	maxAnswer = 64 << 10
+	// maxServiceText caps a service's own error text in errors.
+	maxServiceText = 200
+)
+
+// Notify posts one message about the report. Only reports worth it (something
+// was stopped, or a sweep was refused by its limit; never a dry run) are
+// sent; the others return nil at once. It retries at most once (a
+// connection error, a 5xx or a 429, after the answer's Retry-After when that
+// fits), all within the notifier's timeout and ctx's deadline less a margin,
+// and returns what failed, redacted. It never panics.
+func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
+	if n == nil {
+		return nil // notifications off
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			err = n.fail("not sent: %s", n.redact.Text(fmt.Sprint(p)))
+		}
+	}()
+	if !r.Worth() || r.DryRun {
+		return nil
+	}
+	build, err := n.payload(r)
+	if err != nil {
+		return n.fail("not sent: %v", err)
+	}
+	budget := n.timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl) - deadlineMargin; left < budget {
+			budget = left
+		}
+	}
+	if budget <= 0 {
+		return n.fail("not sent: the request's deadline is less than %s away", deadlineMargin)
+	}
+	ctx, cancel := context.WithTimeout(ctx, budget)
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		target, body, err := build(n.now())
+		if err != nil {
+			return n.fail("not sent: %v", err)
+		}
+		a := n.post(ctx, target, body, budget)
+		if a == nil {
+			n.log.LogAttrs(ctx, slog.LevelInfo, "notification sent", slog.String("request_id", r.RequestId),
+				slog.String("format", n.format), slog.String("url", n.redact.url), slog.Int("attempts", attempt))
+			return nil
+		}
+		if attempt == 2 || !a.retry {
+			return n.fail("%s", a.msg)
+		}
+		wait := retryBackoff
+		if a.retryAfter > 0 {
+			wait = a.retryAfter
+		}
+		dl, _ := ctx.Deadline()
+		if left := time.Until(dl); left < wait+minAttempt {
+			if a.retryAfter > 0 {
+				return n.fail("%s; not retried: Retry-After %s does not fit the %s left", a.msg, a.retryAfter, left.Round(time.Millisecond))
+			}
+			return n.fail("%s; no time left to retry", a.msg)
+		}
+		n.log.LogAttrs(ctx, slog.LevelWarn, "notification retry", slog.String("request_id", r.RequestId),
+			slog.String("format", n.format), slog.String("url", n.redact.url), slog.String("error", a.msg),
+			slog.Duration("wait", wait))
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return n.fail("%s; no time left to retry", a.msg)
+		case <-t.C:
+		}
+	}
+}
+
+// fail is a Notify error: what failed, where (the URL redacted), and the
+// text redacted once more in case a service or Go echoed a secret.
+func (n *Notifier) fail(format string, args ...any) error {
+	return errors.New(n.redact.Text(fmt.Sprintf("notification (%s) to %s: %s", n.format, n.redact.url, fmt.Sprintf(format, args...))))
+}
+
+// payload renders the message once; the returned function signs it for an
+// attempt at the given time (a new timestamp each attempt).
+func (n *Notifier) payload(r stopper.Report) (func(now time.Time) (target string, body []byte, err error), error) {
+	u := *n.url
+	u.Fragment, u.RawFragment = "", ""
+	target := u.String()
+	fixed := func(body []byte) func(time.Time) (string, []byte, error) {
+		return func(time.Time) (string, []byte, error) { return target, body, nil }
+	}
+	switch n.format {
+	case FormatJSON:
+		if r.Answer == nil {
+			return nil, errors.New("the report carries no answer to post")
+		}
+		body, err := marshal(r.Answer)
+		if err != nil {
+			return nil, fmt.Errorf("the answer is not JSON: %v", err)
+		}
+		// The answer is the caller's already; it may still quote an API
+		// message echoing the notifier's own secrets.
+		return fixed([]byte(n.redact.Text(string(body)))), nil
+	case FormatDingTalk:
+		body, err := renderDingTalk(summarize(r, n.redact))
+		if err != nil || n.secret == "" {
+			return fixed(body), err
+		}
+		return func(now time.Time) (string, []byte, error) {
+			return dingTalkSignedURL(target, n.secret, now), body, nil
+		}, nil
+	case FormatLark:
+		m, err := renderLark(summarize(r, n.redact), n.secret != "")
+		if err != nil {
+			return nil, err
+		}
+		return func(now time.Time) (string, []byte, error) {
+			if n.secret != "" {
+				m.Timestamp, m.Sign = larkSign(n.secret, now)
+			}
+			body, err := marshal(m)
+			return target, body, err
+		}, nil
+	case FormatSlack:
+		body, err := renderSlack(summarize(r, n.redact))
+		return fixed(body), err
+	}
+	return nil, fmt.Errorf("unknown format %q", n.format)
+}
+
+// attemptError is one attempt's failure, and whether another may help.
+type attemptError struct {
+	msg        string
+	retry      bool
+	retryAfter time.Duration
+}
+
+func (n *Notifier) post(ctx context.Context, target string, body []byte, budget time.Duration) *attemptError {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(body))
+	if err != nil {
+		return &attemptError{msg: "cannot build the request: " + n.redact.Text(unwrapURLError(err).Error())}
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	req.Header.Set("User-Agent", "ecs-stopper")
+	resp, err := n.client.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return &attemptError{msg: fmt.Sprintf("no answer within the notification's bound (%s)", budget.Round(time.Millisecond))}
+		}
+		// Go's error quotes the whole URL, token included: its cause only.
+		return &attemptError{msg: "POST failed: " + n.redact.Text(unwrapURLError(err).Error()), retry: true}
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
+	if err != nil && ctx.Err() != nil {
+		return &attemptError{msg: fmt.Sprintf("no whole answer within the notification's bound (%s)", budget.Round(time.Millisecond))}
+	}
+	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
+		return &attemptError{msg: n.httpFailure(resp, answer), retry: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"), n.now())}
+	}
+	if msg := n.check(resp, answer); msg != "" {
+		return &attemptError{msg: msg}
+	}
+	return nil
+}
+
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// check reads the service's answer: "" when the message was accepted.
+// DingTalk answers {"errcode":0,...}, Lark {"code":0,...} (legacy
+// "StatusCode"), Slack HTTP 200 with the body "ok" (integrations.md §4);
+// a JSON receiver any 2xx.
+func (n *Notifier) check(resp *http.Response, answer []byte) string {
+	switch n.format {
+	case FormatDingTalk:
+		var a struct {
+			ErrCode *int   `json:"errcode"`
+			ErrMsg  string `json:"errmsg"`
+		}
+		if json.Unmarshal(answer, &a) != nil || a.ErrCode == nil {
+			return n.httpFailure(resp, answer) + " (not DingTalk's answer)"
+		}
+		if *a.ErrCode != 0 {
+			return fmt.Sprintf("DingTalk answered errcode %d: %s%s", *a.ErrCode, n.serviceText(a.ErrMsg), dingTalkHint(*a.ErrCode))
+		}
+		if resp.StatusCode/100 != 2 {
+			return n.httpFailure(resp, answer)
+		}
+	case FormatLark:
+		var a struct {
+			Code          *int   `json:"code"`
+			Msg           string `json:"msg"`
+			StatusCode    *int   `json:"StatusCode"`
+			StatusMessage string `json:"StatusMessage"`
+		}
+		if json.Unmarshal(answer, &a) != nil || (a.Code == nil && a.StatusCode == nil) {
+			return n.httpFailure(resp, answer) + " (not Lark's answer)"
+		}
+		code, msg := a.Code, a.Msg
+		if code == nil {
+			code, msg = a.StatusCode, a.StatusMessage
+		}
+		if *code != 0 {
+			return fmt.Sprintf("Lark answered code %d: %s%s", *code, n.serviceText(msg), larkHint(*code))
+		}
+		if resp.StatusCode/100 != 2 {
+			return n.httpFailure(resp, answer)
+		}
+	case FormatSlack:
+		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(answer)) != "ok" {
+			return n.httpFailure(resp, answer) + slackHint(strings.TrimSpace(string(answer)))
+		}
+	default:
+		if resp.StatusCode/100 != 2 {
+			return n.httpFailure(resp, answer)
+		}
+	}
+	return ""
+}
+
+func (n *Notifier) httpFailure(resp *http.Response, answer []byte) string {
+	msg := "answered HTTP " + strconv.Itoa(resp.StatusCode)
+	if t := n.serviceText(string(answer)); t != "" {
+		msg += ": " + t
+	}
+	return msg
+}
+
+// serviceText is a service's own text, redacted, on one line, capped.
+func (n *Notifier) serviceText(s string) string {
+	return strconv.Quote(clean(n.redact.Text(s), maxServiceText))
+}
+
+// retryAfter reads a Retry-After header: seconds, or an HTTP date.
+func retryAfter(h string, now time.Time) time.Duration {
+	h = strings.TrimSpace(h)
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.Atoi(h); err == nil {
+		if s <= 0 {
+			return 0
+		}
+		return time.Duration(min(s, 3600)) * time.Second
+	}
+	if t, err := http.ParseTime(h); err == nil && t.After(now) {
+		return min(t.Sub(now), time.Hour)
+	}
+	return 0
+}
+
+// Hints name the setting behind a service's refusal. Codes:
+// integrations.md §4 (DingTalk 310000 with "keywords not in content",
+// "invalid timestamp", "sign not match" or "ip X not in whitelist"; 130101
+// "send too fast", 20 messages a minute then a 10-minute pause; 460101 too
+// long. Lark 19021 signature, 19022 IP, 19024 keyword, 11232 throttled,
+// 9499 bad request. Slack 403 action_prohibited, 404 channel_not_found,
+// 410 channel_is_archived, 429 rate limited).
+
+func dingTalkHint(code int) string {
+	switch code {
+	case 310000:
+		return " (check the robot's security settings: add the keyword ecs-stopper, set STOPPER_NOTIFY_SECRET to its Additional Signature (加签) secret, or allow the function's egress IP; a signature also fails when the clock is more than an hour off)"
+	case 130101:
+		return " (the robot takes 20 messages a minute, then pauses for 10 minutes)"
+	case 460101:
+		return " (message too long)"
+	}
+	return ""
+}
+
+func larkHint(code int) string {
+	switch code {
+	case 19021:
+		return " (STOPPER_NOTIFY_SECRET must be the bot's signature verification secret, and the clock within an hour)"
+	case 19022:
+		return " (allow the function's egress IP in the bot's IP allowlist)"
+	case 19024:
+		return " (add the keyword ecs-stopper to the bot's keywords)"
+	case 11232:
+		return " (the bot takes 100 messages a minute and 5 a second)"
+	}
+	return ""
+}
+
+func slackHint(answer string) string {
+	switch answer {
+	case "action_prohibited", "channel_not_found", "channel_is_archived", "no_service", "invalid_token", "no_team", "team_disabled":
+		return " (the webhook was revoked or its channel is gone: create a new incoming webhook and set STOPPER_NOTIFY_URL)"
+	}
+	return ""
+}

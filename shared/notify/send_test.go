@@ -1,0 +1,494 @@
+package notify
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
+)
+
+var testNow = time.Date(2025, 6, 1, 8, 30, 0, 0, time.UTC)
+
+// received is one request a test receiver got.
+type received struct {
+	query map[string][]string
+	body  []byte
+}
+
+// receiver is a local webhook: it records each request and answers with
+// the next of answers (the last one again once they run out).
+type receiver struct {
+	*httptest.Server
+	mu   sync.Mutex
+	got  []received
+	errs []string
+}
+
+type answer struct {
+	status     int
+	body       string
+	retryAfter string
+}
+
+func newReceiver(t *testing.T, check func(r *http.Request, body []byte) string, answers ...answer) *receiver {
+	t.Helper()
+	rc := &receiver{}
+	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		rc.mu.Lock()
+		rc.got = append(rc.got, received{query: r.URL.Query(), body: body})
+		i := min(len(rc.got), len(answers)) - 1
+		if check != nil {
+			if msg := check(r, body); msg != "" {
+				rc.errs = append(rc.errs, msg)
+			}
+		}
+		rc.mu.Unlock()
+		a := answer{status: 200, body: "ok"}
+		if i >= 0 {
+			a = answers[i]
+		}
+		if a.retryAfter != "" {
+			w.Header().Set("Retry-After", a.retryAfter)
+		}
+		w.WriteHeader(a.status)
+		io.WriteString(w, a.body)
+	}))
+	t.Cleanup(rc.Close)
+	return rc
+}
+
+func (rc *receiver) requests(t *testing.T) []received {
+	t.Helper()
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	for _, e := range rc.errs {
+		t.Error("receiver: " + e)
+	}
+	return append([]received(nil), rc.got...)
+}
+
+// checkDingTalk verifies a DingTalk request as DingTalk documents it: the
+// signature recomputed from the query's timestamp (ms) with the secret as
+// the HMAC key, and a markdown body.
+func checkDingTalk(secret string) func(*http.Request, []byte) string {
+	return func(r *http.Request, body []byte) string {
+		if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" || r.Method != http.MethodPost {
+			return "method " + r.Method + " content type " + ct
+		}
+		q := r.URL.Query()
+		if q.Get("access_token") != dingTalkToken {
+			return "access_token lost: " + r.URL.RawQuery
+		}
+		if secret != "" {
+			ts := q.Get("timestamp")
+			mac := hmac.New(sha256.New, []byte(secret))
+			mac.Write([]byte(ts + "\n" + secret))
+			if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); q.Get("sign") != want {
+				return "sign " + q.Get("sign") + " want " + want
+			}
+			if ts != strconv.FormatInt(testNow.UnixMilli(), 10) {
+				return "timestamp " + ts + " is not the clock's milliseconds"
+			}
+		} else if q.Has("sign") || q.Has("timestamp") {
+			return "signed without a secret"
+		}
+		var m struct {
+			MsgType  string `json:"msgtype"`
+			Markdown struct{ Title, Text string }
+		}
+		if err := json.Unmarshal(body, &m); err != nil || m.MsgType != "markdown" || m.Markdown.Title == "" || m.Markdown.Text == "" {
+			return "not a markdown message: " + string(body)
+		}
+		return ""
+	}
+}
+
+// checkLark verifies a Lark request: the signature recomputed from the
+// body's timestamp (seconds) with timestamp+"\n"+secret as the HMAC key over
+// no data, and a post body.
+func checkLark(secret string) func(*http.Request, []byte) string {
+	return func(r *http.Request, body []byte) string {
+		var m struct {
+			Timestamp *string `json:"timestamp"`
+			Sign      *string `json:"sign"`
+			MsgType   string  `json:"msg_type"`
+			Content   struct {
+				Post map[string]struct {
+					Title   string
+					Content [][]struct{ Tag, Text string }
+				}
+			}
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			return "not JSON: " + string(body)
+		}
+		if secret != "" {
+			if m.Timestamp == nil || m.Sign == nil {
+				return "unsigned: " + string(body)
+			}
+			mac := hmac.New(sha256.New, []byte(*m.Timestamp+"\n"+secret))
+			if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); *m.Sign != want {
+				return "sign " + *m.Sign + " want " + want
+			}
+			if *m.Timestamp != strconv.FormatInt(testNow.Unix(), 10) {
+				return "timestamp " + *m.Timestamp + " is not the clock's seconds"
+			}
+		} else if m.Timestamp != nil || m.Sign != nil {
+			return "signed without a secret"
+		}
+		p, ok := m.Content.Post["zh_cn"]
+		if m.MsgType != "post" || !ok || p.Title == "" || len(p.Content) == 0 || p.Content[0][0].Tag != "text" {
+			return "not a post message: " + string(body)
+		}
+		return ""
+	}
+}
+
+func checkSlack(r *http.Request, body []byte) string {
+	var m struct {
+		Text   string
+		Blocks []struct {
+			Type string
+			Text struct{ Type, Text string }
+		}
+	}
+	if err := json.Unmarshal(body, &m); err != nil || m.Text == "" || len(m.Blocks) < 2 || m.Blocks[0].Type != "header" {
+		return "not a blocks message: " + string(body)
+	}
+	return ""
+}
+
+func checkJSON(r *http.Request, body []byte) string {
+	var a stopper.SweepAnswer
+	if err := json.Unmarshal(body, &a); err != nil || a.Action != stopper.ActionSweep {
+		return "not the sweep's answer: " + string(body)
+	}
+	return ""
+}
+
+// twoStopSweep is a sweep that stopped two invocations (and failed one).
+func twoStopSweep() stopper.Report {
+	answer := stopper.SweepAnswer{RequestId: "c0ffee00-1d2e-4f50-8a6b-7c8d9e0f1a2b", Action: stopper.ActionSweep, Scanned: 42, Matched: 3,
+		Stopped: []stopper.SweptInvoke{
+			{RegionId: "cn-hangzhou", InvokeId: "t-hz0jdfwd9f7k2a", CommandName: "nightly-backup", CreationTime: "2025-06-01T05:02:11Z", Rule: "OlderThan=2h0m0s", Pending: 1, Running: 2},
+			{RegionId: "cn-shanghai", InvokeId: "t-sh01ab2cd3ef4g", CommandName: "warm-cache", CreationTime: "2025-06-01T07:45:00Z", Rule: "stopper:ttl=30m", Running: 1},
+		},
+		Spared: []stopper.SparedInvoke{{RegionId: "cn-hangzhou", InvokeId: "t-hz0protect0001", CommandName: "db-migrate", Reason: "stopper:protect"}},
+		Failed: []stopper.FailedInvoke{{RegionId: "cn-shanghai", InvokeId: "t-sh09zz8yy7xx6w", Code: "Throttling.User", Message: "Request was denied due to user flow control."}},
+	}
+	r := stopper.NewReport("fc-timer", answer.RequestId, answer, nil)
+	r.Matched = map[string]int{"cn-hangzhou": 1, "cn-shanghai": 2} // the answer keeps these unexported
+	return r
+}
+
+func newTestNotifier(t *testing.T, o Options) *Notifier {
+	t.Helper()
+	if o.Now == nil {
+		o.Now = func() time.Time { return testNow }
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	n, err := New(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// Each format, signed where the service signs, against a receiver that
+// checks the signature with the documented scheme and the payload's shape;
+// a sweep that stopped two invocations is one message naming both.
+func TestEachFormat(t *testing.T) {
+	okDing, okLark := answer{200, `{"errcode":0,"errmsg":"ok"}`, ""}, answer{200, `{"code":0,"msg":"success","data":{}}`, ""}
+	for _, tc := range []struct {
+		name, format, secret, path string
+		check                      func(*http.Request, []byte) string
+		answer                     answer
+	}{
+		{name: "dingtalk signed", format: FormatDingTalk, secret: dingSecret, path: "/robot/send?access_token=" + dingTalkToken, check: checkDingTalk(dingSecret), answer: okDing},
+		{name: "dingtalk keyword only", format: FormatDingTalk, path: "/robot/send?access_token=" + dingTalkToken, check: checkDingTalk(""), answer: okDing},
+		{name: "lark signed", format: FormatLark, secret: larkSecret, path: "/open-apis/bot/v2/hook/" + larkToken, check: checkLark(larkSecret), answer: okLark},
+		{name: "lark legacy answer", format: FormatLark, path: "/open-apis/bot/v2/hook/" + larkToken, check: checkLark(""),
+			answer: answer{200, `{"Extra":null,"StatusCode":0,"StatusMessage":"success"}`, ""}},
+		{name: "slack", format: FormatSlack, path: "/services/" + slackPath, check: checkSlack, answer: answer{200, "ok", ""}},
+		{name: "json", format: FormatJSON, path: "/hooks/stopper", check: checkJSON, answer: answer{204, "", ""}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newReceiver(t, tc.check, tc.answer)
+			n := newTestNotifier(t, Options{URL: rc.URL + tc.path, Format: tc.format, Secret: tc.secret})
+			if err := n.Notify(context.Background(), twoStopSweep()); err != nil {
+				t.Fatal(err)
+			}
+			got := rc.requests(t)
+			if len(got) != 1 {
+				t.Fatalf("%d messages, want 1", len(got))
+			}
+			for _, id := range []string{"t-hz0jdfwd9f7k2a", "t-sh01ab2cd3ef4g"} {
+				if !bytes.Contains(got[0].body, []byte(id)) {
+					t.Errorf("the message does not name %s:\n%s", id, got[0].body)
+				}
+			}
+			if tc.format != FormatJSON && !bytes.Contains(got[0].body, []byte("ecs-stopper stopped 2 invocations")) {
+				t.Errorf("no title (nor keyword) in:\n%s", got[0].body)
+			}
+		})
+	}
+}
+
+// Nothing is sent for a report that stopped nothing, nor for a dry run.
+func TestNothingStoppedSendsNothing(t *testing.T) {
+	rc := newReceiver(t, nil)
+	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatSlack})
+	dry := twoStopSweep()
+	dry.DryRun = true
+	for _, r := range []stopper.Report{
+		stopper.NewReport("fc-timer", "r1", stopper.SweepAnswer{Action: stopper.ActionSweep}, nil),
+		stopper.NewReport("direct", "r2", nil, stopper.Invalid("InvokeId", "bad")),
+		dry,
+	} {
+		if err := n.Notify(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := rc.requests(t); len(got) != 0 {
+		t.Fatalf("%d messages sent, want none", len(got))
+	}
+}
+
+// A sweep refused by its limit stopped nothing: the message says so and
+// what to do (the error's message).
+func TestRefusedSweep(t *testing.T) {
+	refusal := &stopper.Error{Code: stopper.CodeSweepLimitExceeded, Status: http.StatusConflict,
+		Message: "the sweep selected 150 invocations, over STOPPER_SWEEP_MAX_STOPS=100: nothing was stopped; check the selection with a dry run, then raise the limit"}
+	r := stopper.NewReport("fc-timer", "req-9", nil, refusal)
+	rc := newReceiver(t, checkLark(""), answer{200, `{"code":0}`, ""})
+	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatLark})
+	if err := n.Notify(context.Background(), r); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.requests(t)
+	if len(got) != 1 {
+		t.Fatalf("%d messages", len(got))
+	}
+	body := string(got[0].body)
+	for _, want := range []string{"ecs-stopper refused a sweep: nothing was stopped", "Nothing was stopped. Sweep.LimitExceeded: the sweep selected 150", "raise the limit"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("no %q in %s", want, body)
+		}
+	}
+	if strings.Contains(body, "Failed (") {
+		t.Errorf("the refusal is listed as a failure too: %s", body)
+	}
+}
+
+// A dead receiver (closed port) and a slow one cost at most the bound, and
+// return an error.
+func TestUnreachableReceiverCostsAtMostTheBound(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead := "http://" + l.Addr().String() + "/robot/send?access_token=" + dingTalkToken
+	l.Close()
+
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+
+	const timeout = 300 * time.Millisecond
+	for _, tc := range []struct {
+		name, url string
+		ctx       func() (context.Context, context.CancelFunc)
+		err       string
+	}{
+		{name: "dead", url: dead, ctx: noDeadline, err: "POST failed"},
+		{name: "slow", url: slow.URL + "/robot/send?access_token=" + dingTalkToken, ctx: noDeadline, err: "no answer within the notification's bound"},
+		{name: "slow, request deadline first", url: slow.URL + "/robot/send?access_token=" + dingTalkToken,
+			ctx: func() (context.Context, context.CancelFunc) {
+				return context.WithTimeout(context.Background(), deadlineMargin+100*time.Millisecond)
+			}, err: "no answer within the notification's bound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var logs bytes.Buffer
+			n := newTestNotifier(t, Options{URL: tc.url, Format: FormatDingTalk, Secret: dingSecret, Timeout: timeout,
+				Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			ctx, cancel := tc.ctx()
+			defer cancel()
+			start := time.Now()
+			err := n.Notify(ctx, twoStopSweep())
+			if elapsed := time.Since(start); elapsed > 2*timeout+time.Second {
+				t.Errorf("took %s, bound %s", elapsed, timeout)
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Fatalf("err = %v, want %q", err, tc.err)
+			}
+			assertNoSecret(t, err.Error())
+			assertNoSecret(t, logs.String())
+			if !strings.Contains(err.Error(), "access_token=[redacted]") {
+				t.Errorf("the error does not show where: %v", err)
+			}
+		})
+	}
+}
+
+func noDeadline() (context.Context, context.CancelFunc) {
+	return context.WithCancel(context.Background())
+}
+
+// With less than the margin left before the request's deadline, nothing is
+// sent: the function must still answer.
+func TestDeadlineTooClose(t *testing.T) {
+	rc := newReceiver(t, nil)
+	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatSlack})
+	ctx, cancel := context.WithTimeout(context.Background(), deadlineMargin/2)
+	defer cancel()
+	if err := n.Notify(ctx, twoStopSweep()); err == nil || !strings.Contains(err.Error(), "deadline") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := rc.requests(t); len(got) != 0 {
+		t.Fatalf("%d messages sent", len(got))
+	}
+}
+
+// At most one retry: on a 5xx or a 429 (after its Retry-After when that
+// fits the bound), never on another refusal; the services' own error text
+// is in the error, with a hint naming the setting.
+func TestRetryAndServiceAnswers(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		format   string
+		answers  []answer
+		requests int
+		err      string // "" for success
+	}{
+		{name: "500 then 200", format: FormatSlack, answers: []answer{{500, "rollup_error", ""}, {200, "ok", ""}}, requests: 2},
+		{name: "429 with a Retry-After that fits", format: FormatSlack, answers: []answer{{429, "", "1"}, {200, "ok", ""}}, requests: 2},
+		{name: "503 twice", format: FormatJSON, answers: []answer{{503, "down", ""}}, requests: 2, err: `answered HTTP 503: "down"`},
+		{name: "429 with a Retry-After too long", format: FormatSlack, answers: []answer{{429, "", "120"}}, requests: 1,
+			err: "not retried: Retry-After 2m0s does not fit"},
+		{name: "400 is not retried", format: FormatSlack, answers: []answer{{400, "invalid_payload", ""}}, requests: 1, err: `answered HTTP 400: "invalid_payload"`},
+		{name: "slack webhook revoked", format: FormatSlack, answers: []answer{{404, "channel_not_found", ""}}, requests: 1,
+			err: "create a new incoming webhook and set STOPPER_NOTIFY_URL"},
+		{name: "slack 200 but not ok", format: FormatSlack, answers: []answer{{200, "maybe", ""}}, requests: 1, err: `answered HTTP 200: "maybe"`},
+		{name: "dingtalk keyword missing", format: FormatDingTalk, answers: []answer{{200, `{"errcode":310000,"errmsg":"keywords not in content, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"}`, ""}},
+			requests: 1, err: `DingTalk answered errcode 310000: "keywords not in content`},
+		{name: "dingtalk throttled", format: FormatDingTalk, answers: []answer{{200, `{"errcode":130101,"errmsg":"send too fast"}`, ""}}, requests: 1,
+			err: "20 messages a minute"},
+		{name: "dingtalk not its answer", format: FormatDingTalk, answers: []answer{{200, `hello`, ""}}, requests: 1, err: "(not DingTalk's answer)"},
+		{name: "lark signature", format: FormatLark, answers: []answer{{200, `{"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"}`, ""}},
+			requests: 1, err: "Lark answered code 19021: \"sign match fail"},
+		{name: "lark bad request with 400", format: FormatLark, answers: []answer{{400, `{"code":9499,"msg":"Bad Request","data":{}}`, ""}}, requests: 1,
+			err: `Lark answered code 9499: "Bad Request"`},
+		{name: "json 2xx", format: FormatJSON, answers: []answer{{202, "queued", ""}}, requests: 1},
+		{name: "json redirect is a failure", format: FormatJSON, answers: []answer{{302, "", ""}}, requests: 1, err: "answered HTTP 302"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rc := newReceiver(t, nil, tc.answers...)
+			n := newTestNotifier(t, Options{URL: rc.URL, Format: tc.format, Timeout: 5 * time.Second})
+			err := n.Notify(context.Background(), twoStopSweep())
+			if tc.err == "" && err != nil || tc.err != "" && (err == nil || !strings.Contains(err.Error(), tc.err)) {
+				t.Fatalf("err = %v, want %q", err, tc.err)
+			}
+			if got := rc.requests(t); len(got) != tc.requests {
+				t.Fatalf("%d requests, want %d", len(got), tc.requests)
+			}
+		})
+	}
+}
+
+// No secret of the notifier's reaches a message, an error or a log line,
+// not even when the report's own texts echo them (an API message quoting
+// a URL, a command named after a token).
+func TestNoSecretLeaks(t *testing.T) {
+	r := twoStopSweep()
+	r.Stopped[0].CommandName = "curl " + "https://oapi.dingtalk.com/robot/send?access_token=" + dingTalkToken
+	r.Failed[0].Message = "signature " + dingSecret + " / " + larkSecret + " rejected for hook " + larkToken + " and " + slackPath
+	sweep := r.Answer.(stopper.SweepAnswer)
+	sweep.Failed[0].Message = r.Failed[0].Message
+	r.Answer = sweep
+	for _, tc := range []struct {
+		name, format, secret, path string
+		own                        []string // the notifier's own secrets
+	}{
+		{"dingtalk", FormatDingTalk, dingSecret, "/robot/send?access_token=" + dingTalkToken, []string{dingSecret, dingTalkToken}},
+		{"lark", FormatLark, larkSecret, "/open-apis/bot/v2/hook/" + larkToken, []string{larkSecret, larkToken}},
+		{"slack", FormatSlack, "", "/services/" + slackPath, []string{slackPath, "slackHookSecret42xyz"}},
+		{"json", FormatJSON, "", "/hook/" + larkToken + "?key=" + dingTalkToken, []string{larkToken, dingTalkToken}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// The receiver answers 500 (with the secrets echoed) then 400:
+			// one retry logged, one error returned.
+			echo := "bad token " + dingTalkToken + " " + larkToken + " " + slackPath + " " + tc.secret
+			rc := newReceiver(t, nil, answer{500, echo, ""}, answer{400, `{"errcode":1,"code":1,"errmsg":"` + echo + `","msg":"` + echo + `"}`, ""})
+			var logs bytes.Buffer
+			n := newTestNotifier(t, Options{URL: rc.URL + tc.path, Format: tc.format, Secret: tc.secret,
+				Log: slog.New(slog.NewJSONHandler(&logs, nil))})
+			err := n.Notify(context.Background(), r)
+			if err == nil {
+				t.Fatal("no error")
+			}
+			got := rc.requests(t)
+			if len(got) != 2 {
+				t.Fatalf("%d requests", len(got))
+			}
+			for _, q := range got {
+				body := string(q.body)
+				assertNoneOf(t, body, tc.own...)
+				if !strings.Contains(body, redacted) {
+					t.Errorf("no %s in %s", redacted, body)
+				}
+			}
+			assertNoneOf(t, err.Error(), tc.own...)
+			assertNoneOf(t, logs.String(), tc.own...)
+			if !strings.Contains(logs.String(), "notification retry") {
+				t.Errorf("no retry logged: %s", logs.String())
+			}
+		})
+	}
+}
+
+func assertNoneOf(t *testing.T, s string, secrets ...string) {
+	t.Helper()
+	for _, secret := range secrets {
+		if strings.Contains(s, secret) {
+			t.Fatalf("secret %q leaked in:\n%s", secret, s)
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		h    string
+		want time.Duration
+	}{
+		{"", 0}, {"0", 0}, {"-3", 0}, {"2", 2 * time.Second}, {"999999999999", time.Hour}, {"soon", 0},
+		{testNow.Add(3 * time.Second).Format(http.TimeFormat), 3 * time.Second},
+		{testNow.Add(-3 * time.Second).Format(http.TimeFormat), 0},
+	} {
+		if got := retryAfter(tc.h, testNow); got != tc.want {
+			t.Errorf("retryAfter(%q) = %s, want %s", tc.h, got, tc.want)
+		}
+	}
+}
