@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 	"github.com/ecs-stopper/stopper/shared/config"
+	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/trigger"
 )
@@ -31,6 +32,10 @@ func main() {
 		fmt.Fprintln(os.Stderr, "stopper:", err)
 		os.Exit(1)
 	}
+	// CloudWatch embedded metric format on stdout: Lambda turns those lines
+	// into metrics (stops, failures, matched, refused by action and region)
+	// without an agent or an API call.
+	h.Function.Metrics = &notify.EMF{W: os.Stdout}
 	// No lambda.WithEnableSIGTERM: it registers an internal extension over
 	// the network at init (slower cold starts) and there is nothing to flush
 	// at shutdown: every log line is written when it happens.

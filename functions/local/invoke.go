@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"github.com/ecs-stopper/stopper/shared/notify"
 	"io"
 	"os"
 	"time"
@@ -45,6 +46,7 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "local invoke:", err)
 		return 2
 	}
+	h.Function.Metrics = notify.LogMetrics{Log: log} // as on FC: one metrics line per request
 	if b.cfg.WebhookSecret != "" {
 		signed, didSign, err := signWebhookEvent(payload, b.cfg.WebhookSecret, time.Now())
 		if err != nil {

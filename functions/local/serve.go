@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"github.com/ecs-stopper/stopper/shared/notify"
 	"io"
 	"net"
 	"net/http"
@@ -35,6 +36,7 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	h.Function.Metrics = notify.LogMetrics{Log: log} // as on FC: one metrics line per request
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/ecs"
+	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 	"github.com/kelseyhightower/envconfig"
@@ -42,6 +43,11 @@ type Config struct {
 	FailFastMaxErrors    string            `envconfig:"FAILFAST_MAX_ERRORS" desc:"fail-fast threshold of invocations without a stopper:max-errors tag: a count (3) or a share (10%); empty watches only tagged ones"`
 	SweepConcurrency     int               `envconfig:"SWEEP_CONCURRENCY" default:"8" desc:"stops a sweep keeps in flight at once (1-64)"`
 	SweepReserve         time.Duration     `envconfig:"SWEEP_RESERVE" default:"3s" desc:"time before the deadline at which a sweep stops starting work and answers Truncated"`
+
+	NotifyURL     string        `envconfig:"NOTIFY_URL" desc:"where to tell people what was stopped: a DingTalk, Lark or Slack webhook, or any HTTPS endpoint (empty: no notifications)"`
+	NotifyFormat  string        `envconfig:"NOTIFY_FORMAT" desc:"json, dingtalk, lark or slack (default: from the URL's host)"`
+	NotifySecret  string        `envconfig:"NOTIFY_SECRET" desc:"signing secret of a DingTalk (SEC...) or Lark robot"`
+	NotifyTimeout time.Duration `envconfig:"NOTIFY_TIMEOUT" default:"2s" desc:"most a notification may take, its one retry included (never past the deadline)"`
 
 	ConnectTimeout     time.Duration `envconfig:"CONNECT_TIMEOUT" default:"5s" desc:"TCP/TLS connect timeout to the ECS API"`
 	ReadTimeout        time.Duration `envconfig:"READ_TIMEOUT" default:"10s" desc:"timeout of one ECS API attempt"`
@@ -124,6 +130,15 @@ func (c Config) Validate() error {
 	if c.SweepReserve < 0 {
 		return bad("SWEEP_RESERVE", "%s must not be negative", c.SweepReserve)
 	}
+	if c.NotifyURL == "" && (c.NotifyFormat != "" || c.NotifySecret != "") {
+		return bad("NOTIFY_URL", "is empty while STOPPER_NOTIFY_FORMAT or STOPPER_NOTIFY_SECRET is set: set the URL notifications go to, or unset both")
+	}
+	if c.NotifyTimeout <= 0 || c.NotifyTimeout > time.Minute {
+		return bad("NOTIFY_TIMEOUT", "%s must be a positive duration of at most 1m such as 2s", c.NotifyTimeout)
+	}
+	if _, err := c.Notifier(nil); err != nil {
+		return fmt.Errorf("configuration: %w", err)
+	}
 	if c.ConnectTimeout <= 0 {
 		return bad("CONNECT_TIMEOUT", "%s must be a positive duration such as 5s", c.ConnectTimeout)
 	}
@@ -148,6 +163,15 @@ func (c Config) failFastMaxErrors() (stopper.Threshold, error) {
 		return stopper.Threshold{}, nil
 	}
 	return stopper.ParseThreshold(c.FailFastMaxErrors)
+}
+
+// Notifier builds the notifier of STOPPER_NOTIFY_*; nil when no URL is set.
+// Its errors name the variable and never show the URL's secret parts.
+func (c Config) Notifier(log *slog.Logger) (*notify.Notifier, error) {
+	if c.NotifyURL == "" {
+		return nil, nil
+	}
+	return notify.New(notify.Options{URL: c.NotifyURL, Format: c.NotifyFormat, Secret: c.NotifySecret, Timeout: c.NotifyTimeout, Log: log})
 }
 
 // Level is LogLevel as a slog level.

@@ -63,6 +63,11 @@ func TestLoadRejectsBadValues(t *testing.T) {
 		{"STOPPER_SWEEP_TAGS", "novalue"},
 		{"STOPPER_SWEEP_TAGS", ":prod"},
 		{"STOPPER_SWEEP_MAX_STOPS", "-1"},
+		{"STOPPER_NOTIFY_URL", "ftp://chat.example/hook"},
+		{"STOPPER_NOTIFY_URL", "http://chat.example/hook"},
+		{"STOPPER_NOTIFY_FORMAT", "teams"},
+		{"STOPPER_NOTIFY_SECRET", "SEC0123"},
+		{"STOPPER_NOTIFY_TIMEOUT", "0s"},
 		{"STOPPER_FAILFAST_MAX_ERRORS", "0"},
 		{"STOPPER_FAILFAST_MAX_ERRORS", "150%"},
 		{"STOPPER_FAILFAST_MAX_ERRORS", "three"},
@@ -91,5 +96,25 @@ func TestEndpointErrorsAreRedacted(t *testing.T) {
 	_, err := Load()
 	if err == nil || !strings.Contains(err.Error(), "STOPPER_ECS_ENDPOINT") || strings.Contains(err.Error(), "hunter2") || strings.Contains(err.Error(), "sekrit") {
 		t.Fatalf("Load() error = %v", err)
+	}
+}
+
+// Notification settings: a bad one names its variable, and the URL's
+// secret parts never show.
+func TestNotifySettings(t *testing.T) {
+	t.Setenv("STOPPER_NOTIFY_URL", "https://oapi.dingtalk.com/robot/send?access_token=abcdef0123456789")
+	t.Setenv("STOPPER_NOTIFY_FORMAT", "slack")
+	_, err := Load()
+	if err == nil || !strings.Contains(err.Error(), "STOPPER_NOTIFY_FORMAT") || strings.Contains(err.Error(), "abcdef0123456789") {
+		t.Fatalf("Load() error = %v", err)
+	}
+	t.Setenv("STOPPER_NOTIFY_FORMAT", "")
+	c, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := c.Notifier(nil)
+	if err != nil || n == nil || n.Format() != "dingtalk" {
+		t.Fatalf("notifier %v, %v", n, err)
 	}
 }

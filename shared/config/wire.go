@@ -40,8 +40,18 @@ func (c Config) Handler(cred acs.Credentials, log *slog.Logger) (*trigger.Handle
 	if c.WebhookSecret == "" && c.WebhookToken == "" && c.WebhookInsecure {
 		log.Warn("STOPPER_WEBHOOK_INSECURE=true and neither STOPPER_WEBHOOK_SECRET nor STOPPER_WEBHOOK_TOKEN: webhooks are accepted without credentials; never do this on a public URL")
 	}
+	fn := c.Function(client, log)
+	notifier, err := c.Notifier(log)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: %w", err)
+	}
+	if notifier != nil {
+		// A nil *notify.Notifier in the interface would not be nil.
+		fn.Notifier = notifier
+		log.Info("notifications on", "to", notifier.String())
+	}
 	return &trigger.Handler{
-		Function: c.Function(client, log),
+		Function: fn,
 		Webhook: &webhook.Verifier{Secret: c.WebhookSecret, Token: c.WebhookToken, PreviousToken: c.WebhookTokenPrevious,
 			Insecure: c.WebhookInsecure},
 		Log: log,

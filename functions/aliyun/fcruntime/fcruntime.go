@@ -27,6 +27,7 @@ import (
 
 	"github.com/ecs-stopper/stopper/shared/config"
 	"github.com/ecs-stopper/stopper/shared/ecs"
+	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/trigger"
 )
@@ -45,6 +46,9 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// FC has no embedded metric format: the same numbers go into one JSON
+	// log line per request, which SLS can chart.
+	h.Function.Metrics = notify.LogMetrics{Log: log}
 	a := newApp(h, getenv("FC_REGION"), out)
 	if api := getenv("FC_RUNTIME_API"); api != "" {
 		// SIGTERM ends the loop gracefully (invocations taken are answered),
