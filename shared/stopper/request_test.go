@@ -3,6 +3,7 @@ package stopper
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -188,5 +189,22 @@ func TestIDForms(t *testing.T) {
 		if got := tc.valid(tc.id); got != tc.want {
 			t.Errorf("%q: %v, want %v", tc.id, got, tc.want)
 		}
+	}
+}
+
+// A huge InstanceIds list is counted before any element is decoded: a
+// 6 MiB array over the limit costs a scan, not tens of MiB of strings.
+func TestHugeInstanceListCostsAScan(t *testing.T) {
+	body := []byte(`{"InvokeId":"t-1","InstanceIds":[` + strings.Repeat(`"i-0123456789abcdef",`, 300000) + `"i-x"]}`)
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	_, err := DecodeRequest(body)
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "300001 entries") {
+		t.Fatalf("err = %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
+		t.Fatalf("refusing a %d-byte list allocated %d bytes", len(body), grew)
 	}
 }

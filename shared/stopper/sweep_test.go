@@ -949,3 +949,37 @@ func TestPacerStartsWithTheStops(t *testing.T) {
 		t.Fatalf("rate %v after 40 stops in a fresh window: the listing time was counted", p.rate)
 	}
 }
+
+// concurrentLister counts DescribeInvocations calls in flight at once.
+type concurrentLister struct {
+	*fakeAPI
+	mu        sync.Mutex
+	now, most int
+}
+
+func (c *concurrentLister) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	c.mu.Lock()
+	c.now++
+	c.most = max(c.most, c.now)
+	c.mu.Unlock()
+	defer func() { c.mu.Lock(); c.now--; c.mu.Unlock() }()
+	time.Sleep(5 * time.Millisecond) // long enough for the other listers to pile up
+	return c.fakeAPI.DescribeInvocations(ctx, req)
+}
+
+// A sweep naming many regions lists at most regionListers of them at once
+// (a request naming 10,000 regions once opened thousands of connections).
+func TestSweepBoundsRegionsListedAtOnce(t *testing.T) {
+	var regions []string
+	for i := range MaxRegions {
+		regions = append(regions, fmt.Sprintf("cn-r%02d", i))
+	}
+	api := &concurrentLister{fakeAPI: newFake()}
+	fn := testFunction(api, &bytes.Buffer{})
+	if _, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: regions}); err != nil {
+		t.Fatal(err)
+	}
+	if api.most > regionListers || api.most < 2 {
+		t.Fatalf("%d listings at once, want at most %d (and some concurrency)", api.most, regionListers)
+	}
+}
