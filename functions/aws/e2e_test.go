@@ -28,6 +28,9 @@ const (
 	testKeyID     = "LTAI5tLambdaEnvKey01"
 	testKeySecret = "lambda-env-secret-DO-NOT-LOG-9b2e"
 	hookSecret    = "webhook-secret-0123456789abcdef"
+	// hookToken is STOPPER_WEBHOOK_TOKEN: at least 32 characters of
+	// [A-Za-z0-9-._~+/] (shared/config).
+	hookToken = "alertmanager-bearer-token-0123456789abcdef"
 
 	sampleRegion   = "cn-hangzhou"
 	sampleInvoke   = "t-1fad2a8876de47068cc734d57703aa76"
@@ -50,6 +53,7 @@ func TestRIE(t *testing.T) {
 		"STOPPER_ECS_ENDPOINT":            ca.url,
 		"STOPPER_REGION_ID":               sampleRegion,
 		"STOPPER_WEBHOOK_SECRET":          hookSecret,
+		"STOPPER_WEBHOOK_TOKEN":           hookToken,
 		"STOPPER_MAX_ATTEMPTS":            "2",
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":     testKeyID,
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": testKeySecret,
@@ -163,6 +167,8 @@ func TestRIE(t *testing.T) {
 			t.Fatalf("webhook answer = %+v, want a 5xx with the code", resp)
 		}
 	})
+
+	testRIEEventSources(t, fn, ca)
 
 	fn.checkLog(t)
 }
@@ -424,7 +430,7 @@ func (f *rieFunction) httpAnswer(t *testing.T, requestID string, event []byte) h
 func (f *rieFunction) checkLog(t *testing.T) {
 	t.Helper()
 	log := f.out.String()
-	for _, s := range []string{testKeySecret, hookSecret} {
+	for _, s := range []string{testKeySecret, hookSecret, hookToken} {
 		if strings.Contains(log, s) {
 			t.Errorf("the log shows a secret (%q)", s)
 		}
@@ -487,16 +493,22 @@ func decodeObject(t *testing.T, b []byte) map[string]any {
 
 func instanceStatus(t *testing.T, emu *emulator.Server, instanceID string) string {
 	t.Helper()
-	inv, ok := emu.Invocation(sampleRegion, sampleInvoke)
+	return statusIn(t, emu, sampleRegion, sampleInvoke, instanceID)
+}
+
+// statusIn is an instance's InvocationStatus in one of the emulator's invocations.
+func statusIn(t *testing.T, emu *emulator.Server, region, invokeID, instanceID string) string {
+	t.Helper()
+	inv, ok := emu.Invocation(region, invokeID)
 	if !ok {
-		t.Fatal("the sample invocation is gone")
+		t.Fatalf("no invocation %s in %s", invokeID, region)
 	}
 	for _, in := range inv.InvokeInstances.InvokeInstance {
 		if in.InstanceId == instanceID {
 			return in.InvocationStatus
 		}
 	}
-	t.Fatalf("no instance %s", instanceID)
+	t.Fatalf("no instance %s in %s", instanceID, invokeID)
 	return ""
 }
 

@@ -15,10 +15,14 @@ import (
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
-// addSeeds adds every sample, and each webhook shape signed, unsigned,
-// base64-encoded and with bearer tokens (right and wrong for testToken).
+// addSeeds adds every sample (testdata and the repository's events/), and
+// each webhook shape signed, unsigned, base64-encoded and with bearer
+// tokens (right and wrong for testToken), carrying a request, an
+// Alertmanager payload or an EventBridge event or batch.
 func addSeeds(f *testing.F) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "*.json"))
+	events, _ := filepath.Glob(filepath.Join("..", "..", "events", "*.json"))
+	files = append(files, events...)
 	for _, file := range files {
 		b, err := os.ReadFile(file)
 		if err != nil {
@@ -38,6 +42,20 @@ func addSeeds(f *testing.F) {
 		c = signed(stopBody, 0)
 		c.headers["Authorization"] = "Bearer " + testToken
 		f.Add(s.event(f, c))
+		for _, body := range sourceBodies(f) {
+			f.Add(s.event(f, withBearer(body, "Bearer "+testToken)))
+			f.Add(s.event(f, withBearer(body, "Bearer "+strings.Repeat("x", len(testToken)))))
+			f.Add(s.event(f, webhookCall{method: "POST", body: body, headers: map[string]string{"Content-Type": "application/json"}}))
+		}
+	}
+	// The Alertmanager sample behind API Gateway with the token.
+	if am, err := os.ReadFile(filepath.Join("..", "..", "events", "alertmanager-apigw-v2.json")); err == nil {
+		var ev map[string]any
+		if json.Unmarshal(am, &ev) == nil {
+			ev["headers"].(map[string]any)["authorization"] = "Bearer " + testToken
+			b, _ := json.Marshal(ev)
+			f.Add(b)
+		}
 	}
 	for _, s := range []string{"", "{}", "null", `"x"`, `{"a":[1,2,{"b":null}]}`, `{"\u0068ttpMethod":"POST","resource":"/","requestContext":{}}`,
 		`{"version":"2.0","requestContext":{"http":{"method":"POST"}},"body":"e30=","isBase64Encoded":true}`} {
@@ -112,6 +130,12 @@ func FuzzDetect(f *testing.F) {
 	})
 }
 
+// sourceBodies are the webhook bodies of senders that cannot sign: an
+// Alertmanager payload, an EventBridge event and a batch of them.
+func sourceBodies(f *testing.F) [][]byte {
+	return [][]byte{[]byte(alertmanagerBody), readTestdata(f, "eventbridge-taskcompleted.json"), readTestdata(f, "eventbridge-taskcompleted-batch.json")}
+}
+
 func checkResponseShape(t *testing.T, res Result) {
 	t.Helper()
 	var resp struct {
@@ -120,6 +144,16 @@ func checkResponseShape(t *testing.T, res Result) {
 	}
 	if err := json.Unmarshal(res.Payload, &resp); err != nil || !json.Valid([]byte(resp.Body)) {
 		t.Fatalf("%s response %q", res.Kind, res.Payload)
+	}
+	var body struct{ Results []json.RawMessage }
+	if json.Unmarshal([]byte(resp.Body), &body) == nil && body.Results != nil {
+		// A batch (Alertmanager alerts, EventBridge events) answers each
+		// item: 200, or 503 when one failed transiently (so that the
+		// sender retries); Failure is then its first failed item.
+		if resp.StatusCode != 200 && (resp.StatusCode != 503 || res.Failure == nil) {
+			t.Fatalf("batch status %d, want 200 or 503", resp.StatusCode)
+		}
+		return
 	}
 	want := 200
 	if res.Failure != nil {

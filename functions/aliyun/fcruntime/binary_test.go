@@ -118,6 +118,14 @@ func TestBinary(t *testing.T) {
 			t.Fatalf("StopInvocation calls = %d, want 1", n)
 		}
 		waitLog(t, out, "FC Invoke End RequestId: req-bin-http\n")
+
+		// FC's EventBridge trigger: a TaskCompleted failure of the rollout
+		// tagged stopper:max-errors=2 stops its pending instances.
+		fc.push("req-bin-eventbridge", fcHeaders(), readEvent(t, "eventbridge-taskcompleted-failed.json"))
+		if a := fc.wait(t, "req-bin-eventbridge"); a.kind != "response" || decodeObject(t, a.body)["Stopped"] != true {
+			t.Fatalf("EventBridge event = %s %s, want the FailFast answer, Stopped", a.kind, a.body)
+		}
+		checkStates(t, emu, agentStopped, untouched)
 	})
 
 	t.Run("custom runtime", func(t *testing.T) {
@@ -133,6 +141,12 @@ func TestBinary(t *testing.T) {
 		if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, body)["Action"] != "StopInvocation" {
 			t.Fatalf("POST /invoke = %d %s", resp.StatusCode, body)
 		}
+		// FC's EventBridge trigger with batch push: answered event by event.
+		resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-bin-batch"), readEvent(t, "eventbridge-taskcompleted-batch.json"))
+		if results, _ := decodeObject(t, body)["Results"].([]any); resp.Header.Get("x-fc-status") != "200" || len(results) != 5 {
+			t.Fatalf("POST /invoke with the batch = %d %s, want five results", resp.StatusCode, body)
+		}
+		checkStates(t, emu, agentStopped, untouched)
 		resp, _ = send(t, http.MethodPost, base+"/initialize", with(fcHeaders(), "x-fc-control-path", "/initialize"), nil)
 		if resp.StatusCode != 200 {
 			t.Fatalf("POST /initialize = %d", resp.StatusCode)
