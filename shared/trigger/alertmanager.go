@@ -60,15 +60,6 @@ func alertItem(i int, raw []byte) stopper.Item {
 		it.Id = string(fp)
 	}
 	status, _ := jsonscan.Unquote(alert["status"])
-	labels, err := eventFields(alert["labels"], "an Alertmanager alert's labels")
-	if err != nil {
-		it.Err = stopper.Invalid("labels", "must be an object of label names and values in an Alertmanager alert")
-		return it
-	}
-	label := func(name string) (string, bool) {
-		v, ok := jsonscan.Unquote(labels[name])
-		return string(v), ok
-	}
 	switch string(status) {
 	case "resolved":
 		it.Ignored = "resolved: only firing alerts stop anything"
@@ -77,6 +68,15 @@ func alertItem(i int, raw []byte) stopper.Item {
 	default:
 		it.Err = stopper.Invalid("status", "%s is not an alert status: \"firing\" or \"resolved\"", strconv.Quote(truncate(string(status))))
 		return it
+	}
+	labels, err := eventFields(alert["labels"], "an Alertmanager alert's labels")
+	if err != nil {
+		it.Err = stopper.Invalid("labels", "must be an object of label names and values in an Alertmanager alert")
+		return it
+	}
+	label := func(name string) (string, bool) {
+		v, ok := jsonscan.Unquote(labels[name])
+		return string(v), ok
 	}
 	invokeID, ok := label(labelInvokeID)
 	if !ok {

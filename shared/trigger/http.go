@@ -63,7 +63,7 @@ func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, 
 		if err != nil {
 			return h.refuse(ctx, requestID, kind, err)
 		}
-		return h.batch(ctx, requestID, string(CloudEvent), items)
+		return h.batch(ctx, requestID, string(CloudEvents), items)
 	}
 	// A body whose keys cannot be read falls through to the request
 	// decoder, which says what is wrong with it.

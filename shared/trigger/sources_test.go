@@ -238,7 +238,7 @@ func TestAlertmanagerRefusals(t *testing.T) {
 	}
 	// Alert by alert: a bad label fails its alert alone.
 	env := failFastEnv(t)
-	body := `{"version":"4","alerts":[{"status":"firing","labels":{"invoke_id":"x"},"fingerprint":"bad"},{"status":"maybe","labels":{},"fingerprint":"odd"},{"status":"firing","labels":{"invoke_id":"` + testInvokeID + `","region_id":"CN"},"fingerprint":"region"}]}`
+	body := `{"version":"4","alerts":[{"status":"resolved","fingerprint":"nolabels"},{"status":"firing","labels":{"invoke_id":"x"},"fingerprint":"bad"},{"status":"maybe","labels":{},"fingerprint":"odd"},{"status":"firing","labels":{"invoke_id":"` + testInvokeID + `","region_id":"CN"},"fingerprint":"region"}]}`
 	res, _ := env.handler.Invoke(context.Background(), testRequestID, httpShapes[1].event(t, withBearer([]byte(body), "Bearer "+testToken)))
 	var b stopper.BatchAnswer
 	a := decodeHTTPAnswer(t, APIGatewayV2, res.Payload)
@@ -248,7 +248,7 @@ func TestAlertmanagerRefusals(t *testing.T) {
 	for _, r := range b.Results {
 		got = append(got, r.Id+":"+r.Outcome+":"+r.Code)
 	}
-	if strings.Join(got, " ") != "bad:Failed:InvalidParameter odd:Failed:InvalidParameter region:Failed:InvalidParameter" || len(env.api.stopCalls()) != 0 {
+	if strings.Join(got, " ") != "nolabels:Ignored: bad:Failed:InvalidParameter odd:Failed:InvalidParameter region:Failed:InvalidParameter" || len(env.api.stopCalls()) != 0 {
 		t.Fatalf("results %v", got)
 	}
 }
