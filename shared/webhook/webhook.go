@@ -71,41 +71,46 @@ type Verifier struct {
 }
 
 // ErrInvalidSignature is the cause of every refusal; the wrapped message says which check failed.
-var ErrInvalidSignature = errors.New("invalid webhook signature")
+var ErrInvalidSignature = errors.New(invalid)
 
-// The refusals with a fixed message are built once: authentication is on
-// every webhook's path. None of them carries the secret, the token or the
-// expected signature, only what the caller sent wrong.
+const invalid = "invalid webhook signature"
+
+// refusal is a refusal whose message is fixed: a constant, so that the
+// dozen of them cost nothing at start-up (built with fmt.Errorf they cost
+// a tenth of a millisecond of every cold start). It wraps ErrInvalidSignature.
+type refusal string
+
+func (r refusal) Error() string { return invalid + ": " + string(r) }
+func (r refusal) Unwrap() error { return ErrInvalidSignature }
+
+// The refusals with a fixed message: authentication is on every webhook's
+// path. None of them carries the secret, the token or the expected
+// signature, only what the caller sent wrong.
+const (
+	errNotConfigured    refusal = "the function has no webhook secret or token configured, so it accepts no webhooks"
+	errMissingTimestamp refusal = "missing " + TimestampHeader + " header"
+	errMissingSignature refusal = "missing " + SignatureHeader + " header"
+	errBadTimestamp     refusal = "malformed " + TimestampHeader + " header: expected Unix seconds"
+	errBadSignature     refusal = "malformed " + SignatureHeader + " header: expected " + SignaturePrefix + " followed by 64 hex digits"
+	errMismatch         refusal = "signature does not match the body and timestamp"
+	errReplayed         refusal = "this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in " + TimestampHeader
+	errNoToken          refusal = "the function has no webhook token configured, so it does not accept " + AuthorizationHeader + ": Bearer; sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers"
+	errNoSecret         refusal = "the function has no webhook secret configured, so it accepts no signatures: send " + AuthorizationHeader + ": Bearer <token> without the " + TimestampHeader + " and " + SignatureHeader + " headers"
+	errBadToken         refusal = "the function's webhook token is unusable (shorter than 32 characters, or holding characters a bearer token cannot), so it accepts no bearer tokens until the token is replaced"
+	errBearerMismatch   refusal = "bearer token does not match"
+	errBearerMalformed  refusal = "bearer token does not match: expected one " + AuthorizationHeader + " header holding \"Bearer\", one space and the token"
+)
+
+// Indexed by whether a secret is configured: only then is signing an option.
 var (
-	errNotConfigured    = fmt.Errorf("%w: the function has no webhook secret or token configured, so it accepts no webhooks", ErrInvalidSignature)
-	errMissingTimestamp = fmt.Errorf("%w: missing %s header", ErrInvalidSignature, TimestampHeader)
-	errMissingSignature = fmt.Errorf("%w: missing %s header", ErrInvalidSignature, SignatureHeader)
-	errBadTimestamp     = fmt.Errorf("%w: malformed %s header: expected Unix seconds", ErrInvalidSignature, TimestampHeader)
-	errBadSignature     = fmt.Errorf("%w: malformed %s header: expected %s followed by 64 hex digits", ErrInvalidSignature, SignatureHeader, SignaturePrefix)
-	errMismatch         = fmt.Errorf("%w: signature does not match the body and timestamp", ErrInvalidSignature)
-	errReplayed         = fmt.Errorf("%w: this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in %s", ErrInvalidSignature, TimestampHeader)
-
-	// Indexed by whether a secret is configured: only then is signing an option.
-	errNoCredentials = [2]error{
-		fmt.Errorf("%w: missing credentials: send %s: Bearer <token>", ErrInvalidSignature, AuthorizationHeader),
-		fmt.Errorf("%w: missing credentials: send %s: Bearer <token>, or sign the request with the %s and %s headers",
-			ErrInvalidSignature, AuthorizationHeader, TimestampHeader, SignatureHeader),
+	errNoCredentials = [2]refusal{
+		"missing credentials: send " + AuthorizationHeader + ": Bearer <token>",
+		"missing credentials: send " + AuthorizationHeader + ": Bearer <token>, or sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers",
 	}
-	errNotBearer = [2]error{
-		fmt.Errorf("%w: the %s header is not a Bearer token: send %s: Bearer <token>",
-			ErrInvalidSignature, AuthorizationHeader, AuthorizationHeader),
-		fmt.Errorf("%w: the %s header is not a Bearer token: send %s: Bearer <token>, or sign the request with the %s and %s headers",
-			ErrInvalidSignature, AuthorizationHeader, AuthorizationHeader, TimestampHeader, SignatureHeader),
+	errNotBearer = [2]refusal{
+		"the " + AuthorizationHeader + " header is not a Bearer token: send " + AuthorizationHeader + ": Bearer <token>",
+		"the " + AuthorizationHeader + " header is not a Bearer token: send " + AuthorizationHeader + ": Bearer <token>, or sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers",
 	}
-	errNoToken = fmt.Errorf("%w: the function has no webhook token configured, so it does not accept %s: Bearer; sign the request with the %s and %s headers",
-		ErrInvalidSignature, AuthorizationHeader, TimestampHeader, SignatureHeader)
-	errNoSecret = fmt.Errorf("%w: the function has no webhook secret configured, so it accepts no signatures: send %s: Bearer <token> without the %s and %s headers",
-		ErrInvalidSignature, AuthorizationHeader, TimestampHeader, SignatureHeader)
-	errBadToken = fmt.Errorf("%w: the function's webhook token is unusable (shorter than %d characters, or holding characters a bearer token cannot), so it accepts no bearer tokens until the token is replaced",
-		ErrInvalidSignature, MinTokenLength)
-	errBearerMismatch  = fmt.Errorf("%w: bearer token does not match", ErrInvalidSignature)
-	errBearerMalformed = fmt.Errorf("%w: bearer token does not match: expected one %s header holding \"Bearer\", one space and the token",
-		ErrInvalidSignature, AuthorizationHeader)
 )
 
 // Authenticate checks a request's credentials: the values of its

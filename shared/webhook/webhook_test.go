@@ -456,3 +456,11 @@ func TestBearerRotation(t *testing.T) {
 		t.Error("an unusable previous token must refuse every bearer")
 	}
 }
+
+// The fixed refusals are constants; the one that states the token length
+// must say what MinTokenLength is.
+func TestBadTokenMessageStatesTheMinimum(t *testing.T) {
+	if !strings.Contains(errBadToken.Error(), fmt.Sprintf("shorter than %d characters", MinTokenLength)) || !errors.Is(errBadToken, ErrInvalidSignature) {
+		t.Fatalf("errBadToken = %q", errBadToken.Error())
+	}
+}
