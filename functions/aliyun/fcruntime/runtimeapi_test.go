@@ -85,9 +85,6 @@ func TestRuntimeAPITimerSweep(t *testing.T) {
 				t.Fatalf("answer = %s %s, want a response", a.kind, a.body)
 			}
 			got := decodeObject(t, a.body)
-			if got["Code"] == "Unsupported.Sweep" {
-				t.Skipf("the sweep is not implemented yet: %s", a.body)
-			}
 			if got["Action"] != "Sweep" || got["RequestId"] != "req-sweep" {
 				t.Fatalf("answer = %s, want a Sweep answer", a.body)
 			}
