@@ -85,31 +85,33 @@ func (r refusal) Unwrap() error { return ErrInvalidSignature }
 
 // The refusals with a fixed message: authentication is on every webhook's
 // path. None of them carries the secret, the token or the expected
-// signature, only what the caller sent wrong.
+// signature, only what the caller sent wrong. They spell the header names
+// out (TestRefusalsNameTheHeaders holds them to the constants): a constant
+// built with + is a mutant no test can reach.
 const (
 	errNotConfigured    refusal = "the function has no webhook secret or token configured, so it accepts no webhooks"
-	errMissingTimestamp refusal = "missing " + TimestampHeader + " header"
-	errMissingSignature refusal = "missing " + SignatureHeader + " header"
-	errBadTimestamp     refusal = "malformed " + TimestampHeader + " header: expected Unix seconds"
-	errBadSignature     refusal = "malformed " + SignatureHeader + " header: expected " + SignaturePrefix + " followed by 64 hex digits"
+	errMissingTimestamp refusal = "missing X-Stopper-Timestamp header"
+	errMissingSignature refusal = "missing X-Stopper-Signature header"
+	errBadTimestamp     refusal = "malformed X-Stopper-Timestamp header: expected Unix seconds"
+	errBadSignature     refusal = "malformed X-Stopper-Signature header: expected sha256= followed by 64 hex digits"
 	errMismatch         refusal = "signature does not match the body and timestamp"
-	errReplayed         refusal = "this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in " + TimestampHeader
-	errNoToken          refusal = "the function has no webhook token configured, so it does not accept " + AuthorizationHeader + ": Bearer; sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers"
-	errNoSecret         refusal = "the function has no webhook secret configured, so it accepts no signatures: send " + AuthorizationHeader + ": Bearer <token> without the " + TimestampHeader + " and " + SignatureHeader + " headers"
+	errReplayed         refusal = "this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in X-Stopper-Timestamp"
+	errNoToken          refusal = "the function has no webhook token configured, so it does not accept Authorization: Bearer; sign the request with the X-Stopper-Timestamp and X-Stopper-Signature headers"
+	errNoSecret         refusal = "the function has no webhook secret configured, so it accepts no signatures: send Authorization: Bearer <token> without the X-Stopper-Timestamp and X-Stopper-Signature headers"
 	errBadToken         refusal = "the function's webhook token is unusable (shorter than 32 characters, or holding characters a bearer token cannot), so it accepts no bearer tokens until the token is replaced"
 	errBearerMismatch   refusal = "bearer token does not match"
-	errBearerMalformed  refusal = "bearer token does not match: expected one " + AuthorizationHeader + " header holding \"Bearer\", one space and the token"
+	errBearerMalformed  refusal = "bearer token does not match: expected one Authorization header holding \"Bearer\", one space and the token"
 )
 
 // Indexed by whether a secret is configured: only then is signing an option.
 var (
 	errNoCredentials = [2]refusal{
-		"missing credentials: send " + AuthorizationHeader + ": Bearer <token>",
-		"missing credentials: send " + AuthorizationHeader + ": Bearer <token>, or sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers",
+		"missing credentials: send Authorization: Bearer <token>",
+		"missing credentials: send Authorization: Bearer <token>, or sign the request with the X-Stopper-Timestamp and X-Stopper-Signature headers",
 	}
 	errNotBearer = [2]refusal{
-		"the " + AuthorizationHeader + " header is not a Bearer token: send " + AuthorizationHeader + ": Bearer <token>",
-		"the " + AuthorizationHeader + " header is not a Bearer token: send " + AuthorizationHeader + ": Bearer <token>, or sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers",
+		"the Authorization header is not a Bearer token: send Authorization: Bearer <token>",
+		"the Authorization header is not a Bearer token: send Authorization: Bearer <token>, or sign the request with the X-Stopper-Timestamp and X-Stopper-Signature headers",
 	}
 )
 
@@ -260,6 +262,8 @@ func CheckToken(token string) error {
 // (case-insensitive), whatever follows it.
 func isBearer(authorization string) bool {
 	scheme := authorization
+	// (i > 0 would do as well: at i == 0 neither "" nor the whole value,
+	// which then starts with a separator, is "Bearer".)
 	if i := strings.IndexAny(authorization, " \t,"); i >= 0 {
 		scheme = authorization[:i]
 	}

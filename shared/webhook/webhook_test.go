@@ -464,3 +464,65 @@ func TestBadTokenMessageStatesTheMinimum(t *testing.T) {
 		t.Fatalf("errBadToken = %q", errBadToken.Error())
 	}
 }
+
+// The fixed refusals spell the header names out; they must stay the
+// headers the function reads.
+func TestRefusalsNameTheHeaders(t *testing.T) {
+	for _, r := range []refusal{errMissingTimestamp, errBadTimestamp, errReplayed, errNoToken, errNoSecret, errNoCredentials[1], errNotBearer[1]} {
+		if !strings.Contains(string(r), TimestampHeader) {
+			t.Errorf("%q does not name %s", r, TimestampHeader)
+		}
+	}
+	for _, r := range []refusal{errMissingSignature, errBadSignature, errNoToken, errNoSecret, errNoCredentials[1], errNotBearer[1]} {
+		if !strings.Contains(string(r), SignatureHeader) {
+			t.Errorf("%q does not name %s", r, SignatureHeader)
+		}
+	}
+	for _, r := range []refusal{errNoToken, errNoSecret, errBearerMalformed, errNoCredentials[0], errNoCredentials[1], errNotBearer[0], errNotBearer[1]} {
+		if !strings.Contains(string(r), AuthorizationHeader) {
+			t.Errorf("%q does not name %s", r, AuthorizationHeader)
+		}
+	}
+	if !strings.Contains(string(errBadSignature), SignaturePrefix) {
+		t.Errorf("%q does not name %s", errBadSignature, SignaturePrefix)
+	}
+}
+
+// Mutants gremlins found alive (make mutate), each killed here.
+func TestAuthenticateEdges(t *testing.T) {
+	body := []byte(`{"InvokeId":"t-abc"}`)
+	// A signature whose timestamp is exactly a window old is still valid,
+	// so it is still remembered when another one is accepted at that second.
+	v := verifier()
+	old := now.Add(-DefaultWindow)
+	ts, sig := Sign(secret, old, body)
+	if err := v.Authenticate("", ts, sig, body); err != nil {
+		t.Fatalf("a timestamp exactly %s old: %v", DefaultWindow, err)
+	}
+	ts2, sig2 := Sign(secret, now, body)
+	if err := v.Authenticate("", ts2, sig2, body); err != nil {
+		t.Fatal(err)
+	}
+	checkError(t, v.Authenticate("", ts, sig, body), "already used")
+
+	// 18 digits are a timestamp (far from now, so stale), 19 are malformed.
+	checkError(t, v.Authenticate("", strings.Repeat("1", 18), sig, body), "stale")
+	checkError(t, v.Authenticate("", strings.Repeat("1", 19), sig, body), "malformed")
+
+	// A token-only function names only the bearer in its refusal.
+	tokenOnly := &Verifier{Token: token}
+	err := tokenOnly.Authenticate("Basic dXNlcjpwYXNz", "", "", body)
+	checkError(t, err, "is not a Bearer token")
+	if err != nil && strings.Contains(err.Error(), "sign the request") {
+		t.Errorf("a function without a secret suggests signing: %v", err)
+	}
+	both := &Verifier{Secret: secret, Token: token, Now: func() time.Time { return now }}
+	checkError(t, both.Authenticate("Basic dXNlcjpwYXNz", "", "", body), "or sign the request")
+
+	// Every letter, digit and b64token symbol may be in a token.
+	for _, tok := range []string{"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdef", "abcdefghijklmnopqrstuvwxyz012345", "0123456789-._~+/0123456789-._~+/=="} {
+		if err := CheckToken(tok); err != nil {
+			t.Errorf("CheckToken(%q): %v", tok, err)
+		}
+	}
+}
