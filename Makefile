@@ -13,7 +13,7 @@ RIE         := $(BIN)/rie-$(RIE_VERSION)/aws-lambda-rie
 FUZZTIME    ?= 10s
 BUILDFLAGS  := -trimpath -ldflags='-s -w'
 
-.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy
+.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy mutate
 
 all: test
 
@@ -61,6 +61,11 @@ fuzz:
 
 bench:
 	./scripts/bench.sh
+
+# Mutation testing (go-gremlins, installed into .bin/) over the packages that
+# hold the README's promises; PKGS="shared/webhook shared/acs" for some.
+mutate:
+	./scripts/mutate.sh $(PKGS)
 
 # template.yaml with cfn-lint, s.yaml with Serverless Devs' own parser.
 lint-deploy:
