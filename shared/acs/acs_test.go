@@ -105,3 +105,27 @@ func FuzzParseAuthorizationV3(f *testing.F) {
 		}
 	})
 }
+
+// What SignV3 signs: host, every x-acs-* header and Content-Type, nothing
+// else; the canonical request keeps a path other than "/".
+func TestSignV3SignedHeaders(t *testing.T) {
+	req, _ := http.NewRequest("POST", "http://127.0.0.1/api/v1?RegionId=cn-hangzhou", strings.NewReader("a=b"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "test")
+	SignV3(req, []byte("a=b"), Credentials{AccessKeyID: "id", AccessKeySecret: "s"}, time.Unix(0, 0), "n")
+	a, err := ParseAuthorizationV3(req.Header.Get("Authorization"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(a.SignedHeaders, ";"); got != "content-type;host;x-acs-content-sha256;x-acs-date;x-acs-signature-nonce" {
+		t.Fatalf("signed headers %s", got)
+	}
+	canonical := CanonicalRequestV3("POST", "/api/v1", url.Values{}, map[string]string{"host": "h"}, []string{"host"}, HashHex(nil))
+	if !strings.HasPrefix(canonical, "POST\n/api/v1\n") {
+		t.Fatalf("canonical request %q lost its path", canonical)
+	}
+	if root := CanonicalRequestV3("GET", "", url.Values{}, map[string]string{"host": "h"}, []string{"host"}, HashHex(nil)); !strings.HasPrefix(root, "GET\n/\n") {
+		t.Fatalf("canonical request %q: an empty path is /", root)
+	}
+}

@@ -184,3 +184,34 @@ func FuzzRedactor(f *testing.F) {
 		}
 	})
 }
+
+// Mutants gremlins found alive (make mutate), each killed here.
+func TestRedactorEdges(t *testing.T) {
+	// A value JSON writes differently (<, >, & as \u003c ...) is found in its JSON form too.
+	r := Credentials{AccessKeyID: "LTAI5tKeyIdForEdgeTests0", AccessKeySecret: "sec<ret>&", SecurityToken: "tok"}.Redactor()
+	if got := r.Redact(`{"Message":"sec\u003cret\u003e\u0026"}`); strings.Contains(got, "sec") {
+		t.Fatalf("JSON form not redacted: %s", got)
+	}
+	// A value that contains another goes whole: the longest forms first,
+	// whatever order the values come in (token, secret, key id).
+	id := "LTAI5tKeyIdForEdgeTests0"
+	r = Credentials{AccessKeyID: id, AccessKeySecret: "pre-tok-12345-post", SecurityToken: "tok-12345"}.Redactor()
+	if got := r.Redact("secret pre-tok-12345-post"); got != "secret "+Redacted {
+		t.Fatalf("Redact = %q: a piece of the secret is left", got)
+	}
+}
+
+func TestLowerHexEscapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"%2F%3A":  "%2f%3a",
+		"%AB%FF":  "%ab%ff",
+		"a%2Fb":   "a%2fb",
+		"x%2":     "x%2", // an escape cut short at the end is left alone
+		"%":       "%",
+		"plain":   "plain",
+	} {
+		if got := lowerHexEscapes(in); got != want {
+			t.Errorf("lowerHexEscapes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
