@@ -203,12 +203,12 @@ func TestRedactorEdges(t *testing.T) {
 
 func TestLowerHexEscapes(t *testing.T) {
 	for in, want := range map[string]string{
-		"%2F%3A":  "%2f%3a",
-		"%AB%FF":  "%ab%ff",
-		"a%2Fb":   "a%2fb",
-		"x%2":     "x%2", // an escape cut short at the end is left alone
-		"%":       "%",
-		"plain":   "plain",
+		"%2F%3A": "%2f%3a",
+		"%AB%FF": "%ab%ff",
+		"a%2Fb":  "a%2fb",
+		"x%2":    "x%2", // an escape cut short at the end is left alone
+		"%":      "%",
+		"plain":  "plain",
 	} {
 		if got := lowerHexEscapes(in); got != want {
 			t.Errorf("lowerHexEscapes(%q) = %q, want %q", in, got, want)
