@@ -93,8 +93,6 @@ const (
 	// faultRetries is how often an invocation whose stop failed transiently
 	// (after the client's own retries) is tried again while time is left.
 	faultRetries = 3
-	// faultBackoff is the first wait before such a try (doubling).
-	faultBackoff = 200 * time.Millisecond
 	// listRetries is how often a page whose listing failed transiently
 	// (after the client's own retries) is tried again.
 	listRetries = 3
@@ -105,6 +103,11 @@ const (
 	// than it may stop.
 	CodeSweepLimitExceeded = "Sweep.LimitExceeded"
 )
+
+// faultBackoff is the first wait before a page or a stop that failed
+// transiently is tried again (doubling). A variable only so that tests of
+// what happens after the waits need not wait.
+var faultBackoff = 200 * time.Millisecond
 
 // creationLayout is how the API writes times (UTC, seconds).
 const creationLayout = "2006-01-02T15:04:05Z"
@@ -453,11 +456,14 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 	}
 }
 
-// page fetches one page, retrying transient failures a few times; false when
-// the region is given up (reported in Failed, or out of time).
+// page fetches one page; false when the region is given up (reported in
+// Failed, or out of time). A transient failure that outlived the client's
+// retries is tried again a few times; throttling, as for stops, is waited
+// out while there is time (a listing the API pushes back on is busy, not
+// broken, and a sweep that lists first cannot do without it).
 func (s *sweep) page(req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, bool) {
-	delay := 200 * time.Millisecond
-	for attempt := 0; ; attempt++ {
+	faults, throttled := 0, 0
+	for {
 		if s.work.Err() != nil {
 			s.truncate()
 			return nil, false
@@ -471,16 +477,27 @@ func (s *sweep) page(req cloudassistant.DescribeInvocationsRequest) (*cloudassis
 			return nil, false
 		}
 		e := AsError(err)
-		if !e.Transient {
+		var wait time.Duration
+		switch {
+		case !e.Transient:
 			s.fail(req.RegionId, "", e)
 			return nil, false
-		}
-		if attempt >= listRetries || !sleep(s.work, delay) {
+		case cloudassistant.Throttling(e.Code) && throttled < maxThrottleRetries:
+			wait = jitter(throttleBackoff << min(throttled, 6))
+			throttled++
+		case !cloudassistant.Throttling(e.Code) && faults < listRetries:
+			wait = faultBackoff << faults
+			faults++
+		default:
 			s.fail(req.RegionId, "", e)
 			s.truncate()
 			return nil, false
 		}
-		delay *= 2
+		if !sleep(s.work, wait) {
+			s.fail(req.RegionId, "", e)
+			s.truncate()
+			return nil, false
+		}
 	}
 }
 
