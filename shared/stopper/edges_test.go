@@ -37,7 +37,7 @@ func TestSweepWaitsOutThrottledListings(t *testing.T) {
 	for i := range 60 {
 		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
 	}
-	api := &throttledLister{fakeAPI: newFake(fleet...), n: 3 * listRetries}
+	api := &throttledLister{fakeAPI: newFake(fleet...), n: listRetries + 2}
 	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
 	if err != nil || len(a.Stopped) != 60 || len(a.Failed) != 0 || a.Truncated {
 		t.Fatalf("err %v, %d stopped, Failed %v, Truncated %v", err, len(a.Stopped), a.Failed, a.Truncated)
