@@ -556,3 +556,14 @@ func (l *lockedBuffer) String() string {
 	defer l.mu.Unlock()
 	return l.b.String()
 }
+
+// The tests see none of the function's settings but those they set
+// themselves (STOPPER_RIE is the tests' own): TestMain cleared what the
+// shell exported.
+func TestEnvironmentIsCleared(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "STOPPER_") && k != "STOPPER_RIE" || strings.HasPrefix(k, "ALIBABA_CLOUD_") {
+			t.Errorf("%s is set in the tests' environment", k)
+		}
+	}
+}
