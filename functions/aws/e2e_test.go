@@ -260,7 +260,17 @@ func buildBootstrap(t *testing.T) string {
 	return builtPath
 }
 
+// TestMain runs the tests in an environment cleared of the function's
+// settings and credentials (what a developer exported must not change what
+// the tests see; the bootstrap itself runs with only the environment a
+// test gives it), and removes the bootstrap built for them.
 func TestMain(m *testing.M) {
+	for _, kv := range os.Environ() {
+		k, _, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "STOPPER_") && k != "STOPPER_RIE" || strings.HasPrefix(k, "ALIBABA_CLOUD_") {
+			os.Unsetenv(k)
+		}
+	}
 	code := m.Run()
 	if builtPath != "" {
 		_ = os.RemoveAll(filepath.Dir(builtPath))
@@ -545,4 +555,15 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// The tests see none of the function's settings but those they set
+// themselves (STOPPER_RIE is the tests' own): TestMain cleared what the
+// shell exported.
+func TestEnvironmentIsCleared(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "STOPPER_") && k != "STOPPER_RIE" || strings.HasPrefix(k, "ALIBABA_CLOUD_") {
+			t.Errorf("%s is set in the tests' environment", k)
+		}
+	}
 }

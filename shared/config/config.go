@@ -62,7 +62,41 @@ func Load() (Config, error) {
 	if err := envconfig.Process(Prefix, &c); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}
+	// envconfig keeps the last of a repeated key; the parsed map cannot
+	// tell, so the raw value is checked here.
+	if k, ok := repeatedTagKey(os.Getenv(Prefix + "_SWEEP_TAGS")); ok {
+		return Config{}, fmt.Errorf("configuration: %s_SWEEP_TAGS: the key %q is given more than once; no invocation carries two values of one key", Prefix, shorten(k))
+	}
 	return c, c.Validate()
+}
+
+// maxNameLen bounds a command name, a tag key and a tag value: the API's
+// limit, which requests are held to as well (shared/stopper). A longer
+// one could never match, so every sweep would silently stop nothing.
+const maxNameLen = 128
+
+// repeatedTagKey is a key that a key:value,key:value list gives twice.
+func repeatedTagKey(raw string) (string, bool) {
+	seen := map[string]bool{}
+	for _, pair := range strings.Split(raw, ",") {
+		k, _, ok := strings.Cut(pair, ":")
+		if !ok {
+			continue // envconfig refused it already
+		}
+		if seen[k] {
+			return k, true
+		}
+		seen[k] = true
+	}
+	return "", false
+}
+
+// shorten keeps an over-long value from filling the start-up error.
+func shorten(s string) string {
+	if len(s) <= 32 {
+		return s
+	}
+	return s[:32] + "..."
 }
 
 // Validate checks what envconfig's types cannot.
@@ -110,10 +144,16 @@ func (c Config) Validate() error {
 	if len(c.SweepTags) > stopper.MaxTags {
 		return bad("SWEEP_TAGS", "has %d tags; at most %d are allowed", len(c.SweepTags), stopper.MaxTags)
 	}
-	for k := range c.SweepTags {
+	for k, v := range c.SweepTags {
 		if k == "" {
 			return bad("SWEEP_TAGS", "has an empty tag key: give key:value,key:value (an empty value matches any value)")
 		}
+		if len(k) > maxNameLen || len(v) > maxNameLen {
+			return bad("SWEEP_TAGS", "the tag %q has a key or value longer than %d characters, which no invocation's tag can match", shorten(k), maxNameLen)
+		}
+	}
+	if len(c.SweepCommandName) > maxNameLen {
+		return bad("SWEEP_COMMAND_NAME", "is %d characters; a command name has at most %d, so no invocation could match it", len(c.SweepCommandName), maxNameLen)
 	}
 	if len(c.SweepRegionIds) > stopper.MaxRegions {
 		return bad("SWEEP_REGION_IDS", "names %d regions; at most %d are swept at once", len(c.SweepRegionIds), stopper.MaxRegions)

@@ -23,3 +23,13 @@ func clearEnv() {
 		}
 	}
 }
+
+// The tests see none of the function's settings but those they set
+// themselves: TestMain cleared what the shell exported.
+func TestEnvironmentIsCleared(t *testing.T) {
+	for _, kv := range os.Environ() {
+		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "STOPPER_") || strings.HasPrefix(k, "ALIBABA_CLOUD_") {
+			t.Errorf("%s is set in the tests' environment", k)
+		}
+	}
+}

@@ -135,6 +135,9 @@ func FuzzDecodeRequest(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
+	for _, b := range sampleRequests(f) {
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		r, err := DecodeRequest(body)
 		if err != nil {

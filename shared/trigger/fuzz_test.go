@@ -4,15 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/ecs-stopper/stopper/shared/stopper"
-	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
 // addSeeds adds every sample (testdata and the repository's events/), and
@@ -42,6 +37,13 @@ func addSeeds(f *testing.F) {
 		c = signed(stopBody, 0)
 		c.headers["Authorization"] = "Bearer " + testToken
 		f.Add(s.event(f, c))
+		// Sweeps: the fuzz handlers have sweep regions, so these reach the
+		// sweep path once authenticated.
+		for _, sweep := range [][]byte{[]byte(`{"Action":"Sweep"}`), []byte(`{"Action":"Sweep","RegionIds":["cn-shanghai"],"OlderThan":"3h"}`)} {
+			f.Add(s.event(f, signed(sweep, 0)))
+			f.Add(s.event(f, withBearer(sweep, "Bearer "+testToken)))
+			f.Add(s.event(f, webhookCall{method: "POST", body: sweep, headers: map[string]string{"Content-Type": "application/json"}}))
+		}
 		for _, body := range sourceBodies(f) {
 			f.Add(s.event(f, withBearer(body, "Bearer "+testToken)))
 			f.Add(s.event(f, withBearer(body, "Bearer "+strings.Repeat("x", len(testToken)))))
@@ -68,28 +70,17 @@ func addSeeds(f *testing.F) {
 // anything for a webhook kind that is not authenticated: the secure
 // handler's secret and token are in no seed, so nothing authenticates with
 // it; the token handler's token is in the seeds, and it may stop only for
-// an event whose one Authorization header is that token.
+// an event whose one Authorization header is that token. The handlers
+// have sweep regions and their API lists a stale invocation, so a sweep a
+// payload asks for stops something (TestFuzzHandlersReachTheSweep).
 func FuzzDetect(f *testing.F) {
 	addSeeds(f)
-	api := &noopAPI{}
-	discard := slog.New(slog.DiscardHandler)
-	secure := &Handler{
-		Function: &stopper.Function{API: api, RegionId: "cn-hangzhou", Log: discard},
-		Webhook: &webhook.Verifier{Secret: "fuzz-secret-in-no-seed", Token: "fuzz-token-in-no-seed-0123456789abcdef",
-			Now: func() time.Time { return testNow }},
-		Log: discard,
-	}
-	tokenAPI := &noopAPI{}
-	withToken := &Handler{
-		Function: &stopper.Function{API: tokenAPI, RegionId: "cn-hangzhou", Log: discard},
-		Webhook:  &webhook.Verifier{Secret: "fuzz-secret-in-no-seed", Token: testToken, Now: func() time.Time { return testNow }},
-		Log:      discard,
-	}
-	insecure := &Handler{
-		Function: &stopper.Function{API: &noopAPI{}, RegionId: "cn-hangzhou", Log: discard},
-		Webhook:  &webhook.Verifier{Insecure: true},
-		Log:      discard,
-	}
+	api := &sweepAPI{}
+	secure := fuzzHandler(api, "fuzz-secret-in-no-seed", "fuzz-token-in-no-seed-0123456789abcdef")
+	tokenAPI := &sweepAPI{}
+	withToken := fuzzHandler(tokenAPI, "fuzz-secret-in-no-seed", testToken)
+	insecure := fuzzHandler(&sweepAPI{}, "", "")
+	insecure.Webhook.Insecure = true
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		before := api.stops.Load()
 		res, err := secure.Invoke(context.Background(), testRequestID, payload)

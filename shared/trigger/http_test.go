@@ -3,6 +3,7 @@ package trigger
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -26,11 +27,15 @@ func (c *countingReader) Read(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// unreadable fails the test if the handler reads it.
-type unreadable struct{ t *testing.T }
+// unreadable fails the test if the handler reads a byte of it; what says
+// which body that was.
+type unreadable struct {
+	t    *testing.T
+	what string
+}
 
 func (u unreadable) Read(p []byte) (int, error) {
-	u.t.Error("the body of a refused method was read")
+	u.t.Errorf("the body of %s was read", u.what)
 	return 0, io.EOF
 }
 
@@ -86,15 +91,14 @@ func TestServeHTTPRefusals(t *testing.T) {
 	}{
 		{"GET is refused unread", func(t *testing.T) (*http.Request, *countingReader) {
 			r := signedRequest("GET", nil, 0)
-			r.Body = io.NopCloser(unreadable{t})
+			r.Body = io.NopCloser(unreadable{t, "a request with a refused method"})
 			return r, nil
 		}, 405, "MethodNotAllowed"},
 		{"DELETE", func(t *testing.T) (*http.Request, *countingReader) { return signedRequest("DELETE", stopBody, 0), nil }, 405, "MethodNotAllowed"},
 		{"declared too large is refused unread", func(t *testing.T) (*http.Request, *countingReader) {
 			r := signedRequest("POST", nil, 0)
-			c := &countingReader{}
-			r.Body, r.ContentLength = io.NopCloser(c), MaxBodyBytes+1
-			return r, c
+			r.Body, r.ContentLength = io.NopCloser(unreadable{t, "a request declared 1 MiB + 1 long"}), MaxBodyBytes+1
+			return r, nil
 		}, 413, "PayloadTooLarge"},
 		{"endless body is cut off", func(t *testing.T) (*http.Request, *countingReader) {
 			r := signedRequest("POST", nil, 0)
@@ -324,7 +328,7 @@ func TestReadBodyGrowsWithTheBytes(t *testing.T) {
 }
 
 // TestReadBodyLimit: exactly 1 MiB is read, one byte more is refused,
-// unread when declared.
+// unread when declared: not a byte of such a body is read.
 func TestReadBodyLimit(t *testing.T) {
 	tests := []struct {
 		name         string
@@ -344,6 +348,9 @@ func TestReadBodyLimit(t *testing.T) {
 			c := &countingReader{}
 			r := httptest.NewRequest("POST", "/stop", nil)
 			r.Body = io.NopCloser(io.LimitReader(c, tt.size))
+			if tt.maxBytesRead == 0 && tt.size > 0 {
+				r.Body = io.NopCloser(unreadable{t, fmt.Sprintf("a request declared %d bytes long", tt.size)})
+			}
 			r.ContentLength = -1
 			if tt.declared {
 				r.ContentLength = tt.size

@@ -4,8 +4,11 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -354,6 +357,13 @@ func FuzzAuthenticate(f *testing.F) {
 	f.Add("Bearer  "+token, "", "", body)
 	f.Add("Basic "+token, ts, sig, body)
 	f.Add("Basic x, Bearer "+token, ts, sig, body)
+	// The bodies of the repository's sample webhook events, signed and
+	// with the token.
+	for _, b := range sampleBodies(f) {
+		ts, sig := Sign(secret, now, b)
+		f.Add("", ts, sig, b)
+		f.Add("Bearer "+token, "", "", b)
+	}
 	f.Fuzz(func(t *testing.T, authorization, ts, sig string, body []byte) {
 		v := &Verifier{Secret: secret, Token: token, Now: func() time.Time { return now }}
 		err := v.Authenticate(authorization, ts, sig, body)
@@ -525,4 +535,28 @@ func TestAuthenticateEdges(t *testing.T) {
 			t.Errorf("CheckToken(%q): %v", tok, err)
 		}
 	}
+// sampleBodies are the bodies of the HTTP events among the repository's
+// samples (events/ and shared/trigger/testdata).
+func sampleBodies(f *testing.F) [][]byte {
+	var out [][]byte
+	for _, pattern := range []string{"../../events/*.json", "../trigger/testdata/*.json"} {
+		files, _ := filepath.Glob(pattern)
+		if len(files) == 0 {
+			f.Fatalf("no sample events in %s", pattern)
+		}
+		for _, file := range files {
+			b, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			var ev struct{ Body *string }
+			if json.Unmarshal(b, &ev) == nil && ev.Body != nil {
+				out = append(out, []byte(*ev.Body))
+			}
+		}
+	}
+	if len(out) == 0 {
+		f.Fatal("no sample event has a body")
+	}
+	return out
 }

@@ -1,0 +1,163 @@
+package stopper
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
+)
+
+// Every region of a sweep is held to STOPPER_ALLOWED_REGIONS, wherever it
+// sorts among the others (the plan sorts them), whether the request or the
+// configuration names it; a refused sweep lists and stops nothing.
+func TestSweepAllowlistHoldsForEveryRegion(t *testing.T) {
+	allowed := []string{"cn-beijing", "cn-hangzhou", "cn-shanghai"}
+	for _, tc := range []struct {
+		name              string
+		requested         []string // the request's RegionIds; nil sweeps the configured ones
+		configured        []string
+		restrict          bool // STOPPER_SWEEP_REGION_IDS set
+		forbidden         string
+		forbiddenPosition string // where the forbidden region sorts, for the record
+	}{
+		{name: "request, forbidden sorts first", requested: []string{"cn-hangzhou", "ap-southeast-1"}, forbidden: "ap-southeast-1", forbiddenPosition: "first"},
+		{name: "request, forbidden sorts in the middle", requested: []string{"cn-shanghai", "cn-beijing", "cn-guangzhou"}, forbidden: "cn-guangzhou", forbiddenPosition: "middle"},
+		{name: "request, forbidden sorts last", requested: []string{"cn-hangzhou", "us-west-1", "cn-beijing"}, forbidden: "us-west-1", forbiddenPosition: "last"},
+		{name: "configured, forbidden sorts last", configured: []string{"cn-hangzhou", "us-west-1"}, restrict: true, forbidden: "us-west-1", forbiddenPosition: "last"},
+		{name: "configured, forbidden sorts last, request names none", configured: []string{"cn-beijing", "cn-hangzhou", "eu-central-1"}, forbidden: "eu-central-1", forbiddenPosition: "last"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var fleet []ca.Invocation
+			for _, r := range append(slices.Clone(tc.requested), tc.configured...) {
+				fleet = append(fleet, inv("t-old-"+r, 3*time.Hour, ca.StatusRunning, inRegion(r)))
+			}
+			api := newFake(fleet...)
+			fn := testFunction(api, &bytes.Buffer{})
+			fn.AllowedRegions = allowed
+			if tc.configured != nil {
+				fn.Sweep.RegionIds, fn.Sweep.RestrictRegions = tc.configured, tc.restrict
+			}
+			regions := slices.Sorted(slices.Values(append(slices.Clone(tc.requested), tc.configured...)))
+			position := "middle"
+			switch slices.Index(regions, tc.forbidden) {
+			case 0:
+				position = "first"
+			case len(regions) - 1:
+				position = "last"
+			}
+			if position != tc.forbiddenPosition {
+				t.Fatalf("the case is mislabelled: %s sorts %s in %v", tc.forbidden, position, regions)
+			}
+			a, err := fn.RunSweep(context.Background(), "req-allow", SweepRequest{RegionIds: tc.requested})
+			if err == nil || err.Code != CodeForbiddenRegion || err.Status != http.StatusForbidden || !strings.Contains(err.Message, tc.forbidden) {
+				t.Fatalf("RunSweep = %+v, %v; want Forbidden.Region naming %s", a, err, tc.forbidden)
+			}
+			if api.describes != 0 || len(api.stops) != 0 {
+				t.Errorf("a refused sweep made %d listings and %d stops", api.describes, len(api.stops))
+			}
+		})
+	}
+}
+
+// slowLister makes some DescribeInvocations calls of a fakeAPI last until
+// the sweep's work context ends (the deadline minus the reserve): a listing
+// too slow to finish in time. A call that honours its context fails with
+// the context's error, as the ECS client does; one that does not answers a
+// little after the deadline, as a call already on its way back does.
+type slowLister struct {
+	*fakeAPI
+	// slow says which calls wait for the deadline.
+	slow func(ca.DescribeInvocationsRequest) bool
+	// honour makes a slow call fail with ctx's error.
+	honour bool
+	// late is how long after the deadline a call that does not honour its
+	// context answers.
+	late time.Duration
+}
+
+func (s *slowLister) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	if s.slow(req) {
+		<-ctx.Done()
+		if s.honour {
+			return nil, ctx.Err()
+		}
+		time.Sleep(s.late)
+	}
+	return s.fakeAPI.DescribeInvocations(ctx, req)
+}
+
+// A listing that runs out of time makes the answer Truncated, and is not a
+// failure: part of the fleet was not looked at, and the next sweep will.
+// Each case cuts the listing at one of the three places the sweep notices
+// the deadline: a call in flight, between two pages, and a region waiting
+// for one of the regionListers slots. The sweeps are dry runs, so that the
+// stop path (which notices the deadline too) cannot be what truncates.
+func TestSweepListingCutOffByDeadlineIsTruncated(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 60 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-pend%03d", i), 3*time.Hour, ca.StatusPending))
+	}
+	// Six regions without the fleet's (cn-hangzhou), so that which four get
+	// the slots changes nothing in the answer.
+	sixRegions := []string{"cn-beijing", "cn-chengdu", "cn-guangzhou", "cn-qingdao", "cn-shanghai", "cn-shenzhen"}
+	for _, tc := range []struct {
+		name    string
+		regions []string
+		lister  func(*fakeAPI) *slowLister
+		// listed is how many invocations the answer lists as (dry-run) stopped.
+		listed int
+	}{
+		{
+			name: "a call in flight at the deadline", regions: []string{"cn-hangzhou"},
+			lister: func(f *fakeAPI) *slowLister {
+				return &slowLister{fakeAPI: f, honour: true, slow: func(ca.DescribeInvocationsRequest) bool { return true }}
+			},
+		},
+		{
+			// The first page comes back after the deadline with a NextToken:
+			// the second page is never asked for.
+			name: "between two pages", regions: []string{"cn-hangzhou"}, listed: ca.MaxResultsLimit,
+			lister: func(f *fakeAPI) *slowLister {
+				return &slowLister{fakeAPI: f, late: 10 * time.Millisecond, slow: func(r ca.DescribeInvocationsRequest) bool {
+					return r.InvokeStatus == ca.StatusPending && r.NextToken == ""
+				}}
+			},
+		},
+		{
+			// Four regions hold the listing slots past the deadline, each in
+			// its last listing, which answers late but completely; the other
+			// two never get a slot.
+			name: "a region waiting for a slot", regions: sixRegions,
+			lister: func(f *fakeAPI) *slowLister {
+				return &slowLister{fakeAPI: f, late: 300 * time.Millisecond, slow: func(r ca.DescribeInvocationsRequest) bool {
+					return r.InvokeStatus == ca.StatusStopping
+				}}
+			},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := tc.lister(newFake(fleet...))
+			fn := testFunction(api, &bytes.Buffer{})
+			fn.DryRun = true
+			fn.Sweep.Reserve = 200 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+			defer cancel()
+			a, err := fn.RunSweep(ctx, "req-cut", SweepRequest{RegionIds: tc.regions})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !a.Truncated || len(a.Failed) != 0 || len(a.Stopped) != tc.listed {
+				t.Fatalf("Truncated %v, Failed %+v, %d listed; want Truncated, no failure, %d listed", a.Truncated, a.Failed, len(a.Stopped), tc.listed)
+			}
+			if len(api.stops) != 0 {
+				t.Errorf("a dry run stopped %v", api.stops)
+			}
+		})
+	}
+}
