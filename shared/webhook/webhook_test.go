@@ -535,6 +535,8 @@ func TestAuthenticateEdges(t *testing.T) {
 			t.Errorf("CheckToken(%q): %v", tok, err)
 		}
 	}
+}
+
 // sampleBodies are the bodies of the HTTP events among the repository's
 // samples (events/ and shared/trigger/testdata).
 func sampleBodies(f *testing.F) [][]byte {
