@@ -26,6 +26,8 @@ var badValues = []badValue{
 	{name: "STOPPER_REGION_ID", value: "CN_Hangzhou"},
 	{name: "STOPPER_REGION_ID", value: "cn-hangzhou "},
 	{name: "STOPPER_REGION_ID", value: "c" + strings.Repeat("n", 64)},
+	{name: "STOPPER_REGION_ID", value: "cn-hangzhou", with: map[string]string{"STOPPER_ALLOWED_REGIONS": "cn-beijing"}},
+	{name: "STOPPER_SWEEP_REGION_IDS", value: "cn-beijing,cn-hangzhou", with: map[string]string{"STOPPER_ALLOWED_REGIONS": "cn-beijing"}},
 
 	{name: "STOPPER_ECS_ENDPOINT", value: "ecs.cn-hangzhou.aliyuncs.com"},
 	{name: "STOPPER_ECS_ENDPOINT", value: "http://ecs.cn-hangzhou.aliyuncs.com"},

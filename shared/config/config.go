@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -111,6 +112,18 @@ func (c Config) Validate() error {
 		for _, r := range list {
 			if !stopper.ValidRegionID(r) {
 				return bad(name, "%q is not a region id such as cn-hangzhou (give a comma-separated list)", r)
+			}
+		}
+	}
+	// A default region outside the allowlist would make every request
+	// that names none, or every default sweep, fail at run time.
+	if len(c.AllowedRegions) > 0 {
+		if c.RegionId != "" && !slices.Contains(c.AllowedRegions, c.RegionId) {
+			return bad("REGION_ID", "%s is not in STOPPER_ALLOWED_REGIONS (%s): add it there, or choose an allowed region", c.RegionId, strings.Join(c.AllowedRegions, ","))
+		}
+		for _, r := range c.SweepRegionIds {
+			if !slices.Contains(c.AllowedRegions, r) {
+				return bad("SWEEP_REGION_IDS", "%s is not in STOPPER_ALLOWED_REGIONS (%s): a sweep of it would be refused", r, strings.Join(c.AllowedRegions, ","))
 			}
 		}
 	}

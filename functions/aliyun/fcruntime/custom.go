@@ -216,12 +216,21 @@ func (a *app) webhook(w http.ResponseWriter, r *http.Request) {
 	a.logLine("Invoke Start", id)
 	defer a.logLine("Invoke End", id)
 	h := a.handlerFor(r.Header)
-	r = r.Clone(r.Context())
-	stripCredentials(r.Header)
-	r.Header.Set("x-fc-request-id", id) // one id for the FC log lines and the answer
+	r = webhookRequest(r, id)
 	ctx, cancel := invocationContext(r.Context(), r.Header)
 	defer cancel()
 	h.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// webhookRequest is the request the shared webhook handling sees: a copy
+// without FC's credential headers (the invocation's handler already has
+// them), so that nothing downstream can log or echo them, and with one
+// request id for the FC log lines and the answer.
+func webhookRequest(r *http.Request, id string) *http.Request {
+	r = r.Clone(r.Context())
+	stripCredentials(r.Header)
+	r.Header.Set("x-fc-request-id", id)
+	return r
 }
 
 func methodNotAllowed(requestID string) []byte {

@@ -1,6 +1,8 @@
 package fcruntime
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
@@ -28,5 +30,27 @@ func TestEnvironmentIsCleared(t *testing.T) {
 		if k, _, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "STOPPER_") || strings.HasPrefix(k, "ALIBABA_CLOUD_") {
 			t.Errorf("%s is set in the tests' environment", k)
 		}
+	}
+}
+
+// The webhook handling never sees FC's credential headers, and the
+// caller's request is left as it was.
+func TestWebhookRequestHasNoCredentials(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "/stop", strings.NewReader("{}"))
+	r.Header.Set("x-fc-access-key-id", "STS.id")
+	r.Header.Set("x-fc-access-key-secret", "sts-secret")
+	r.Header.Set("x-fc-security-token", "sts-token")
+	r.Header.Set("x-fc-request-id", "client-chosen")
+	got := webhookRequest(r, "req-1")
+	for _, h := range []string{"x-fc-access-key-id", "x-fc-access-key-secret", "x-fc-security-token"} {
+		if got.Header.Get(h) != "" {
+			t.Errorf("%s reached the webhook handling", h)
+		}
+		if r.Header.Get(h) == "" {
+			t.Errorf("%s was removed from the caller's request", h)
+		}
+	}
+	if got.Header.Get("x-fc-request-id") != "req-1" {
+		t.Errorf("request id %q", got.Header.Get("x-fc-request-id"))
 	}
 }
