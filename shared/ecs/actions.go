@@ -44,7 +44,7 @@ func batch(ids []string, n int) [][]string {
 	if len(ids) == 0 {
 		return [][]string{nil}
 	}
-	out := make([][]string, 0, (len(ids)+n-1)/n)
+	var out [][]string // a list is a few batches: no capacity to precompute
 	for len(ids) > n {
 		out = append(out, ids[:n:n])
 		ids = ids[n:]

@@ -199,12 +199,10 @@ func New(opts Options) (*Client, error) {
 	case opts.MaxThrottleRetries == 0:
 		c.throttles = DefaultMaxThrottleRetries
 	}
+	// When only one of the two is set and it crosses the other's default,
+	// the cap wins rather than failing: backoff never exceeds maxDelay.
 	if c.baseDelay > c.maxDelay && opts.BaseDelay > 0 && opts.MaxDelay > 0 {
 		errs = append(errs, fmt.Errorf("ecs: option BaseDelay (%s) must not exceed MaxDelay (%s)", c.baseDelay, c.maxDelay))
-	}
-	if c.baseDelay > c.maxDelay {
-		// Only one of the two was set: the cap wins rather than failing.
-		c.baseDelay = c.maxDelay
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -249,7 +247,9 @@ func (c *Client) WithMaxAttempts(n int) *Client {
 
 // newTransport is the default transport: connect and handshake bounded,
 // connections kept alive and enough idle ones per host for a sweep's
-// concurrent stops to reuse instead of redialing.
+// concurrent stops to reuse instead of redialing. KeepAlive and
+// IdleConnTimeout are http.DefaultTransport's values; only 30 s of TCP
+// silence or 90 s of an idle pool would show them, which no test waits for.
 func newTransport(connect time.Duration) *http.Transport {
 	return &http.Transport{
 		Proxy: http.ProxyFromEnvironment,

@@ -73,7 +73,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			}
 		}
 		delay := max(c.backoff(retries+1), res.timeLeft)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay { // (< would do as well: the two are equal to the nanosecond only by chance)
 			return fmt.Errorf("%w (no retry: the next one would start after the deadline)", annotate(cl.action, n, "", err))
 		}
 		ev := RetryEvent{Action: cl.action, Attempt: n.attempts, Delay: delay, Err: err, Throttled: throttled}
@@ -136,13 +136,10 @@ func (n tally) after(limit string) string {
 // concurrent callers that were throttled together instead of retrying them in step.
 func (c *Client) backoff(attempt int) time.Duration {
 	ceiling := c.maxDelay
-	if shift := attempt - 1; shift < 62 {
-		if d := c.baseDelay << shift; d > 0 && d < ceiling && d>>shift == c.baseDelay {
-			ceiling = d
-		}
-	}
-	if ceiling <= 0 {
-		return 0
+	// An overflowed shift does not give BaseDelay back (a shift past 63
+	// gives 0, one into the sign bit a negative d): the cap stays.
+	if shift := attempt - 1; c.baseDelay<<shift>>shift == c.baseDelay {
+		ceiling = min(ceiling, c.baseDelay<<shift)
 	}
 	return rand.N(ceiling + 1)
 }
