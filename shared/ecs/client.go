@@ -187,6 +187,11 @@ func New(opts Options) (*Client, error) {
 			errs = append(errs, fmt.Errorf("ecs: option %s must not be negative, got %s", d.name, d.v))
 		}
 	}
+	// A backoff is drawn from [0, MaxDelay]: a bound near the largest
+	// duration would overflow the draw, and no wait that long makes sense.
+	if opts.MaxDelay > time.Hour || opts.BaseDelay > time.Hour {
+		errs = append(errs, fmt.Errorf("ecs: options BaseDelay and MaxDelay must be at most 1h, got %s and %s", opts.BaseDelay, opts.MaxDelay))
+	}
 	switch {
 	case opts.MaxAttempts < 0:
 		errs = append(errs, fmt.Errorf("ecs: option MaxAttempts must be at least 1 (0 = default %d), got %d", DefaultMaxAttempts, opts.MaxAttempts))

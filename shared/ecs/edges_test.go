@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -342,5 +343,18 @@ func TestRedactURLEdges(t *testing.T) {
 		if got := ecs.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// A backoff bound so large that drawing a delay from it would overflow is
+// refused when the client is built, not found by a panic on a retry.
+func TestHugeDelaysAreRefused(t *testing.T) {
+	for _, o := range []ecs.Options{{MaxDelay: time.Duration(math.MaxInt64)}, {BaseDelay: 2 * time.Hour}} {
+		if _, err := ecs.New(o); err == nil || !strings.Contains(err.Error(), "at most 1h") {
+			t.Errorf("New(%+v) = %v", o, err)
+		}
+	}
+	if _, err := ecs.New(ecs.Options{MaxDelay: time.Hour}); err != nil {
+		t.Errorf("an hour is allowed: %v", err)
 	}
 }
