@@ -13,8 +13,9 @@ import (
 // STOPPER_MAX_THROTTLE_RETRIES=0 means no retry after a throttling answer
 // (0 is the client's own "default", so the wiring must say so).
 func TestNoThrottleRetries(t *testing.T) {
-	// One token, refilled once a day: the first call passes, the next is throttled.
-	emu, h, _ := wire(t, emulator.Options{ThrottleQPS: 1.0 / 86400, ThrottleBurst: 1},
+	// One token, refilled in two seconds: the first call passes, the next is
+	// throttled (and a retry, were there one, would pass).
+	emu, h, _ := wire(t, emulator.Options{ThrottleQPS: 0.5, ThrottleBurst: 1},
 		map[string]string{"STOPPER_MAX_THROTTLE_RETRIES": "0"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
