@@ -448,3 +448,25 @@ func TestLocalRefusalsQuoteTheHeader(t *testing.T) {
 		})
 	}
 }
+
+// TestRuntimeLogsWithoutAHandlerLogger: given a handler without a logger,
+// the runtime's own lines (here a refused local event) are JSON on out.
+func TestRuntimeLogsWithoutAHandlerLogger(t *testing.T) {
+	out := &syncBuffer{}
+	h := CustomRuntime(&trigger.Handler{Function: &stopper.Function{API: &blockingAPI{}, RegionId: sampleRegion}}, "", out)
+	r := httptest.NewRequest(http.MethodPost, "/invoke", strings.NewReader(`{"InvokeId":"t-fine"}`))
+	r.Host = "attacker.example"
+	r.Header.Set("x-fc-request-id", "req-no-logger")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var line struct {
+		Level     string `json:"level"`
+		Msg       string `json:"msg"`
+		RequestID string `json:"request_id"`
+		Code      string `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &line); err != nil || w.Code != 403 ||
+		line.Level != "WARN" || line.Msg != "refused" || line.RequestID != "req-no-logger" || line.Code != "Forbidden.Host" {
+		t.Fatalf("%d, log %q (%v): want the refusal logged as one JSON line", w.Code, out, err)
+	}
+}

@@ -120,9 +120,9 @@ type app struct {
 }
 
 func newApp(h *trigger.Handler, region string, out io.Writer) *app {
-	// Wrapped even when out is locked already (Run's): a second lock
-	// around the first serialises the same writes.
-	out = &lockedWriter{w: out}
+	if _, ok := out.(*lockedWriter); !ok {
+		out = &lockedWriter{w: out}
+	}
 	a := &app{h: h, region: region, out: out, log: h.Log}
 	if h.Function != nil {
 		a.client, _ = h.Function.API.(*ecs.Client)
