@@ -102,15 +102,18 @@ func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
 	return nil
 }
 
-// decodeBase64 replaces a base64 body by its bytes, refusing any that would
-// exceed MaxBodyBytes before decoding it.
+// decodeBase64 replaces a base64 body by its bytes. Text longer than the
+// encoding of MaxBodyBytes is refused unread, before it is decoded (or
+// found not to be base64): it cannot hold a body within the limit. Text
+// within it decodes to at most MaxBodyBytes+2 bytes, which the size check
+// after it refuses.
 func (r *webhookRequest) decodeBase64() *stopper.Error {
 	if !r.base64 {
 		return nil
 	}
 	r.base64 = false
 	enc := base64.StdEncoding
-	if enc.DecodedLen(len(r.body)) > MaxBodyBytes+3 { // +3: padding rounds DecodedLen up
+	if len(r.body) > enc.EncodedLen(MaxBodyBytes) {
 		r.tooLarge = true
 		return nil
 	}
@@ -193,10 +196,8 @@ func scheduledEventRequest(event []byte) (stopper.Request, *stopper.Error) {
 // repeated, naming it and what the event may carry, as the request decoder
 // does; it returns the raw value of the key named want (nil if absent).
 func onlyEventKeys(event []byte, allowed []string, want, what, hint string) ([]byte, *stopper.Error) {
-	m, ok := jsonscan.Object(event, 0)
-	if !ok {
-		return nil, stopper.Invalid("body", "is not a JSON object")
-	}
+	// Detection found the event a well-formed object.
+	m, _ := jsonscan.Object(event, 0)
 	var seen uint64 // bit i: allowed[i] was seen
 	var value []byte
 	for m.Next() {

@@ -209,22 +209,16 @@ func isJSONMediaType(contentType string) bool {
 	mediaType, _, _ := strings.Cut(contentType, ";")
 	mediaType = strings.Trim(mediaType, " \t")
 	const prefix, suffix = "application/", "+json"
-	if len(mediaType) <= len(prefix) || !strings.EqualFold(mediaType[:len(prefix)], prefix) {
+	if !strings.EqualFold(mediaType[:min(len(mediaType), len(prefix))], prefix) {
 		return false
 	}
 	subtype := mediaType[len(prefix):]
 	if strings.EqualFold(subtype, "json") {
 		return true
 	}
-	name, found := cutSuffixFold(subtype, suffix)
-	return found && name != "" && isSubtypeName(name)
-}
-
-func cutSuffixFold(s, suffix string) (string, bool) {
-	if len(s) < len(suffix) || !strings.EqualFold(s[len(s)-len(suffix):], suffix) {
-		return s, false
-	}
-	return s[:len(s)-len(suffix)], true
+	// name is what precedes the last five bytes, which must be +json.
+	name := subtype[:max(0, len(subtype)-len(suffix))]
+	return strings.EqualFold(subtype[len(name):], suffix) && name != "" && isSubtypeName(name)
 }
 
 // isSubtypeName reports whether s uses only RFC 6838 restricted-name characters.

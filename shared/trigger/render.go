@@ -49,6 +49,8 @@ func renderEvent(kind Kind, requestID string, out outcome) []byte {
 func renderHTTPEvent(kind Kind, requestID string, out outcome) []byte {
 	body := renderAnswer(requestID, out)
 	allowPost := out.err != nil && out.err.Code == stopper.CodeMethodNotAllowed
+	// Capacity only: room for the escapes and the envelope, so that one
+	// allocation holds the response (any other size gives the same bytes).
 	dst := make([]byte, 0, len(body)+len(body)/8+160)
 	return appendHTTPResponse(dst, kind, out.status(), allowPost, body)
 }

@@ -31,15 +31,16 @@ func (a *app) serve(ctx context.Context, ln net.Listener) error {
 		return err
 	case <-ctx.Done():
 	}
+	// Requests in flight are answered, for 10 s at most. Serve returns
+	// ErrServerClosed as soon as Shutdown begins; any other error is why it
+	// stopped before.
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil {
-		return err
-	}
+	shutdownErr := srv.Shutdown(sctx)
 	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	return nil
+	return shutdownErr
 }
 
 // newServer is the custom runtime's HTTP server for h.

@@ -65,17 +65,27 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	port := cmp.Or(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), "9000")
-	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
-		return fmt.Errorf("FC_CUSTOM_LISTEN_PORT: %q is not a port number", port)
+	addr, err := listenAddr(getenv)
+	if err != nil {
+		return err
 	}
-	// 0.0.0.0, not 127.0.0.1: FC reaches the server from outside the
-	// sandbox's loopback, and fails with FunctionNotStarted otherwise.
-	ln, err := net.Listen("tcp", net.JoinHostPort("0.0.0.0", port))
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
 	return a.serve(ctx, ln)
+}
+
+// listenAddr is where the custom runtime listens: FC_CUSTOM_LISTEN_PORT
+// (FC 3.0), else FC_SERVER_PORT (FC 2.0), else 9000, on every interface
+// (0.0.0.0, not 127.0.0.1: FC reaches the server from outside the
+// sandbox's loopback, and fails with FunctionNotStarted otherwise).
+func listenAddr(getenv func(string) string) (string, error) {
+	port := cmp.Or(getenv("FC_CUSTOM_LISTEN_PORT"), getenv("FC_SERVER_PORT"), "9000")
+	if n, err := strconv.Atoi(port); err != nil || n < 1 || n > 65535 {
+		return "", fmt.Errorf("FC_CUSTOM_LISTEN_PORT: %q is not a port number", port)
+	}
+	return net.JoinHostPort("0.0.0.0", port), nil
 }
 
 // cancelOnSignal cancels ctx on SIGTERM or an interrupt.
@@ -204,15 +214,12 @@ func mustJSON(v any) []byte {
 
 // cleanID keeps a request id to one printable line (it comes from a header).
 func cleanID(id string) string {
-	if len(id) > 128 {
-		id = id[:128]
-	}
 	return strings.Map(func(r rune) rune {
 		if r < 0x20 || r == 0x7f {
 			return -1
 		}
 		return r
-	}, id)
+	}, id[:min(len(id), 128)])
 }
 
 // lockedWriter serialises writes so that log lines from concurrent

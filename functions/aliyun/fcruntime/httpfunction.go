@@ -107,9 +107,7 @@ func requestHeader(m map[string][]string) http.Header {
 		}
 	}
 	for k, vs := range h {
-		if len(vs) > 1 {
-			h[k] = []string{strings.Join(vs, ", ")}
-		}
+		h[k] = []string{strings.Join(vs, ", ")} // one value is itself
 	}
 	return h
 }
@@ -140,15 +138,12 @@ func (r *httpFunctionResponse) Write(p []byte) (int, error) {
 }
 
 // params is the answer's x-fc-http-params: base64 of {"status", "headersMap"}.
+// The status is set: every answer is written through WriteHeader or Write.
 func (r *httpFunctionResponse) params() string {
-	status := r.status
-	if status == 0 {
-		status = http.StatusOK
-	}
 	return base64.StdEncoding.EncodeToString(mustJSON(struct {
 		Status     int         `json:"status"`
 		HeadersMap http.Header `json:"headersMap"`
-	}{status, r.header}))
+	}{r.status, r.header}))
 }
 
 // refuse answers with an error the shared handling never saw.

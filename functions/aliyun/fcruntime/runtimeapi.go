@@ -70,12 +70,17 @@ func (a *app) runtimeAPI(hostport string) *runtimeLoop {
 	}
 }
 
-// localTransport talks to the Runtime API on the instance's own network:
-// never through a proxy from the environment, and with a bounded dial.
+// runtimeAPIDialer connects to the Runtime API on the instance's own
+// network, where a dial that takes seconds is not going to succeed: it is
+// bounded, so that a next that cannot connect fails and is retried.
+var runtimeAPIDialer = net.Dialer{Timeout: 5 * time.Second}
+
+// localTransport talks to the Runtime API: never through a proxy from the
+// environment, and with a bounded dial.
 func localTransport() *http.Transport {
 	return &http.Transport{
 		Proxy:               nil,
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         runtimeAPIDialer.DialContext,
 		MaxIdleConnsPerHost: 200, // FC 3.0's highest instance concurrency
 		IdleConnTimeout:     90 * time.Second,
 	}
