@@ -526,3 +526,38 @@ func TestPacerSlotSpacing(t *testing.T) {
 		t.Fatalf("early: %v, waited %v", err, p.win.waited)
 	}
 }
+
+// A sweep in a batch is Stopped when it stopped something, not in a dry
+// run; a refused sweep is a Failed item.
+func TestHandleBatchSweepOutcomes(t *testing.T) {
+	fn := testFunction(newFake(inv("t-old", 3*time.Hour, ca.StatusRunning)), &bytes.Buffer{})
+	quiet := testFunction(newFake(inv("t-young", time.Hour, ca.StatusRunning)), &bytes.Buffer{})
+	var got []string
+	for _, tc := range []struct {
+		fn  *Function
+		req SweepRequest
+	}{
+		{fn, SweepRequest{DryRun: boolp(true)}},
+		{fn, SweepRequest{}},
+		{quiet, SweepRequest{}},
+		{fn, SweepRequest{OlderThan: time.Minute}},
+	} {
+		b := tc.fn.HandleBatch(context.Background(), "r", []Item{{Id: "s", Request: Request{Sweep: &tc.req}}})
+		got = append(got, b.Results[0].Outcome+":"+b.Results[0].Code)
+	}
+	if want := "NotStopped:|Stopped:|NotStopped:|Failed:InvalidParameter"; strings.Join(got, "|") != want {
+		t.Fatalf("outcomes %s\nwant     %s", strings.Join(got, "|"), want)
+	}
+}
+
+// A report names every region it touches once, sorted, and no empty one.
+func TestReportRegions(t *testing.T) {
+	r := Report{
+		Matched: map[string]int{"cn-b": 1, "cn-a": 0},
+		Stopped: []ReportedStop{{RegionId: "cn-b"}},
+		Failed:  []ReportedFailure{{Item: "bad"}, {RegionId: "cn-c"}},
+	}
+	if got := fmt.Sprint(r.Regions()); got != "[cn-a cn-b cn-c]" {
+		t.Fatalf("Regions() = %s", got)
+	}
+}
