@@ -229,8 +229,8 @@ func decodeSweep(fields map[string][]byte) (*SweepRequest, error) {
 		return nil, err
 	}
 	if raw, ok := fields["MaxStops"]; ok && !jsonscan.IsNull(raw) {
-		n, ok := smallInt(raw)
-		if !ok || n < 1 {
+		n, ok := positiveInt(raw)
+		if !ok {
 			return nil, Invalid("MaxStops", "must be a whole number of at least 1 (omit it to use STOPPER_SWEEP_MAX_STOPS)")
 		}
 		s.MaxStops = n
@@ -274,9 +274,10 @@ func tagObject(raw []byte) (map[string]string, error) {
 	return tags, nil
 }
 
-// smallInt reads a non-negative JSON integer of at most 9 digits.
-func smallInt(raw []byte) (int, bool) {
-	if len(raw) == 0 || len(raw) > 9 || (len(raw) > 1 && raw[0] == '0') {
+// positiveInt reads a JSON integer of 1 to 9 digits that is at least 1 (a
+// leading 0 is either the number 0 or not JSON).
+func positiveInt(raw []byte) (int, bool) {
+	if len(raw) == 0 || len(raw) > 9 || raw[0] == '0' {
 		return 0, false
 	}
 	n := 0
@@ -410,13 +411,15 @@ func boolField(fields map[string][]byte, name string) (*bool, error) {
 func instanceIDs(raw []byte) ([]string, error) {
 	const hint = `must be a JSON array of instance ids such as ["i-bp1abc", "i-bp1def"], or a string holding one`
 	list := raw
-	if len(raw) > 0 && raw[0] == '"' {
+	if bytes.HasPrefix(raw, []byte(`"`)) {
 		s, ok := stringValue(raw)
 		if !ok {
 			return nil, Invalid("InstanceIds", hint)
 		}
+		// The string's own JSON is held to the body's nesting bound; a
+		// string that is not an array is refused below all the same.
 		list = []byte(strings.TrimSpace(s))
-		if len(list) > 0 && (list[0] == '[' || jsonscan.IsNull(list)) && checkNesting(list) != nil {
+		if checkNesting(list) != nil {
 			return nil, Invalid("InstanceIds", hint)
 		}
 	}

@@ -105,12 +105,12 @@ func (f *Function) findInvocation(ctx context.Context, region, invokeID string) 
 }
 
 // instanceCounts sorts an invocation's instances by what a stop does to them.
+// Stopping instances, on their way out already, count in total only.
 type instanceCounts struct {
-	total    int
-	pending  int // Pending or Scheduled: a stop cancels them
-	running  int // Running: a stop may kill them
-	stopping int // Stopping: already on their way out
-	failed   int // ended in failure (fail-fast counts these)
+	total   int
+	pending int // Pending or Scheduled: a stop cancels them
+	running int // Running: a stop may kill them
+	failed  int // ended in failure (fail-fast counts these)
 }
 
 // stoppable reports whether a stop would change anything: some targeted
@@ -159,8 +159,6 @@ func countInstances(instances []ca.InvokeInstance) instanceCounts {
 			c.pending++
 		case st == ca.StatusRunning:
 			c.running++
-		case st == ca.StatusStopping:
-			c.stopping++
 		case FailureStatus(st):
 			c.failed++
 		}

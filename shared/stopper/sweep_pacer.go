@@ -43,10 +43,11 @@ import (
 // emulator (sweep_bench_test.go) this holds 0.99-1.01 of the throttle's rate
 // from 50 to 1,000 QPS with about 0.03-0.4 throttled calls per stop. Time is
 // the real clock: the pacer must keep working when a test freezes the
-// Function's clock.
+// Function's clock (its own now is replaced only by the pacer's unit tests).
 type pacer struct {
 	mu       sync.Mutex
-	rate     float64 // stops per second; 0 is unpaced
+	now      func() time.Time
+	rate     float64 // stops per second; 0 is unpaced (never negative)
 	ceiling  float64 // the rate at the last congestion; 0 is none yet
 	next     time.Time
 	minLat   time.Duration
@@ -61,7 +62,7 @@ type pacer struct {
 type window struct {
 	start     time.Time
 	ok        int           // calls that succeeded (quickly or not)
-	pushback  int           // throttled or slow calls
+	pushback  int           // slow calls (throttled ones are counted in throttled)
 	calls     int           // every call that ended
 	waited    time.Duration // time workers spent waiting for a slot
 	throttled int           // calls the client gave up on with Throttling
@@ -77,7 +78,7 @@ const (
 )
 
 func newPacer() *pacer {
-	return &pacer{minWin: 100 * time.Millisecond, minRate: 0.5, slowMult: 3, slowAdd: 10 * time.Millisecond,
+	return &pacer{now: time.Now, minWin: 100 * time.Millisecond, minRate: 0.5, slowMult: 3, slowAdd: 10 * time.Millisecond,
 		win: window{start: time.Now()}}
 }
 
@@ -85,18 +86,18 @@ func newPacer() *pacer {
 // listing before its first stop must not count as a window without stops.
 func (p *pacer) start() {
 	p.mu.Lock()
-	p.win = window{start: time.Now()}
+	p.win = window{start: p.now()}
 	p.mu.Unlock()
 }
 
 // wait blocks until the caller may start a call, or ctx ends.
 func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
-	if p.rate <= 0 {
+	if p.rate == 0 {
 		p.mu.Unlock()
 		return ctx.Err()
 	}
-	now := time.Now()
+	now := p.now()
 	slot := p.next
 	if slot.Before(now) {
 		slot = now
@@ -105,7 +106,7 @@ func (p *pacer) wait(ctx context.Context) error {
 	d := slot.Sub(now)
 	p.win.waited += d
 	p.mu.Unlock()
-	if d <= 0 {
+	if d == 0 { // the slot is now (it is never before now)
 		return ctx.Err()
 	}
 	if dl, ok := ctx.Deadline(); ok && !dl.After(slot) {
@@ -126,19 +127,19 @@ func (p *pacer) done(o outcome, latency time.Duration) {
 	switch o {
 	case outcomeOK:
 		p.win.ok++
-		if p.minLat == 0 || latency < p.minLat {
+		if p.minLat == 0 {
 			p.minLat = latency
 		}
+		p.minLat = min(p.minLat, latency)
 		if latency > time.Duration(float64(p.minLat)*p.slowMult)+p.slowAdd {
 			p.win.pushback++
 		}
 	case outcomeThrottled:
-		p.win.pushback++
 		p.win.throttled++
 	}
-	now := time.Now()
+	now := p.now()
 	length := p.minWin
-	if p.rate > 0 {
+	if p.rate != 0 {
 		// At least about 10 calls a window, so that a rate is a measure, not noise.
 		length = max(length, time.Duration(10/p.rate*float64(time.Second)))
 	}
@@ -157,7 +158,8 @@ func (p *pacer) adjust(elapsed time.Duration) {
 	w := p.win
 	secs := elapsed.Seconds()
 	okRate := float64(w.ok) / secs
-	congested := w.throttled > 0 || (w.pushback > 0 && float64(w.pushback) >= 0.05*float64(w.calls))
+	// calls is at least 1 (a window ends on a call), so no slow call is no congestion.
+	congested := w.throttled > 0 || float64(w.pushback) >= 0.05*float64(w.calls)
 	switch {
 	case congested:
 		old := p.rate
