@@ -6,7 +6,6 @@ import (
 	"testing"
 	"time"
 
-	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -55,14 +54,7 @@ func TestRIESweepAnswersTruncatedBeforeTheDeadline(t *testing.T) {
 		{"listing", 5, 600 * time.Millisecond, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			created := time.Now().Add(-3 * time.Hour).UTC().Format("2006-01-02T15:04:05Z")
-			fleet := &emulator.Fleet{}
-			for i := range tc.stale {
-				fleet.Invocations = append(fleet.Invocations, ca.Invocation{RegionId: sampleRegion, InvokeId: fmt.Sprintf("t-late%04d", i),
-					CommandName: "backup", RepeatMode: "Once", CreationTime: created,
-					InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{
-						{InstanceId: fmt.Sprintf("i-late%04d", i), InvocationStatus: ca.StatusRunning, CreationTime: created}}}})
-			}
+			fleet := emulator.StaleFleet(sampleRegion, tc.stale, time.Now().Add(-3*time.Hour))
 			emu, err := emulator.New(emulator.Options{AccessKeyID: testKeyID, AccessKeySecret: testKeySecret, Fleet: fleet, Latency: tc.latency})
 			if err != nil {
 				t.Fatal(err)

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"testing"
 	"time"
 
-	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -34,14 +32,7 @@ func TestInvokeTimeoutTruncatesTheSweep(t *testing.T) {
 			t.Setenv("STOPPER_SWEEP_REGION_IDS", "cn-hangzhou")
 			t.Setenv("STOPPER_SWEEP_RESERVE", "500ms")
 			t.Setenv("STOPPER_SWEEP_CONCURRENCY", "1")
-			created := time.Now().Add(-3 * time.Hour).UTC().Format("2006-01-02T15:04:05Z")
-			fleet := &emulator.Fleet{}
-			for i := range tc.stale {
-				fleet.Invocations = append(fleet.Invocations, ca.Invocation{RegionId: "cn-hangzhou", InvokeId: fmt.Sprintf("t-late%04d", i),
-					CommandName: "backup", RepeatMode: "Once", CreationTime: created,
-					InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{
-						{InstanceId: fmt.Sprintf("i-late%04d", i), InvocationStatus: ca.StatusRunning, CreationTime: created}}}})
-			}
+			fleet := emulator.StaleFleet("cn-hangzhou", tc.stale, time.Now().Add(-3*time.Hour))
 			emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: localAccessKeyID, AccessKeySecret: localAccessKeySecret,
 				Fleet: fleet, Latency: tc.latency})
 			if err != nil {

@@ -354,7 +354,9 @@ func TestHugeDelaysAreRefused(t *testing.T) {
 			t.Errorf("New(%+v) = %v", o, err)
 		}
 	}
-	if _, err := ecs.New(ecs.Options{MaxDelay: time.Hour}); err != nil {
-		t.Errorf("an hour is allowed: %v", err)
+	for _, o := range []ecs.Options{{MaxDelay: time.Hour}, {BaseDelay: time.Hour, MaxDelay: time.Hour}} {
+		if _, err := ecs.New(o); err != nil {
+			t.Errorf("an hour is allowed: New(%+v) = %v", o, err)
+		}
 	}
 }

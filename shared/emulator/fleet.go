@@ -183,3 +183,21 @@ var knownRegions = []string{
 	"ap-southeast-6", "ap-southeast-7", "ap-south-1",
 	"us-west-1", "us-east-1", "eu-central-1", "eu-west-1", "me-east-1", "me-central-1", "na-south-1",
 }
+
+// StaleFleet is n one-time invocations of "backup" in region, ids t-late0000
+// on, each with one running instance, all created at created: what a sweep
+// of anything older must stop, one call each. The deadline tests of every
+// runtime use it.
+func StaleFleet(region string, n int, created time.Time) *Fleet {
+	at := created.UTC().Format(time.RFC3339)
+	f := &Fleet{Invocations: make([]ca.Invocation, n)}
+	for i := range n {
+		f.Invocations[i] = ca.Invocation{
+			RegionId: region, InvokeId: fmt.Sprintf("t-late%04d", i), CommandName: "backup",
+			CommandType: "RunShellScript", RepeatMode: ca.RepeatOnce, CreationTime: at,
+			InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{
+				{InstanceId: fmt.Sprintf("i-late%04d", i), InvocationStatus: ca.StatusRunning, CreationTime: at}}},
+		}
+	}
+	return f
+}

@@ -334,3 +334,20 @@ func TestConcurrentCallers(t *testing.T) {
 		t.Fatalf("%d still pending", resp.TotalCount)
 	}
 }
+
+func TestStaleFleet(t *testing.T) {
+	created := testNow.Add(-3 * time.Hour)
+	s, err := New(Options{AccessKeyID: "a", AccessKeySecret: "b", Now: func() time.Time { return testNow },
+		Fleet: StaleFleet("cn-test-1", 3, created)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(s.Fleet().Invocations); n != 3 {
+		t.Fatalf("%d invocations, want 3", n)
+	}
+	got, ok := s.Invocation("cn-test-1", "t-late0002")
+	if !ok || got.InvocationStatus != ca.StatusRunning || got.CreationTime != created.UTC().Format(timeLayout) ||
+		len(got.InvokeInstances.InvokeInstance) != 1 || got.InvokeInstances.InvokeInstance[0].InstanceId != "i-late0002" {
+		t.Fatalf("%+v", got)
+	}
+}

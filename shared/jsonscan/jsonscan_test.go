@@ -3,11 +3,11 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/ecs-stopper/stopper/internal/testenv"
 )
 
 // FuzzScan holds the JSON walker to encoding/json: it accepts exactly what
@@ -17,18 +17,11 @@ func FuzzScan(f *testing.F) {
 	for _, s := range []string{`{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1","InstanceIds":["i-a"]}`, `{"version":"2.0","headers":{"x-stopper-signature":"sha256=ab"},"body":"{\\"a\\":1}"}`, `{"k\\u0065y":1}`} {
 		f.Add([]byte(s))
 	}
-	// The real samples: every event of events/ and shared/trigger/testdata.
-	for _, pattern := range []string{"../../events/*.json", "../trigger/testdata/*.json"} {
-		files, _ := filepath.Glob(pattern)
-		if len(files) == 0 {
-			f.Fatalf("no sample events in %s", pattern)
-		}
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			f.Add(b)
+	// The real samples: every event, and every request one carries.
+	for _, ev := range testenv.SampleEvents(f) {
+		f.Add(ev)
+		for _, req := range testenv.CarriedRequests(ev) {
+			f.Add(req)
 		}
 	}
 	for _, s := range []string{`{"a":1e5,"b":-0.5E-3,"c":"\ud83d\ude00","d":[true,false,null]}`, `{"a":"\u00"}`, `[01]`, `{"a" : 1 , }`, "{\"a\":\"\x01\"}", `{"a":1}x`} {

@@ -4,17 +4,16 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/ecs-stopper/stopper/internal/testenv"
 )
 
 const (
@@ -537,28 +536,16 @@ func TestAuthenticateEdges(t *testing.T) {
 	}
 }
 
-// sampleBodies are the bodies of the HTTP events among the repository's
-// samples (events/ and shared/trigger/testdata).
+// sampleBodies are the requests the repository's sample events carry (an
+// HTTP event's body, a timer's payload, a queue message): what a webhook
+// signs.
 func sampleBodies(f *testing.F) [][]byte {
 	var out [][]byte
-	for _, pattern := range []string{"../../events/*.json", "../trigger/testdata/*.json"} {
-		files, _ := filepath.Glob(pattern)
-		if len(files) == 0 {
-			f.Fatalf("no sample events in %s", pattern)
-		}
-		for _, file := range files {
-			b, err := os.ReadFile(file)
-			if err != nil {
-				f.Fatal(err)
-			}
-			var ev struct{ Body *string }
-			if json.Unmarshal(b, &ev) == nil && ev.Body != nil {
-				out = append(out, []byte(*ev.Body))
-			}
-		}
+	for _, ev := range testenv.SampleEvents(f) {
+		out = append(out, testenv.CarriedRequests(ev)...)
 	}
 	if len(out) == 0 {
-		f.Fatal("no sample event has a body")
+		f.Fatal("no sample event carries a request")
 	}
 	return out
 }

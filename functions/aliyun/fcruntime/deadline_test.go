@@ -2,14 +2,12 @@ package fcruntime
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -27,22 +25,6 @@ const (
 	sweepDeadline  = 2 * time.Second
 	listingLatency = 600 * time.Millisecond // the third of four listings ends after the reserve began
 )
-
-// staleFleet is n one-time invocations in sampleRegion, each with one
-// running instance, created three hours ago.
-func staleFleet(n int) *emulator.Fleet {
-	created := time.Now().Add(-3 * time.Hour).UTC().Format("2006-01-02T15:04:05Z")
-	f := &emulator.Fleet{}
-	for i := range n {
-		f.Invocations = append(f.Invocations, ca.Invocation{
-			RegionId: sampleRegion, InvokeId: fmt.Sprintf("t-late%04d", i), CommandName: "backup",
-			CommandType: "RunShellScript", RepeatMode: "Once", CreationTime: created,
-			InvokeInstances: ca.InvokeInstances{InvokeInstance: []ca.InvokeInstance{
-				{InstanceId: fmt.Sprintf("i-late%04d", i), InvocationStatus: "Running", CreationTime: created}}},
-		})
-	}
-	return f
-}
 
 // fleetSize is staleCount, or a few when the listing is to be cut off: the
 // answer is the same, and a function that ignored the deadline would not
@@ -125,7 +107,7 @@ func TestRuntimeAPISweepAnswersTruncatedBeforeTheDeadline(t *testing.T) {
 		{"listing", listingLatency, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, url := newEmulator(t, emulator.Options{Fleet: staleFleet(fleetSize(tc.listingCut)), Latency: tc.latency})
+			emu, url := newEmulator(t, emulator.Options{Fleet: emulator.StaleFleet(sampleRegion, fleetSize(tc.listingCut), time.Now().Add(-3*time.Hour)), Latency: tc.latency})
 			setSweepEnv(t, url)
 			fc := newFakeFC(t)
 			startLoop(t, fc, nil)
@@ -156,7 +138,7 @@ func TestCustomSweepAnswersTruncatedBeforeTheDeadline(t *testing.T) {
 		{"webhook, stopping", sweepLatency, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			emu, url := newEmulator(t, emulator.Options{Fleet: staleFleet(fleetSize(tc.listingCut)), Latency: tc.latency})
+			emu, url := newEmulator(t, emulator.Options{Fleet: emulator.StaleFleet(sampleRegion, fleetSize(tc.listingCut), time.Now().Add(-3*time.Hour)), Latency: tc.latency})
 			setSweepEnv(t, url)
 			base, _ := startCustom(t, "")
 			dl := time.Now().Add(sweepDeadline)
