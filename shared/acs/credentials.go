@@ -95,8 +95,8 @@ func (c Credentials) MarshalJSON() ([]byte, error) {
 	}{MaskKeyID(c.AccessKeyID), redactedIfSet(c.AccessKeySecret), redactedIfSet(c.SecurityToken)})
 }
 
-// Redactor removes one set of credentials from text. Build it once per set
-// with Credentials.Redactor; the zero value removes nothing. It is safe for
+// Redactor removes one set of secret values from text. Build it once per set
+// with Credentials.Redactor or NewRedactor; the zero value removes nothing. It is safe for
 // concurrent use.
 type Redactor struct {
 	forms []string // longest first
@@ -105,6 +105,13 @@ type Redactor struct {
 // Redactor returns what removes c's values — the key id, the secret and the
 // token — from text that came from elsewhere (an API's error message, a body,
 // a connection error) before it is logged or answered.
+func (c Credentials) Redactor() Redactor {
+	return NewRedactor(c.SecurityToken, c.AccessKeySecret, c.AccessKeyID)
+}
+
+// NewRedactor returns what removes the values from text, in every form
+// below. Other secrets than credentials (a notification webhook's token)
+// use it too.
 //
 // The API's SignatureDoesNotMatch messages echo its string to sign, which
 // holds the parameters percent-encoded (V3's canonical query) or encoded
@@ -117,14 +124,14 @@ type Redactor struct {
 // "id" then also disappears from ordinary words in messages, which is the
 // safe side. A value the server truncated before echoing cannot be
 // recognised.
-func (c Credentials) Redactor() Redactor {
+func NewRedactor(values ...string) Redactor {
 	var forms []string
 	add := func(f string) {
 		if f != "" && !slices.Contains(forms, f) {
 			forms = append(forms, f)
 		}
 	}
-	for _, v := range []string{c.SecurityToken, c.AccessKeySecret, c.AccessKeyID} {
+	for _, v := range values {
 		if v == "" {
 			continue
 		}

@@ -1,14 +1,14 @@
 package notify
 
 import (
-	"cmp"
-	"encoding/json"
 	"net/url"
 	"slices"
 	"strings"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
 )
 
-const redacted = "[redacted]"
+const redacted = acs.Redacted
 
 // A webhook URL is a credential: whoever has it can post to the group.
 // DingTalk's access_token query, Lark's hook token (the path's last
@@ -18,9 +18,8 @@ const redacted = "[redacted]"
 // STOPPER_NOTIFY_SECRET) from any text that might echo them: errors, logs,
 // the services' own error messages, and the messages themselves.
 type redactor struct {
-	url      string // the URL as shown in errors and logs
-	secrets  []string
-	replacer *strings.Replacer
+	url    string // the URL as shown in errors and logs
+	values acs.Redactor
 }
 
 // minSecret is the shortest piece of the URL removed from free text: shorter
@@ -85,28 +84,8 @@ func newRedactor(u *url.URL, service, secret string) redactor {
 	if secret != "" {
 		secrets = append(secrets, secret)
 	}
-	all := variants(secrets)
-	pairs := make([]string, 0, 2*len(all))
-	for _, s := range all {
-		pairs = append(pairs, s, redacted)
-	}
-	return redactor{url: out, secrets: all, replacer: strings.NewReplacer(pairs...)}
-}
-
-// variants are the secrets as written and as they appear escaped in URLs
-// and JSON strings, longest first (a replacer tries them in order, so that
-// a secret containing another goes whole).
-func variants(secrets []string) []string {
-	var all []string
-	for _, s := range secrets {
-		if len(s) < minSecret {
-			continue
-		}
-		q, _ := json.Marshal(s)
-		all = append(all, s, url.QueryEscape(s), url.PathEscape(s), string(q[1:len(q)-1]))
-	}
-	slices.SortFunc(all, func(a, b string) int { return cmp.Or(cmp.Compare(len(b), len(a)), strings.Compare(a, b)) })
-	return slices.Compact(all)
+	// Each is also removed as URLs and JSON strings escape it (acs.NewRedactor).
+	return redactor{url: out, values: acs.NewRedactor(slices.DeleteFunc(secrets, func(s string) bool { return len(s) < minSecret })...)}
 }
 
 // tokenLike tells a path segment that may be a token (a relay's
@@ -116,13 +95,5 @@ func tokenLike(seg string) bool {
 	return len(seg) >= 16 || len(seg) >= 8 && strings.ContainsAny(seg, "0123456789")
 }
 
-// Text removes every secret from s. Most texts hold none: looking for each
-// is much faster than the replacer's walk.
-func (r redactor) Text(s string) string {
-	for _, secret := range r.secrets {
-		if strings.Contains(s, secret) {
-			return r.replacer.Replace(s)
-		}
-	}
-	return s
-}
+// Text removes every secret from s.
+func (r redactor) Text(s string) string { return r.values.Redact(s) }
