@@ -113,8 +113,9 @@ func (m *Members) fail() bool {
 // invalid reports whether iteration stopped on malformed JSON.
 func (m *Members) Invalid() bool { return m.bad }
 
-// rest is what follows the object once iteration is done.
-func (m *Members) Rest() []byte { return m.data[m.pos:] }
+// Complete reports, once iteration is done, whether it reached the object's
+// end and only white space follows: the data was one well-formed object.
+func (m *Members) Complete() bool { return m.done && skipSpace(m.data, m.pos) == len(m.data) }
 
 // skipValue returns the end of the JSON value starting at i.
 func skipValue(d []byte, i, depth int) (int, bool) {
@@ -495,5 +496,6 @@ func (e *Elements) Next() bool {
 // Invalid reports whether iteration stopped on malformed JSON.
 func (e *Elements) Invalid() bool { return e.bad }
 
-// Rest is what follows the array once iteration is done.
-func (e *Elements) Rest() []byte { return e.data[e.pos:] }
+// Complete reports, once iteration is done, whether it reached the array's
+// end and only white space follows: the data was one well-formed array.
+func (e *Elements) Complete() bool { return e.done && skipSpace(e.data, e.pos) == len(e.data) }

@@ -101,7 +101,7 @@ func TestObjectMembers(t *testing.T) {
 	for m.Next() {
 		keys = append(keys, string(m.Key)+"="+string(m.Value))
 	}
-	if m.Invalid() || strings.Join(keys, " ") != `a=1 bc="x" a=[true]` || strings.TrimSpace(string(m.Rest())) != "" {
+	if m.Invalid() || strings.Join(keys, " ") != `a=1 bc="x" a=[true]` || !m.Complete() {
 		t.Fatalf("members %q, invalid %v", keys, m.Invalid())
 	}
 	for _, bad := range []string{`{"a":}`, `{"a" 1}`, `{"a":1,}`, `{a:1}`, `{"a":"\x"}`} {
@@ -141,5 +141,42 @@ func TestArray(t *testing.T) {
 	}
 	if _, ok := Array([]byte(`{"a":1}`), 0); ok {
 		t.Error("an object is not an array")
+	}
+}
+
+// Complete is true exactly when the walk reached the end of one well-formed
+// value with only JSON white space after it.
+func TestComplete(t *testing.T) {
+	for _, tc := range []struct {
+		data string
+		want bool
+	}{
+		{`{}`, true},
+		{" \t{\"a\":[1,{}]}\r\n ", true},
+		{`{"a":1}x`, false},
+		{`{"a":1} {}`, false},
+		{`{"a":1`, false},
+		{`{"a":1,}`, false},
+		{"{\"a\":1}\v", false}, // \v is no JSON white space
+	} {
+		m, _ := Object([]byte(tc.data), 0)
+		for m.Next() {
+		}
+		if got := m.Complete(); got != tc.want {
+			t.Errorf("object %q: Complete() = %v, want %v", tc.data, got, tc.want)
+		}
+		array := strings.NewReplacer("{", "[", "}", "]", `"a":`, "").Replace(tc.data)
+		e, _ := Array([]byte(array), 0)
+		for e.Next() {
+		}
+		if got := e.Complete(); got != tc.want {
+			t.Errorf("array %q: Complete() = %v, want %v", array, got, tc.want)
+		}
+	}
+	// A walk left before the end is not complete.
+	m, _ := Object([]byte(`{"a":1,"b":2}`), 0)
+	m.Next()
+	if m.Complete() {
+		t.Error("Complete() after one member of two")
 	}
 }

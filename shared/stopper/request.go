@@ -314,7 +314,7 @@ func decodeObject(body []byte) (map[string][]byte, error) {
 	if m.Invalid() {
 		return nil, invalidJSON(body)
 	}
-	if len(bytes.TrimLeft(m.Rest(), " \t\r\n")) != 0 {
+	if !m.Complete() {
 		return nil, Invalid("body", "has data after the JSON object")
 	}
 	return fields, nil
@@ -451,7 +451,7 @@ func stringList(field string, raw []byte, limit int, hint string) ([]string, err
 	for e.Next() {
 		n++
 	}
-	if e.Invalid() || len(bytes.TrimLeft(e.Rest(), " \t\r\n")) != 0 {
+	if !e.Complete() {
 		return nil, Invalid(field, "%s", hint)
 	}
 	if n > limit {

@@ -1,7 +1,6 @@
 package trigger
 
 import (
-	"bytes"
 	"strconv"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
@@ -127,7 +126,7 @@ func arrayItems(raw []byte, what string, item func(i int, raw []byte) stopper.It
 	for e.Next() {
 		n++
 	}
-	if e.Invalid() || len(bytes.TrimLeft(e.Rest(), " \t\r\n")) != 0 {
+	if !e.Complete() {
 		return nil, stopper.Invalid("body", "is not valid JSON (%s)", what)
 	}
 	if n > maxBatch {
@@ -155,7 +154,7 @@ func eventFields(raw []byte, what string) (map[string][]byte, *stopper.Error) {
 		}
 		fields[string(m.Key)] = m.Value
 	}
-	if m.Invalid() || len(bytes.TrimLeft(m.Rest(), " \t\r\n")) != 0 {
+	if !m.Complete() {
 		return nil, stopper.Invalid("body", "is not valid JSON (%s)", what)
 	}
 	return fields, nil

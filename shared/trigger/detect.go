@@ -81,7 +81,7 @@ type probe struct {
 func (p *probe) read(payload []byte) {
 	m, ok := jsonscan.Object(payload, 0)
 	if !ok {
-		if t := bytes.TrimLeft(payload, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		if _, ok := jsonscan.Array(payload, 0); ok {
 			p.array = true
 			return
 		}
@@ -132,7 +132,7 @@ func (p *probe) read(payload []byte) {
 		}
 		*slot = m.Value
 	}
-	if m.Invalid() || len(bytes.TrimLeft(m.Rest(), " \t\r\n")) != 0 {
+	if !m.Complete() {
 		p.unusable = true
 	}
 }

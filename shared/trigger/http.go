@@ -1,7 +1,6 @@
 package trigger
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -10,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/ecs-stopper/stopper/shared/jsonscan"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -58,7 +58,7 @@ func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *w
 // sender that cannot speak it posts — an Alertmanager payload, an
 // EventBridge event or a batch of them (an HTTP target).
 func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, body []byte) outcome {
-	if t := bytes.TrimLeft(body, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+	if _, ok := jsonscan.Array(body, 0); ok {
 		items, err := cloudEventItems(body)
 		if err != nil {
 			return h.refuse(ctx, requestID, kind, err)
