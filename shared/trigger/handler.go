@@ -129,13 +129,9 @@ func (h *Handler) event(ctx context.Context, requestID string, kind Kind, p *pro
 	var err *stopper.Error
 	switch kind {
 	case CloudEvent:
-		req, err := cloudEventRequest(payload)
-		if err != nil {
-			return h.refuse(ctx, requestID, kind, err)
-		}
-		return h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
+		return h.cloudEvent(ctx, requestID, kind, payload)
 	case CloudEvents:
-		items, err = cloudEventItems(payload)
+		return h.cloudEventBatch(ctx, requestID, kind, payload)
 	case SQS:
 		items, err = sqsItems(payload)
 	case SNS:
@@ -178,6 +174,28 @@ func (h *Handler) handle(ctx context.Context, requestID string, kind Kind, req s
 // batch hands a delivery's items to the core, one after another.
 func (h *Handler) batch(ctx context.Context, requestID, trigger string, items []stopper.Item) outcome {
 	return outcome{trigger: trigger, answer: h.Function.HandleBatch(ctx, requestID, items)}
+}
+
+// cloudEvent hands one EventBridge event, arrived as kind, to the core's
+// fail-fast; it is reported as an EventBridge event whichever way it came.
+func (h *Handler) cloudEvent(ctx context.Context, requestID string, kind Kind, event []byte) outcome {
+	req, err := cloudEventRequest(event)
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	out := h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
+	out.trigger = string(CloudEvent)
+	return out
+}
+
+// cloudEventBatch hands a JSON array of EventBridge events, arrived as kind,
+// to the core item by item.
+func (h *Handler) cloudEventBatch(ctx context.Context, requestID string, kind Kind, batch []byte) outcome {
+	items, err := cloudEventItems(batch)
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	return h.batch(ctx, requestID, string(CloudEvents), items)
 }
 
 // finish reports the request once it is answered (metrics, notifications).

@@ -59,24 +59,14 @@ func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *w
 // EventBridge event or a batch of them (an HTTP target).
 func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, body []byte) outcome {
 	if _, ok := jsonscan.Array(body, 0); ok {
-		items, err := cloudEventItems(body)
-		if err != nil {
-			return h.refuse(ctx, requestID, kind, err)
-		}
-		return h.batch(ctx, requestID, string(CloudEvents), items)
+		return h.cloudEventBatch(ctx, requestID, kind, body)
 	}
 	// A body whose keys cannot be read falls through to the request
 	// decoder, which says what is wrong with it.
 	if fields, err := eventFields(body, "the body"); err == nil {
 		switch {
 		case fields["specversion"] != nil:
-			req, err := cloudEventRequest(body)
-			if err != nil {
-				return h.refuse(ctx, requestID, kind, err)
-			}
-			out := h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
-			out.trigger = string(CloudEvent)
-			return out
+			return h.cloudEvent(ctx, requestID, kind, body)
 		case isAlertmanager(fields):
 			items, err := alertmanagerItems(fields)
 			if err != nil {
