@@ -15,6 +15,8 @@ import (
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/config"
 	"github.com/ecs-stopper/stopper/shared/emulator"
+	"github.com/ecs-stopper/stopper/shared/notify"
+	"github.com/ecs-stopper/stopper/shared/trigger"
 )
 
 // The key pair the embedded emulator accepts unless flags say otherwise. It
@@ -117,6 +119,17 @@ type backend struct {
 	cred acs.Credentials
 	emu  *emulator.Server
 	stop func()
+}
+
+// handler is the function on this backend, with its metrics as on FC: one
+// log line per request.
+func (b *backend) handler(log *slog.Logger) (*trigger.Handler, error) {
+	h, err := b.cfg.Handler(b.cred, log)
+	if err != nil {
+		return nil, err
+	}
+	h.Function.Metrics = notify.LogMetrics{Log: log}
+	return h, nil
 }
 
 // start loads the configuration and, without -endpoint, starts the embedded

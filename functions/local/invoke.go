@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
-	"github.com/ecs-stopper/stopper/shared/notify"
 	"io"
 	"os"
 	"time"
@@ -41,12 +40,11 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer b.stop()
-	h, err := b.cfg.Handler(b.cred, log)
+	h, err := b.handler(log)
 	if err != nil {
 		fmt.Fprintln(stderr, "local invoke:", err)
 		return 2
 	}
-	h.Function.Metrics = notify.LogMetrics{Log: log} // as on FC: one metrics line per request
 	if b.cfg.WebhookSecret != "" {
 		signed, didSign, err := signWebhookEvent(payload, b.cfg.WebhookSecret, time.Now())
 		if err != nil {

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"flag"
-	"github.com/ecs-stopper/stopper/shared/notify"
 	"io"
 	"net"
 	"net/http"
@@ -32,11 +31,10 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer b.stop()
-	h, err := b.cfg.Handler(b.cred, log)
+	h, err := b.handler(log)
 	if err != nil {
 		return err
 	}
-	h.Function.Metrics = notify.LogMetrics{Log: log} // as on FC: one metrics line per request
 	ln, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
