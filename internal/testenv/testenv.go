@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -25,7 +26,7 @@ func functionVariable(k string) bool {
 func ClearFunctionEnv(keep ...string) {
 	for _, kv := range os.Environ() {
 		k, _, _ := strings.Cut(kv, "=")
-		if functionVariable(k) && !contains(keep, k) {
+		if functionVariable(k) && !slices.Contains(keep, k) {
 			os.Unsetenv(k)
 		}
 	}
@@ -36,19 +37,10 @@ func ClearFunctionEnv(keep ...string) {
 func CheckCleared(t testing.TB, keep ...string) {
 	t.Helper()
 	for _, kv := range os.Environ() {
-		if k, _, _ := strings.Cut(kv, "="); functionVariable(k) && !contains(keep, k) {
+		if k, _, _ := strings.Cut(kv, "="); functionVariable(k) && !slices.Contains(keep, k) {
 			t.Errorf("%s is set in the tests' environment", k)
 		}
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // moduleRoot is the repository's root: two folders above this file.
