@@ -70,10 +70,7 @@ type FailFastAnswer struct {
 // API failed).
 func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastRequest) (FailFastAnswer, *Error) {
 	start := f.now()
-	dryRun := f.DryRun
-	if req.DryRun != nil {
-		dryRun = *req.DryRun
-	}
+	dryRun := f.dryRun(req.DryRun)
 	a := FailFastAnswer{RequestId: requestID, Action: ActionFailFast, EventId: req.EventId, RegionId: cmp.Or(req.RegionId, f.RegionId),
 		InvokeId: req.InvokeId, InstanceId: req.InstanceId, InvocationStatus: req.Status, DryRun: dryRun}
 	err := f.failFast(ctx, req, &a)

@@ -32,6 +32,9 @@ type Function struct {
 	AllowedRegions []string
 	// DryRun makes every request a dry run unless it says otherwise.
 	DryRun bool
+	// ForceDryRun makes every request a dry run whatever it says (the
+	// local runner's -dry-run against a real account).
+	ForceDryRun bool
 	// Sweep holds the defaults of a sweep request's unset fields.
 	Sweep SweepDefaults
 	// Notifier, when set, is told of every request that stopped something
@@ -149,4 +152,16 @@ func (f *Function) logOutcome(ctx context.Context, requestID, action string, e *
 		}
 	}
 	f.logger().LogAttrs(ctx, level, msg, attrs...)
+}
+
+// dryRun is whether a request is a dry run: forced, or as it says, or the
+// configured default when it says nothing.
+func (f *Function) dryRun(requested *bool) bool {
+	if f.ForceDryRun {
+		return true
+	}
+	if requested != nil {
+		return *requested
+	}
+	return f.DryRun
 }

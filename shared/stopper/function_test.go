@@ -66,6 +66,7 @@ func TestStop(t *testing.T) {
 		{name: "dry run by config", fn: Function{DryRun: true}, req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"}, wantStops: "[]", wantDry: true},
 		{name: "dry run by request", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", DryRun: boolp(true)}, wantStops: "[]", wantDry: true},
 		{name: "request overrides dry-run config", fn: Function{DryRun: true}, req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", DryRun: boolp(false)}, wantStops: "[cn-hangzhou/t-abc[]]"},
+		{name: "forced dry run beats the request", fn: Function{ForceDryRun: true}, req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", DryRun: boolp(false)}, wantStops: "[]", wantDry: true},
 		{name: "dry run unknown invocation", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-zzz", DryRun: boolp(true)}, wantCode: "InvalidInvokeId.NotFound", wantStops: "[]"},
 		{name: "dry run unknown instance", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", InstanceIds: []string{"i-x"}, DryRun: boolp(true)}, wantCode: "InvalidInstanceId.NotFound", wantStops: "[]"},
 	} {

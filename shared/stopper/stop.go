@@ -28,10 +28,7 @@ import (
 // names the invocation.
 func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) (StopAnswer, *Error) {
 	start := f.now()
-	dryRun := f.DryRun
-	if req.DryRun != nil {
-		dryRun = *req.DryRun
-	}
+	dryRun := f.dryRun(req.DryRun)
 	ids := req.InstanceIds
 	if ids == nil {
 		ids = []string{}

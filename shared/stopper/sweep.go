@@ -141,7 +141,7 @@ func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
 		now:             f.now(),
 		commandName:     cmp.Or(d.CommandName, req.CommandName),
 		includePeriodic: d.IncludePeriodic,
-		dryRun:          f.DryRun,
+		dryRun:          f.dryRun(req.DryRun),
 		maxStops:        max(d.MaxStops, 0),
 		concurrency:     cmp.Or(max(d.Concurrency, 0), defaultSweepConcurrency),
 		reserve:         max(d.Reserve, 0),
@@ -193,9 +193,6 @@ func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
 		return p, e
 	}
 	p.tags = tags
-	if req.DryRun != nil {
-		p.dryRun = *req.DryRun
-	}
 	return p, nil
 }
 

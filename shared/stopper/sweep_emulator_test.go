@@ -436,3 +436,19 @@ func TestSweepEmulatorFaultsProperty(t *testing.T) {
 		}
 	}
 }
+
+func TestSweepEmulatorForcedDryRun(t *testing.T) {
+	now := time.Now()
+	r := newRig(t, genFleet(1, 50, now), now, emulator.Options{}, ecs.Options{})
+	r.fn.ForceDryRun = true // a request saying DryRun false is a dry run all the same
+	a, err := r.fn.RunSweep(context.Background(), "req-forced", stopper.SweepRequest{DryRun: boolp(false)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.DryRun || len(a.Stopped) == 0 {
+		t.Errorf("answer: DryRun %v, %d selected", a.DryRun, len(a.Stopped))
+	}
+	if n := r.emu.Calls("StopInvocation"); n != 0 {
+		t.Errorf("a forced dry run made %d StopInvocation calls", n)
+	}
+}
