@@ -146,7 +146,11 @@ func (h *Handler) event(ctx context.Context, requestID string, kind Kind, p *pro
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
-	return h.batch(ctx, requestID, string(kind), items)
+	out := h.batch(ctx, requestID, string(kind), items)
+	if b, ok := out.answer.(stopper.BatchAnswer); ok && kind == SQS {
+		logUnhandled(ctx, h.logger(), requestID, b)
+	}
+	return out
 }
 
 // request is the request an event of a non-webhook kind asks for.

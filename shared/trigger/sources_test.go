@@ -123,6 +123,21 @@ func TestSQS(t *testing.T) {
 	if got := env.api.stopCalls(); len(got) != 1 || got[0].InvokeID != testInvokeID {
 		t.Fatalf("stops %v", got)
 	}
+	// Each record handed back is logged once at warn, named, with why.
+	unhandled := map[string]string{}
+	for _, l := range env.logs.lines(t) {
+		if l["msg"] == "sqs record not handled: returned in batchItemFailures" {
+			id, _ := l["message_id"].(string)
+			if _, twice := unhandled[id]; twice || l["level"] != "WARN" || l["request_id"] != testRequestID {
+				t.Errorf("log line %v", l)
+			}
+			unhandled[id] = l["code"].(string) + ": " + l["error"].(string)
+		}
+	}
+	if len(unhandled) != 2 || !strings.HasPrefix(unhandled["m-bad"], "InvalidParameter: ") ||
+		!strings.Contains(unhandled["m-unknown"], "Force") {
+		t.Errorf("unhandled records logged: %v; want m-bad and m-unknown with their reasons", unhandled)
+	}
 
 	// Transient failures are listed too (the queue redelivers them), never a function error.
 	env = failFastEnv(t)

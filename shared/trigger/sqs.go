@@ -1,6 +1,8 @@
 package trigger
 
 import (
+	"context"
+	"log/slog"
 	"net/http"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
@@ -77,14 +79,33 @@ type sqsItemFailure struct {
 	ItemIdentifier string `json:"itemIdentifier"`
 }
 
-// sqsAnswer lists every item that failed, except those whose invocation no
-// longer exists: stopping it is done, whatever happened to it.
+// sqsAnswer lists every item that was not handled.
 func sqsAnswer(b stopper.BatchAnswer) sqsResponse {
 	r := sqsResponse{BatchItemFailures: []sqsItemFailure{}}
 	for _, it := range b.Results {
-		if it.Outcome == stopper.OutcomeFailed && it.Code != stopper.CodeInvalidInvokeNotFound {
+		if sqsUnhandled(it) {
 			r.BatchItemFailures = append(r.BatchItemFailures, sqsItemFailure{ItemIdentifier: it.Id})
 		}
 	}
 	return r
+}
+
+// sqsUnhandled is whether a record goes back to the queue: it failed, unless
+// its invocation no longer exists (stopping it is done, whatever happened
+// to it).
+func sqsUnhandled(it stopper.ItemResult) bool {
+	return it.Outcome == stopper.OutcomeFailed && it.Code != stopper.CodeInvalidInvokeNotFound
+}
+
+// logUnhandled writes one warning per record that sqsAnswer hands back to
+// the queue, naming the message and why: a record that keeps failing ends in
+// the dead-letter queue, and its messageId is how an operator finds it there.
+func logUnhandled(ctx context.Context, log *slog.Logger, requestID string, b stopper.BatchAnswer) {
+	for _, it := range b.Results {
+		if sqsUnhandled(it) {
+			log.LogAttrs(ctx, slog.LevelWarn, "sqs record not handled: returned in batchItemFailures",
+				slog.String("request_id", requestID), slog.String("message_id", it.Id),
+				slog.String("code", it.Code), slog.String("error", it.Message))
+		}
+	}
 }
