@@ -2,9 +2,12 @@
 # Checks the deploy files with the platforms' own tools (make lint-deploy):
 #   - template.yaml with cfn-lint (pip install cfn-lint);
 #   - s.yaml with Serverless Devs' own parser (@serverless-devs/parse-spec, the
-#     code `s` runs), installed into .bin/node_modules on first use: it must
-#     resolve for deploy, info, remove, logs, plan and local invoke with no
-#     STOPPER_* variable set.
+#     code `s` runs), installed into .bin/node_modules on first use: without
+#     a .env it must refuse every command (deploy, info, remove, logs, plan,
+#     local invoke), naming the missing secret; with one it must resolve, as
+#     a dry run (scripts/check-s-yaml.js);
+#   - both descriptors' dry-run and concurrency defaults, and the RAM policies
+#     in deploy/ against the API actions the code calls (go test ./deploy/).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 status=0
@@ -26,4 +29,6 @@ else
   echo "npm not found: s.yaml is not checked" >&2
   status=1
 fi
+echo "== deploy defaults and policies (go test ./deploy/)"
+"${GO:-go}" test -count=1 ./deploy/ || status=1
 exit $status
