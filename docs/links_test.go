@@ -182,7 +182,10 @@ func checkLink(l link, read func(path string) (string, error)) string {
 		target = unescaped
 	}
 	path := l.file // a bare #anchor points into the same file
-	if target != "" {
+	switch {
+	case strings.HasPrefix(target, "/"): // from the repository root, as GitHub reads it
+		path = filepath.ToSlash(filepath.Clean(strings.TrimPrefix(target, "/")))
+	case target != "":
 		path = filepath.ToSlash(filepath.Join(filepath.Dir(l.file), target))
 	}
 	if path == ".." || strings.HasPrefix(path, "../") {
@@ -308,6 +311,9 @@ func TestCheckLinkReportsWhatIsWrong(t *testing.T) {
 		{"missing heading", link{"README.md", 1, "docs/triggers.md#no-such-heading"}, "not a heading"},
 		{"heading in the same file", link{"docs/triggers.md", 1, "#errors"}, ""},
 		{"relative to the linking file", link{"docs/reference/README.md", 1, "../links_test.go"}, ""},
+		{"from the repository root", link{"docs/reference/README.md", 1, "/docs/links_test.go"}, ""},
+		{"missing from the repository root", link{"docs/local.md", 1, "/docs/nope.md"}, "does not exist"},
+		{"root-relative but outside", link{"docs/local.md", 1, "/../x.md"}, "outside the repository"},
 	}
 	for _, tt := range tests {
 		got := checkLink(tt.l, readRepoFile)
