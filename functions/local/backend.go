@@ -8,12 +8,14 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/config"
+	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/trigger"
@@ -27,18 +29,23 @@ const (
 )
 
 // backendFlags are the flags invoke and serve share: where the Cloud
-// Assistant API is, and with which fleet and keys.
+// Assistant API is, with which fleet and keys, and what the runner may do
+// to a real account.
 type backendFlags struct {
-	endpoint, fleet, accessKeyID, accessKeySecret string
-	modes                                         modeFlags
-	fs                                            *flag.FlagSet
+	endpoint, stsEndpoint, fleet, accessKeyID, accessKeySecret string
+	yes, dryRun                                                bool
+	modes                                                      modeFlags
+	fs                                                         *flag.FlagSet
 }
 
 func (b *backendFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&b.endpoint, "endpoint", "", "Cloud Assistant API URL; empty embeds the emulator (real endpoints use ALIBABA_CLOUD_* credentials)")
+	fs.StringVar(&b.endpoint, "endpoint", "", "Cloud Assistant API URL; empty embeds the emulator (a real endpoint, not on this machine, is a real account: it uses ALIBABA_CLOUD_* credentials and needs -yes or -dry-run)")
+	fs.StringVar(&b.stsEndpoint, "sts-endpoint", "", "with a real -endpoint, the STS URL that says whose account the credentials act in (default: https://sts.<region>.aliyuncs.com for -endpoint https://ecs.<region>.aliyuncs.com, https://sts-vpc.<region>.aliyuncs.com for ecs-vpc, else -endpoint itself)")
+	fs.BoolVar(&b.yes, "yes", false, "act on the real account -endpoint reaches: needed for any request that is not a dry run")
+	fs.BoolVar(&b.dryRun, "dry-run", false, "make every request a dry run, whatever it says: nothing is stopped")
 	fs.StringVar(&b.fleet, "fleet", "", "fleet file for the embedded emulator (default: the built-in sample fleet)")
-	fs.StringVar(&b.accessKeyID, "access-key-id", "", "AccessKey id (embedded emulator: its key pair; default "+localAccessKeyID+")")
-	fs.StringVar(&b.accessKeySecret, "access-key-secret", "", "AccessKey secret (embedded emulator: its key pair)")
+	fs.StringVar(&b.accessKeyID, "access-key-id", "", "AccessKey id (embedded emulator: its key pair; default "+localAccessKeyID+"; a real -endpoint: prefer ALIBABA_CLOUD_ACCESS_KEY_ID)")
+	fs.StringVar(&b.accessKeySecret, "access-key-secret", "", "AccessKey secret (embedded emulator: its key pair; deprecated with a real -endpoint, where it leaves the secret in the shell history and the process list: export ALIBABA_CLOUD_ACCESS_KEY_SECRET)")
 	b.modes.register(fs, "embedded emulator: ")
 	b.fs = fs
 }
@@ -119,16 +126,44 @@ type backend struct {
 	cred acs.Credentials
 	emu  *emulator.Server
 	stop func()
+	// real is set when -endpoint's host is not this machine: a real
+	// account, which guard stands in front of.
+	real bool
+	// credSource says where cred came from: "env" (ALIBABA_CLOUD_*),
+	// "flags" (-access-key-id, -access-key-secret) or "emulator".
+	credSource string
+	// stsEndpoint is where guard asks whose account cred acts in.
+	stsEndpoint string
+	// generatedSecret is set when the webhook secret was made up for this
+	// run, for the embedded emulator only: it may be shown.
+	generatedSecret bool
+	// forceDryRun is -dry-run: every request a dry run, whatever it says.
+	forceDryRun bool
 }
 
+// apiTransport, when set, carries every call the runner makes to an
+// Alibaba Cloud API, STS's and ECS's alike; nil leaves each client its own.
+// Tests set it to reach an emulator served over TLS under the real host
+// names, so that the real-account path runs without leaving the machine.
+var apiTransport http.RoundTripper
+
 // handler is the function on this backend, with its metrics as on FC: one
-// log line per request.
+// log line per request. -dry-run makes every request a dry run.
 func (b *backend) handler(log *slog.Logger) (*trigger.Handler, error) {
 	h, err := b.cfg.Handler(b.cred, log)
 	if err != nil {
 		return nil, err
 	}
+	if apiTransport != nil {
+		client, err := ecs.New(ecs.Options{Credentials: b.cred, Endpoint: b.cfg.ECSEndpoint, Network: b.cfg.ECSNetwork,
+			Transport: apiTransport, Log: log})
+		if err != nil {
+			return nil, err
+		}
+		h.Function.API = client
+	}
 	h.Function.Metrics = notify.LogMetrics{Log: log}
+	h.Function.ForceDryRun = b.forceDryRun
 	return h, nil
 }
 
@@ -140,6 +175,9 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 	cfg, err := config.Load()
 	if err != nil {
 		return nil, err
+	}
+	if b.endpoint == "" && b.stsEndpoint != "" {
+		return nil, errors.New("-sts-endpoint goes with a real -endpoint: the embedded emulator serves STS itself")
 	}
 	if b.endpoint != "" {
 		if set := b.setFlags(modeFlagNames); len(set) > 0 {
@@ -154,14 +192,16 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("-endpoint: %w", err)
 		}
-		cred := config.Credentials()
+		cred, source := config.Credentials(), "env"
 		if b.accessKeyID != "" || b.accessKeySecret != "" {
-			cred = acs.Credentials{AccessKeyID: b.accessKeyID, AccessKeySecret: b.accessKeySecret}
+			cred, source = acs.Credentials{AccessKeyID: b.accessKeyID, AccessKeySecret: b.accessKeySecret}, "flags"
 		}
 		if !cred.Set() {
 			return nil, errors.New("-endpoint needs credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or -access-key-id and -access-key-secret")
 		}
-		return &backend{cfg: cfg, cred: cred, stop: func() {}}, nil
+		return &backend{cfg: cfg, cred: cred, credSource: source, real: realEndpoint(cfg.ECSEndpoint),
+			stsEndpoint: cmp.Or(b.stsEndpoint, defaultSTSEndpoint(cfg.ECSEndpoint)),
+			forceDryRun: b.dryRun, stop: func() {}}, nil
 	}
 
 	fleet := emulator.SampleFleet()
@@ -193,13 +233,15 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 	if len(cfg.SweepRegionIds) == 0 {
 		cfg.SweepRegionIds = regions
 	}
+	generated := false
 	if cfg.WebhookSecret == "" && !cfg.WebhookInsecure {
-		cfg.WebhookSecret = randomHex(32)
+		cfg.WebhookSecret, generated = randomHex(32), true
 		log.Info("local: STOPPER_WEBHOOK_SECRET is unset; using a random secret for this run (unsigned webhook samples are signed with it)")
 	}
 	log.Info("local: embedded Cloud Assistant emulator", "endpoint", cfg.ECSEndpoint, "invocations", len(fleet.Invocations), "regions", regions,
 		"stop_mode", opts.StopMode, "kill_delay", b.modes.killDelay.d.String(), "cursor", opts.Cursor)
-	return &backend{cfg: cfg, cred: cred, emu: emu.Server, stop: func() { emu.Close() }}, nil
+	return &backend{cfg: cfg, cred: cred, credSource: "emulator", emu: emu.Server, stop: func() { emu.Close() },
+		generatedSecret: generated, forceDryRun: b.dryRun}, nil
 }
 
 // setFlags lists, as -name, those of names that were given on the command line.

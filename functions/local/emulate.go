@@ -14,8 +14,8 @@ import (
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
-// emulate runs the Cloud Assistant emulator on its own, for the official
-// SDKs, the aliyun CLI or a function started elsewhere.
+// emulate runs the Cloud Assistant emulator (and its STS) on its own, for
+// the official SDKs, the aliyun CLI or a function started elsewhere.
 func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("emulator", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -23,6 +23,7 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	fleetFile := fs.String("fleet", "", "fleet file (default: the built-in sample fleet)")
 	akid := fs.String("access-key-id", localAccessKeyID, "the AccessKey id it accepts")
 	secret := fs.String("access-key-secret", localAccessKeySecret, "the AccessKey secret it accepts")
+	account := fs.String("account-id", emulator.DefaultAccountId, "the account the key pair belongs to, as STS GetCallerIdentity answers")
 	latency := fs.Duration("latency", 0, "added to every answer")
 	failFirst := fs.Int("fail-first", 0, "the first N calls answer 503 ServiceUnavailable")
 	qps := fs.Float64("throttle-qps", 0, "per-action rate limit; above it calls answer 400 Throttling.User (0: off)")
@@ -54,7 +55,7 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	log := newLogger(stderr)
 	opts := emulator.Options{AccessKeyID: *akid, AccessKeySecret: *secret, Fleet: fleet,
 		Latency: *latency, FailFirst: *failFirst, ThrottleQPS: *qps, DropRate: *dropRate, DropAfterRate: *dropAfterRate,
-		Seed: time.Now().UnixNano(), Log: log}
+		Seed: time.Now().UnixNano(), Log: log, AccountId: *account}
 	modes.apply(&opts)
 	emu, err := emulator.New(opts)
 	if err != nil {
@@ -65,7 +66,7 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	log.Info("emulator listening", "endpoint", "http://"+ln.Addr().String(), "invocations", len(fleet.Invocations),
-		"access_key_id", *akid, "stop_mode", opts.StopMode, "kill_delay", modes.killDelay.d.String(), "cursor", opts.Cursor)
+		"access_key_id", *akid, "account_id", *account, "stop_mode", opts.StopMode, "kill_delay", modes.killDelay.d.String(), "cursor", opts.Cursor)
 	// HTTPServer has read, header and idle timeouts: the port is reachable
 	// by every local process.
 	return serveUntilDone(ctx, emu.HTTPServer(), ln)

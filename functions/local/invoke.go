@@ -7,18 +7,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
 // invoke runs the function once on an event file, as a runtime would: the
-// answer JSON on stdout, logs on stderr, exit 0 only for a success.
+// answer on stdout (its JSON, or with -output text the plain summary), logs
+// on stderr, exit 0 only for a success. Against a real account it first
+// says which, and needs -yes or -dry-run (guard).
 func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("invoke", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	event := fs.String("event", "", "event file (JSON), e.g. events/direct-stop.json")
 	timeout := fs.Duration("timeout", 60*time.Second, "the function's deadline, as the platform's timeout")
+	output := choiceFlag{value: outputJSON, choices: []string{outputJSON, outputText}}
+	fs.Var(&output, "output", "what stdout shows (the `format`): json (the answer) or text (the summary chat notifications carry, one line per invocation)")
 	var bf backendFlags
 	bf.register(fs)
 	if err := fs.Parse(args); err != nil {
@@ -40,11 +46,16 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	defer b.stop()
+	if b.guard(ctx, "invoke", &bf, stderr) != nil {
+		return 2
+	}
 	h, err := b.handler(log)
 	if err != nil {
 		fmt.Fprintln(stderr, "local invoke:", err)
 		return 2
 	}
+	rec := &reportRecorder{next: h.Function.Metrics}
+	h.Function.Metrics = rec
 	if b.cfg.WebhookSecret != "" {
 		signed, didSign, err := signWebhookEvent(payload, b.cfg.WebhookSecret, time.Now())
 		if err != nil {
@@ -64,15 +75,26 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		// A transient failure: the platform would count a function error and retry.
 		e := stopper.AsError(err)
-		out, _ := json.Marshal(e.Answer(requestID))
-		fmt.Fprintf(stdout, "%s\n", out)
+		if output.value == outputText {
+			fmt.Fprintln(stdout, oneLine(e.Code+": "+e.Message))
+		} else {
+			out, _ := json.Marshal(e.Answer(requestID))
+			fmt.Fprintf(stdout, "%s\n", out)
+		}
 		fmt.Fprintf(stderr, "local invoke: function error (transient, the platform would retry): %s\n", e)
 		return 1
 	}
-	fmt.Fprintf(stdout, "%s\n", res.Payload)
+	if output.value == outputText && rec.report != nil {
+		fmt.Fprintln(stdout, strings.TrimRight(notify.Text(*rec.report), "\n"))
+	} else {
+		fmt.Fprintf(stdout, "%s\n", res.Payload)
+	}
 	if res.Failure != nil {
 		fmt.Fprintf(stderr, "local invoke: failed: %s\n", res.Failure)
 		return 1
 	}
 	return 0
 }
+
+// oneLine folds every run of white space, line breaks included, into one space.
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }

@@ -1,11 +1,14 @@
 // Command local is the developer's runner: it runs the function on a sample
 // event (invoke), serves it as an FC custom runtime (serve), or runs the Cloud
 // Assistant emulator on its own (emulator). invoke and serve embed the
-// emulator, seeded with a sample fleet, unless -endpoint names a real one.
+// emulator, seeded with a sample fleet, unless -endpoint names another one;
+// an -endpoint that is not on this machine is a real account, which they
+// name first (STS GetCallerIdentity) and act on only with -yes or -dry-run.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,9 +17,11 @@ import (
 )
 
 const usage = `usage:
-  local invoke   -event FILE [-endpoint URL] [-fleet FILE] [-timeout 60s] [EMULATOR MODES]
-  local serve    [-addr 127.0.0.1:9000] [-endpoint URL] [-fleet FILE] [EMULATOR MODES]
-  local emulator [-addr 127.0.0.1:8080] [-fleet FILE] [-access-key-id ID] [-access-key-secret SECRET]
+  local invoke   -event FILE [-output json|text] [-timeout 60s] [-dry-run] [-fleet FILE] [EMULATOR MODES]
+                 [-endpoint URL [-sts-endpoint URL] [-yes]]
+  local serve    [-addr 127.0.0.1:9000] [-dry-run] [-fleet FILE] [EMULATOR MODES]
+                 [-endpoint URL [-sts-endpoint URL] [-yes]]
+  local emulator [-addr 127.0.0.1:8080] [-fleet FILE] [-access-key-id ID] [-access-key-secret SECRET] [-account-id N]
                  [-latency D] [-fail-first N] [-throttle-qps N] [-drop-rate F] [-drop-after-rate F]
                  [EMULATOR MODES]
 EMULATOR MODES (invoke and serve: the embedded emulator's, refused with -endpoint):
@@ -24,6 +29,13 @@ EMULATOR MODES (invoke and serve: the embedded emulator's, refused with -endpoin
                               kill: Stopping, then Terminated after -kill-delay, as the agent does)
   -kill-delay D               default 1s
   -cursor stable|offset       what NextToken is (default stable; offset: stops while paging skip items)
+A REAL ACCOUNT (invoke and serve with -endpoint on a host that is not this machine):
+  credentials come from ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (-access-key-id and
+  -access-key-secret still work, but leave the secret in the shell history). The runner first prints the
+  endpoint, the credentials' source and the account and principal STS GetCallerIdentity names
+  (-sts-endpoint, default https://sts.<region>.aliyuncs.com, or sts-vpc for an ecs-vpc endpoint), then
+  sends nothing more unless -dry-run (every request a dry run) or -yes (act on that account): exit 2.
+-output text prints the summary chat notifications carry, one line per invocation, instead of the answer JSON.
 Run "local <command> -h" for a command's flags.`
 
 func main() {
@@ -54,7 +66,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local: unknown command %q\n%s\n", args[0], usage)
 		return 2
 	}
-	if err != nil {
+	switch {
+	case errors.Is(err, errRefused):
+		return 2 // guard said why
+	case err != nil:
 		fmt.Fprintln(stderr, "local:", err)
 		return 1
 	}

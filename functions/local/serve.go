@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -13,7 +14,8 @@ import (
 
 // serve runs the function as FC would run it as a custom runtime (POST
 // /invoke for events, every other request a webhook), so webhooks can be
-// tried with curl. It binds to loopback by default, unlike FC's 0.0.0.0,
+// tried with curl. Against a real account it first says which, and needs
+// -yes or -dry-run (guard). It binds to loopback by default, unlike FC's 0.0.0.0,
 // and takes events only from a loopback Host as application/json (see
 // fcruntime.CustomRuntime): with -endpoint they reach the real API.
 func serve(ctx context.Context, args []string, stderr io.Writer) error {
@@ -31,6 +33,9 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 		return err
 	}
 	defer b.stop()
+	if err := b.guard(ctx, "serve", &bf, stderr); err != nil {
+		return err
+	}
 	h, err := b.handler(log)
 	if err != nil {
 		return err
@@ -39,7 +44,14 @@ func serve(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if b.cfg.WebhookSecret != "" && b.emu != nil {
+	switch {
+	case b.generatedSecret:
+		// Made up for this run, it guards only the embedded emulator's
+		// fleet: shown, so that a signed curl can be tried at once. A secret
+		// the user set is never shown.
+		fmt.Fprintf(stderr, "local: webhook secret for this run: %s (export STOPPER_WEBHOOK_SECRET=%s to sign requests)\n",
+			b.cfg.WebhookSecret, b.cfg.WebhookSecret)
+	case b.cfg.WebhookSecret != "" && b.emu != nil:
 		log.Info("local: sign webhooks with the STOPPER_WEBHOOK_SECRET you set, or set STOPPER_WEBHOOK_INSECURE=true to try them unsigned")
 	}
 	log.Info("local: serving the function as an FC custom runtime", "url", "http://"+ln.Addr().String())

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -31,15 +32,16 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-// serve is the FC custom runtime on loopback: signed webhooks stop, unsigned
-// ones get 401, and POST /invoke takes events.
-func TestServe(t *testing.T) {
-	const secret = "local-serve-test-secret-0123456789"
-	t.Setenv("STOPPER_WEBHOOK_SECRET", secret)
+// startServe runs `local serve` on a free loopback port until the test
+// ends, and returns its URL once it listens, and its stderr.
+func startServe(t *testing.T, args ...string) (string, *lockedBuffer) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr lockedBuffer
 	done := make(chan int)
-	go func() { done <- run(ctx, []string{"serve", "-addr", "127.0.0.1:0"}, io.Discard, &stderr) }()
+	go func() {
+		done <- run(ctx, append([]string{"serve", "-addr", "127.0.0.1:0"}, args...), io.Discard, &stderr)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		if code := <-done; code != 0 {
@@ -58,24 +60,39 @@ func TestServe(t *testing.T) {
 	if base == "" {
 		t.Fatalf("serve did not start: %s", stderr.String())
 	}
+	return base, &stderr
+}
 
+// postTo sends a request to the runner and decodes its JSON answer; a
+// "Host" entry of header replaces the request's Host.
+func postTo(t *testing.T, url, body string, header map[string]string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, strings.NewReader(body))
+	for k, v := range header {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var answer map[string]any
+	json.NewDecoder(resp.Body).Decode(&answer)
+	return resp.StatusCode, answer
+}
+
+// serve is the FC custom runtime on loopback: signed webhooks stop, unsigned
+// ones get 401, and POST /invoke takes events.
+func TestServe(t *testing.T) {
+	const secret = "local-serve-test-secret-0123456789"
+	t.Setenv("STOPPER_WEBHOOK_SECRET", secret)
+	base, stderr := startServe(t)
 	post := func(path string, body string, header map[string]string) (int, map[string]any) {
-		req, _ := http.NewRequest("POST", base+path, strings.NewReader(body))
-		for k, v := range header {
-			if k == "Host" {
-				req.Host = v
-				continue
-			}
-			req.Header.Set(k, v)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var answer map[string]any
-		json.NewDecoder(resp.Body).Decode(&answer)
-		return resp.StatusCode, answer
+		return postTo(t, base+path, body, header)
 	}
 	body := `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76"}`
 	if status, a := post("/stop", body, map[string]string{"Content-Type": "application/json"}); status != 401 || a["Code"] != "InvalidSignature" {
@@ -113,9 +130,64 @@ func TestServe(t *testing.T) {
 			t.Errorf("%s: event: %d %v, want %d %s", tc.name, status, a, tc.status, tc.code)
 		}
 	}
-	if strings.Contains(stderr.String(), secret) {
-		t.Fatal("the webhook secret was logged")
+	if strings.Contains(stderr.String(), secret) || strings.Contains(stderr.String(), "webhook secret for this run") {
+		t.Fatal("the webhook secret the user set was shown")
 	}
+}
+
+// Without STOPPER_WEBHOOK_SECRET, serve makes one up for the embedded
+// emulator and shows it, so that a signed curl works at once.
+func TestServeShowsGeneratedSecret(t *testing.T) {
+	base, stderr := startServe(t)
+	m := regexp.MustCompile(`(?m)^local: webhook secret for this run: ([0-9a-f]{64}) \(export STOPPER_WEBHOOK_SECRET=([0-9a-f]{64}) to sign requests\)$`).
+		FindStringSubmatch(stderr.String())
+	if m == nil || m[1] != m[2] {
+		t.Fatalf("no webhook secret line:\n%s", stderr.String())
+	}
+	secret := m[1]
+	body := `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76"}`
+	ts, sig := webhook.Sign(secret, time.Now(), []byte(body))
+	h := map[string]string{"Content-Type": "application/json", webhook.TimestampHeader: ts, webhook.SignatureHeader: sig}
+	if status, a := postTo(t, base+"/stop", body, h); status != 200 || a["Action"] != "StopInvocation" || a["Stopped"] != true {
+		t.Fatalf("signed with the shown secret: %d %v", status, a)
+	}
+	ts, sig = webhook.Sign("some-other-secret", time.Now(), []byte(body))
+	h = map[string]string{"Content-Type": "application/json", webhook.TimestampHeader: ts, webhook.SignatureHeader: sig}
+	if status, a := postTo(t, base+"/stop", body, h); status != 401 {
+		t.Fatalf("signed with another secret: %d %v", status, a)
+	}
+}
+
+// Against a real account serve says which, as invoke does, and without
+// -yes or -dry-run does not start.
+func TestServeRealAccount(t *testing.T) {
+	t.Run("refused without -yes", func(t *testing.T) {
+		c := realAccount(t)
+		var stderr lockedBuffer
+		code := run(context.Background(), []string{"serve", "-addr", "127.0.0.1:0", "-endpoint", ecsHangzhou}, io.Discard, &stderr)
+		out := stderr.String()
+		if code != 2 || !strings.HasPrefix(out, "local serve: -endpoint is not on this machine") ||
+			!strings.Contains(out, "  account:       "+accountID) || !strings.Contains(out, "or -yes to act on account "+accountID) ||
+			strings.Contains(out, "custom runtime") {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		if c.emu.Calls("GetCallerIdentity") != 1 || c.emu.Calls("StopInvocation")+c.emu.Calls("DescribeInvocations") != 0 {
+			t.Fatal("serve sent more than GetCallerIdentity")
+		}
+	})
+	t.Run("-dry-run", func(t *testing.T) {
+		c := realAccount(t)
+		base, stderr := startServe(t, "-endpoint", ecsHangzhou, "-dry-run")
+		if out := stderr.String(); !strings.HasPrefix(out, "local serve: -endpoint is not on this machine") ||
+			!strings.Contains(out, "  requests:      dry runs (-dry-run)") || strings.Contains(out, "webhook secret for this run") {
+			t.Fatalf("stderr:\n%s", out)
+		}
+		status, a := postTo(t, base+"/invoke", `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","DryRun":false}`,
+			map[string]string{"Content-Type": "application/json"})
+		if status != 200 || a["DryRun"] != true || c.emu.Calls("StopInvocation") != 0 {
+			t.Fatalf("event: %d %v, %d stop calls", status, a, c.emu.Calls("StopInvocation"))
+		}
+	})
 }
 
 // Every phase of a connection to the runner is bounded.

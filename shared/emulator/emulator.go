@@ -1,6 +1,7 @@
 // Package emulator is an in-memory Cloud Assistant that speaks the real ECS
 // RPC protocol over HTTP (StopInvocation and DescribeInvocations, API version
-// 2014-05-26): JSON answers and error bodies as the real API writes them, V3
+// 2014-05-26; and STS's GetCallerIdentity, 2015-04-01, see sts.go): JSON
+// answers and error bodies as the real API writes them, V3
 // (ACS3-HMAC-SHA256) and V1 (HMAC-SHA1) signatures verified with package acs,
 // so that the official SDKs, the aliyun CLI and this project's client can
 // talk to it as to the real service. It can inject faults (dropped
@@ -45,8 +46,9 @@
 //     minutes from the emulator's clock), 400 SignatureNonceUsed;
 //   - 400 SignatureDoesNotMatch also when x-acs-content-sha256 disagrees with
 //     the body;
-//   - 400 MissingParameter.Action, 400 InvalidVersion (missing or not
-//     2014-05-26), 404 InvalidAction.NotFound (any other action);
+//   - 400 MissingParameter.Action, 400 InvalidVersion (missing, or neither
+//     ECS's 2014-05-26 nor STS's 2015-04-01), 404 InvalidAction.NotFound
+//     (any other action of the version);
 //   - 400 InvalidParameter.<Name> for a value that cannot be used:
 //     MaxResults/PageSize outside 1..50, a NextToken not issued by this
 //     server in its cursor mode, Timed or IncludeOutput not true/false, an
@@ -116,6 +118,9 @@ type Options struct {
 	Cursor string
 	// Log receives one line per call (never secrets); nil discards.
 	Log *slog.Logger
+	// AccountId is the account the key pair belongs to, as STS
+	// GetCallerIdentity answers it; "" is DefaultAccountId.
+	AccountId string
 }
 
 // Stop modes and cursors (Options.StopMode, Options.Cursor).
@@ -163,6 +168,8 @@ type Server struct {
 	tokenKey []byte
 	// latency is kept for the HTTP server's read timeout.
 	latency time.Duration
+	// account is the key pair's account (STS).
+	account string
 
 	mu        sync.Mutex
 	regions   map[string]*region
@@ -209,6 +216,7 @@ func New(opts Options) (*Server, error) {
 		offsetCursor: cursor == CursorOffset,
 		tokenKey:     make([]byte, 32),
 		latency:      opts.Latency,
+		account:      cmp.Or(opts.AccountId, DefaultAccountId),
 		regions:      map[string]*region{},
 		known:        map[string]bool{},
 		calls:        map[string]int{},

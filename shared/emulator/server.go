@@ -104,12 +104,18 @@ func (s *Server) answer(c *call, parseErr *apiError) (result any, e *apiError, r
 	if !s.faults.wait(c.r.Context()) {
 		return nil, errGone, false
 	}
+	// The version says which service is called: ECS or STS, on one listener.
 	switch {
 	case c.action == "":
 		return nil, missingParameter("Action"), false
+	case c.version == stsVersion:
+		if c.action != actionGetCallerIdentity {
+			return nil, newError(http.StatusNotFound, CodeInvalidAction,
+				"Specified api is not found, please check your url and method: the emulator's STS serves %s.", actionGetCallerIdentity), false
+		}
 	case c.version != ca.Version:
 		return nil, newError(http.StatusBadRequest, CodeInvalidVersion,
-			"Specified parameter Version is not valid: the emulator serves ECS API version %s.", ca.Version), false
+			"Specified parameter Version is not valid: the emulator serves ECS API version %s and STS API version %s.", ca.Version, stsVersion), false
 	case c.action != actionStop && c.action != actionDescribe:
 		return nil, newError(http.StatusNotFound, CodeInvalidAction,
 			"Specified api is not found, please check your url and method: the emulator serves %s and %s.", actionStop, actionDescribe), false
@@ -117,10 +123,13 @@ func (s *Server) answer(c *call, parseErr *apiError) (result any, e *apiError, r
 	if e := s.authenticate(c); e != nil {
 		return nil, e, false
 	}
-	if c.action == actionStop {
+	switch c.action {
+	case actionStop:
 		result, e = s.stop(c)
-	} else {
+	case actionDescribe:
 		result, e = s.describe(c)
+	default:
+		result, e = s.callerIdentity(c)
 	}
 	return result, e, true
 }

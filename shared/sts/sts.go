@@ -1,0 +1,271 @@
+// Package sts is the project's Alibaba Cloud STS client (API version
+// 2015-04-01, RPC style as ECS): GetCallerIdentity, which says whose
+// credentials a key pair is — the account and the principal a caller acts
+// as. Calls are signed with ACS3-HMAC-SHA256 by package acs, as the ECS
+// client signs its own, and the emulator answers them on its ECS listener.
+//
+// Credentials never leave through its errors: every text that came from the
+// other side has the call's credentials removed (acs.Credentials.Redactor).
+//
+// API reference: https://www.alibabacloud.com/help/en/ram/developer-reference/api-sts-2015-04-01-getcalleridentity
+package sts
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+)
+
+// Version is the STS API version the client speaks.
+const Version = "2015-04-01"
+
+// DefaultTimeout bounds one call, from dialing to the last byte of the answer.
+const DefaultTimeout = 10 * time.Second
+
+// Options configure a Client.
+type Options struct {
+	// Endpoint is the STS base URL: https://sts.<region>.aliyuncs.com (see
+	// Endpoint), or http:// to a loopback host (the emulator).
+	Endpoint string
+	// Credentials sign every call.
+	Credentials acs.Credentials
+	// Timeout bounds one call (default DefaultTimeout).
+	Timeout time.Duration
+	// Transport replaces the default transport (tests).
+	Transport http.RoundTripper
+	// Now is the clock the signature's date comes from; nil is time.Now.
+	Now func() time.Time
+}
+
+// Client calls STS. It is safe for concurrent use.
+type Client struct {
+	endpoint string
+	cred     acs.Credentials
+	redact   acs.Redactor
+	timeout  time.Duration
+	http     *http.Client
+	now      func() time.Time
+}
+
+// New checks the options and builds a Client.
+func New(o Options) (*Client, error) {
+	ep, err := checkEndpoint(o.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if o.Timeout < 0 {
+		return nil, fmt.Errorf("sts: option Timeout must not be negative, got %s", o.Timeout)
+	}
+	c := &Client{endpoint: ep, cred: o.Credentials, redact: o.Credentials.Redactor(), timeout: o.Timeout, now: o.Now}
+	if c.timeout == 0 {
+		c.timeout = DefaultTimeout
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	rt := o.Transport
+	if rt == nil {
+		rt = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			TLSHandshakeTimeout: 5 * time.Second, ForceAttemptHTTP2: true}
+	}
+	// A signed call is never legitimately redirected: following one would
+	// send it to another host.
+	c.http = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	return c, nil
+}
+
+// Endpoint is the regional STS endpoint: https://sts.<region>.aliyuncs.com,
+// or https://sts-vpc.<region>.aliyuncs.com with vpc.
+func Endpoint(regionID string, vpc bool) string {
+	if vpc {
+		return "https://sts-vpc." + regionID + ".aliyuncs.com"
+	}
+	return "https://sts." + regionID + ".aliyuncs.com"
+}
+
+// Identity is GetCallerIdentity's answer. IdentityType is "Account" for
+// the account's own key (Arn acs:ram::<account>:root), "RAMUser" for a RAM
+// user's (…:user/<name>) and "AssumedRoleUser" for STS credentials
+// (…:assumed-role/<role>/<session>, with RoleId).
+type Identity struct {
+	RequestId    string `json:"RequestId"`
+	AccountId    string `json:"AccountId"`
+	UserId       string `json:"UserId"`
+	Arn          string `json:"Arn"`
+	IdentityType string `json:"IdentityType"`
+	PrincipalId  string `json:"PrincipalId"`
+	RoleId       string `json:"RoleId,omitempty"`
+}
+
+// GetCallerIdentity asks STS whose credentials the client signs with. It
+// reads nothing but the caller's own identity and needs no permission.
+func (c *Client) GetCallerIdentity(ctx context.Context) (Identity, error) {
+	var id Identity
+	if err := c.call(ctx, "GetCallerIdentity", url.Values{}, &id); err != nil {
+		return Identity{}, err
+	}
+	if id.AccountId == "" {
+		return Identity{}, &Error{Action: "GetCallerIdentity", Code: "InvalidResponse", RequestId: id.RequestId,
+			Message: "the answer names no AccountId"}
+	}
+	return id, nil
+}
+
+// Error is an STS error answer, or an answer that is not STS's JSON (Code
+// HTTP<status> or InvalidResponse). Its texts are redacted of the call's
+// credentials.
+type Error struct {
+	Action     string `json:"-"`
+	RequestId  string `json:"RequestId"`
+	HostId     string `json:"HostId"`
+	Code       string `json:"Code"`
+	Message    string `json:"Message"`
+	Recommend  string `json:"Recommend,omitempty"`
+	HTTPStatus int    `json:"-"`
+}
+
+func (e *Error) Error() string {
+	s := fmt.Sprintf("sts: %s: %s: %s", e.Action, e.Code, e.Message)
+	if e.HTTPStatus != 0 || e.RequestId != "" {
+		s += fmt.Sprintf(" (HTTP %d, RequestId %s)", e.HTTPStatus, e.RequestId)
+	}
+	return s
+}
+
+// ErrNoCredentials is returned, before any network call, by a signed call
+// made without a key pair.
+var ErrNoCredentials = errors.New("sts: no AccessKey pair to sign with: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+
+// maxBody bounds what is read of an answer; STS answers are a few hundred bytes.
+const maxBody = 1 << 20
+
+// call sends one signed RPC call, as the ECS client does (every parameter in
+// the canonical query, an empty body), and decodes its answer into out.
+func (c *Client) call(ctx context.Context, action string, params url.Values, out any) error {
+	if !c.cred.Set() {
+		return ErrNoCredentials
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/?"+acs.CanonicalQuery(params), http.NoBody)
+	if err != nil {
+		return fmt.Errorf("sts: %s: building the request: %w", action, err)
+	}
+	req.Header.Set("x-acs-action", action)
+	req.Header.Set("x-acs-version", Version)
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", userAgent)
+	acs.SignV3(req, nil, c.cred, c.now(), nonce())
+
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // its URL repeats the query: the host is enough
+		}
+		return fmt.Errorf("sts: %s: calling %s: %s", action, req.URL.Host, c.redact.Redact(err.Error()))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return fmt.Errorf("sts: %s: reading the answer from %s: %s", action, req.URL.Host, c.redact.Redact(err.Error()))
+	}
+	requestID := resp.Header.Get("x-acs-request-id")
+	switch {
+	case len(body) > maxBody:
+		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: resp.StatusCode, RequestId: requestID,
+			Message: fmt.Sprintf("the answer is larger than %d bytes", maxBody)})
+	case resp.StatusCode < 200 || resp.StatusCode > 299:
+		e := &Error{}
+		if json.Unmarshal(body, e) != nil || e.Code == "" {
+			e = &Error{Code: fmt.Sprintf("HTTP%d", resp.StatusCode),
+				Message: fmt.Sprintf("the endpoint answered %s with a body that is not STS's JSON error: %s", resp.Status, quotePrefix(body))}
+		}
+		e.Action, e.HTTPStatus = action, resp.StatusCode
+		if e.RequestId == "" {
+			e.RequestId = requestID
+		}
+		return c.redactError(e)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: resp.StatusCode, RequestId: requestID,
+			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, quotePrefix(body))})
+	}
+	return nil
+}
+
+// redactError removes the call's credentials from every text of an error:
+// SignatureDoesNotMatch messages echo the string to sign, STS token included.
+func (c *Client) redactError(e *Error) *Error {
+	for _, f := range []*string{&e.Code, &e.Message, &e.Recommend, &e.RequestId, &e.HostId} {
+		*f = c.redact.Redact(*f)
+	}
+	return e
+}
+
+// quotePrefix quotes at most 256 bytes of an unexpected body: enough to
+// recognise an HTML error page. Callers redact the result whole.
+func quotePrefix(b []byte) string {
+	const limit = 256
+	if len(b) == 0 {
+		return "(empty body)"
+	}
+	if len(b) > limit {
+		return fmt.Sprintf("%q…", strings.ToValidUTF8(string(b[:limit]), ""))
+	}
+	return fmt.Sprintf("%q", b)
+}
+
+// checkEndpoint accepts an absolute https:// URL with a host and nothing
+// after its path, or http:// to a loopback host: over plain http the signed
+// calls and the STS token would travel in clear.
+func checkEndpoint(raw string) (string, error) {
+	u, err := url.Parse(strings.TrimSpace(raw))
+	bad := func(problem string) error {
+		return fmt.Errorf("sts: endpoint %s: give a URL such as https://sts.cn-hangzhou.aliyuncs.com", problem)
+	}
+	switch {
+	case raw == "":
+		return "", bad("is empty")
+	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
+		return "", bad("is not an absolute http:// or https:// URL")
+	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
+		return "", bad("carries user info, a query or a fragment")
+	case u.Scheme == "http" && !Loopback(u.Hostname()):
+		return "", bad("is plain http:// to a host that is not this machine")
+	}
+	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
+}
+
+// Loopback reports whether host names this machine: "localhost",
+// 127.0.0.0/8 or ::1. Other names are not resolved: what a name resolves
+// to can change after the check.
+func Loopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	addr, err := netip.ParseAddr(host)
+	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// nonce is 16 random bytes in hex: the API refuses a nonce seen within 15 minutes.
+func nonce() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// userAgent names the project in the API's logs, as the ECS client does.
+const userAgent = "ecs-stopper/1 (+https://github.com/ecs-stopper/stopper)"

@@ -1,0 +1,168 @@
+package sts
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/emulator"
+)
+
+const (
+	testKeyID  = "LTAI5tStsClientTestKey01"
+	testSecret = "sts-client-test-secret"
+	testToken  = "CAIS/sts+token=with/odd+chars"
+)
+
+func newClient(t *testing.T, endpoint string, cred acs.Credentials) *Client {
+	t.Helper()
+	c, err := New(Options{Endpoint: endpoint, Credentials: cred, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// The client's calls are what the emulator (which verifies signatures as
+// the real service does) accepts, and its answer decodes whole.
+func TestGetCallerIdentityAgainstEmulator(t *testing.T) {
+	run, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: testKeyID, AccessKeySecret: testSecret, AccountId: "1234567890123456"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { run.Close() })
+	for _, tc := range []struct {
+		name     string
+		cred     acs.Credentials
+		wantCode string
+	}{
+		{"static key", acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret}, ""},
+		{"with an STS token", acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret, SecurityToken: testToken}, ""},
+		{"wrong secret", acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: "wrong", SecurityToken: testToken}, "SignatureDoesNotMatch"},
+		{"unknown key", acs.Credentials{AccessKeyID: "LTAI5tNobodyNobodyNobody", AccessKeySecret: testSecret}, "InvalidAccessKeyId.NotFound"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			id, err := newClient(t, run.URL, tc.cred).GetCallerIdentity(context.Background())
+			if tc.wantCode != "" {
+				var e *Error
+				if !errors.As(err, &e) || e.Code != tc.wantCode || e.HTTPStatus < 400 || e.RequestId == "" || e.Action != "GetCallerIdentity" {
+					t.Fatalf("error %#v, want %s", err, tc.wantCode)
+				}
+				for _, secret := range []string{tc.cred.AccessKeySecret, tc.cred.SecurityToken, tc.cred.AccessKeyID} {
+					if secret != "" && strings.Contains(err.Error(), secret) {
+						t.Fatalf("the error shows a credential: %v", err)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := Identity{RequestId: id.RequestId, AccountId: "1234567890123456", UserId: "1234567890123456",
+				Arn: "acs:ram::1234567890123456:root", IdentityType: "Account", PrincipalId: "1234567890123456"}
+			if id != want || id.RequestId == "" {
+				t.Fatalf("identity %+v, want %+v", id, want)
+			}
+		})
+	}
+}
+
+// Answers that are not STS's, and errors that echo credentials, become
+// *Error with what the caller needs and no secret.
+func TestAnswers(t *testing.T) {
+	cred := acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret, SecurityToken: testToken}
+	for _, tc := range []struct {
+		name     string
+		status   int
+		body     string
+		wantCode string
+		wantText string
+	}{
+		{"error JSON echoing the token", 400, `{"RequestId":"R1","Code":"SignatureDoesNotMatch","Message":"string to sign holds ` + testToken + ` and ` + acs.PercentEncode(testToken) + `"}`,
+			"SignatureDoesNotMatch", "[redacted]"},
+		{"HTML 502", 502, `<html>bad gateway</html>`, "HTTP502", "bad gateway"},
+		{"not JSON on 200", 200, `<xml/>`, "InvalidResponse", "not STS's JSON"},
+		{"no account", 200, `{"RequestId":"R2"}`, "InvalidResponse", "no AccountId"},
+		{"empty error body", 500, ``, "HTTP500", "(empty body)"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("x-acs-action") != "GetCallerIdentity" || r.Header.Get("x-acs-version") != Version ||
+					!strings.HasPrefix(r.Header.Get("Authorization"), acs.AlgorithmV3+" ") || r.Header.Get("x-acs-security-token") != testToken {
+					t.Errorf("request headers %v", r.Header)
+				}
+				w.Header().Set("x-acs-request-id", "HDR-REQ")
+				w.WriteHeader(tc.status)
+				w.Write([]byte(tc.body))
+			}))
+			t.Cleanup(hs.Close)
+			_, err := newClient(t, hs.URL, cred).GetCallerIdentity(context.Background())
+			var e *Error
+			if !errors.As(err, &e) || e.Code != tc.wantCode || !strings.Contains(e.Message, tc.wantText) {
+				t.Fatalf("error %v, want %s with %q", err, tc.wantCode, tc.wantText)
+			}
+			if strings.Contains(err.Error(), testToken) || strings.Contains(err.Error(), acs.PercentEncode(testToken)) {
+				t.Fatalf("the error shows the token: %v", err)
+			}
+		})
+	}
+}
+
+func TestNoCredentialsSendsNothing(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { t.Error("a call was sent") }))
+	t.Cleanup(hs.Close)
+	if _, err := newClient(t, hs.URL, acs.Credentials{AccessKeyID: testKeyID}).GetCallerIdentity(context.Background()); !errors.Is(err, ErrNoCredentials) {
+		t.Fatalf("error %v, want ErrNoCredentials", err)
+	}
+}
+
+func TestEndpointCheck(t *testing.T) {
+	for _, tc := range []struct {
+		raw, want string
+	}{
+		{"https://sts.cn-hangzhou.aliyuncs.com", "https://sts.cn-hangzhou.aliyuncs.com"},
+		{"https://sts.cn-hangzhou.aliyuncs.com/", "https://sts.cn-hangzhou.aliyuncs.com"},
+		{"http://127.0.0.1:8080", "http://127.0.0.1:8080"},
+		{"http://[::1]:8080/", "http://[::1]:8080"},
+		{"http://localhost:8080", "http://localhost:8080"},
+		{"", ""},
+		{"sts.cn-hangzhou.aliyuncs.com", ""},
+		{"http://sts.cn-hangzhou.aliyuncs.com", ""},
+		{"https://user:pw@sts.aliyuncs.com", ""},
+		{"https://sts.aliyuncs.com/?a=b", ""},
+		{"ftp://sts.aliyuncs.com", ""},
+	} {
+		got, err := checkEndpoint(tc.raw)
+		if got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("checkEndpoint(%q) = %q, %v; want %q", tc.raw, got, err, tc.want)
+		}
+		if err != nil && strings.Contains(err.Error(), "pw") {
+			t.Errorf("the error shows the URL's password: %v", err)
+		}
+	}
+}
+
+func TestRegionalEndpoint(t *testing.T) {
+	if got := Endpoint("cn-hangzhou", false); got != "https://sts.cn-hangzhou.aliyuncs.com" {
+		t.Error(got)
+	}
+	if got := Endpoint("cn-shanghai", true); got != "https://sts-vpc.cn-shanghai.aliyuncs.com" {
+		t.Error(got)
+	}
+}
+
+func TestLoopback(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "LOCALHOST": true, "127.0.0.1": true, "127.9.9.9": true, "::1": true, "::ffff:127.0.0.1": true,
+		"ecs.cn-hangzhou.aliyuncs.com": false, "10.0.0.1": false, "": false, "localhost.example.com": false, "0.0.0.0": false,
+	} {
+		if Loopback(host) != want {
+			t.Errorf("Loopback(%q) = %v", host, !want)
+		}
+	}
+}
