@@ -84,6 +84,7 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "local invoke: function error (transient, the platform would retry): %s\n", e)
 		return 1
 	}
+	logAfterStops(ctx, log, b.emu, bf.modes.stopMode.value, rec.report)
 	if output.value == outputText && rec.report != nil {
 		fmt.Fprintln(stdout, strings.TrimRight(notify.Text(*rec.report), "\n"))
 	} else {

@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"log/slog"
 
+	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
@@ -24,5 +26,29 @@ func (r *reportRecorder) Record(ctx context.Context, report stopper.Report) {
 	r.report = &report
 	if r.next != nil {
 		r.next.Record(ctx, report)
+	}
+}
+
+// logAfterStops writes, for each invocation the request stopped, what the
+// embedded emulator holds of its instances right after the answer: the one
+// place where the stop modes differ at once (documented: running instances
+// stay Running; kill: they are Stopping), which the answer's counts, taken
+// before the stop, cannot show.
+func logAfterStops(ctx context.Context, log *slog.Logger, emu *emulator.Server, stopMode string, r *stopper.Report) {
+	if emu == nil || r == nil {
+		return
+	}
+	for _, s := range r.Stopped {
+		inv, ok := emu.Invocation(s.RegionId, s.InvokeId)
+		if !ok {
+			continue
+		}
+		states := map[string]int{}
+		for _, in := range inv.InvokeInstances.InvokeInstance {
+			states[in.InvocationStatus]++
+		}
+		log.LogAttrs(ctx, slog.LevelInfo, "local: after the stop",
+			slog.String("stop_mode", stopMode), slog.String("region_id", s.RegionId), slog.String("invoke_id", s.InvokeId),
+			slog.String("invocation_status", inv.InvocationStatus), slog.Any("instances", states))
 	}
 }

@@ -99,3 +99,49 @@ func TestOutputFlagRefusesOtherFormats(t *testing.T) {
 		t.Fatalf("exit %d, stderr %s", code, stderr)
 	}
 }
+
+// The stop modes differ at once in what the embedded emulator holds after
+// the stop, which the runner logs for each invocation it stopped: running
+// instances stay Running under the documented behaviour and are Stopping
+// under kill.
+func TestInvokeLogsStatesAfterTheStop(t *testing.T) {
+	for _, tc := range []struct {
+		mode, want, never string
+	}{
+		{emulator.StopModeDocumented, "Running", "Stopping"},
+		{emulator.StopModeKill, "Stopping", "Running"},
+	} {
+		t.Run(tc.mode, func(t *testing.T) {
+			code, stdout, stderr := invokeEvent(t, `{"Action":"Sweep"}`, "-stop-mode", tc.mode)
+			var sweep struct{ Stopped []struct{ InvokeId string } }
+			if err := json.Unmarshal([]byte(stdout), &sweep); err != nil || code != 0 {
+				t.Fatalf("exit %d, %v\n%s", code, err, stderr)
+			}
+			after := map[string]map[string]float64{}
+			for _, l := range linesWith(stderr, `"local: after the stop"`) {
+				var line struct {
+					StopMode  string             `json:"stop_mode"`
+					InvokeId  string             `json:"invoke_id"`
+					Instances map[string]float64 `json:"instances"`
+				}
+				if err := json.Unmarshal([]byte(l), &line); err != nil || line.StopMode != tc.mode {
+					t.Fatalf("log line %s: %v", l, err)
+				}
+				after[line.InvokeId] = line.Instances
+			}
+			if len(after) != len(sweep.Stopped) {
+				t.Fatalf("%d after-the-stop lines for %d stopped invocations:\n%s", len(after), len(sweep.Stopped), stderr)
+			}
+			seen := 0.0
+			for id, states := range after {
+				if states[tc.never] > 0 {
+					t.Errorf("%s: %v, want no %s instance under %s", id, states, tc.never, tc.mode)
+				}
+				seen += states[tc.want]
+			}
+			if seen == 0 {
+				t.Errorf("no %s instance after a %s sweep: %v", tc.want, tc.mode, after)
+			}
+		})
+	}
+}
