@@ -164,3 +164,35 @@ func TestNotificationOnlyWhenSomethingStopped(t *testing.T) {
 		t.Fatalf("the failed notification was not logged:\n%s", logs)
 	}
 }
+
+// A dry run tells nobody unless STOPPER_NOTIFY_DRY_RUN asks, and then its
+// message says it is a dry run and what it would stop.
+func TestNotificationOfDryRuns(t *testing.T) {
+	for _, notifyDryRun := range []bool{false, true} {
+		t.Run(fmt.Sprint("STOPPER_NOTIFY_DRY_RUN=", notifyDryRun), func(t *testing.T) {
+			rc := &receiver{format: "slack"}
+			srv := httptest.NewServer(rc)
+			defer srv.Close()
+			t.Setenv("STOPPER_NOTIFY_URL", srv.URL+"/hook")
+			t.Setenv("STOPPER_NOTIFY_FORMAT", "slack")
+			t.Setenv("STOPPER_DRY_RUN", "true")
+			t.Setenv("STOPPER_NOTIFY_DRY_RUN", fmt.Sprint(notifyDryRun))
+			code, a, logs := sweepWith(t, twoStaleFleet(t, 2))
+			if listed, _ := a["WouldStop"].([]any); code != 0 || len(listed) != 2 || a["Stopped"] != nil {
+				t.Fatalf("sweep: exit %d, %v\n%s", code, a, logs)
+			}
+			rc.mu.Lock()
+			defer rc.mu.Unlock()
+			if !notifyDryRun {
+				if len(rc.bodies) != 0 {
+					t.Fatalf("a dry run sent %d messages: %v", len(rc.bodies), rc.bodies)
+				}
+				return
+			}
+			if len(rc.bodies) != 1 || !strings.Contains(rc.bodies[0], "Dry run: ecs-stopper would stop 2 invocations") ||
+				strings.Contains(strings.ToLower(rc.bodies[0]), "stopped") {
+				t.Fatalf("%d messages: %v", len(rc.bodies), rc.bodies)
+			}
+		})
+	}
+}

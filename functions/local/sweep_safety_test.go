@@ -173,8 +173,8 @@ func TestSweepRefusalsStopNothing(t *testing.T) {
 		})
 	}
 	code, a := invokeAgainst(t, emu, `{"Action":"Sweep","DryRun":true}`)
-	if code != 0 || len(a["Stopped"].([]any)) != 80 || a["DryRun"] != true {
-		t.Fatalf("dry run over the limit: exit %d, %d listed", code, len(a["Stopped"].([]any)))
+	if listed, _ := a["WouldStop"].([]any); code != 0 || len(listed) != 80 || a["DryRun"] != true || a["Stopped"] != nil {
+		t.Fatalf("dry run over the limit: exit %d, %d listed, Stopped %v", code, len(listed), a["Stopped"])
 	}
 	if n := emu.Calls("StopInvocation"); n != 0 {
 		t.Fatalf("%d StopInvocation calls: a refused request stopped something", n)

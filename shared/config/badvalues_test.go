@@ -111,6 +111,8 @@ var badValues = []badValue{
 	{name: "STOPPER_NOTIFY_TIMEOUT", value: "1m1s"},
 	{name: "STOPPER_NOTIFY_TIMEOUT", value: "2"},
 
+	{name: "STOPPER_NOTIFY_DRY_RUN", value: "maybe"},
+
 	{name: "STOPPER_CONNECT_TIMEOUT", value: "0"},
 	{name: "STOPPER_CONNECT_TIMEOUT", value: "0s"},
 	{name: "STOPPER_CONNECT_TIMEOUT", value: "-5s"},

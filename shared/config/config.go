@@ -49,6 +49,7 @@ type Config struct {
 	NotifyFormat  string        `envconfig:"NOTIFY_FORMAT" desc:"json, dingtalk, lark or slack (default: from the URL's host)"`
 	NotifySecret  string        `envconfig:"NOTIFY_SECRET" desc:"signing secret of a DingTalk (SEC...) or Lark robot"`
 	NotifyTimeout time.Duration `envconfig:"NOTIFY_TIMEOUT" default:"2s" desc:"most a notification may take, its one retry included (never past the deadline)"`
+	NotifyDryRun  bool          `envconfig:"NOTIFY_DRY_RUN" default:"false" desc:"also tell of dry runs that would stop something (their messages say Dry run)"`
 
 	ConnectTimeout     time.Duration `envconfig:"CONNECT_TIMEOUT" default:"5s" desc:"TCP/TLS connect timeout to the ECS API"`
 	ReadTimeout        time.Duration `envconfig:"READ_TIMEOUT" default:"10s" desc:"timeout of one ECS API attempt"`
@@ -257,6 +258,7 @@ func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.
 		RegionId:          c.RegionId,
 		AllowedRegions:    c.AllowedRegions,
 		DryRun:            c.DryRun,
+		NotifyDryRun:      c.NotifyDryRun,
 		Sweep: stopper.SweepDefaults{
 			RegionIds:       sweepRegions,
 			RestrictRegions: len(c.SweepRegionIds) > 0,

@@ -72,4 +72,11 @@ func TestNotifySettings(t *testing.T) {
 	if err != nil || n == nil || n.Format() != "dingtalk" {
 		t.Fatalf("notifier %v, %v", n, err)
 	}
+	if c.Function(nil, nil).NotifyDryRun {
+		t.Fatal("dry runs are told by default")
+	}
+	t.Setenv("STOPPER_NOTIFY_DRY_RUN", "true")
+	if c, err = Load(); err != nil || !c.Function(nil, nil).NotifyDryRun {
+		t.Fatalf("STOPPER_NOTIFY_DRY_RUN=true does not reach the function: %v", err)
+	}
 }

@@ -15,7 +15,9 @@ import (
 // 2 invocations"), the request (action, trigger, request id), the instance
 // totals, each stop (invoke id, command name, region, pending and running
 // counts, why), each failure (code and message), and for a sweep refused by
-// its limit, that nothing was stopped and what to do. Every text that comes
+// its limit, that nothing was stopped and what to do. A dry run's selection
+// is told apart: the title starts "Dry run:", and its counts say what would
+// be stopped, cancelled and possibly killed, never what was. Every text that comes
 // from outside (command names and API messages) is redacted of the
 // notifier's own secrets, stripped of control characters and capped; lists
 // are capped (the first maxStops stops, then "and N more").
@@ -46,7 +48,11 @@ type summary struct {
 	Failures       []failLine
 	Pending        int
 	Running        int
-	Matched        string // "cn-hangzhou 2, cn-shanghai 1", for sweeps
+	// WouldStops are a dry run's selection, with their totals.
+	WouldStops   []stopLine
+	WouldPending int
+	WouldRunning int
+	Matched      string // "cn-hangzhou 2, cn-shanghai 1", for sweeps
 }
 
 type stopLine struct {
@@ -72,11 +78,19 @@ func summarize(r stopper.Report, rd redactor) summary {
 		return out
 	}
 	s := summary{Action: c(r.Action, maxID), Trigger: c(r.Trigger, maxName), RequestId: c(r.RequestId, maxID)}
+	line := func(st stopper.ReportedStop) stopLine {
+		return stopLine{InvokeId: c(st.InvokeId, maxID), CommandName: c(st.CommandName, maxName),
+			RegionId: c(st.RegionId, maxID), Why: c(st.Why, maxWhy), Pending: st.Pending, Running: st.Running}
+	}
 	for _, st := range r.Stopped {
-		s.Stops = append(s.Stops, stopLine{InvokeId: c(st.InvokeId, maxID), CommandName: c(st.CommandName, maxName),
-			RegionId: c(st.RegionId, maxID), Why: c(st.Why, maxWhy), Pending: st.Pending, Running: st.Running})
+		s.Stops = append(s.Stops, line(st))
 		s.Pending += st.Pending
 		s.Running += st.Running
+	}
+	for _, st := range r.WouldStop {
+		s.WouldStops = append(s.WouldStops, line(st))
+		s.WouldPending += st.Pending
+		s.WouldRunning += st.Running
 	}
 	for _, f := range r.Failed {
 		if r.Refused != nil && f.InvokeId == "" && f.RegionId == "" && f.Item == "" && f.Code == r.Refused.Code {
@@ -107,11 +121,17 @@ func summarize(r stopper.Report, rd redactor) summary {
 	switch {
 	case r.Refused != nil:
 		s.Title = "ecs-stopper refused a sweep: nothing was stopped"
+	case len(r.Stopped) == 0 && (r.DryRun || len(r.WouldStop) > 0):
+		s.Title = "Dry run: ecs-stopper would stop " + count(len(r.WouldStop), "invocation")
 	default:
 		s.Title = "ecs-stopper stopped " + count(len(r.Stopped), "invocation")
-		if len(s.Failures) > 0 {
-			s.Title += ", " + count(len(s.Failures), "failure")
+		if len(r.WouldStop) > 0 {
+			// A batch of real stops and dry runs.
+			s.Title += "; dry run: would stop " + count(len(r.WouldStop), "invocation")
 		}
+	}
+	if r.Refused == nil && len(s.Failures) > 0 {
+		s.Title += ", " + count(len(s.Failures), "failure")
 	}
 	return s
 }

@@ -13,9 +13,10 @@ import (
 )
 
 // Metrics: every request's numbers — Stops (invocations a stop was sent
-// to), Failures (what could not be handled), Matched (invocations selected
-// for a stop) and Refused (1 when a sweep was refused by its limit) — by
-// action, and by action and region.
+// to), WouldStop (invocations a dry run selected: never counted as stops),
+// Failures (what could not be handled), Matched (invocations selected for a
+// stop) and Refused (1 when a sweep was refused by its limit) — by action,
+// and by action and region.
 
 // DefaultNamespace is the CloudWatch namespace of EMF metrics.
 const DefaultNamespace = "ecs-stopper"
@@ -64,6 +65,7 @@ type emfLine struct {
 	Action    string  `json:"Action"`
 	Region    string  `json:"Region,omitempty"`
 	Stops     int     `json:"Stops"`
+	WouldStop int     `json:"WouldStop"`
 	Failures  int     `json:"Failures"`
 	Matched   int     `json:"Matched"`
 	Refused   int     `json:"Refused"`
@@ -72,10 +74,10 @@ type emfLine struct {
 	DryRun    bool    `json:"DryRun,omitempty"`
 }
 
-var emfMetrics = []emfMetric{{"Stops", "Count"}, {"Failures", "Count"}, {"Matched", "Count"}, {"Refused", "Count"}}
+var emfMetrics = []emfMetric{{"Stops", "Count"}, {"WouldStop", "Count"}, {"Failures", "Count"}, {"Matched", "Count"}, {"Refused", "Count"}}
 
 // counts is one scope's numbers (the request's, or one region's).
-type counts struct{ stops, failures, matched, refused int }
+type counts struct{ stops, wouldStop, failures, matched, refused int }
 
 func tally(r stopper.Report) (total counts, regions map[string]*counts) {
 	regions = map[string]*counts{}
@@ -91,6 +93,12 @@ func tally(r stopper.Report) (total counts, regions map[string]*counts) {
 		total.stops++
 		if s.RegionId != "" {
 			in(s.RegionId).stops++
+		}
+	}
+	for _, s := range r.WouldStop {
+		total.wouldStop++
+		if s.RegionId != "" {
+			in(s.RegionId).wouldStop++
 		}
 	}
 	for _, f := range r.Failed {
@@ -129,7 +137,7 @@ func (m *EMF) Record(ctx context.Context, r stopper.Report) {
 	total, regions := tally(r)
 	line := func(region string, c counts, dims []string) emfLine {
 		return emfLine{AWS: emfMeta{Timestamp: ts, CloudWatchMetrics: []emfDirective{{Namespace: ns, Dimensions: [][]string{dims}, Metrics: emfMetrics}}},
-			Action: action, Region: region, Stops: c.stops, Failures: c.failures, Matched: c.matched, Refused: c.refused,
+			Action: action, Region: region, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched, Refused: c.refused,
 			Trigger: clean(r.Trigger, 255), RequestId: clean(r.RequestId, 255), DryRun: r.DryRun}
 	}
 	var buf bytes.Buffer
@@ -160,15 +168,16 @@ type LogMetrics struct {
 
 // RegionMetrics is one region's numbers in a "metrics" log line.
 type RegionMetrics struct {
-	Region   string `json:"region"`
-	Stops    int    `json:"stops"`
-	Failures int    `json:"failures"`
-	Matched  int    `json:"matched"`
+	Region    string `json:"region"`
+	Stops     int    `json:"stops"`
+	WouldStop int    `json:"would_stop"`
+	Failures  int    `json:"failures"`
+	Matched   int    `json:"matched"`
 }
 
 // Record logs the report's numbers: request_id, trigger, action, dry_run,
-// stops, failures, matched, refused, and regions (a list of RegionMetrics,
-// by region name).
+// stops, would_stop (a dry run's selection), failures, matched, refused, and
+// regions (a list of RegionMetrics, by region name).
 func (m LogMetrics) Record(ctx context.Context, r stopper.Report) {
 	defer func() { _ = recover() }()
 	log := m.Log
@@ -179,11 +188,11 @@ func (m LogMetrics) Record(ctx context.Context, r stopper.Report) {
 	byRegion := []RegionMetrics{}
 	for _, region := range r.Regions() {
 		if c := regions[region]; c != nil {
-			byRegion = append(byRegion, RegionMetrics{Region: region, Stops: c.stops, Failures: c.failures, Matched: c.matched})
+			byRegion = append(byRegion, RegionMetrics{Region: region, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched})
 		}
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "metrics", slog.String("request_id", r.RequestId), slog.String("trigger", r.Trigger),
 		slog.String("action", r.Action), slog.Bool("dry_run", r.DryRun), slog.Int("stops", total.stops),
-		slog.Int("failures", total.failures), slog.Int("matched", total.matched), slog.Int("refused", total.refused),
+		slog.Int("would_stop", total.wouldStop), slog.Int("failures", total.failures), slog.Int("matched", total.matched), slog.Int("refused", total.refused),
 		slog.Any("regions", byRegion))
 }

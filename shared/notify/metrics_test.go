@@ -29,13 +29,18 @@ func TestEMF(t *testing.T) {
 		name   string
 		r      stopper.Report
 		action string
-		// per line: Region ("" for the totals), Stops, Failures, Matched, Refused
+		// per line: Region ("" for the totals), Stops, WouldStop, Failures, Matched, Refused
 		lines []emfLine
 	}{
 		{name: "two-stop sweep", r: twoStopSweep(), action: "Sweep", lines: []emfLine{
 			{Stops: 2, Failures: 1, Matched: 3},
 			{Region: "cn-hangzhou", Stops: 1, Matched: 1},
 			{Region: "cn-shanghai", Stops: 1, Failures: 1, Matched: 2},
+		}},
+		{name: "dry run counts no stops", r: dryTwoStopSweep(), action: "Sweep", lines: []emfLine{
+			{WouldStop: 2, Failures: 1, Matched: 3, DryRun: true},
+			{Region: "cn-hangzhou", WouldStop: 1, Matched: 1, DryRun: true},
+			{Region: "cn-shanghai", WouldStop: 1, Failures: 1, Matched: 2, DryRun: true},
 		}},
 		{name: "refused sweep", r: refused, action: "Sweep", lines: []emfLine{{Failures: 1, Refused: 1}}},
 		{name: "failed before knowing the action", r: stopper.NewReport("direct", "req-3", nil, stopper.Invalid("InvokeId", "bad")),
@@ -59,8 +64,8 @@ func TestEMF(t *testing.T) {
 					t.Fatal(err)
 				}
 				want := tc.lines[i]
-				if l.Region != want.Region || l.Stops != want.Stops || l.Failures != want.Failures || l.Matched != want.Matched ||
-					l.Refused != want.Refused || l.Action != tc.action || l.Trigger != tc.r.Trigger || l.RequestId != tc.r.RequestId {
+				if l.Region != want.Region || l.Stops != want.Stops || l.WouldStop != want.WouldStop || l.Failures != want.Failures ||
+					l.Matched != want.Matched || l.Refused != want.Refused || l.DryRun != want.DryRun || l.Action != tc.action || l.Trigger != tc.r.Trigger || l.RequestId != tc.r.RequestId {
 					t.Errorf("line %d = %s", i, line)
 				}
 				aws := l.AWS
@@ -88,7 +93,7 @@ func TestEMF(t *testing.T) {
 						t.Errorf("line %d: metric %s is not a root number", i, metric.Name)
 					}
 				}
-				if got := strings.Join(names, " "); got != "Stops/Count Failures/Count Matched/Count Refused/Count" {
+				if got := strings.Join(names, " "); got != "Stops/Count WouldStop/Count Failures/Count Matched/Count Refused/Count" {
 					t.Errorf("metrics %s", got)
 				}
 			}
@@ -112,31 +117,40 @@ func TestMetricsNeverFail(t *testing.T) {
 	LogMetrics{Log: slog.New(slog.DiscardHandler)}.Record(context.Background(), stopper.Report{})
 }
 
-// On FC the numbers are fields of one "metrics" log line per request.
+// On FC the numbers are fields of one "metrics" log line per request; a
+// dry run's selection is would_stop, never stops.
 func TestLogMetrics(t *testing.T) {
-	var logs bytes.Buffer
-	LogMetrics{Log: slog.New(slog.NewJSONHandler(&logs, nil))}.Record(context.Background(), twoStopSweep())
-	var line struct {
-		Msg       string `json:"msg"`
-		RequestId string `json:"request_id"`
-		Trigger   string `json:"trigger"`
-		Action    string `json:"action"`
-		DryRun    bool   `json:"dry_run"`
-		Stops     int    `json:"stops"`
-		Failures  int    `json:"failures"`
-		Matched   int    `json:"matched"`
-		Refused   *int   `json:"refused"`
-		Regions   []RegionMetrics
-	}
-	if strings.Count(logs.String(), "\n") != 1 {
-		t.Fatalf("want one line: %s", logs.String())
-	}
-	if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
-		t.Fatal(err)
-	}
-	if line.Msg != "metrics" || line.RequestId != "c0ffee00-1d2e-4f50-8a6b-7c8d9e0f1a2b" || line.Trigger != "fc-timer" || line.Action != "Sweep" ||
-		line.Stops != 2 || line.Failures != 1 || line.Matched != 3 || line.Refused == nil || *line.Refused != 0 ||
-		len(line.Regions) != 2 || line.Regions[1] != (RegionMetrics{Region: "cn-shanghai", Stops: 1, Failures: 1, Matched: 2}) {
-		t.Fatalf("line = %+v\n%s", line, logs.String())
+	for _, dryRun := range []bool{false, true} {
+		var logs bytes.Buffer
+		LogMetrics{Log: slog.New(slog.NewJSONHandler(&logs, nil))}.Record(context.Background(), sweepReport(dryRun))
+		var line struct {
+			Msg       string `json:"msg"`
+			RequestId string `json:"request_id"`
+			Trigger   string `json:"trigger"`
+			Action    string `json:"action"`
+			DryRun    bool   `json:"dry_run"`
+			Stops     int    `json:"stops"`
+			WouldStop *int   `json:"would_stop"`
+			Failures  int    `json:"failures"`
+			Matched   int    `json:"matched"`
+			Refused   *int   `json:"refused"`
+			Regions   []RegionMetrics
+		}
+		if strings.Count(logs.String(), "\n") != 1 {
+			t.Fatalf("want one line: %s", logs.String())
+		}
+		if err := json.Unmarshal(logs.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		stops, wouldStop := 2, 0
+		if dryRun {
+			stops, wouldStop = 0, 2
+		}
+		if line.Msg != "metrics" || line.RequestId != "c0ffee00-1d2e-4f50-8a6b-7c8d9e0f1a2b" || line.Trigger != "fc-timer" || line.Action != "Sweep" ||
+			line.DryRun != dryRun || line.Stops != stops || line.WouldStop == nil || *line.WouldStop != wouldStop ||
+			line.Failures != 1 || line.Matched != 3 || line.Refused == nil || *line.Refused != 0 || len(line.Regions) != 2 ||
+			line.Regions[1] != (RegionMetrics{Region: "cn-shanghai", Stops: stops / 2, WouldStop: wouldStop / 2, Failures: 1, Matched: 2}) {
+			t.Fatalf("dry run %v: line = %+v\n%s", dryRun, line, logs.String())
+		}
 	}
 }

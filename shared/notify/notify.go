@@ -1,6 +1,8 @@
 // Package notify tells operators what was stopped: one chat message per
-// request that stopped something (DingTalk, Lark, Slack, or the answer
-// itself as JSON), and every request's numbers as metrics (CloudWatch
+// request that stopped something, or with STOPPER_NOTIFY_DRY_RUN per dry
+// run that would have (DingTalk, Lark, Slack, or the answer itself as
+// JSON), the same summary as plain text (Text), and every request's
+// numbers as metrics (CloudWatch
 // embedded metric format on Lambda, a log line on Function Compute).
 //
 // A stop may kill someone's running job; the people who run the fleet read

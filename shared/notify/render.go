@@ -48,8 +48,16 @@ type part struct {
 	lines []string
 }
 
-// compose lays the summary out, with at most ns stops and nf failures.
-func compose(s summary, st style, ns, nf int) []part {
+// shown is how many stops, dry-run selections and failures a rendering
+// lists (the rest are "and N more").
+type shown struct{ stops, wouldStops, failures int }
+
+// all lists everything, for plain text without a size limit.
+func all(s summary) shown { return shown{len(s.Stops), len(s.WouldStops), len(s.Failures)} }
+
+// compose lays the summary out, with at most n.stops stops, n.wouldStops
+// dry-run selections and n.failures failures.
+func compose(s summary, st style, n shown) []part {
 	var parts []part
 	para := func(line string) {
 		if line != "" {
@@ -70,10 +78,9 @@ func compose(s summary, st style, ns, nf int) []part {
 	if s.RefusedCode != "" || s.RefusedMessage != "" {
 		para(st.bold(st.text("Nothing was stopped.")) + " " + st.code(s.RefusedCode) + st.text(": "+s.RefusedMessage))
 	}
-	if len(s.Stops) > 0 {
-		para(st.text(fmt.Sprintf("Instances: %d pending (cancelled), %d running (possibly killed)", s.Pending, s.Running)))
+	stops := func(lines []stopLine, n int) {
 		var items []string
-		for _, l := range s.Stops[:ns] {
+		for _, l := range lines[:n] {
 			item := st.code(l.InvokeId)
 			if l.CommandName != "" {
 				item += st.text(" (") + st.code(l.CommandName) + st.text(")")
@@ -87,15 +94,23 @@ func compose(s summary, st style, ns, nf int) []part {
 			}
 			items = append(items, item)
 		}
-		if n := len(s.Stops) - ns; n > 0 {
-			items = append(items, st.text(more(n, "invocations")))
+		if rest := len(lines) - n; rest > 0 {
+			items = append(items, st.text(more(rest, "invocations")))
 		}
 		parts = append(parts, part{list: true, lines: items})
+	}
+	if len(s.Stops) > 0 {
+		para(st.text(fmt.Sprintf("Instances: %d pending (cancelled), %d running (possibly killed)", s.Pending, s.Running)))
+		stops(s.Stops, n.stops)
+	}
+	if len(s.WouldStops) > 0 {
+		para(st.bold(st.text("Dry run.")) + " " + st.text(fmt.Sprintf("Instances: %d pending (would cancel), %d running (would possibly kill)", s.WouldPending, s.WouldRunning)))
+		stops(s.WouldStops, n.wouldStops)
 	}
 	if len(s.Failures) > 0 {
 		para(st.bold(st.text(fmt.Sprintf("Failed (%d)", len(s.Failures)))))
 		var items []string
-		for _, f := range s.Failures[:nf] {
+		for _, f := range s.Failures[:n.failures] {
 			item := ""
 			if f.Where != "" {
 				item = st.code(f.Where) + st.text(": ")
@@ -106,8 +121,8 @@ func compose(s summary, st style, ns, nf int) []part {
 			}
 			items = append(items, item)
 		}
-		if n := len(s.Failures) - nf; n > 0 {
-			items = append(items, st.text(more(n, "failures")))
+		if rest := len(s.Failures) - n.failures; rest > 0 {
+			items = append(items, st.text(more(rest, "failures")))
 		}
 		parts = append(parts, part{list: true, lines: items})
 	}
@@ -117,23 +132,27 @@ func compose(s summary, st style, ns, nf int) []part {
 	return parts
 }
 
-// fit renders with as many stops and failures as fit the format's limits
-// (at most maxStops and maxFailures), dropping list items from the longer
-// list first; the counts and "and N more" always remain.
-func fit(s summary, render func(s summary, ns, nf int) ([]byte, bool)) ([]byte, error) {
-	ns, nf := min(len(s.Stops), maxStops), min(len(s.Failures), maxFailures)
+// fit renders with as many stops, dry-run selections and failures as fit
+// the format's limits (at most maxStops, maxStops and maxFailures),
+// dropping list items from the longest list first; the counts and "and N
+// more" always remain.
+func fit(s summary, render func(s summary, n shown) ([]byte, bool)) ([]byte, error) {
+	n := shown{min(len(s.Stops), maxStops), min(len(s.WouldStops), maxStops), min(len(s.Failures), maxFailures)}
+	less := func(k int) int { return max(0, min(k-1, k/2+1)) }
 	for {
-		b, ok := render(s, ns, nf)
+		b, ok := render(s, n)
 		if ok {
 			return b, nil
 		}
 		switch {
-		case ns == 0 && nf == 0:
+		case n == shown{}:
 			return nil, errors.New("the message does not fit the service's size limit")
-		case ns >= nf:
-			ns = max(0, min(ns-1, ns/2+1))
+		case n.stops >= n.wouldStops && n.stops >= n.failures:
+			n.stops = less(n.stops)
+		case n.wouldStops >= n.failures:
+			n.wouldStops = less(n.wouldStops)
 		default:
-			nf = max(0, min(nf-1, nf/2+1))
+			n.failures = less(n.failures)
 		}
 	}
 }
@@ -175,10 +194,10 @@ func markdownCode(s string) string {
 }
 
 func renderDingTalk(s summary) ([]byte, error) {
-	return fit(s, func(s summary, ns, nf int) ([]byte, bool) {
+	return fit(s, func(s summary, n shown) ([]byte, bool) {
 		var b strings.Builder
 		b.WriteString("#### " + s.Title + "\n\n")
-		for _, p := range compose(s, dingTalkStyle, ns, nf) {
+		for _, p := range compose(s, dingTalkStyle, n) {
 			for _, l := range p.lines {
 				if p.list {
 					b.WriteString("- ")
@@ -231,9 +250,9 @@ func renderLark(s summary, signed bool) (larkMessage, error) {
 		limit -= larkSignReserve
 	}
 	var m larkMessage
-	_, err := fit(s, func(s summary, ns, nf int) ([]byte, bool) {
+	_, err := fit(s, func(s summary, n shown) ([]byte, bool) {
 		var paras [][]larkTextNode
-		for _, p := range compose(s, plainStyle, ns, nf) {
+		for _, p := range compose(s, plainStyle, n) {
 			for _, l := range p.lines {
 				if p.list {
 					l = "• " + l
@@ -281,7 +300,7 @@ var slackStyle = style{
 }
 
 func renderSlack(s summary) ([]byte, error) {
-	return fit(s, func(s summary, ns, nf int) ([]byte, bool) {
+	return fit(s, func(s summary, n shown) ([]byte, bool) {
 		m := slackMessage{Text: clipUTF16(slackEscaper.Replace(s.Title+". "+plainHeader(s)), slackMaxFallback),
 			Blocks: []slackBlock{{Type: "header", Text: slackText{Type: "plain_text", Text: clipUTF16(s.Title, slackMaxHeader)}}}}
 		total := utf16Len(m.Blocks[0].Text.Text)
@@ -292,7 +311,7 @@ func renderSlack(s summary) ([]byte, error) {
 		// Parts packed into as few sections as fit: a blank line between
 		// parts, one line per list item.
 		var cur string
-		for _, p := range compose(s, slackStyle, ns, nf) {
+		for _, p := range compose(s, slackStyle, n) {
 			for i, l := range p.lines {
 				if p.list {
 					l = "• " + l
@@ -323,7 +342,7 @@ func renderSlack(s summary) ([]byte, error) {
 
 // plainHeader is the request line in plain text, for fallbacks (compose
 // always starts with it).
-func plainHeader(s summary) string { return compose(s, plainStyle, 0, 0)[0].lines[0] }
+func plainHeader(s summary) string { return compose(s, plainStyle, shown{})[0].lines[0] }
 
 func utf16Len(s string) int {
 	n := 0

@@ -46,13 +46,19 @@ func render(t testing.TB, o Options, r stopper.Report) []byte {
 }
 
 // The samples in testdata/ are one two-stop sweep's messages as each
-// service receives them (README material): go test -run TestSamples -update.
+// service receives them, and the same sweep's as a dry run (README
+// material): go test -run TestSamples -update.
 func TestSamples(t *testing.T) {
-	for _, tc := range []struct{ format, file string }{
-		{FormatDingTalk, "dingtalk.md"}, {FormatLark, "lark.json"}, {FormatSlack, "slack.json"}, {FormatJSON, "json.json"},
+	for _, tc := range []struct {
+		format, file string
+		report       func() stopper.Report
+	}{
+		{FormatDingTalk, "dingtalk.md", twoStopSweep}, {FormatLark, "lark.json", twoStopSweep},
+		{FormatSlack, "slack.json", twoStopSweep}, {FormatJSON, "json.json", twoStopSweep},
+		{FormatDingTalk, "dingtalk-dry-run.md", dryTwoStopSweep}, {FormatJSON, "json-dry-run.json", dryTwoStopSweep},
 	} {
-		t.Run(tc.format, func(t *testing.T) {
-			body := render(t, webhooks[tc.format], twoStopSweep())
+		t.Run(tc.file, func(t *testing.T) {
+			body := render(t, webhooks[tc.format], tc.report())
 			checkLimits(t, tc.format, body)
 			var sample []byte
 			if tc.format == FormatDingTalk {
@@ -68,18 +74,79 @@ func TestSamples(t *testing.T) {
 				}
 				sample = append(b.Bytes(), '\n')
 			}
-			path := filepath.Join("testdata", tc.file)
-			if *update {
-				if err := os.WriteFile(path, sample, 0o644); err != nil {
+			checkSample(t, tc.file, sample)
+		})
+	}
+}
+
+// checkSample compares a rendering with its sample in testdata/, or with
+// -update writes it there.
+func checkSample(t *testing.T, file string, sample []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", file)
+	if *update {
+		if err := os.WriteFile(path, sample, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test -run TestSamples -update)", err)
+	}
+	if !bytes.Equal(sample, want) {
+		t.Errorf("%s changed (go test -run TestSamples -update to accept):\n%s", path, sample)
+	}
+}
+
+// A dry run's message says so in its title in every format, and speaks of
+// what would be stopped, cancelled and killed, never of what was stopped.
+func TestDryRunMessage(t *testing.T) {
+	const title = "Dry run: ecs-stopper would stop 2 invocations, 1 failure"
+	for format, o := range webhooks {
+		t.Run(format, func(t *testing.T) {
+			body := render(t, o, dryTwoStopSweep())
+			checkLimits(t, format, body)
+			var titles []string // every place a title shows
+			switch format {
+			case FormatDingTalk:
+				var m dingTalkMessage
+				if err := json.Unmarshal(body, &m); err != nil {
 					t.Fatal(err)
 				}
+				first, _, _ := strings.Cut(m.Markdown.Text, "\n")
+				titles = []string{m.Markdown.Title, strings.TrimPrefix(first, "#### ")}
+			case FormatLark:
+				var m larkMessage
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatal(err)
+				}
+				titles = []string{m.Content.Post["zh_cn"].Title}
+			case FormatSlack:
+				var m slackMessage
+				if err := json.Unmarshal(body, &m); err != nil {
+					t.Fatal(err)
+				}
+				fallback, _, _ := strings.Cut(m.Text, ". ")
+				titles = []string{m.Blocks[0].Text.Text, fallback}
+			case FormatJSON:
+				// The answer itself, which says WouldStop.
+				if !strings.Contains(string(body), `"WouldStop":[{`) || strings.Contains(string(body), `"Stopped"`) {
+					t.Errorf("json: %s", body)
+				}
+				return
 			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -run TestSamples -update)", err)
+			for _, got := range titles {
+				if got != title {
+					t.Errorf("title %q, want %q", got, title)
+				}
 			}
-			if !bytes.Equal(sample, want) {
-				t.Errorf("%s changed (go test -run TestSamples -update to accept):\n%s", path, sample)
+			for _, want := range []string{"Dry run.", "1 pending (would cancel), 3 running (would possibly kill)", "t-hz0jdfwd9f7k2a", "t-sh01ab2cd3ef4g"} {
+				if !strings.Contains(string(body), want) {
+					t.Errorf("no %q in %s", want, body)
+				}
+			}
+			if strings.Contains(strings.ToLower(string(body)), "stopped") || strings.Contains(string(body), "killed") || strings.Contains(string(body), "cancelled") {
+				t.Errorf("a dry run's message says what was done: %s", body)
 			}
 		})
 	}
@@ -191,8 +258,18 @@ func checkRenderers(t *testing.T, invokeID, command, region, why, code, message 
 	{
 		r := stopper.Report{RequestId: invokeID, Trigger: command, Action: why, Matched: map[string]int{region: int(n)}, Answer: map[string]string{"m": message}}
 		for i := range int(n%45) + 1 {
-			r.Stopped = append(r.Stopped, stopper.ReportedStop{RegionId: region, InvokeId: invokeID + fmt.Sprint(i), CommandName: command,
-				Why: why, Pending: i, Running: int(n)})
+			st := stopper.ReportedStop{RegionId: region, InvokeId: invokeID + fmt.Sprint(i), CommandName: command,
+				Why: why, Pending: i, Running: int(n)}
+			// Real stops, a dry run's selection, or both (a batch).
+			switch {
+			case n%3 == 1:
+				r.WouldStop = append(r.WouldStop, st)
+			case n%3 == 2:
+				r.WouldStop = append(r.WouldStop, st)
+				fallthrough
+			default:
+				r.Stopped = append(r.Stopped, st)
+			}
 		}
 		for i := range int(n % 15) {
 			r.Failed = append(r.Failed, stopper.ReportedFailure{RegionId: region, InvokeId: invokeID, Item: fmt.Sprint(i), Code: code, Message: message})

@@ -32,9 +32,10 @@ const (
 	maxServiceText = 200
 )
 
-// Notify posts one message about the report. Only reports worth it (something
-// was stopped, or a sweep was refused by its limit; never a dry run) are
-// sent; the others return nil at once. It retries at most once (a
+// Notify posts one message about the report. Only reports with something to
+// tell (something was stopped, a sweep was refused by its limit, or a dry
+// run selected something: the function passes those on only with
+// STOPPER_NOTIFY_DRY_RUN) are sent; the others return nil at once. It retries at most once (a
 // connection error, a 5xx or a 429, after the answer's Retry-After when that
 // fits), all within the notifier's timeout and ctx's deadline less a margin,
 // and returns what failed, redacted. It never panics.
@@ -47,7 +48,7 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 			err = n.fail("not sent: %s", n.redact.Text(fmt.Sprint(p)))
 		}
 	}()
-	if !r.Worth() || r.DryRun {
+	if !r.Worth(true) {
 		return nil
 	}
 	build, err := n.payload(r)

@@ -182,14 +182,24 @@ func checkJSON(r *http.Request, body []byte) string {
 }
 
 // twoStopSweep is a sweep that stopped two invocations (and failed one).
-func twoStopSweep() stopper.Report {
-	answer := stopper.SweepAnswer{RequestId: "c0ffee00-1d2e-4f50-8a6b-7c8d9e0f1a2b", Action: stopper.ActionSweep, Scanned: 42, Matched: 3,
-		Stopped: []stopper.SweptInvoke{
-			{RegionId: "cn-hangzhou", InvokeId: "t-hz0jdfwd9f7k2a", CommandName: "nightly-backup", CreationTime: "2025-06-01T05:02:11Z", Rule: "OlderThan=2h0m0s", Pending: 1, Running: 2},
-			{RegionId: "cn-shanghai", InvokeId: "t-sh01ab2cd3ef4g", CommandName: "warm-cache", CreationTime: "2025-06-01T07:45:00Z", Rule: "stopper:ttl=30m", Running: 1},
-		},
+func twoStopSweep() stopper.Report { return sweepReport(false) }
+
+// dryTwoStopSweep is the same sweep as a dry run: it would stop the two.
+func dryTwoStopSweep() stopper.Report { return sweepReport(true) }
+
+func sweepReport(dryRun bool) stopper.Report {
+	answer := stopper.SweepAnswer{RequestId: "c0ffee00-1d2e-4f50-8a6b-7c8d9e0f1a2b", Action: stopper.ActionSweep, DryRun: dryRun, Scanned: 42, Matched: 3,
 		Spared: []stopper.SparedInvoke{{RegionId: "cn-hangzhou", InvokeId: "t-hz0protect0001", CommandName: "db-migrate", Reason: "stopper:protect"}},
 		Failed: []stopper.FailedInvoke{{RegionId: "cn-shanghai", InvokeId: "t-sh09zz8yy7xx6w", Code: "Throttling.User", Message: "Request was denied due to user flow control."}},
+	}
+	selected := []stopper.SweptInvoke{
+		{RegionId: "cn-hangzhou", InvokeId: "t-hz0jdfwd9f7k2a", CommandName: "nightly-backup", CreationTime: "2025-06-01T05:02:11Z", Rule: "OlderThan=2h0m0s", Pending: 1, Running: 2},
+		{RegionId: "cn-shanghai", InvokeId: "t-sh01ab2cd3ef4g", CommandName: "warm-cache", CreationTime: "2025-06-01T07:45:00Z", Rule: "stopper:ttl=30m", Running: 1},
+	}
+	if dryRun {
+		answer.WouldStop = selected
+	} else {
+		answer.Stopped = selected
 	}
 	r := stopper.NewReport("fc-timer", answer.RequestId, answer, nil)
 	r.Matched = map[string]int{"cn-hangzhou": 1, "cn-shanghai": 2} // the answer keeps these unexported
@@ -251,16 +261,17 @@ func TestEachFormat(t *testing.T) {
 	}
 }
 
-// Nothing is sent for a report that stopped nothing, nor for a dry run.
+// Nothing is sent for a report that stopped nothing, nor for a dry run
+// that would stop nothing. (Whether a dry run that would stop something is
+// told is the function's choice, STOPPER_NOTIFY_DRY_RUN: see
+// TestDryRunMessage.)
 func TestNothingStoppedSendsNothing(t *testing.T) {
 	rc := newReceiver(t, nil)
 	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatSlack})
-	dry := twoStopSweep()
-	dry.DryRun = true
 	for _, r := range []stopper.Report{
-		stopper.NewReport("fc-timer", "r1", stopper.SweepAnswer{Action: stopper.ActionSweep}, nil),
+		stopper.NewReport("fc-timer", "r1", stopper.SweepAnswer{Action: stopper.ActionSweep, Stopped: []stopper.SweptInvoke{}}, nil),
 		stopper.NewReport("direct", "r2", nil, stopper.Invalid("InvokeId", "bad")),
-		dry,
+		stopper.NewReport("fc-timer", "r3", stopper.SweepAnswer{Action: stopper.ActionSweep, DryRun: true, WouldStop: []stopper.SweptInvoke{}}, nil),
 	} {
 		if err := n.Notify(context.Background(), r); err != nil {
 			t.Fatal(err)
@@ -268,6 +279,20 @@ func TestNothingStoppedSendsNothing(t *testing.T) {
 	}
 	if got := rc.requests(t); len(got) != 0 {
 		t.Fatalf("%d messages sent, want none", len(got))
+	}
+}
+
+// A dry run that would stop something is sent when the function passes it
+// on (STOPPER_NOTIFY_DRY_RUN), saying it is a dry run.
+func TestDryRunSent(t *testing.T) {
+	rc := newReceiver(t, nil)
+	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatSlack})
+	if err := n.Notify(context.Background(), dryTwoStopSweep()); err != nil {
+		t.Fatal(err)
+	}
+	got := rc.requests(t)
+	if len(got) != 1 || !strings.Contains(string(got[0].body), `"text":"Dry run: ecs-stopper would stop 2 invocations`) {
+		t.Fatalf("%d messages: %s", len(got), got)
 	}
 }
 

@@ -6,23 +6,23 @@ import (
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
-// Text is a report as the plain summary chat messages carry: the title, the
-// request, then one line per stopped invocation and per failure. It is for
-// a terminal, so nothing is capped but what every message caps.
+// Text is the report's summary as plain text: what a chat message says,
+// without markup, the title on the first line ("Dry run: ..." for a dry
+// run) and one line per invocation, every one listed (a terminal has no
+// size limit). Outside text is cleaned as in messages (control characters,
+// which a terminal would act on, become spaces); there is no webhook URL
+// or secret to redact.
 func Text(r stopper.Report) string {
 	s := summarize(r, redactor{})
-	title := s.Title
-	if r.DryRun && r.Refused == nil {
-		title = "ecs-stopper dry run: nothing was stopped"
-	}
-	lines := []string{title}
-	for _, p := range compose(s, plainStyle, len(s.Stops), len(s.Failures)) {
+	var b strings.Builder
+	b.WriteString(s.Title + "\n")
+	for _, p := range compose(s, plainStyle, all(s)) {
 		for _, l := range p.lines {
 			if p.list {
-				l = "- " + l
+				b.WriteString("  ")
 			}
-			lines = append(lines, l)
+			b.WriteString(l + "\n")
 		}
 	}
-	return strings.Join(lines, "\n") + "\n"
+	return b.String()
 }

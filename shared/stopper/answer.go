@@ -1,12 +1,18 @@
 package stopper
 
+// A dry run never says "stopped" for what it did not stop. Answers carry
+// either the real outcome (Stopped) or, in a dry run, what would have been
+// done (WouldStop), never both: the other field is nil and left out of the
+// JSON, so that nobody reads "Stopped" in an answer that stopped nothing.
+
 // StopAnswer is the success answer to a StopInvocation request.
 // InstanceIds is the de-duplicated list that was stopped; empty means every
 // instance of the invocation. Pending and Running count the targeted
 // instances as they were when the stop was sent: the pending ones are
-// cancelled, the running ones may have been killed. Stopped says whether a
-// stop was sent (not in a dry run, nor when nothing was left to stop, nor
-// for an alert on a protected invocation), and Reason why not.
+// cancelled, the running ones may have been killed. Stopped (not in a dry
+// run) says whether a stop was sent, WouldStop (in a dry run only) whether
+// one would have been; neither is true when nothing was left to stop or an
+// alert named a protected invocation, and Reason says why not.
 type StopAnswer struct {
 	RequestId   string   `json:"RequestId"`
 	Action      string   `json:"Action"`
@@ -17,21 +23,25 @@ type StopAnswer struct {
 	CommandName string   `json:"CommandName"`
 	Pending     int      `json:"Pending"`
 	Running     int      `json:"Running"`
-	Stopped     bool     `json:"Stopped"`
+	Stopped     *bool    `json:"Stopped,omitempty"`
+	WouldStop   *bool    `json:"WouldStop,omitempty"`
 	Reason      string   `json:"Reason,omitempty"`
 	// Alert names the alert the stop came from, when it did.
 	Alert string `json:"Alert,omitempty"`
 }
 
-// SweepAnswer is the success answer to a Sweep. Spared lists the stale
-// invocations whose owner tags kept them running.
+// SweepAnswer is the success answer to a Sweep. Stopped lists the
+// invocations a stop was sent to; in a dry run it is nil (left out) and
+// WouldStop lists the selection instead, which is nil (left out) otherwise.
+// Spared lists the stale invocations whose owner tags kept them running.
 type SweepAnswer struct {
 	RequestId string         `json:"RequestId"`
 	Action    string         `json:"Action"`
 	DryRun    bool           `json:"DryRun"`
 	Scanned   int            `json:"Scanned"`
 	Matched   int            `json:"Matched"`
-	Stopped   []SweptInvoke  `json:"Stopped"`
+	Stopped   []SweptInvoke  `json:"Stopped,omitzero"`
+	WouldStop []SweptInvoke  `json:"WouldStop,omitzero"`
 	Spared    []SparedInvoke `json:"Spared"`
 	Failed    []FailedInvoke `json:"Failed"`
 	Truncated bool           `json:"Truncated"`
@@ -40,7 +50,7 @@ type SweepAnswer struct {
 }
 
 // SweptInvoke is one invocation a sweep stopped (or would stop, in a dry
-// run): why (Rule: "OlderThan=2h0m0s" or "stopper:ttl=45m"), and how many of
+// run: WouldStop): why (Rule: "OlderThan=2h0m0s" or "stopper:ttl=45m"), and how many of
 // its instances were pending (cancelled) and running (possibly killed).
 type SweptInvoke struct {
 	RegionId     string `json:"RegionId"`
@@ -82,3 +92,15 @@ type ErrorAnswer struct {
 func (e *Error) Answer(requestID string) ErrorAnswer {
 	return ErrorAnswer{RequestId: requestID, Code: e.Code, Message: e.Message}
 }
+
+// stopFlags is the answer's word for whether a stop was sent, or in a dry run
+// whether one would have been: the pair of Stopped and WouldStop.
+func stopFlags(dryRun, stop bool) (stopped, wouldStop *bool) {
+	if dryRun {
+		return nil, &stop
+	}
+	return &stop, nil
+}
+
+// isTrue reports whether an answer's flag is there and true.
+func isTrue(p *bool) bool { return p != nil && *p }

@@ -24,6 +24,7 @@ type Item struct {
 // Outcomes of a batch item.
 const (
 	OutcomeStopped    = "Stopped"    // a stop was sent
+	OutcomeWouldStop  = "WouldStop"  // a dry run: a stop would have been sent
 	OutcomeNotStopped = "NotStopped" // handled, nothing stopped (Reason says why)
 	OutcomeIgnored    = "Ignored"    // nothing asked for
 	OutcomeFailed     = "Failed"     // not handled (Code, Message)
@@ -61,7 +62,10 @@ func (b BatchAnswer) Transient() *Error {
 	return nil
 }
 
-// HandleBatch handles every item of a batch, one after another.
+// HandleBatch handles every item of a batch, one after another. Its log
+// line counts the items by outcome; a batch of dry runs counts would_stop
+// and not stopped (a batch mixing both, as items may each ask for a dry
+// run, counts both).
 func (f *Function) HandleBatch(ctx context.Context, requestID string, items []Item) BatchAnswer {
 	b := BatchAnswer{RequestId: requestID, Results: make([]ItemResult, 0, len(items))}
 	counts := map[string]int{}
@@ -70,11 +74,48 @@ func (f *Function) HandleBatch(ctx context.Context, requestID string, items []It
 		counts[r.Outcome]++
 		b.Results = append(b.Results, r)
 	}
-	f.logger().LogAttrs(ctx, slog.LevelInfo, "batch done", slog.String("request_id", requestID),
-		slog.Int("items", len(items)), slog.Int("stopped", counts[OutcomeStopped]),
-		slog.Int("not_stopped", counts[OutcomeNotStopped]), slog.Int("ignored", counts[OutcomeIgnored]),
+	dry, live := b.dryRuns()
+	countStopped, countWouldStop := live > 0, dry > 0
+	if dry+live == 0 {
+		// Nothing handled: the function's own default says which word fits.
+		countWouldStop = f.dryRun(nil)
+		countStopped = !countWouldStop
+	}
+	attrs := []slog.Attr{slog.String("request_id", requestID), slog.Int("items", len(items))}
+	if countStopped {
+		attrs = append(attrs, slog.Int("stopped", counts[OutcomeStopped]))
+	}
+	if countWouldStop {
+		attrs = append(attrs, slog.Int("would_stop", counts[OutcomeWouldStop]))
+	}
+	attrs = append(attrs, slog.Int("not_stopped", counts[OutcomeNotStopped]), slog.Int("ignored", counts[OutcomeIgnored]),
 		slog.Int("failed", counts[OutcomeFailed]))
+	f.logger().LogAttrs(ctx, slog.LevelInfo, "batch done", attrs...)
 	return b
+}
+
+// dryRuns counts the items handled as dry runs and those handled for real
+// (items may each ask for a dry run).
+func (b BatchAnswer) dryRuns() (dry, live int) {
+	for _, r := range b.Results {
+		var dryRun bool
+		switch a := r.Answer.(type) {
+		case StopAnswer:
+			dryRun = a.DryRun
+		case FailFastAnswer:
+			dryRun = a.DryRun
+		case SweepAnswer:
+			dryRun = a.DryRun
+		default:
+			continue // not handled
+		}
+		if dryRun {
+			dry++
+		} else {
+			live++
+		}
+	}
+	return dry, live
 }
 
 func (f *Function) handleItem(ctx context.Context, requestID string, it Item) ItemResult {
@@ -98,21 +139,25 @@ func (f *Function) handleItem(ctx context.Context, requestID string, it Item) It
 	r.Answer, r.Outcome = answer, OutcomeNotStopped
 	switch a := answer.(type) {
 	case StopAnswer:
-		if a.Stopped {
-			r.Outcome = OutcomeStopped
-		}
+		r.Outcome = itemOutcome(isTrue(a.Stopped), isTrue(a.WouldStop))
 		r.Reason = a.Reason
 	case FailFastAnswer:
-		if a.Stopped {
-			r.Outcome = OutcomeStopped
-		}
+		r.Outcome = itemOutcome(isTrue(a.Stopped), isTrue(a.WouldStop))
 		r.Reason = a.Reason
 	case SweepAnswer:
-		if len(a.Stopped) > 0 && !a.DryRun {
-			r.Outcome = OutcomeStopped
-		}
+		r.Outcome = itemOutcome(len(a.Stopped) > 0, len(a.WouldStop) > 0)
 	}
 	return r
+}
+
+func itemOutcome(stopped, wouldStop bool) string {
+	switch {
+	case stopped:
+		return OutcomeStopped
+	case wouldStop:
+		return OutcomeWouldStop
+	}
+	return OutcomeNotStopped
 }
 
 func (r ItemResult) fail(e *Error) ItemResult {

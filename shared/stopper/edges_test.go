@@ -335,7 +335,7 @@ func TestFailureLogCarriesUpstreamRequestId(t *testing.T) {
 
 // Finish with only metrics records; with only a notifier notifies.
 func TestFinishWithOneSink(t *testing.T) {
-	stopped := StopAnswer{InvokeId: "t-a", Stopped: true}
+	stopped := StopAnswer{InvokeId: "t-a", Stopped: boolp(true)}
 	metrics := &recordingNotifier{}
 	fn := testFunction(nil, &bytes.Buffer{})
 	fn.Metrics = metrics
@@ -352,24 +352,50 @@ func TestFinishWithOneSink(t *testing.T) {
 	}
 }
 
-// A batch's log line counts its items by outcome.
+// A batch's log line counts its items by outcome, in the words of what
+// they were: stopped for real stops, would_stop for dry runs (both for a
+// batch of both), and never a word that did not happen.
 func TestHandleBatchLogsCounts(t *testing.T) {
-	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-b": rollout("t-b", []string{"Running"}), "t-c": rollout("t-c", []string{"Success"})}}
-	var logs bytes.Buffer
-	fn := testFunction(api, &logs)
-	fn.RegionId = "cn-hangzhou"
-	fn.HandleBatch(context.Background(), "req-b", []Item{
-		{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}},
-		{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-c"}}},
-		{Id: "c", Err: Invalid("body", "is not JSON")},
-		{Id: "d", Ignored: "resolved alert"},
-		{Id: "e", Ignored: "resolved alert"},
-	})
-	lines := logLines(t, &logs)
-	last := lines[len(lines)-1]
-	got := fmt.Sprintln(last["msg"], last["items"], last["stopped"], last["not_stopped"], last["ignored"], last["failed"])
-	if want := "batch done 5 1 1 2 1\n"; got != want {
-		t.Fatalf("batch log %q, want %q", got, want)
+	dry, live := boolp(true), boolp(false)
+	for _, tc := range []struct {
+		name   string
+		dryRun bool // the function's default
+		items  []Item
+		counts string // items stopped would_stop not_stopped ignored failed (<nil>: no such field)
+	}{
+		{name: "real", items: []Item{
+			{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}},
+			{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-c"}}},
+			{Id: "c", Err: Invalid("body", "is not JSON")},
+			{Id: "d", Ignored: "resolved alert"},
+			{Id: "e", Ignored: "resolved alert"},
+		}, counts: "5 1 <nil> 1 2 1"},
+		{name: "dry runs", items: []Item{
+			{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b", DryRun: dry}}},
+			{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-c", DryRun: dry}}},
+		}, counts: "2 <nil> 1 1 0 0"},
+		{name: "both", dryRun: true, items: []Item{
+			{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}},
+			{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-b", DryRun: live}}},
+		}, counts: "2 1 1 0 0 0"},
+		{name: "nothing handled, dry-run function", dryRun: true, items: []Item{{Id: "d", Ignored: "resolved alert"}},
+			counts: "1 <nil> 0 0 1 0"},
+		{name: "nothing handled", items: []Item{{Id: "d", Ignored: "resolved alert"}},
+			counts: "1 0 <nil> 0 1 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-b": rollout("t-b", []string{"Running"}), "t-c": rollout("t-c", []string{"Success"})}}
+			var logs bytes.Buffer
+			fn := testFunction(api, &logs)
+			fn.RegionId, fn.DryRun = "cn-hangzhou", tc.dryRun
+			fn.HandleBatch(context.Background(), "req-b", tc.items)
+			lines := logLines(t, &logs)
+			last := lines[len(lines)-1]
+			got := fmt.Sprint(last["items"], " ", last["stopped"], " ", last["would_stop"], " ", last["not_stopped"], " ", last["ignored"], " ", last["failed"])
+			if last["msg"] != "batch done" || got != tc.counts {
+				t.Fatalf("batch log %v %q, want %q", last["msg"], got, tc.counts)
+			}
+		})
 	}
 }
 
@@ -527,8 +553,8 @@ func TestPacerSlotSpacing(t *testing.T) {
 	}
 }
 
-// A sweep in a batch is Stopped when it stopped something, not in a dry
-// run; a refused sweep is a Failed item.
+// A sweep in a batch is Stopped when it stopped something, WouldStop when
+// a dry run selected something; a refused sweep is a Failed item.
 func TestHandleBatchSweepOutcomes(t *testing.T) {
 	fn := testFunction(newFake(inv("t-old", 3*time.Hour, ca.StatusRunning)), &bytes.Buffer{})
 	quiet := testFunction(newFake(inv("t-young", time.Hour, ca.StatusRunning)), &bytes.Buffer{})
@@ -545,7 +571,7 @@ func TestHandleBatchSweepOutcomes(t *testing.T) {
 		b := tc.fn.HandleBatch(context.Background(), "r", []Item{{Id: "s", Request: Request{Sweep: &tc.req}}})
 		got = append(got, b.Results[0].Outcome+":"+b.Results[0].Code)
 	}
-	if want := "NotStopped:|Stopped:|NotStopped:|Failed:InvalidParameter"; strings.Join(got, "|") != want {
+	if want := "WouldStop:|Stopped:|NotStopped:|Failed:InvalidParameter"; strings.Join(got, "|") != want {
 		t.Fatalf("outcomes %s\nwant     %s", strings.Join(got, "|"), want)
 	}
 }

@@ -44,7 +44,8 @@ type FailFastRequest struct {
 // FailFastAnswer is what one TaskCompleted event came to. Failed counts the
 // invocation's failed instances out of Instances, MaxErrors is the
 // threshold that applied ("" when the invocation is not watched), Stopped
-// says whether a stop was sent, and Reason why (or why not) in words.
+// says whether a stop was sent (in a dry run it is left out, and WouldStop
+// says whether one would have been), and Reason why (or why not) in words.
 type FailFastAnswer struct {
 	RequestId        string `json:"RequestId"`
 	Action           string `json:"Action"`
@@ -57,7 +58,8 @@ type FailFastAnswer struct {
 	Failed           int    `json:"Failed"`
 	Instances        int    `json:"Instances"`
 	MaxErrors        string `json:"MaxErrors"`
-	Stopped          bool   `json:"Stopped"`
+	Stopped          *bool  `json:"Stopped,omitempty"`
+	WouldStop        *bool  `json:"WouldStop,omitempty"`
 	Pending          int    `json:"Pending"`
 	Running          int    `json:"Running"`
 	DryRun           bool   `json:"DryRun"`
@@ -73,13 +75,14 @@ func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastR
 	dryRun := f.dryRun(req.DryRun)
 	a := FailFastAnswer{RequestId: requestID, Action: ActionFailFast, EventId: req.EventId, RegionId: cmp.Or(req.RegionId, f.RegionId),
 		InvokeId: req.InvokeId, InstanceId: req.InstanceId, InvocationStatus: req.Status, DryRun: dryRun}
-	err := f.failFast(ctx, req, &a)
+	stop, err := f.failFast(ctx, req, &a)
 	e := AsError(err)
+	a.Stopped, a.WouldStop = stopFlags(dryRun, stop)
 	f.logOutcome(ctx, requestID, ActionFailFast, e, start,
 		slog.String("region_id", a.RegionId), slog.String("invoke_id", a.InvokeId), slog.String("event_id", a.EventId),
 		slog.String("instance_id", a.InstanceId), slog.String("status", a.InvocationStatus),
 		slog.Int("failed", a.Failed), slog.Int("instances", a.Instances), slog.String("max_errors", a.MaxErrors),
-		slog.Bool("stopped", a.Stopped), slog.Int("pending", a.Pending), slog.Int("running", a.Running),
+		slog.Bool(stopKey(dryRun), stop), slog.Int("pending", a.Pending), slog.Int("running", a.Running),
 		slog.Bool("dry_run", dryRun), slog.String("reason", a.Reason))
 	if e != nil {
 		return FailFastAnswer{}, e
@@ -87,19 +90,21 @@ func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastR
 	return a, nil
 }
 
-func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFastAnswer) error {
+// failFast decides on one event and reports whether a stop was sent, or in
+// a dry run would have been.
+func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFastAnswer) (bool, error) {
 	if !FailureStatus(req.Status) {
 		a.Reason = "the run ended " + statusWord(req.Status) + ", not in failure: nothing to decide"
-		return nil
+		return false, nil
 	}
 	region, err := f.region(req.RegionId)
 	if err != nil {
-		return err
+		return false, err
 	}
 	a.RegionId = region
 	inv, err := f.findInvocation(ctx, region, req.InvokeId)
 	if err != nil {
-		return err
+		return false, err
 	}
 	a.CommandName = inv.CommandName
 	c := countInstances(inv.InvokeInstances.InvokeInstance)
@@ -113,13 +118,13 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 	switch {
 	case owner.protect:
 		a.Reason = "tagged " + TagProtect + ": fail-fast never stops it"
-		return nil
+		return false, nil
 	case owner.maxErrorsErr != nil:
 		a.Reason = owner.maxErrorsErr.Message
-		return nil
+		return false, nil
 	case threshold.IsZero():
 		a.Reason = "not watched: no " + TagMaxErrors + " tag and no STOPPER_FAILFAST_MAX_ERRORS"
-		return nil
+		return false, nil
 	}
 	limit := threshold.Limit(c.total)
 	rule := "max-errors " + a.MaxErrors
@@ -128,22 +133,22 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 	}
 	if c.failed < limit {
 		a.Reason = fmt.Sprintf("%d of %d instances failed: below %s", c.failed, c.total, rule)
-		return nil
+		return false, nil
 	}
 	a.Pending, a.Running = c.pending, c.running
 	switch {
 	case !c.stoppable(inv):
 		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, but nothing is left to stop", c.failed, c.total, rule)
+		return false, nil
 	case a.DryRun:
 		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest would be stopped (dry run)", c.failed, c.total, rule)
-	default:
-		if err := f.API.StopInvocation(ctx, region, req.InvokeId, nil); err != nil {
-			return err
-		}
-		a.Stopped = true
-		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest stopped", c.failed, c.total, rule)
+		return true, nil
 	}
-	return nil
+	if err := f.API.StopInvocation(ctx, region, req.InvokeId, nil); err != nil {
+		return false, err
+	}
+	a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest stopped", c.failed, c.total, rule)
+	return true, nil
 }
 
 func statusWord(s string) string {

@@ -31,7 +31,7 @@ func TestFailFast(t *testing.T) {
 		status      string
 		config      string // STOPPER_FAILFAST_MAX_ERRORS
 		dryRun      bool
-		stopped     bool
+		stopped     bool // in a dry run: would stop
 		maxErrors   string
 		reason      string
 		describes   int
@@ -59,7 +59,11 @@ func TestFailFast(t *testing.T) {
 		{name: "nothing left", inv: rollout("t-a", []string{"Failed", "Failed", "Success"}, tag(TagMaxErrors, "2")), status: "Failed",
 			maxErrors: "2", reason: "nothing is left", describes: 1, wantCounts: "2/3 0/0"},
 		{name: "dry run", inv: rollout("t-a", two, tag(TagMaxErrors, "2")), status: "Failed", dryRun: true,
-			maxErrors: "2", reason: "dry run", describes: 1, wantCounts: "2/5 2/1"},
+			stopped: true, maxErrors: "2", reason: "would be stopped (dry run)", describes: 1, wantCounts: "2/5 2/1"},
+		{name: "dry run below the tag", inv: rollout("t-a", two, tag(TagMaxErrors, "3")), status: "Failed", dryRun: true,
+			maxErrors: "3", reason: "below max-errors 3", describes: 1, wantCounts: "2/5 0/0"},
+		{name: "dry run of a success", inv: rollout("t-a", two, tag(TagMaxErrors, "1")), status: "Success", dryRun: true,
+			reason: "not in failure", describes: 0, wantCounts: "0/0 0/0"},
 		{name: "success costs no call", inv: rollout("t-a", two, tag(TagMaxErrors, "1")), status: "Success",
 			reason: "not in failure", describes: 0, wantCounts: "0/0 0/0"},
 		{name: "cancelled is no failure", inv: rollout("t-a", two, tag(TagMaxErrors, "1")), status: "Cancelled",
@@ -84,14 +88,17 @@ func TestFailFast(t *testing.T) {
 				t.Fatal(err)
 			}
 			counts := fmt.Sprintf("%d/%d %d/%d", a.Failed, a.Instances, a.Pending, a.Running)
-			if a.Stopped != tc.stopped || a.MaxErrors != tc.maxErrors || !strings.Contains(a.Reason, tc.reason) || counts != tc.wantCounts ||
+			if got, want := flags(a.Stopped, a.WouldStop), wantFlags(tc.dryRun, tc.stopped); got != want {
+				t.Fatalf("answer says %s, want %s", got, want)
+			}
+			if a.MaxErrors != tc.maxErrors || !strings.Contains(a.Reason, tc.reason) || counts != tc.wantCounts ||
 				a.Action != ActionFailFast || a.EventId != "ev-1" || a.RegionId != "cn-hangzhou" || a.InstanceId != "i-a0" {
 				t.Fatalf("answer = %+v (counts %s), want stopped %v, max-errors %q, reason with %q, counts %s", a, counts, tc.stopped, tc.maxErrors, tc.reason, tc.wantCounts)
 			}
-			if (len(api.stops) == 1) != tc.stopped || len(api.stops) > 1 {
+			if (len(api.stops) == 1) != (tc.stopped && !tc.dryRun) || len(api.stops) > 1 {
 				t.Fatalf("stops = %v", api.stops)
 			}
-			if tc.stopped && api.stops[0] != "cn-hangzhou/t-a[]" {
+			if len(api.stops) == 1 && api.stops[0] != "cn-hangzhou/t-a[]" {
 				t.Fatalf("stop = %s, want every instance", api.stops[0])
 			}
 			if api.describes != tc.describes {
@@ -100,6 +107,7 @@ func TestFailFast(t *testing.T) {
 			if strings.Count(logs.String(), "\n") != 1 || !strings.Contains(logs.String(), `"action":"FailFast"`) {
 				t.Errorf("want one outcome line: %s", logs.String())
 			}
+			checkStopLog(t, logs.String(), tc.dryRun, fmt.Sprint(tc.stopped))
 		})
 	}
 }
@@ -141,11 +149,11 @@ func TestAlertStopRespectsProtection(t *testing.T) {
 	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-p": inv}}
 	fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.DiscardHandler)}
 	a, err := fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-p", Alert: "CommandTooLong"})
-	if err != nil || a.Stopped || !strings.Contains(a.Reason, TagProtect) || len(api.stops) != 0 {
+	if err != nil || flags(a.Stopped, a.WouldStop) != "Stopped=false" || !strings.Contains(a.Reason, TagProtect) || len(api.stops) != 0 {
 		t.Fatalf("alert: %+v %v, stops %v", a, err, api.stops)
 	}
 	a, err = fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-p"})
-	if err != nil || !a.Stopped || len(api.stops) != 1 {
+	if err != nil || flags(a.Stopped, a.WouldStop) != "Stopped=true" || len(api.stops) != 1 {
 		t.Fatalf("explicit: %+v %v, stops %v", a, err, api.stops)
 	}
 }

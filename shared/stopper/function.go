@@ -41,6 +41,9 @@ type Function struct {
 	// or was refused by a sweep's limit; Metrics records every request.
 	Notifier Notifier
 	Metrics  Metrics
+	// NotifyDryRun tells the Notifier of dry runs that would have stopped
+	// something as well (STOPPER_NOTIFY_DRY_RUN).
+	NotifyDryRun bool
 	// FailFastMaxErrors is the fail-fast threshold of invocations without a
 	// stopper:max-errors tag; zero watches only tagged ones.
 	FailFastMaxErrors Threshold

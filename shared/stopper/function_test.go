@@ -92,9 +92,13 @@ func TestStop(t *testing.T) {
 			if a.RequestId != "req-1" || a.Action != ActionStopInvocation || a.InvokeId != "t-abc" || a.DryRun != tc.wantDry || a.InstanceIds == nil {
 				t.Fatalf("answer = %+v", a)
 			}
+			if got, want := flags(a.Stopped, a.WouldStop), wantFlags(tc.wantDry, true); got != want || a.Reason != "" {
+				t.Fatalf("answer says %s (Reason %q), want %s and no reason", got, a.Reason, want)
+			}
 			if !strings.Contains(logs.String(), `"request_id":"req-1"`) || !strings.Contains(logs.String(), `"invoke_id":"t-abc"`) || strings.Count(logs.String(), "\n") != 1 {
 				t.Fatalf("want one log line with request and invoke id, got %s", logs.String())
 			}
+			checkStopLog(t, logs.String(), tc.wantDry, "true")
 		})
 	}
 }

@@ -16,14 +16,16 @@ import (
 // outside the core (shared/notify) behind the two interfaces below.
 
 // Notifier tells people about a request that stopped something, or whose
-// sweep was refused by its limit. It is best effort: it must return within
-// its own short bound (and ctx's deadline), and its error is only logged.
+// sweep was refused by its limit (and, with Function.NotifyDryRun, about a
+// dry run that would have stopped something). It is best effort: it must
+// return within its own short bound (and ctx's deadline), and its error is
+// only logged.
 type Notifier interface {
 	Notify(ctx context.Context, r Report) error
 }
 
-// Metrics records every request's numbers (stops, failures, matched,
-// refused, by action and region).
+// Metrics records every request's numbers (stops, dry-run selections,
+// failures, matched, refused, by action and region).
 type Metrics interface {
 	Record(ctx context.Context, r Report)
 }
@@ -37,13 +39,18 @@ type Report struct {
 	Trigger string
 	// Action is StopInvocation, Sweep, FailFast or Batch.
 	Action string
+	// DryRun says the request was a dry run (a batch: every item it
+	// handled was one).
 	DryRun bool
 	// Stopped lists the invocations a stop was sent to (never in a dry run).
 	Stopped []ReportedStop
+	// WouldStop lists the invocations a dry run selected: a stop would have
+	// been sent to them.
+	WouldStop []ReportedStop
 	// Failed lists what could not be handled.
 	Failed []ReportedFailure
 	// Matched counts the invocations selected for a stop, by region (a
-	// sweep's selection; one per stop otherwise).
+	// sweep's selection; one per stop, or would-be stop, otherwise).
 	Matched map[string]int
 	// Refused is the error that refused the whole request, when it was
 	// Sweep.LimitExceeded (nothing was stopped, and someone must look).
@@ -52,7 +59,8 @@ type Report struct {
 	Answer any
 }
 
-// ReportedStop is one invocation a stop was sent to, and why.
+// ReportedStop is one invocation a stop was sent to (or, in WouldStop,
+// would have been), and why.
 type ReportedStop struct {
 	RegionId    string
 	InvokeId    string
@@ -76,12 +84,16 @@ type ReportedFailure struct {
 }
 
 // Worth reports whether the report should reach people: something was
-// stopped, or a sweep was refused by its limit. A dry run stops nothing.
-func (r Report) Worth() bool { return len(r.Stopped) > 0 || r.Refused != nil }
+// stopped, or a sweep was refused by its limit, always; a dry run's
+// selection only when dryRuns (STOPPER_NOTIFY_DRY_RUN) asks for it.
+func (r Report) Worth(dryRuns bool) bool {
+	return len(r.Stopped) > 0 || r.Refused != nil || dryRuns && len(r.WouldStop) > 0
+}
 
 // Finish reports a request once it is answered: metrics always, a
 // notification when something was stopped or a sweep was refused by its
-// limit. answer is the success answer (nil on failure), e the failure.
+// limit, or with NotifyDryRun when a dry run selected something. answer is
+// the success answer (nil on failure), e the failure.
 func (f *Function) Finish(ctx context.Context, trigger, requestID string, answer any, e *Error) {
 	if f.Metrics == nil && f.Notifier == nil {
 		return
@@ -90,8 +102,12 @@ func (f *Function) Finish(ctx context.Context, trigger, requestID string, answer
 	if f.Metrics != nil {
 		f.Metrics.Record(ctx, r)
 	}
-	if f.Notifier == nil || !r.Worth() {
+	if f.Notifier == nil || !r.Worth(f.NotifyDryRun) {
 		return
+	}
+	if !f.NotifyDryRun {
+		// A batch's real stops are told without its dry runs' selections.
+		r.WouldStop = nil
 	}
 	if err := f.Notifier.Notify(ctx, r); err != nil {
 		f.logger().LogAttrs(ctx, slog.LevelWarn, "notification not sent",
@@ -113,7 +129,8 @@ func NewReport(trigger, requestID string, answer any, e *Error) Report {
 	r.add(answer, "")
 	if b, ok := answer.(BatchAnswer); ok {
 		r.Action = ActionBatch
-		r.DryRun = false
+		dry, live := b.dryRuns()
+		r.DryRun = dry > 0 && live == 0
 		for _, it := range b.Results {
 			if it.Err != nil {
 				r.Failed = append(r.Failed, ReportedFailure{Item: it.Id, Code: it.Code, Message: it.Message})
@@ -131,7 +148,7 @@ func (r *Report) add(answer any, item string) {
 	switch a := answer.(type) {
 	case StopAnswer:
 		r.Action, r.DryRun = cmp.Or(r.Action, ActionStopInvocation), a.DryRun
-		if a.Stopped {
+		if isTrue(a.Stopped) || isTrue(a.WouldStop) {
 			why := "requested"
 			switch {
 			case a.Alert != "":
@@ -139,7 +156,7 @@ func (r *Report) add(answer any, item string) {
 			case len(a.InstanceIds) > 0:
 				why = "requested, on " + strconv.Itoa(len(a.InstanceIds)) + " named instances"
 			}
-			r.stopped(ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
+			r.selected(isTrue(a.WouldStop), ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
 				Pending: a.Pending, Running: a.Running, Why: why})
 		}
 	case SweepAnswer:
@@ -147,19 +164,19 @@ func (r *Report) add(answer any, item string) {
 		for region, n := range a.matchedByRegion {
 			r.Matched[region] += n
 		}
-		if !a.DryRun {
-			for _, s := range a.Stopped {
-				r.Stopped = append(r.Stopped, ReportedStop{RegionId: s.RegionId, InvokeId: s.InvokeId, CommandName: s.CommandName,
-					Pending: s.Pending, Running: s.Running, Why: s.Rule})
-			}
+		for _, s := range a.Stopped {
+			r.Stopped = append(r.Stopped, sweptStop(s))
+		}
+		for _, s := range a.WouldStop {
+			r.WouldStop = append(r.WouldStop, sweptStop(s))
 		}
 		for _, fl := range a.Failed {
 			r.Failed = append(r.Failed, ReportedFailure{RegionId: fl.RegionId, InvokeId: fl.InvokeId, Item: item, Code: fl.Code, Message: fl.Message})
 		}
 	case FailFastAnswer:
 		r.Action, r.DryRun = cmp.Or(r.Action, ActionFailFast), a.DryRun
-		if a.Stopped {
-			r.stopped(ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
+		if isTrue(a.Stopped) || isTrue(a.WouldStop) {
+			r.selected(isTrue(a.WouldStop), ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
 				Pending: a.Pending, Running: a.Running, Why: a.Reason})
 		}
 	case BatchAnswer:
@@ -171,9 +188,20 @@ func (r *Report) add(answer any, item string) {
 	}
 }
 
-func (r *Report) stopped(s ReportedStop) {
-	r.Stopped = append(r.Stopped, s)
+// selected adds one invocation a stop was sent to, or in a dry run would
+// have been.
+func (r *Report) selected(dryRun bool, s ReportedStop) {
+	if dryRun {
+		r.WouldStop = append(r.WouldStop, s)
+	} else {
+		r.Stopped = append(r.Stopped, s)
+	}
 	r.Matched[s.RegionId]++
+}
+
+func sweptStop(s SweptInvoke) ReportedStop {
+	return ReportedStop{RegionId: s.RegionId, InvokeId: s.InvokeId, CommandName: s.CommandName,
+		Pending: s.Pending, Running: s.Running, Why: s.Rule}
 }
 
 // Regions is every region the report names, sorted.
@@ -183,6 +211,9 @@ func (r Report) Regions() []string {
 		out = append(out, region)
 	}
 	for _, s := range r.Stopped {
+		out = append(out, s.RegionId)
+	}
+	for _, s := range r.WouldStop {
 		out = append(out, s.RegionId)
 	}
 	for _, fl := range r.Failed {

@@ -17,44 +17,66 @@ func TestNewReport(t *testing.T) {
 		Failed:          []FailedInvoke{{RegionId: "cn-hangzhou", InvokeId: "t-c", Code: "InternalError", Message: "boom"}},
 		matchedByRegion: map[string]int{"cn-hangzhou": 2, "cn-shanghai": 1}}
 	dry := sweep
-	dry.DryRun = true
+	dry.DryRun, dry.Stopped, dry.WouldStop = true, nil, sweep.Stopped
 	limit := &Error{Code: CodeSweepLimitExceeded, Status: http.StatusConflict, Message: "the sweep selected 150 invocations"}
 	for _, tc := range []struct {
-		name    string
-		answer  any
-		err     *Error
-		worth   bool
-		action  string
-		stopped string
-		failed  string
-		matched string
+		name      string
+		answer    any
+		err       *Error
+		worth     bool // with and without NotifyDryRun
+		worthDry  bool // only with NotifyDryRun
+		action    string
+		dryRun    bool
+		stopped   string
+		wouldStop string
+		failed    string
+		matched   string
 	}{
 		{name: "sweep", answer: sweep, worth: true, action: ActionSweep,
 			stopped: "t-a/backup/2/1/OlderThan=2h0m0s t-b/warm/0/1/stopper:ttl=30m", failed: "t-c:InternalError", matched: "map[cn-hangzhou:2 cn-shanghai:1]"},
-		{name: "dry run stops nothing", answer: dry, action: ActionSweep, failed: "t-c:InternalError", matched: "map[cn-hangzhou:2 cn-shanghai:1]"},
+		{name: "dry run stops nothing", answer: dry, worthDry: true, action: ActionSweep, dryRun: true,
+			wouldStop: "t-a/backup/2/1/OlderThan=2h0m0s t-b/warm/0/1/stopper:ttl=30m", failed: "t-c:InternalError", matched: "map[cn-hangzhou:2 cn-shanghai:1]"},
+		{name: "dry run of nothing", answer: SweepAnswer{Action: ActionSweep, DryRun: true, WouldStop: []SweptInvoke{}}, action: ActionSweep, dryRun: true, matched: "map[]"},
 		{name: "limit", err: limit, worth: true, action: ActionSweep, failed: ":Sweep.LimitExceeded", matched: "map[]"},
 		{name: "other error", err: Invalid("InvokeId", "bad"), failed: ":InvalidParameter", matched: "map[]"},
-		{name: "stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", CommandName: "backup", Pending: 1, Stopped: true},
+		{name: "stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", CommandName: "backup", Pending: 1, Stopped: boolp(true)},
 			worth: true, action: ActionStopInvocation, stopped: "t-a/backup/1/0/requested", matched: "map[cn-hangzhou:1]"},
-		{name: "nothing left to stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a"}, action: ActionStopInvocation, matched: "map[]"},
+		{name: "dry-run stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", CommandName: "backup", Pending: 1, DryRun: true, WouldStop: boolp(true)},
+			worthDry: true, action: ActionStopInvocation, dryRun: true, wouldStop: "t-a/backup/1/0/requested", matched: "map[cn-hangzhou:1]"},
+		{name: "nothing left to stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", Stopped: boolp(false)}, action: ActionStopInvocation, matched: "map[]"},
+		{name: "dry run, nothing left to stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", DryRun: true, WouldStop: boolp(false)},
+			action: ActionStopInvocation, dryRun: true, matched: "map[]"},
+		{name: "dry-run fail-fast", answer: FailFastAnswer{RegionId: "cn-hangzhou", InvokeId: "t-f", DryRun: true, WouldStop: boolp(true), Running: 1, Reason: "max-errors 2 reached"},
+			worthDry: true, action: ActionFailFast, dryRun: true, wouldStop: "t-f//0/1/max-errors 2 reached", matched: "map[cn-hangzhou:1]"},
 		{name: "batch", answer: BatchAnswer{Results: []ItemResult{
-			{Id: "ev-1", Outcome: OutcomeStopped, Answer: FailFastAnswer{RegionId: "cn-hangzhou", InvokeId: "t-f", CommandName: "rollout", Stopped: true, Pending: 2, Reason: "max-errors 2 reached"}},
-			{Id: "alert-1", Outcome: OutcomeStopped, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-g", Stopped: true, Running: 1, Alert: "TooLong"}},
+			{Id: "ev-1", Outcome: OutcomeStopped, Answer: FailFastAnswer{RegionId: "cn-hangzhou", InvokeId: "t-f", CommandName: "rollout", Stopped: boolp(true), Pending: 2, Reason: "max-errors 2 reached"}},
+			{Id: "alert-1", Outcome: OutcomeStopped, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-g", Stopped: boolp(true), Running: 1, Alert: "TooLong"}},
+			{Id: "alert-2", Outcome: OutcomeWouldStop, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-h", DryRun: true, WouldStop: boolp(true), Alert: "TooLong"}},
 			{Id: "bad", Outcome: OutcomeFailed, Code: "InvalidParameter", Message: "no", Err: Invalid("body", "no")}}},
-			worth: true, action: ActionBatch, stopped: "t-f/rollout/2/0/max-errors 2 reached t-g//0/1/alert TooLong", failed: ":InvalidParameter", matched: "map[cn-hangzhou:2]"},
+			worth: true, action: ActionBatch, stopped: "t-f/rollout/2/0/max-errors 2 reached t-g//0/1/alert TooLong",
+			wouldStop: "t-h//0/0/alert TooLong", failed: ":InvalidParameter", matched: "map[cn-hangzhou:3]"},
+		{name: "batch of dry runs", answer: BatchAnswer{Results: []ItemResult{
+			{Id: "alert-2", Outcome: OutcomeWouldStop, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-h", DryRun: true, WouldStop: boolp(true), Alert: "TooLong"}},
+			{Id: "resolved", Outcome: OutcomeIgnored}}},
+			worthDry: true, action: ActionBatch, dryRun: true, wouldStop: "t-h//0/0/alert TooLong", matched: "map[cn-hangzhou:1]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewReport("fc-timer", "req-1", tc.answer, tc.err)
-			var stopped, failed []string
-			for _, s := range r.Stopped {
-				stopped = append(stopped, fmt.Sprintf("%s/%s/%d/%d/%s", s.InvokeId, s.CommandName, s.Pending, s.Running, s.Why))
+			list := func(stops []ReportedStop) string {
+				var out []string
+				for _, s := range stops {
+					out = append(out, fmt.Sprintf("%s/%s/%d/%d/%s", s.InvokeId, s.CommandName, s.Pending, s.Running, s.Why))
+				}
+				return strings.Join(out, " ")
 			}
+			var failed []string
 			for _, f := range r.Failed {
 				failed = append(failed, f.InvokeId+":"+f.Code)
 			}
-			if r.Worth() != tc.worth || r.Action != tc.action || strings.Join(stopped, " ") != tc.stopped ||
+			if r.Worth(false) != tc.worth || r.Worth(true) != (tc.worth || tc.worthDry) || r.Action != tc.action || r.DryRun != tc.dryRun ||
+				list(r.Stopped) != tc.stopped || list(r.WouldStop) != tc.wouldStop ||
 				strings.Join(failed, " ") != tc.failed || fmt.Sprint(r.Matched) != tc.matched || r.Trigger != "fc-timer" || r.RequestId != "req-1" || r.Answer == nil {
-				t.Fatalf("report = %+v\nstopped %q failed %q", r, stopped, failed)
+				t.Fatalf("report = %+v\nstopped %q would stop %q failed %q", r, list(r.Stopped), list(r.WouldStop), failed)
 			}
 		})
 	}
@@ -79,7 +101,7 @@ func TestFinish(t *testing.T) {
 	var logs bytes.Buffer
 	fn := testFunction(nil, &logs)
 	fn.Notifier, fn.Metrics = notes, metrics
-	fn.Finish(context.Background(), "direct", "r1", StopAnswer{InvokeId: "t-a", Stopped: true}, nil)
+	fn.Finish(context.Background(), "direct", "r1", StopAnswer{InvokeId: "t-a", Stopped: boolp(true)}, nil)
 	fn.Finish(context.Background(), "direct", "r2", StopAnswer{InvokeId: "t-a"}, nil)
 	fn.Finish(context.Background(), "direct", "r3", nil, Invalid("InvokeId", "bad"))
 	if len(metrics.reports) != 3 || len(notes.reports) != 1 || notes.reports[0].RequestId != "r1" {
@@ -87,5 +109,41 @@ func TestFinish(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "notification not sent") || !strings.Contains(logs.String(), "receiver down") {
 		t.Fatalf("logs: %s", logs.String())
+	}
+}
+
+// A dry run that would stop something reaches people only with
+// NotifyDryRun; real stops always do, without a batch's dry-run selections
+// unless NotifyDryRun asks for them.
+func TestFinishDryRuns(t *testing.T) {
+	wouldStop := StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", DryRun: true, WouldStop: boolp(true)}
+	mixed := BatchAnswer{Results: []ItemResult{
+		{Id: "a", Outcome: OutcomeStopped, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-b", Stopped: boolp(true)}},
+		{Id: "b", Outcome: OutcomeWouldStop, Answer: wouldStop}}}
+	for _, tc := range []struct {
+		name         string
+		notifyDryRun bool
+		answer       any
+		want         string // notified: stopped/would stop counts
+	}{
+		{"dry run, not asked", false, wouldStop, ""},
+		{"dry run, asked", true, wouldStop, "0/1"},
+		{"dry run of nothing, asked", true, StopAnswer{DryRun: true, WouldStop: boolp(false)}, ""},
+		{"mixed batch, not asked", false, mixed, "1/0"},
+		{"mixed batch, asked", true, mixed, "1/1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			notes, metrics := &recordingNotifier{}, &recordingNotifier{}
+			fn := testFunction(nil, &bytes.Buffer{})
+			fn.Notifier, fn.Metrics, fn.NotifyDryRun = notes, metrics, tc.notifyDryRun
+			fn.Finish(context.Background(), "direct", "r1", tc.answer, nil)
+			got := ""
+			if len(notes.reports) == 1 {
+				got = fmt.Sprintf("%d/%d", len(notes.reports[0].Stopped), len(notes.reports[0].WouldStop))
+			}
+			if got != tc.want || len(notes.reports) > 1 || len(metrics.reports) != 1 {
+				t.Fatalf("notified %q (%d), want %q; %d metrics", got, len(notes.reports), tc.want, len(metrics.reports))
+			}
+		})
 	}
 }

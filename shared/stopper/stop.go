@@ -34,11 +34,12 @@ func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) 
 		ids = []string{}
 	}
 	answer := StopAnswer{RequestId: requestID, Action: ActionStopInvocation, InvokeId: req.InvokeId, InstanceIds: ids, DryRun: dryRun, Alert: req.Alert}
-	err := f.stop(ctx, req, ids, dryRun, &answer)
+	stop, err := f.stop(ctx, req, ids, dryRun, &answer)
 	e := AsError(err)
+	answer.Stopped, answer.WouldStop = stopFlags(dryRun, stop)
 	f.logOutcome(ctx, requestID, ActionStopInvocation, e, start,
 		slog.String("region_id", answer.RegionId), slog.String("invoke_id", req.InvokeId),
-		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun), slog.Bool("stopped", answer.Stopped),
+		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun), slog.Bool(stopKey(dryRun), stop),
 		slog.Int("pending", answer.Pending), slog.Int("running", answer.Running), slog.String("alert", req.Alert),
 		slog.String("reason", answer.Reason))
 	if e != nil {
@@ -47,38 +48,48 @@ func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) 
 	return answer, nil
 }
 
+// stopKey is the log field of a request's stops: "would_stop" in a dry run,
+// so that a dry run's line never says "stopped".
+func stopKey(dryRun bool) string {
+	if dryRun {
+		return "would_stop"
+	}
+	return "stopped"
+}
+
 // stop resolves the region, reads the invocation and stops it unless it is
-// a dry run, nothing is left to stop, or an alert names a protected one.
-func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryRun bool, answer *StopAnswer) error {
+// a dry run, nothing is left to stop, or an alert names a protected one. It
+// reports whether a stop was sent, or in a dry run would have been.
+func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryRun bool, answer *StopAnswer) (bool, error) {
 	region, err := f.region(req.RegionId)
 	if err != nil {
-		return err
+		return false, err
 	}
 	answer.RegionId = region
 	inv, err := f.findInvocation(ctx, region, req.InvokeId)
 	if err != nil {
-		return err
+		return false, err
 	}
 	answer.CommandName = inv.CommandName
 	c, err := countTargets(inv, ids)
 	if err != nil {
-		return err
+		return false, err
 	}
 	answer.Pending, answer.Running = c.pending, c.running
 	switch {
 	case req.Alert != "" && readOwnerTags(inv.Tags.Tag).protect:
 		answer.Reason = "tagged " + TagProtect + ": an alert never stops it (name it in a request to stop it by hand)"
+		return false, nil
 	case !c.stoppable(inv):
 		answer.Reason = "nothing left to stop: every targeted instance has ended or is already Stopping"
+		return false, nil
 	case dryRun:
-		answer.Reason = "dry run"
-	default:
-		if err := f.API.StopInvocation(ctx, region, req.InvokeId, ids); err != nil {
-			return err
-		}
-		answer.Stopped = true
+		return true, nil
 	}
-	return nil
+	if err := f.API.StopInvocation(ctx, region, req.InvokeId, ids); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 // findInvocation reads one invocation. Active periodic invocations are

@@ -288,7 +288,7 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 	f.logOutcome(ctx, requestID, ActionSweep, nil, start,
 		slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun),
 		slog.Int("scanned", answer.Scanned), slog.Int("matched", answer.Matched),
-		slog.Int("stopped", len(answer.Stopped)), slog.Int("spared", len(answer.Spared)),
+		slog.Int(stopKey(p.dryRun), len(answer.Stopped)+len(answer.WouldStop)), slog.Int("spared", len(answer.Spared)),
 		slog.Int("failed", len(answer.Failed)), slog.Bool("truncated", answer.Truncated),
 		slog.Float64("stop_rate_limit", s.pace.current()))
 	return answer, nil
@@ -326,8 +326,17 @@ func (s *sweep) answer() SweepAnswer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	byRegionID := func(r1, i1, r2, i2 string) int { return cmp.Or(cmp.Compare(r1, r2), cmp.Compare(i1, i2)) }
-	stopped := orEmpty(slices.Clone(s.stopped))
-	slices.SortFunc(stopped, func(a, b SweptInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
+	// Stopped, or in a dry run WouldStop: the selection.
+	var listed []SweptInvoke
+	if s.plan.dryRun {
+		listed = make([]SweptInvoke, 0, len(s.selected))
+		for _, c := range s.selected {
+			listed = append(listed, c.swept)
+		}
+	} else {
+		listed = orEmpty(slices.Clone(s.stopped))
+	}
+	slices.SortFunc(listed, func(a, b SweptInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
 	spared := orEmpty(slices.Clone(s.spared))
 	slices.SortFunc(spared, func(a, b SparedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
 	failed := orEmpty(slices.Clone(s.failed))
@@ -336,9 +345,15 @@ func (s *sweep) answer() SweepAnswer {
 	for _, c := range s.selected {
 		matched[c.region]++
 	}
-	return SweepAnswer{RequestId: s.reqID, Action: ActionSweep, DryRun: s.plan.dryRun,
-		Scanned: s.scanned, Matched: len(s.selected), Stopped: stopped, Spared: spared, Failed: failed, Truncated: s.truncated,
+	a := SweepAnswer{RequestId: s.reqID, Action: ActionSweep, DryRun: s.plan.dryRun,
+		Scanned: s.scanned, Matched: len(s.selected), Spared: spared, Failed: failed, Truncated: s.truncated,
 		matchedByRegion: matched}
+	if s.plan.dryRun {
+		a.WouldStop = listed
+	} else {
+		a.Stopped = listed
+	}
+	return a
 }
 
 // orEmpty makes a nil list an empty one: answers show [] rather than null.
@@ -581,12 +596,9 @@ func hasTag(tags []cloudassistant.Tag, key, value string) bool {
 }
 
 // stopAll stops the selected invocations with Concurrency workers; in a
-// dry run it only lists them.
+// dry run it does nothing (the answer lists the selection as WouldStop).
 func (s *sweep) stopAll() {
 	if s.plan.dryRun {
-		for _, c := range s.selected {
-			s.stopped = append(s.stopped, c.swept)
-		}
 		return
 	}
 	s.pace.start()

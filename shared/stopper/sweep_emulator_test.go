@@ -263,8 +263,8 @@ func TestSweepEmulatorDryRun(t *testing.T) {
 		}
 	}
 	slices.Sort(want)
-	if got := keys(a.Stopped); !a.DryRun || !slices.Equal(got, want) || a.Matched != len(want) {
-		t.Errorf("dry run: DryRun %v, Matched %d, Stopped %d entries; want %d", a.DryRun, a.Matched, len(got), len(want))
+	if got := keys(a.WouldStop); !a.DryRun || !slices.Equal(got, want) || a.Matched != len(want) || a.Stopped != nil {
+		t.Errorf("dry run: DryRun %v, Matched %d, WouldStop %d entries, Stopped %v; want %d", a.DryRun, a.Matched, len(got), a.Stopped, len(want))
 	}
 	if n := r.emu.Calls("StopInvocation"); n != 0 {
 		t.Errorf("a dry run made %d StopInvocation calls", n)
@@ -445,8 +445,8 @@ func TestSweepEmulatorForcedDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.DryRun || len(a.Stopped) == 0 {
-		t.Errorf("answer: DryRun %v, %d selected", a.DryRun, len(a.Stopped))
+	if !a.DryRun || len(a.WouldStop) == 0 || a.Stopped != nil {
+		t.Errorf("answer: DryRun %v, %d selected, Stopped %v", a.DryRun, len(a.WouldStop), a.Stopped)
 	}
 	if n := r.emu.Calls("StopInvocation"); n != 0 {
 		t.Errorf("a forced dry run made %d StopInvocation calls", n)

@@ -152,8 +152,8 @@ func TestSweepListingCutOffByDeadlineIsTruncated(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !a.Truncated || len(a.Failed) != 0 || len(a.Stopped) != tc.listed {
-				t.Fatalf("Truncated %v, Failed %+v, %d listed; want Truncated, no failure, %d listed", a.Truncated, a.Failed, len(a.Stopped), tc.listed)
+			if !a.Truncated || len(a.Failed) != 0 || len(a.WouldStop) != tc.listed || a.Stopped != nil {
+				t.Fatalf("Truncated %v, Failed %+v, %d listed; want Truncated, no failure, %d listed", a.Truncated, a.Failed, len(a.WouldStop), tc.listed)
 			}
 			if len(api.stops) != 0 {
 				t.Errorf("a dry run stopped %v", api.stops)

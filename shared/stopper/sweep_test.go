@@ -397,7 +397,7 @@ func TestSweepLimit(t *testing.T) {
 			fn.Sweep.RegionIds = []string{"cn-hangzhou", "cn-shanghai"}
 			a, err := fn.RunSweep(context.Background(), "r", tc.req)
 			if !tc.exceeded {
-				if err != nil || len(a.Stopped) != 6 || a.Matched != 6 {
+				if err != nil || len(a.Stopped)+len(a.WouldStop) != 6 || a.Matched != 6 {
 					t.Fatalf("answer %+v, err %v", a, err)
 				}
 				return
@@ -543,7 +543,7 @@ func TestSweepDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.DryRun || ids(a.Stopped) != "cn-hangzhou/t-old" || a.Matched != 1 || len(api.stops) != 0 {
+	if !a.DryRun || ids(a.WouldStop) != "cn-hangzhou/t-old" || a.Stopped != nil || a.Matched != 1 || len(api.stops) != 0 {
 		t.Errorf("dry run: %+v, %d stops", a, len(api.stops))
 	}
 }

@@ -43,7 +43,7 @@ func TestCloudEvents(t *testing.T) {
 		t.Fatalf("Invoke: kind %s, err %v, failure %v", res.Kind, err, res.Failure)
 	}
 	var a stopper.FailFastAnswer
-	if err := json.Unmarshal(res.Payload, &a); err != nil || a.Action != "FailFast" || !a.Stopped || a.Failed != 2 || a.Instances != 4 ||
+	if err := json.Unmarshal(res.Payload, &a); err != nil || a.Action != "FailFast" || a.Stopped == nil || !*a.Stopped || a.WouldStop != nil || a.Failed != 2 || a.Instances != 4 ||
 		a.MaxErrors != "2" || a.EventId != "45ef4dewdwe1-7c35-447a-bd93-fab0000001" || a.RegionId != "cn-hangzhou" || a.InstanceId != "i-bp1abc" || a.RequestId != testRequestID {
 		t.Fatalf("answer %s", res.Payload)
 	}
