@@ -41,7 +41,7 @@ type backendFlags struct {
 func (b *backendFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&b.endpoint, "endpoint", "", "Cloud Assistant API URL; empty embeds the emulator (a real endpoint, not on this machine, is a real account: it uses ALIBABA_CLOUD_* credentials and needs -yes or -dry-run)")
 	fs.StringVar(&b.stsEndpoint, "sts-endpoint", "", "with a real -endpoint, the STS URL that says whose account the credentials act in (default: https://sts.<region>.aliyuncs.com for -endpoint https://ecs.<region>.aliyuncs.com, https://sts-vpc.<region>.aliyuncs.com for ecs-vpc, else -endpoint itself)")
-	fs.BoolVar(&b.yes, "yes", false, "act on the real account -endpoint reaches: needed for any request that is not a dry run")
+	fs.BoolVar(&b.yes, "yes", false, "act on the real account -endpoint reaches: without it, a request that is not a dry run is refused (exit 2)")
 	fs.BoolVar(&b.dryRun, "dry-run", false, "make every request a dry run, whatever it says: nothing is stopped")
 	fs.StringVar(&b.fleet, "fleet", "", "fleet file for the embedded emulator (default: the built-in sample fleet)")
 	fs.StringVar(&b.accessKeyID, "access-key-id", "", "AccessKey id (embedded emulator: its key pair; default "+localAccessKeyID+"; a real -endpoint: prefer ALIBABA_CLOUD_ACCESS_KEY_ID)")
@@ -139,6 +139,11 @@ type backend struct {
 	generatedSecret bool
 	// forceDryRun is -dry-run: every request a dry run, whatever it says.
 	forceDryRun bool
+	// dryRunsOnly refuses every request that is not a dry run: a real
+	// account without -yes (guard).
+	dryRunsOnly bool
+	// accountId is the real account guard found the credentials in.
+	accountId string
 }
 
 // apiTransport, when set, carries every call the runner makes to an
@@ -164,6 +169,7 @@ func (b *backend) handler(log *slog.Logger) (*trigger.Handler, error) {
 	}
 	h.Function.Metrics = notify.LogMetrics{Log: log}
 	h.Function.ForceDryRun = b.forceDryRun
+	h.Function.DryRunsOnly = b.dryRunsOnly
 	return h, nil
 }
 

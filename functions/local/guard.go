@@ -9,16 +9,17 @@ import (
 	"strings"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/sts"
 )
 
 // The runner against a real account: before anything else it says on
 // stderr where it is about to act — the endpoint, the credentials' source,
-// and the account and principal STS GetCallerIdentity names — and, unless
-// every request is forced to a dry run (-dry-run) or the operator said -yes,
-// it stops there, having sent nothing but that read. A developer who meant
-// the emulator and has an account's keys exported learns it before a stop
-// is sent, not after.
+// and the account and principal STS GetCallerIdentity names. Unless the
+// operator said -yes, only dry runs go on: a request that is not one is
+// refused before it reads or stops anything (stopper.Function.DryRunsOnly),
+// and the runner exits 2. A developer who meant the emulator and has an
+// account's keys exported learns it before a stop is sent, not after.
 
 // errRefused is guard's refusal; it has said why on stderr already.
 var errRefused = errors.New("refused to act on a real account")
@@ -83,6 +84,8 @@ func (b *backend) guard(ctx context.Context, command string, bf *backendFlags, s
 			p("  requests:      dry runs (-dry-run): nothing is stopped")
 		case yes:
 			p("  requests:      as they say (-yes): stops are sent unless a request is a dry run")
+		default:
+			p("  requests:      dry runs only: one that is not a dry run is refused (add -yes to act on account %s)", id.AccountId)
 		}
 	}
 	if secretFlag {
@@ -94,12 +97,24 @@ func (b *backend) guard(ctx context.Context, command string, bf *backendFlags, s
 		p("local %s: check the credentials (%s) and -sts-endpoint", command, b.credSource)
 		return errRefused
 	}
-	if !yes && !b.forceDryRun {
-		p("local %s: refused: nothing but GetCallerIdentity was sent; add -dry-run to see what it would stop, or -yes to act on account %s",
-			command, id.AccountId)
-		return errRefused
-	}
+	b.accountId = id.AccountId
+	b.dryRunsOnly = !yes && !b.forceDryRun
 	return nil
+}
+
+// refusal is the line that ends a run whose request was refused for not
+// being a dry run (exit 2), or "" when it was not.
+func (b *backend) refusal(command string, r *stopper.Report) string {
+	if !b.dryRunsOnly || r == nil {
+		return ""
+	}
+	for _, f := range r.Failed {
+		if f.Code == stopper.CodeDryRunRequired {
+			return fmt.Sprintf("local %s: refused: the request is not a dry run and -yes was not given, so it was not carried out "+
+				"(nothing was stopped); add -dry-run to see what it would stop, or -yes to act on account %s", command, b.accountId)
+		}
+	}
+	return ""
 }
 
 // credentialsLine names where the credentials came from and which key

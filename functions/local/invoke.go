@@ -90,6 +90,10 @@ func invoke(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	} else {
 		fmt.Fprintf(stdout, "%s\n", res.Payload)
 	}
+	if line := b.refusal("invoke", rec.report); line != "" {
+		fmt.Fprintln(stderr, line)
+		return 2
+	}
 	if res.Failure != nil {
 		fmt.Fprintf(stderr, "local invoke: failed: %s\n", res.Failure)
 		return 1

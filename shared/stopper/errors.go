@@ -41,6 +41,7 @@ const (
 	CodeMissingRegionId       = "MissingParameter.RegionId"
 	CodeMissingInvokeId       = "MissingParameter.InvokeId"
 	CodeInvalidInvokeNotFound = "InvalidInvokeId.NotFound"
+	CodeDryRunRequired        = "DryRun.Required"
 )
 
 // Invalid is a 400 InvalidParameter that names the field at fault.

@@ -35,6 +35,10 @@ type Function struct {
 	// ForceDryRun makes every request a dry run whatever it says (the
 	// local runner's -dry-run against a real account).
 	ForceDryRun bool
+	// DryRunsOnly refuses every request that is not a dry run
+	// (DryRun.Required) before it reads or stops anything: the local runner
+	// against a real account that nobody confirmed.
+	DryRunsOnly bool
 	// Sweep holds the defaults of a sweep request's unset fields.
 	Sweep SweepDefaults
 	// Notifier, when set, is told of every request that stopped something
@@ -78,6 +82,11 @@ type SweepDefaults struct {
 // StopAnswer, a SweepAnswer or a FailFastAnswer on success, an *Error
 // otherwise.
 func (f *Function) Handle(ctx context.Context, requestID string, req Request) (any, *Error) {
+	if f.DryRunsOnly && !f.dryRun(req.requestedDryRun()) {
+		return nil, &Error{Code: CodeDryRunRequired, Status: http.StatusForbidden,
+			Message: "only dry runs are allowed here, and this request is not one: nothing was read or stopped; " +
+				`send it with "DryRun": true to see what it would stop`}
+	}
 	switch {
 	case req.Sweep != nil:
 		a, err := f.RunSweep(ctx, requestID, *req.Sweep)
@@ -167,4 +176,18 @@ func (f *Function) dryRun(requested *bool) bool {
 		return *requested
 	}
 	return f.DryRun
+}
+
+// requestedDryRun is the DryRun the request itself gives, nil when it says
+// nothing.
+func (r Request) requestedDryRun() *bool {
+	switch {
+	case r.Sweep != nil:
+		return r.Sweep.DryRun
+	case r.FailFast != nil:
+		return r.FailFast.DryRun
+	case r.Stop != nil:
+		return r.Stop.DryRun
+	}
+	return nil
 }

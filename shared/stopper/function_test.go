@@ -140,3 +140,46 @@ func TestStopTransientError(t *testing.T) {
 		t.Fatalf("err = %+v", err)
 	}
 }
+
+// DryRunsOnly lets dry runs through and refuses everything else before a
+// single API call, whichever kind of request it is.
+func TestDryRunsOnly(t *testing.T) {
+	yes, no := true, false
+	stop := func(dry *bool) Request {
+		return Request{Stop: &StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", DryRun: dry}}
+	}
+	for _, tc := range []struct {
+		name    string
+		fn      Function
+		req     Request
+		refused bool
+	}{
+		{name: "stop saying nothing", req: stop(nil), refused: true},
+		{name: "stop saying DryRun false", req: stop(&no), refused: true},
+		{name: "stop saying DryRun true", req: stop(&yes)},
+		{name: "stop under a dry-run default", fn: Function{DryRun: true}, req: stop(nil)},
+		{name: "dry-run default overridden", fn: Function{DryRun: true}, req: stop(&no), refused: true},
+		{name: "forced dry run", fn: Function{ForceDryRun: true}, req: stop(&no)},
+		{name: "sweep", req: Request{Sweep: &SweepRequest{RegionIds: []string{"cn-hangzhou"}}}, refused: true},
+		{name: "dry-run sweep", req: Request{Sweep: &SweepRequest{RegionIds: []string{"cn-hangzhou"}, DryRun: &yes}}},
+		{name: "fail-fast", req: Request{FailFast: &FailFastRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", Status: "Failed"}}, refused: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()}}
+			fn := tc.fn
+			fn.API, fn.DryRunsOnly, fn.Log = api, true, slog.New(slog.DiscardHandler)
+			_, err := fn.Handle(context.Background(), "r", tc.req)
+			switch {
+			case tc.refused && (err == nil || err.Code != CodeDryRunRequired || err.Transient):
+				t.Fatalf("err = %+v, want a permanent %s", err, CodeDryRunRequired)
+			case tc.refused && api.describes+len(api.stops) > 0:
+				t.Fatalf("refused, yet %d reads and stops %v were sent", api.describes, api.stops)
+			case !tc.refused && err != nil && err.Code == CodeDryRunRequired:
+				t.Fatalf("a dry run was refused: %+v", err)
+			}
+			if len(api.stops) > 0 {
+				t.Fatalf("stops %v under DryRunsOnly", api.stops)
+			}
+		})
+	}
+}
