@@ -305,6 +305,9 @@ func TestEditDistance(t *testing.T) {
 	if near, d := closest("ab", nil); near != "" || d != -1 {
 		t.Errorf("closest of nothing = %q, %d", near, d)
 	}
+	if near, d := closest("abc", []string{"abc", "abd"}); near != "abc" || d != 0 {
+		t.Errorf("closest = %q, %d; want the exact match", near, d)
+	}
 	if near, d := closest("abd", []string{"xyz", "abc", "abe"}); near != "abc" || d != 1 {
 		t.Errorf("closest = %q, %d; want the first of a tie, abc at 1", near, d)
 	}
