@@ -13,12 +13,12 @@ RIE         := $(BIN)/rie-$(RIE_VERSION)/aws-lambda-rie
 FUZZTIME    ?= 10s
 BUILDFLAGS  := -trimpath -ldflags='-s -w'
 
-.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy mutate
+.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy mutate docs
 
 all: test
 
 test: vet rie
-	STOPPER_RIE=$(RIE) $(GO) test -race -count=1 ./...
+	ECS_STOPPER_RIE=$(RIE) $(GO) test -race -count=1 ./...
 
 vet:
 	$(GO) vet ./...
@@ -61,6 +61,11 @@ fuzz:
 
 bench:
 	./scripts/bench.sh
+
+# docs/configuration.md's table of every STOPPER_* setting, from the Config
+# struct's tags (a test in shared/config fails when it is out of date).
+docs:
+	$(GO) run ./tools/configdoc -file docs/configuration.md
 
 # Mutation testing (go-gremlins, installed into .bin/) over the packages that
 # hold the README's promises; PKGS="shared/webhook shared/acs" for some.

@@ -185,14 +185,14 @@ func TestBadConfiguration(t *testing.T) {
 	}
 }
 
-// findRIE finds aws-lambda-rie: $STOPPER_RIE (make test installs the pinned
-// version and sets it), the pinned version make installed into .bin/, PATH,
+// findRIE finds aws-lambda-rie: $ECS_STOPPER_RIE (make test installs the
+// pinned version and sets it), the pinned version make installed into .bin/, PATH,
 // then ~/go/bin. A plain go test runs TestRIE whenever one is there.
 func findRIE(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("STOPPER_RIE"); p != "" {
+	if p := os.Getenv("ECS_STOPPER_RIE"); p != "" {
 		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("STOPPER_RIE=%s: %v", p, err)
+			t.Fatalf("ECS_STOPPER_RIE=%s: %v", p, err)
 		}
 		return p
 	}
@@ -209,7 +209,7 @@ func findRIE(t *testing.T) string {
 			return p
 		}
 	}
-	msg := "aws-lambda-rie not found: run `make test` (it installs the pinned version and sets STOPPER_RIE), " +
+	msg := "aws-lambda-rie not found: run `make test` (it installs the pinned version and sets ECS_STOPPER_RIE), " +
 		"or go install github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie@latest"
 	if os.Getenv("CI") != "" {
 		t.Fatal(msg)
@@ -266,7 +266,7 @@ func buildBootstrap(t *testing.T) string {
 // the tests see; the bootstrap itself runs with only the environment a
 // test gives it), and removes the bootstrap built for them.
 func TestMain(m *testing.M) {
-	testenv.ClearFunctionEnv("STOPPER_RIE")
+	testenv.ClearFunctionEnv()
 	code := m.Run()
 	if builtPath != "" {
 		_ = os.RemoveAll(filepath.Dir(builtPath))
@@ -554,8 +554,8 @@ func (l *lockedBuffer) String() string {
 }
 
 // The tests see none of the function's settings but those they set
-// themselves (STOPPER_RIE is the tests' own): TestMain cleared what the
-// shell exported.
+// themselves: TestMain cleared what the shell exported. (ECS_STOPPER_RIE,
+// the tests' own, is no STOPPER_* setting: the function would refuse one.)
 func TestEnvironmentIsCleared(t *testing.T) {
-	testenv.CheckCleared(t, "STOPPER_RIE")
+	testenv.CheckCleared(t)
 }

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/ecs-stopper/stopper/shared/config"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -86,6 +87,8 @@ func serveUntilDone(ctx context.Context, srv *http.Server, ln net.Listener) erro
 	}
 }
 
+// newLogger is the runner's logger, built before the configuration is
+// read: the function's JSON logger at info.
 func newLogger(w io.Writer) *slog.Logger {
-	return slog.New(slog.NewJSONHandler(w, nil))
+	return config.NewLogger(w, nil)
 }

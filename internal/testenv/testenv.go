@@ -14,7 +14,9 @@ import (
 )
 
 // functionVariable reports whether k is read by the function at start-up:
-// its settings and the Alibaba Cloud credentials.
+// its settings and the Alibaba Cloud credentials. (A variable of the tests'
+// own, such as ECS_STOPPER_RIE, must not start with STOPPER_: the function
+// refuses a STOPPER_* name it does not know.)
 func functionVariable(k string) bool {
 	return strings.HasPrefix(k, "STOPPER_") || strings.HasPrefix(k, "ALIBABA_CLOUD_")
 }

@@ -24,6 +24,7 @@ const (
 // just over each bound.
 var badValues = []badValue{
 	{name: "STOPPER_REGION_ID", value: "CN_Hangzhou"},
+	{name: "STOPPER_REGION_ID", value: "cn-hangzou"},
 	{name: "STOPPER_REGION_ID", value: "cn-hangzhou "},
 	{name: "STOPPER_REGION_ID", value: "c" + strings.Repeat("n", 64)},
 	{name: "STOPPER_REGION_ID", value: "cn-hangzhou", with: map[string]string{"STOPPER_ALLOWED_REGIONS": "cn-beijing"}},
@@ -53,13 +54,17 @@ var badValues = []badValue{
 	{name: "STOPPER_ALLOWED_REGIONS", value: "cn-hangzhou,Bad Region"},
 	{name: "STOPPER_ALLOWED_REGIONS", value: "cn-hangzhou,"},
 	{name: "STOPPER_ALLOWED_REGIONS", value: "cn-hangzhou, cn-beijing"},
+	{name: "STOPPER_ALLOWED_REGIONS", value: "cn-hangzhou,cn-bejing"},
 
 	{name: "STOPPER_DRY_RUN", value: "maybe"},
+	{name: "STOPPER_DRY_RUN", value: ""},
 
 	{name: "STOPPER_SWEEP_REGION_IDS", value: "cn-hangzhou,CN-BEIJING"},
 	{name: "STOPPER_SWEEP_REGION_IDS", value: manyRegions(51)},
+	{name: "STOPPER_SWEEP_REGION_IDS", value: "cn-shangai"},
 
 	{name: "STOPPER_SWEEP_OLDER_THAN", value: "2 hours"},
+	{name: "STOPPER_SWEEP_OLDER_THAN", value: "2hours"},
 	{name: "STOPPER_SWEEP_OLDER_THAN", value: "2"},
 	{name: "STOPPER_SWEEP_OLDER_THAN", value: "0s"},
 	{name: "STOPPER_SWEEP_OLDER_THAN", value: "-1h"},
@@ -67,6 +72,8 @@ var badValues = []badValue{
 	{name: "STOPPER_SWEEP_COMMAND_NAME", value: strings.Repeat("c", 129)},
 
 	{name: "STOPPER_SWEEP_TAGS", value: "novalue"},
+	{name: "STOPPER_SWEEP_TAGS", value: "env=prod"},
+	{name: "STOPPER_SWEEP_TAGS", value: "env:prod:eu"},
 	{name: "STOPPER_SWEEP_TAGS", value: ":prod"},
 	{name: "STOPPER_SWEEP_TAGS", value: manyTags(21)},
 	{name: "STOPPER_SWEEP_TAGS", value: strings.Repeat("k", 129) + ":v"},
@@ -78,6 +85,8 @@ var badValues = []badValue{
 	{name: "STOPPER_SWEEP_MAX_STOPS", value: "-1"},
 	{name: "STOPPER_SWEEP_MAX_STOPS", value: "many"},
 	{name: "STOPPER_SWEEP_MAX_STOPS", value: "1.5"},
+	{name: "STOPPER_SWEEP_MAX_STOPS", value: "010"},
+	{name: "STOPPER_SWEEP_MAX_STOPS", value: "99999999999999999999"},
 
 	{name: "STOPPER_FAILFAST_MAX_ERRORS", value: "0"},
 	{name: "STOPPER_FAILFAST_MAX_ERRORS", value: "-1"},
@@ -178,8 +187,12 @@ func TestLoadRefusesABadValueOfEveryVariable(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), bv.name) {
 				t.Fatalf("Load() error = %v, want one naming %s", err, bv.name)
 			}
+			if testing.Verbose() {
+				t.Log(err)
+			}
+			checkNoLibraryWords(t, err.Error())
 			for k := range bv.with {
-				if k != bv.name && strings.Contains(err.Error(), k+":") {
+				if k != bv.name && strings.Contains(err.Error(), k+"=") {
 					t.Errorf("the error blames %s, the helper variable, not %s: %v", k, bv.name, err)
 				}
 			}

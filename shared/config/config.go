@@ -4,11 +4,13 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -56,75 +58,74 @@ type Config struct {
 	MaxAttempts        int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"attempts per ECS API call that may fault (5xx, connection errors, timeouts); throttling has its own budget (1-20)"`
 	MaxThrottleRetries int           `envconfig:"MAX_THROTTLE_RETRIES" default:"10" desc:"retries per ECS API call after throttling answers, never past the deadline (0-100)"`
 	LogLevel           string        `envconfig:"LOG_LEVEL" default:"info" desc:"debug, info, warn or error"`
+
+	warnings []string // what Load found doubtful; the reader skips unexported fields
 }
 
-// Load reads and checks the configuration from the environment.
+// Load reads and checks the configuration from the environment. Every
+// STOPPER_* variable's raw value is checked first, in this package's words;
+// the reader then cannot fail.
 func Load() (Config, error) {
+	warnings, err := checkEnvironment(os.Environ())
+	if err != nil {
+		return Config{}, err
+	}
 	var c Config
 	if err := envconfig.Process(Prefix, &c); err != nil {
-		return Config{}, fmt.Errorf("configuration: %w", err)
+		// Only a field of a type checkEnvironment does not know gets here
+		// (a test refuses such a field).
+		return Config{}, errors.New("configuration: a STOPPER_ variable could not be read: check each against docs/configuration.md")
 	}
-	// envconfig keeps the last of a repeated key; the parsed map cannot
-	// tell, so the raw value is checked here.
-	if k, ok := repeatedTagKey(os.Getenv(Prefix + "_SWEEP_TAGS")); ok {
-		return Config{}, fmt.Errorf("configuration: %s_SWEEP_TAGS: the key %q is given more than once; no invocation carries two values of one key", Prefix, shorten(k))
-	}
+	c.warnings = warnings
 	return c, c.Validate()
 }
+
+// Warnings are what Load found doubtful but not wrong (a region id this
+// version does not know); Handler logs each once.
+func (c Config) Warnings() []string { return c.warnings }
 
 // maxNameLen bounds a command name, a tag key and a tag value: the API's
 // limit, which requests are held to as well (shared/stopper). A longer
 // one could never match, so every sweep would silently stop nothing.
 const maxNameLen = 128
 
-// repeatedTagKey is a key that a key:value,key:value list gives twice.
-func repeatedTagKey(raw string) (string, bool) {
-	seen := map[string]bool{}
-	for _, pair := range strings.Split(raw, ",") {
-		k, _, ok := strings.Cut(pair, ":")
-		if !ok {
-			continue // envconfig refused it already
-		}
-		if seen[k] {
-			return k, true
-		}
-		seen[k] = true
+// pairsText is a key:value map as the variable gives it, keys sorted.
+func pairsText(m map[string]string) string {
+	var pairs []string
+	for k, v := range m {
+		pairs = append(pairs, k+":"+v)
 	}
-	return "", false
+	slices.Sort(pairs)
+	return strings.Join(pairs, ",")
 }
 
-// shorten keeps an over-long value from filling the start-up error.
-func shorten(s string) string {
-	if len(s) <= 32 {
-		return s
-	}
-	return s[:32] + "..."
-}
-
-// Validate checks what envconfig's types cannot.
+// Validate checks what the values' forms cannot: ranges and agreement
+// between settings.
 func (c Config) Validate() error {
-	bad := func(name, format string, args ...any) error {
-		return fmt.Errorf("configuration: %s_%s: %s", Prefix, name, fmt.Sprintf(format, args...))
-	}
+	const regionFix = "give lowercase letters, digits and hyphens, such as cn-hangzhou"
 	if c.RegionId != "" && !stopper.ValidRegionID(c.RegionId) {
-		return bad("REGION_ID", "%q is not a region id such as cn-hangzhou", c.RegionId)
+		return refuse("STOPPER_REGION_ID", c.RegionId, "is not a region id", regionFix)
 	}
-	for name, list := range map[string][]string{"ALLOWED_REGIONS": c.AllowedRegions, "SWEEP_REGION_IDS": c.SweepRegionIds} {
-		for _, r := range list {
+	for _, list := range []struct {
+		name string
+		ids  []string
+	}{{"STOPPER_ALLOWED_REGIONS", c.AllowedRegions}, {"STOPPER_SWEEP_REGION_IDS", c.SweepRegionIds}} {
+		for _, r := range list.ids {
 			if !stopper.ValidRegionID(r) {
-				return bad(name, "%q is not a region id such as cn-hangzhou (give a comma-separated list)", r)
+				return refuse(list.name, strings.Join(list.ids, ","), fmt.Sprintf("names %q, which is not a region id", r), regionFix)
 			}
 		}
 	}
 	// A default region outside the allowlist would make every request
 	// that names none, or every default sweep, fail at run time.
 	if len(c.AllowedRegions) > 0 {
+		allowed := strings.Join(c.AllowedRegions, ",")
 		if c.RegionId != "" && !slices.Contains(c.AllowedRegions, c.RegionId) {
-			return bad("REGION_ID", "%s is not in STOPPER_ALLOWED_REGIONS (%s): add it there, or choose an allowed region", c.RegionId, strings.Join(c.AllowedRegions, ","))
+			return refuse("STOPPER_REGION_ID", c.RegionId, "is not in STOPPER_ALLOWED_REGIONS ("+allowed+")", "add it there, or choose an allowed region, such as "+c.AllowedRegions[0])
 		}
 		for _, r := range c.SweepRegionIds {
 			if !slices.Contains(c.AllowedRegions, r) {
-				return bad("SWEEP_REGION_IDS", "%s is not in STOPPER_ALLOWED_REGIONS (%s): a sweep of it would be refused", r, strings.Join(c.AllowedRegions, ","))
+				return refuse("STOPPER_SWEEP_REGION_IDS", strings.Join(c.SweepRegionIds, ","), fmt.Sprintf("names %s, which is not in STOPPER_ALLOWED_REGIONS (%s)", r, allowed), "a sweep of it would be refused: add it there, or leave it out")
 			}
 		}
 	}
@@ -134,79 +135,76 @@ func (c Config) Validate() error {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	if c.ECSNetwork != "public" && c.ECSNetwork != "vpc" {
-		return bad("ECS_NETWORK", "%q must be public or vpc", c.ECSNetwork)
+		return refuse("STOPPER_ECS_NETWORK", c.ECSNetwork, "is neither public nor vpc", "give public (ecs.<region>.aliyuncs.com) or vpc (ecs-vpc.<region>.aliyuncs.com), such as vpc")
 	}
 	if c.WebhookSecret != "" && len(c.WebhookSecret) < 16 {
-		return bad("WEBHOOK_SECRET", "is %d characters; use at least 16 random characters (openssl rand -hex 32)", len(c.WebhookSecret))
+		return refuse("STOPPER_WEBHOOK_SECRET", c.WebhookSecret, "is too short", "give at least 16 random characters, such as the output of openssl rand -hex 32")
 	}
 	if c.WebhookToken != "" {
 		if err := webhook.CheckToken(c.WebhookToken); err != nil {
-			return bad("WEBHOOK_TOKEN", "%v", err)
+			return refuse("STOPPER_WEBHOOK_TOKEN", c.WebhookToken, "is not a usable token", err.Error())
 		}
 	}
 	if c.WebhookTokenPrevious != "" {
 		if c.WebhookToken == "" {
-			return bad("WEBHOOK_TOKEN_PREVIOUS", "is set without STOPPER_WEBHOOK_TOKEN: set the new token there, the old one here")
+			return refuse("STOPPER_WEBHOOK_TOKEN_PREVIOUS", c.WebhookTokenPrevious, "is set without STOPPER_WEBHOOK_TOKEN", "set the new token in STOPPER_WEBHOOK_TOKEN and keep the old one here while senders move to it")
 		}
 		if err := webhook.CheckToken(c.WebhookTokenPrevious); err != nil {
-			return bad("WEBHOOK_TOKEN_PREVIOUS", "%v", err)
+			return refuse("STOPPER_WEBHOOK_TOKEN_PREVIOUS", c.WebhookTokenPrevious, "is not a usable token", err.Error())
 		}
 	}
 	if c.SweepOlderThan <= 0 {
-		return bad("SWEEP_OLDER_THAN", "%s must be a positive duration such as 2h", c.SweepOlderThan)
+		return refuse("STOPPER_SWEEP_OLDER_THAN", c.SweepOlderThan.String(), "is not positive", "give how long an invocation may run before a sweep stops it, such as 2h")
 	}
 	if len(c.SweepTags) > stopper.MaxTags {
-		return bad("SWEEP_TAGS", "has %d tags; at most %d are allowed", len(c.SweepTags), stopper.MaxTags)
+		return refuse("STOPPER_SWEEP_TAGS", pairsText(c.SweepTags), fmt.Sprintf("has %d tags", len(c.SweepTags)), fmt.Sprintf("give at most %d, such as env:prod,team:ops", stopper.MaxTags))
 	}
 	for k, v := range c.SweepTags {
-		if k == "" {
-			return bad("SWEEP_TAGS", "has an empty tag key: give key:value,key:value (an empty value matches any value)")
-		}
 		if len(k) > maxNameLen || len(v) > maxNameLen {
-			return bad("SWEEP_TAGS", "the tag %q has a key or value longer than %d characters, which no invocation's tag can match", shorten(k), maxNameLen)
+			return refuse("STOPPER_SWEEP_TAGS", pairsText(c.SweepTags), fmt.Sprintf("has the tag %q, whose key or value is longer than %d characters", shorten(k), maxNameLen), "no invocation's tag could match it: give shorter ones, such as env:prod")
 		}
 	}
 	if len(c.SweepCommandName) > maxNameLen {
-		return bad("SWEEP_COMMAND_NAME", "is %d characters; a command name has at most %d, so no invocation could match it", len(c.SweepCommandName), maxNameLen)
+		return refuse("STOPPER_SWEEP_COMMAND_NAME", c.SweepCommandName, fmt.Sprintf("is %d characters long", len(c.SweepCommandName)), fmt.Sprintf("a command name has at most %d, so no invocation could match it: give the command's name, such as nightly-backup", maxNameLen))
 	}
 	if len(c.SweepRegionIds) > stopper.MaxRegions {
-		return bad("SWEEP_REGION_IDS", "names %d regions; at most %d are swept at once", len(c.SweepRegionIds), stopper.MaxRegions)
+		return refuse("STOPPER_SWEEP_REGION_IDS", strings.Join(c.SweepRegionIds, ","), fmt.Sprintf("names %d regions", len(c.SweepRegionIds)), fmt.Sprintf("name at most %d, such as cn-hangzhou,cn-beijing", stopper.MaxRegions))
 	}
 	if c.SweepMaxStops < 0 {
-		return bad("SWEEP_MAX_STOPS", "%d must be 0 (no limit) or a positive count such as 100", c.SweepMaxStops)
+		return refuse("STOPPER_SWEEP_MAX_STOPS", strconv.Itoa(c.SweepMaxStops), "is negative", "give 0 (no limit) or a positive count, such as 100")
 	}
 	if _, err := c.failFastMaxErrors(); err != nil {
-		return bad("FAILFAST_MAX_ERRORS", "%q is not a count of at least 1 such as 3, nor a share such as 10%%; leave it empty to watch only invocations tagged stopper:max-errors", c.FailFastMaxErrors)
+		return refuse("STOPPER_FAILFAST_MAX_ERRORS", c.FailFastMaxErrors, "is neither a count of at least 1 nor a share", "give a count such as 3 or a share such as 10%, or leave it empty to watch only invocations tagged stopper:max-errors")
 	}
 	if c.SweepConcurrency < 1 || c.SweepConcurrency > 64 {
-		return bad("SWEEP_CONCURRENCY", "%d must be between 1 and 64", c.SweepConcurrency)
+		return refuse("STOPPER_SWEEP_CONCURRENCY", strconv.Itoa(c.SweepConcurrency), "is not between 1 and 64", "give a whole number in that range, such as 8")
 	}
 	if c.SweepReserve < 0 {
-		return bad("SWEEP_RESERVE", "%s must not be negative", c.SweepReserve)
+		return refuse("STOPPER_SWEEP_RESERVE", c.SweepReserve.String(), "is negative", "give 0s or a positive duration, such as 3s")
 	}
 	if c.NotifyURL == "" && (c.NotifyFormat != "" || c.NotifySecret != "") {
-		return bad("NOTIFY_URL", "is empty while STOPPER_NOTIFY_FORMAT or STOPPER_NOTIFY_SECRET is set: set the URL notifications go to, or unset both")
+		return refuse("STOPPER_NOTIFY_URL", "", "is empty while STOPPER_NOTIFY_FORMAT or STOPPER_NOTIFY_SECRET is set", "set the URL notifications go to, such as https://hooks.slack.com/services/..., or unset both")
 	}
 	if c.NotifyTimeout <= 0 || c.NotifyTimeout > time.Minute {
-		return bad("NOTIFY_TIMEOUT", "%s must be a positive duration of at most 1m such as 2s", c.NotifyTimeout)
+		return refuse("STOPPER_NOTIFY_TIMEOUT", c.NotifyTimeout.String(), "is zero, negative or over 1m", "give a positive duration of at most 1m, such as 2s")
 	}
 	if _, err := c.Notifier(nil); err != nil {
 		return fmt.Errorf("configuration: %w", err)
 	}
 	if c.ConnectTimeout <= 0 {
-		return bad("CONNECT_TIMEOUT", "%s must be a positive duration such as 5s", c.ConnectTimeout)
+		return refuse("STOPPER_CONNECT_TIMEOUT", c.ConnectTimeout.String(), "is not positive", "give a positive duration, such as 5s")
 	}
 	if c.ReadTimeout <= 0 {
-		return bad("READ_TIMEOUT", "%s must be a positive duration such as 10s", c.ReadTimeout)
+		return refuse("STOPPER_READ_TIMEOUT", c.ReadTimeout.String(), "is not positive", "give a positive duration, such as 10s")
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 20 {
-		return bad("MAX_ATTEMPTS", "%d must be between 1 and 20", c.MaxAttempts)
+		return refuse("STOPPER_MAX_ATTEMPTS", strconv.Itoa(c.MaxAttempts), "is not between 1 and 20", "give a whole number in that range, such as 5")
 	}
 	if c.MaxThrottleRetries < 0 || c.MaxThrottleRetries > 100 {
-		return bad("MAX_THROTTLE_RETRIES", "%d must be between 0 and 100", c.MaxThrottleRetries)
+		return refuse("STOPPER_MAX_THROTTLE_RETRIES", strconv.Itoa(c.MaxThrottleRetries), "is not between 0 and 100", "give a whole number in that range, such as 10")
 	}
 	if _, err := c.Level(); err != nil {
-		return bad("LOG_LEVEL", "%q must be debug, info, warn or error", c.LogLevel)
+		return refuse("STOPPER_LOG_LEVEL", c.LogLevel, "is not a log level", "give debug, info, warn or error, such as info")
 	}
 	return nil
 }
@@ -274,8 +272,9 @@ func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.
 	}
 }
 
-// Logger is the JSON logger every runtime writes its one line per outcome with.
+// Logger is the JSON logger every runtime writes its one line per outcome
+// with, at STOPPER_LOG_LEVEL.
 func (c Config) Logger(w io.Writer) *slog.Logger {
 	level, _ := c.Level()
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+	return NewLogger(w, level)
 }

@@ -72,6 +72,23 @@ func webhookEvent(body string) []byte {
 	return b
 }
 
+// STOPPER_MAX_THROTTLE_RETRIES=0 means no retry after a throttling answer
+// (0 is the client's own "default", so the wiring must say so).
+func TestNoThrottleRetries(t *testing.T) {
+	// One token, refilled in two seconds: the first call passes, the next is
+	// throttled (and a retry, were there one, would pass).
+	emu, h, _ := wire(t, emulator.Options{ThrottleQPS: 0.5, ThrottleBurst: 1},
+		map[string]string{"STOPPER_MAX_THROTTLE_RETRIES": "0"})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for i := range 2 {
+		h.Invoke(ctx, "req-throttle", []byte(`{"InvokeId":"`+sampleInvoke+`","DryRun":true}`))
+		if n := emu.Calls("DescribeInvocations"); n != i+1 {
+			t.Fatalf("after request %d: %d DescribeInvocations calls, want %d (no retry after throttling)", i+1, n, i+1)
+		}
+	}
+}
+
 func TestTransientFaultsAreRetriedAndTheStopGoesThrough(t *testing.T) {
 	emu, h, _ := wire(t, emulator.Options{FailFirst: 2, Seed: 1}, map[string]string{"STOPPER_MAX_ATTEMPTS": "5"})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
@@ -170,17 +187,58 @@ func TestSweepUnderThrottlingAndDroppedConnections(t *testing.T) {
 	}
 }
 
-func TestInsecureWebhooksAreAWarning(t *testing.T) {
-	t.Setenv("STOPPER_WEBHOOK_INSECURE", "true")
-	cfg, err := config.Load()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs bytes.Buffer
-	if _, err := cfg.Handler(acs.Credentials{}, slog.New(slog.NewJSONHandler(&logs, nil))); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(logs.String(), `"level":"WARN"`) || !strings.Contains(logs.String(), "STOPPER_WEBHOOK_INSECURE") {
-		t.Fatalf("no warning: %s", logs.String())
+// What start-up leaves doubtful or switched off is logged once, as JSON
+// warn lines, where every runtime wires the function.
+func TestStartUpWarnings(t *testing.T) {
+	const refused = "webhooks refused: neither STOPPER_WEBHOOK_SECRET nor STOPPER_WEBHOOK_TOKEN is set (timers, events and direct invocations work)"
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want []string // the warn lines' messages, in order; a trailing * matches a prefix
+	}{
+		{"no webhook credentials", nil, []string{refused}},
+		{"insecure", map[string]string{"STOPPER_WEBHOOK_INSECURE": "true"}, []string{"STOPPER_WEBHOOK_INSECURE=true and neither*"}},
+		{"a secret", map[string]string{"STOPPER_WEBHOOK_SECRET": hookSecret}, nil},
+		{"a token", map[string]string{"STOPPER_WEBHOOK_TOKEN": "0123456789abcdef0123456789abcdef"}, nil},
+		{"a secret and insecure", map[string]string{"STOPPER_WEBHOOK_SECRET": hookSecret, "STOPPER_WEBHOOK_INSECURE": "true"}, nil},
+		{"an unknown region", map[string]string{"STOPPER_WEBHOOK_SECRET": hookSecret, "STOPPER_SWEEP_REGION_IDS": "xx-newland-1,xx-newland-2"},
+			[]string{`configuration: STOPPER_SWEEP_REGION_IDS="xx-newland-1,xx-newland-2": xx-newland-1 is not a region*`,
+				`configuration: STOPPER_SWEEP_REGION_IDS="xx-newland-1,xx-newland-2": xx-newland-2 is not a region*`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			cfg, err := config.Load()
+			if err != nil {
+				t.Fatal(err)
+			}
+			var logs bytes.Buffer
+			if _, err := cfg.Handler(acs.Credentials{}, cfg.Logger(&logs)); err != nil {
+				t.Fatal(err)
+			}
+			var warns []string
+			for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+				var m map[string]any
+				if line == "" {
+					continue
+				}
+				if err := json.Unmarshal([]byte(line), &m); err != nil {
+					t.Fatalf("not a JSON line: %s", line)
+				}
+				if m["level"] == "WARN" {
+					warns = append(warns, m["msg"].(string))
+				}
+			}
+			if len(warns) != len(tc.want) {
+				t.Fatalf("warn lines %q, want %q", warns, tc.want)
+			}
+			for i, w := range tc.want {
+				if prefix, ok := strings.CutSuffix(w, "*"); ok && strings.HasPrefix(warns[i], prefix) || warns[i] == w {
+					continue
+				}
+				t.Errorf("warn line %d = %q, want %q", i, warns[i], w)
+			}
+		})
 	}
 }

@@ -31,14 +31,22 @@ func (c Config) Client(cred acs.Credentials, log *slog.Logger) (*ecs.Client, err
 }
 
 // Handler wires the whole function: client, core and trigger handling.
-// Every runtime starts from here, so they behave the same.
+// Every runtime starts from here, so they behave the same, and each logs
+// here, once, what its configuration leaves doubtful or switched off.
 func (c Config) Handler(cred acs.Credentials, log *slog.Logger) (*trigger.Handler, error) {
 	client, err := c.Client(cred, log)
 	if err != nil {
 		return nil, err
 	}
-	if c.WebhookSecret == "" && c.WebhookToken == "" && c.WebhookInsecure {
-		log.Warn("STOPPER_WEBHOOK_INSECURE=true and neither STOPPER_WEBHOOK_SECRET nor STOPPER_WEBHOOK_TOKEN: webhooks are accepted without credentials; never do this on a public URL")
+	for _, w := range c.warnings {
+		log.Warn(w)
+	}
+	if c.WebhookSecret == "" && c.WebhookToken == "" {
+		if c.WebhookInsecure {
+			log.Warn("STOPPER_WEBHOOK_INSECURE=true and neither STOPPER_WEBHOOK_SECRET nor STOPPER_WEBHOOK_TOKEN: webhooks are accepted without credentials; never do this on a public URL")
+		} else {
+			log.Warn("webhooks refused: neither STOPPER_WEBHOOK_SECRET nor STOPPER_WEBHOOK_TOKEN is set (timers, events and direct invocations work)")
+		}
 	}
 	fn := c.Function(client, log)
 	notifier, err := c.Notifier(log)

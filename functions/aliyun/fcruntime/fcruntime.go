@@ -128,7 +128,7 @@ func newApp(h *trigger.Handler, region string, out io.Writer) *app {
 		a.client, _ = h.Function.API.(*ecs.Client)
 	}
 	if a.log == nil {
-		a.log = slog.New(slog.NewJSONHandler(out, nil))
+		a.log = config.NewLogger(out, nil)
 	}
 	return a
 }
