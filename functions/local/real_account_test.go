@@ -148,19 +148,25 @@ func TestRealAccountGuard(t *testing.T) {
 		// dialed is every host:port connected to.
 		dialed []string
 	}{
-		{name: "no -yes: refused after the read", body: directStop, code: 2, stderr: []string{
+		{name: "no -yes: a stop is refused after the read", body: directStop, code: 2, stderr: []string{
 			bannerStart,
 			"  endpoint:      " + ecsHangzhou,
 			"  STS endpoint:  https://sts.cn-hangzhou.aliyuncs.com",
 			"  credentials:   env (ALIBABA_CLOUD_ACCESS_KEY_ID LTAI****tKey)",
 			"  account:       " + accountID,
 			"  principal:     acs:ram::" + accountID + ":root (Account)",
-			"local invoke: refused: nothing but GetCallerIdentity was sent; add -dry-run to see what it would stop, or -yes to act on account " + accountID,
+			"  requests:      dry runs only: one that is not a dry run is refused (add -yes to act on account " + accountID + ")",
+			"local invoke: refused: the request is not a dry run and -yes was not given, so it was not carried out (nothing was stopped); " +
+				"add -dry-run to see what it would stop, or -yes to act on account " + accountID,
 		}, dialed: []string{"sts.cn-hangzhou.aliyuncs.com:443"}},
-		{name: "a sweep without -yes lists nothing", body: `{"Action":"Sweep"}`, code: 2,
+		{name: "no -yes: a sweep is refused", body: `{"Action":"Sweep"}`, code: 2,
 			stderr: []string{"or -yes to act on account " + accountID}},
-		{name: "an event's own DryRun still needs -dry-run", body: `{"Action":"Sweep","DryRun":true}`, code: 2,
-			stderr: []string{"add -dry-run"}},
+		{name: "no -yes: a sweep saying DryRun false is refused", body: `{"Action":"Sweep","DryRun":false}`, code: 2,
+			env: map[string]string{"STOPPER_DRY_RUN": "true"}, stderr: []string{"add -dry-run"}},
+		{name: "no -yes: an event's own dry run goes on", body: `{"Action":"Sweep","DryRun":true}`, dryRun: true,
+			stderr: []string{"  requests:      dry runs only"}},
+		{name: "no -yes: a dry run by STOPPER_DRY_RUN goes on", body: directStop, dryRun: true,
+			env: map[string]string{"STOPPER_DRY_RUN": "true"}, stderr: []string{"  requests:      dry runs only"}},
 		{name: "-dry-run", body: directStop, args: []string{"-dry-run"}, dryRun: true,
 			stderr: []string{"  account:       " + accountID, "  requests:      dry runs (-dry-run): nothing is stopped"},
 			dialed: []string{"ecs.cn-hangzhou.aliyuncs.com:443", "sts.cn-hangzhou.aliyuncs.com:443"}},
@@ -238,7 +244,7 @@ func TestRealAccountGuard(t *testing.T) {
 				if n := c.emu.Calls("StopInvocation") + c.emu.Calls("DescribeInvocations"); n != 0 {
 					t.Errorf("%d ECS calls after a refusal", n)
 				}
-				if stdout != "" {
+				if stdout != "" && !strings.Contains(stdout, `"Code":"DryRun.Required"`) {
 					t.Errorf("stdout after a refusal: %s", stdout)
 				}
 			} else {

@@ -159,20 +159,24 @@ func TestServeShowsGeneratedSecret(t *testing.T) {
 }
 
 // Against a real account serve says which, as invoke does, and without
-// -yes or -dry-run does not start.
+// -yes serves dry runs only.
 func TestServeRealAccount(t *testing.T) {
-	t.Run("refused without -yes", func(t *testing.T) {
+	t.Run("dry runs only without -yes", func(t *testing.T) {
 		c := realAccount(t)
-		var stderr lockedBuffer
-		code := run(context.Background(), []string{"serve", "-addr", "127.0.0.1:0", "-endpoint", ecsHangzhou}, io.Discard, &stderr)
-		out := stderr.String()
-		if code != 2 || !strings.HasPrefix(out, "local serve: -endpoint is not on this machine") ||
-			!strings.Contains(out, "  account:       "+accountID) || !strings.Contains(out, "or -yes to act on account "+accountID) ||
-			strings.Contains(out, "custom runtime") {
-			t.Fatalf("exit %d\n%s", code, out)
+		base, stderr := startServe(t, "-endpoint", ecsHangzhou)
+		if out := stderr.String(); !strings.HasPrefix(out, "local serve: -endpoint is not on this machine") ||
+			!strings.Contains(out, "  account:       "+accountID) ||
+			!strings.Contains(out, "  requests:      dry runs only: one that is not a dry run is refused (add -yes to act on account "+accountID+")") {
+			t.Fatalf("stderr:\n%s", out)
 		}
-		if c.emu.Calls("GetCallerIdentity") != 1 || c.emu.Calls("StopInvocation")+c.emu.Calls("DescribeInvocations") != 0 {
-			t.Fatal("serve sent more than GetCallerIdentity")
+		json := map[string]string{"Content-Type": "application/json"}
+		_, a := postTo(t, base+"/invoke", `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76"}`, json)
+		if a["Code"] != "DryRun.Required" || c.emu.Calls("StopInvocation")+c.emu.Calls("DescribeInvocations") != 0 {
+			t.Fatalf("a request that is not a dry run: %v; %d stops, %d reads", a, c.emu.Calls("StopInvocation"), c.emu.Calls("DescribeInvocations"))
+		}
+		status, a := postTo(t, base+"/invoke", `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","DryRun":true}`, json)
+		if status != 200 || a["DryRun"] != true || a["WouldStop"] != true || c.emu.Calls("StopInvocation") != 0 {
+			t.Fatalf("a dry run: %d %v, %d stop calls", status, a, c.emu.Calls("StopInvocation"))
 		}
 	})
 	t.Run("-dry-run", func(t *testing.T) {

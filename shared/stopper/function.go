@@ -83,9 +83,11 @@ type SweepDefaults struct {
 // otherwise.
 func (f *Function) Handle(ctx context.Context, requestID string, req Request) (any, *Error) {
 	if f.DryRunsOnly && !f.dryRun(req.requestedDryRun()) {
-		return nil, &Error{Code: CodeDryRunRequired, Status: http.StatusForbidden,
+		e := &Error{Code: CodeDryRunRequired, Status: http.StatusForbidden,
 			Message: "only dry runs are allowed here, and this request is not one: nothing was read or stopped; " +
 				`send it with "DryRun": true to see what it would stop`}
+		f.logOutcome(ctx, requestID, req.action(), e, f.now())
+		return nil, e
 	}
 	switch {
 	case req.Sweep != nil:
@@ -176,6 +178,17 @@ func (f *Function) dryRun(requested *bool) bool {
 		return *requested
 	}
 	return f.DryRun
+}
+
+// action names what the request asks for.
+func (r Request) action() string {
+	switch {
+	case r.Sweep != nil:
+		return ActionSweep
+	case r.FailFast != nil:
+		return ActionFailFast
+	}
+	return ActionStopInvocation
 }
 
 // requestedDryRun is the DryRun the request itself gives, nil when it says

@@ -167,8 +167,12 @@ func TestDryRunsOnly(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()}}
 			fn := tc.fn
-			fn.API, fn.DryRunsOnly, fn.Log = api, true, slog.New(slog.DiscardHandler)
+			var logs bytes.Buffer
+			fn.API, fn.DryRunsOnly, fn.Log = api, true, slog.New(slog.NewJSONHandler(&logs, nil))
 			_, err := fn.Handle(context.Background(), "r", tc.req)
+			if tc.refused && !strings.Contains(logs.String(), `"code":"DryRun.Required"`) {
+				t.Errorf("the refusal was not logged:\n%s", logs.String())
+			}
 			switch {
 			case tc.refused && (err == nil || err.Code != CodeDryRunRequired || err.Transient):
 				t.Fatalf("err = %+v, want a permanent %s", err, CodeDryRunRequired)
