@@ -29,7 +29,7 @@ var errRefused = errors.New("refused to act on a real account")
 // for an account's API, proxies and private endpoints included.
 func realEndpoint(endpoint string) bool {
 	u, err := url.Parse(endpoint)
-	return err != nil || !sts.Loopback(u.Hostname())
+	return err != nil || !acs.Loopback(u.Hostname())
 }
 
 // defaultSTSEndpoint is the STS endpoint that goes with an ECS endpoint:

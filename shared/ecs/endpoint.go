@@ -3,9 +3,10 @@ package ecs
 import (
 	"errors"
 	"fmt"
-	"net/netip"
 	"net/url"
 	"strings"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
 )
 
 // Endpoint is the base URL calls for regionID go to: the Endpoint option when
@@ -134,22 +135,11 @@ func parseEndpoint(raw string) (string, error) {
 		return "", bad("has a query", "remove it: the call's parameters go in the query")
 	case u.Fragment != "" || strings.Contains(raw, "#"):
 		return "", bad("has a fragment", "remove the #... part")
-	case u.Scheme == "http" && !loopbackHost(u.Hostname()):
+	case u.Scheme == "http" && !acs.Loopback(u.Hostname()):
 		return "", bad("is plain http:// to a host that is not this machine, which would send the signed requests and the STS token in clear",
 			"use https://, or http:// only to an emulator on a loopback address (127.0.0.1, [::1] or localhost)")
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
-}
-
-// loopbackHost: "localhost", 127.0.0.0/8 and ::1 (also written as an
-// IPv4-mapped address or with a zone). Other names are not resolved here:
-// what a name resolves to can change after the check.
-func loopbackHost(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // parseNetwork accepts "public" (or empty) and "vpc", in any case.

@@ -5,6 +5,8 @@ package emulator
 // that asks whose credentials it holds before acting. Calls are signed and
 // verified exactly as ECS calls are.
 
+import "github.com/ecs-stopper/stopper/shared/sts"
+
 const (
 	stsVersion              = "2015-04-01"
 	actionGetCallerIdentity = "GetCallerIdentity"
@@ -13,25 +15,13 @@ const (
 	DefaultAccountId = "1000000000000001"
 )
 
-// callerIdentity is STS's answer about the caller; RoleId is set for STS
-// credentials only.
-type callerIdentity struct {
-	RequestId    string `json:"RequestId"`
-	AccountId    string `json:"AccountId"`
-	UserId       string `json:"UserId"`
-	Arn          string `json:"Arn"`
-	IdentityType string `json:"IdentityType"`
-	PrincipalId  string `json:"PrincipalId"`
-	RoleId       string `json:"RoleId,omitempty"`
-}
-
 // callerIdentity is GetCallerIdentity. The emulator's one key pair is the
 // account's own AccessKey, which the real STS describes as the account's
 // root identity: IdentityType "Account", Arn acs:ram::<account>:root, and
 // the account id as UserId and PrincipalId.
 // https://www.alibabacloud.com/help/en/ram/developer-reference/api-sts-2015-04-01-getcalleridentity
 func (s *Server) callerIdentity(c *call) (any, *apiError) {
-	return callerIdentity{
+	return sts.Identity{
 		RequestId:    c.requestID,
 		AccountId:    s.account,
 		UserId:       s.account,

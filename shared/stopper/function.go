@@ -86,7 +86,7 @@ func (f *Function) Handle(ctx context.Context, requestID string, req Request) (a
 		e := &Error{Code: CodeDryRunRequired, Status: http.StatusForbidden,
 			Message: "only dry runs are allowed here, and this request is not one: nothing was read or stopped; " +
 				`send it with "DryRun": true to see what it would stop`}
-		f.logOutcome(ctx, requestID, req.action(), e, f.now())
+		f.logOutcome(ctx, requestID, req.Action(), e, f.now())
 		return nil, e
 	}
 	switch {
@@ -178,17 +178,6 @@ func (f *Function) dryRun(requested *bool) bool {
 		return *requested
 	}
 	return f.DryRun
-}
-
-// action names what the request asks for.
-func (r Request) action() string {
-	switch {
-	case r.Sweep != nil:
-		return ActionSweep
-	case r.FailFast != nil:
-		return ActionFailFast
-	}
-	return ActionStopInvocation
 }
 
 // requestedDryRun is the DryRun the request itself gives, nil when it says

@@ -20,7 +20,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -243,21 +242,10 @@ func checkEndpoint(raw string) (string, error) {
 		return "", bad("is not an absolute http:// or https:// URL")
 	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", bad("carries user info, a query or a fragment")
-	case u.Scheme == "http" && !Loopback(u.Hostname()):
+	case u.Scheme == "http" && !acs.Loopback(u.Hostname()):
 		return "", bad("is plain http:// to a host that is not this machine")
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
-}
-
-// Loopback reports whether host names this machine: "localhost",
-// 127.0.0.0/8 or ::1. Other names are not resolved: what a name resolves
-// to can change after the check.
-func Loopback(host string) bool {
-	if strings.EqualFold(host, "localhost") {
-		return true
-	}
-	addr, err := netip.ParseAddr(host)
-	return err == nil && addr.Unmap().IsLoopback()
 }
 
 // nonce is 16 random bytes in hex: the API refuses a nonce seen within 15 minutes.
