@@ -93,6 +93,7 @@ var badValues = []badValue{
 	{name: "STOPPER_FAILFAST_MAX_ERRORS", value: "0%"},
 	{name: "STOPPER_FAILFAST_MAX_ERRORS", value: "150%"},
 	{name: "STOPPER_FAILFAST_MAX_ERRORS", value: "three"},
+	{name: "STOPPER_FAILFAST_MAX_ERRORS", value: "16.125%"},
 
 	{name: "STOPPER_SWEEP_CONCURRENCY", value: "0"},
 	{name: "STOPPER_SWEEP_CONCURRENCY", value: "-1"},
@@ -222,6 +223,7 @@ func TestLoadAcceptsValuesAtTheBounds(t *testing.T) {
 		{"STOPPER_SWEEP_MAX_STOPS", "0"},
 		{"STOPPER_FAILFAST_MAX_ERRORS", "1"},
 		{"STOPPER_FAILFAST_MAX_ERRORS", "100%"},
+		{"STOPPER_FAILFAST_MAX_ERRORS", "0.01%"},
 		{"STOPPER_SWEEP_CONCURRENCY", "1"},
 		{"STOPPER_SWEEP_CONCURRENCY", "64"},
 		{"STOPPER_SWEEP_RESERVE", "0s"},

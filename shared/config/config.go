@@ -174,7 +174,7 @@ func (c Config) Validate() error {
 		return refuse("STOPPER_SWEEP_MAX_STOPS", strconv.Itoa(c.SweepMaxStops), "is negative", "give 0 (no limit) or a positive count, such as 100")
 	}
 	if _, err := c.failFastMaxErrors(); err != nil {
-		return refuse("STOPPER_FAILFAST_MAX_ERRORS", c.FailFastMaxErrors, "is neither a count of at least 1 nor a share", "give a count such as 3 or a share such as 10%, or leave it empty to watch only invocations tagged stopper:max-errors")
+		return refuse("STOPPER_FAILFAST_MAX_ERRORS", c.FailFastMaxErrors, "is not a fail-fast threshold", "give "+stopper.ThresholdForm+", or leave it empty to watch only invocations tagged stopper:max-errors")
 	}
 	if c.SweepConcurrency < 1 || c.SweepConcurrency > 64 {
 		return refuse("STOPPER_SWEEP_CONCURRENCY", strconv.Itoa(c.SweepConcurrency), "is not between 1 and 64", "give a whole number in that range, such as 8")

@@ -924,7 +924,7 @@ func FuzzParseThreshold(f *testing.F) {
 			}
 			return
 		}
-		if th.IsZero() || (th.Count > 0) == (th.Percent > 0) || th.Percent > 100 {
+		if th.IsZero() || (th.Count > 0) == (th.Percent > 0) || th.Percent > 100*OnePercent {
 			t.Fatalf("%q parsed as %+v", s, th)
 		}
 		for _, n := range []int{1, 7, 500} {
