@@ -1,6 +1,9 @@
 package trigger
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"strconv"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
@@ -21,7 +24,8 @@ import (
 // optionally instance_id) is a stop request; resolved alerts, and alerts
 // without invoke_id, are ignored. Members other than version and alerts
 // are read by nobody and left alone (Alertmanager adds some in new
-// versions, e.g. routeLabels in v0.34).
+// versions, e.g. routeLabels in v0.34), but for truncatedAlerts, which is
+// logged.
 
 // Labels an alert names its invocation with.
 const (
@@ -46,6 +50,22 @@ func alertmanagerItems(fields map[string][]byte) ([]stopper.Item, *stopper.Error
 		return nil, stopper.Invalid("version", "%s is not an Alertmanager webhook version this function reads (\"4\")", strconv.Quote(truncate(string(got))))
 	}
 	return arrayItems(fields["alerts"], "an Alertmanager payload's alerts", alertItem)
+}
+
+// logTruncatedAlerts logs, as one warning, the alerts a receiver's
+// max_alerts left out of this notification. Alertmanager sorts a group's
+// alerts by labels (job, instance, then the rest) and sends the first
+// max_alerts (notify/webhook/webhook.go truncateAlerts, types.AlertSlice in
+// github.com/prometheus/alertmanager), so the others come in a later
+// notification, once alerts ahead of them resolve and leave the group.
+func (h *Handler) logTruncatedAlerts(ctx context.Context, requestID string, fields map[string][]byte) {
+	n, err := strconv.ParseUint(string(fields["truncatedAlerts"]), 10, 64)
+	if err != nil || n == 0 {
+		return
+	}
+	h.logger().LogAttrs(ctx, slog.LevelWarn,
+		fmt.Sprintf("alertmanager left %d alerts out of this notification (max_alerts): they arrive in later notifications, once alerts ahead of them resolve; raise max_alerts to receive them at once", n),
+		slog.String("request_id", requestID), slog.Uint64("truncated_alerts", n))
 }
 
 // alertItem is one alert's request, or why there is none.

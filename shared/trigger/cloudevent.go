@@ -10,22 +10,29 @@ import (
 // Alibaba EventBridge events (CloudEvents 1.0). Cloud Assistant publishes
 // ecs:CloudAssistant:TaskCompleted (source acs.ecs) each time an instance's
 // run of an invocation ends; the function's fail-fast reads them. The
-// envelope and data, from the ECS guide "Use EventBridge and Cloud Monitor
-// to subscribe to Cloud Assistant events" (help.aliyun.com, ecs/user-guide/
-// subscribe-to-cloud-assistant-events, its event-pattern sample):
+// envelope and data, from the example on "Use EventBridge and Cloud Monitor
+// to subscribe to Cloud Assistant events"
+// (https://www.alibabacloud.com/help/zh/ecs/user-guide/subscribe-to-cloud-assistant-events):
 //
 //	{"id": "...", "source": "acs.ecs", "specversion": "1.0", "subject": "acs.ecs:cn-hangzhou:<account>:215672",
 //	 "time": "...", "type": "ecs:CloudAssistant:TaskCompleted", "aliyunaccountid": "...",
 //	 "aliyunpublishtime": "...", "aliyuneventbusname": "default", "aliyunregionid": "cn-hangzhou",
 //	 "aliyunpublishaddr": "...", "data": {"commandId": "c-...", "commandName": "...", "exitCode": "0",
-//	 "finishTime": "...", "instanceId": "i-...", "invocationStatus": "Success", "invokeId": "t-...", ...}}
+//	 "finishTime": "...", "instanceId": "i-...", "invocationStatus": "Success", "invokeId": "t-...",
+//	 "ownerId": "...", "playerUid": "...", "repeatMode": "Once", "repeats": "1", "startTime": "...",
+//	 "errorCode": "0", "errorDesc": ""}}
 //
-// Every data value is a string. FC's EventBridge trigger for Alibaba Cloud
-// service events runs the function once per event (FC 3.0 guide "Configure
-// event triggers for Alibaba Cloud services"); event-streaming triggers
-// push JSON arrays of events (RunOptions mode "event-streaming"), which are
-// handled event by event. The same bodies arrive over HTTP from an
-// EventBridge HTTP target pointed at the webhook URL.
+// Every data value is a string. Only invokeId, instanceId and
+// invocationStatus are read: the example is a success, and what errorCode
+// and errorDesc hold for a failed run is not documented.
+//
+// FC's EventBridge trigger for Alibaba Cloud service events runs the
+// function once per event (FC 3.0 guide "Configure event triggers for
+// Alibaba Cloud services"): acs.ecs events never arrive batched there. A
+// JSON array of events, as triggers in event-streaming mode push (RunOptions
+// batch windows, for queue and stream sources) or any sender that batches
+// events, is still read, event by event. The same bodies arrive over HTTP
+// from an EventBridge HTTP target pointed at the webhook URL.
 
 // The event type fail-fast reads, and its source.
 const (

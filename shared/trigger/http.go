@@ -72,6 +72,7 @@ func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, 
 			if err != nil {
 				return h.refuse(ctx, requestID, kind, err)
 			}
+			h.logTruncatedAlerts(ctx, requestID, fields)
 			return h.batch(ctx, requestID, "alertmanager", items)
 		}
 	}
