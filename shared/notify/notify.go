@@ -7,8 +7,10 @@
 //
 // A stop may kill someone's running job; the people who run the fleet read
 // chat, not logs. Notifications are best effort: bounded by a short timeout
-// and the request's deadline, retried at most once, and their failure is the
-// caller's log line, never the request's failure.
+// and the request's deadline, retried at most once, held within the chat
+// service's rate limit (ratelimit.go), and their failure is the caller's
+// log line, never the request's failure. Outside text in them is escaped
+// for the format (escape.go).
 package notify
 
 import (
