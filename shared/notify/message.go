@@ -18,13 +18,17 @@ import (
 // its limit, that nothing was stopped and what to do. A dry run's selection
 // is told apart: the title starts "Dry run:", and its counts say what would
 // be stopped, cancelled and possibly killed, never what was. Every text that comes
-// from outside (command names and API messages) is redacted of the
-// notifier's own secrets, stripped of control characters and capped; lists
-// are capped (the first maxStops stops, then "and N more").
+// from outside (command names, tag values, request fields, API messages) is
+// redacted of the notifier's own secrets, stripped of control characters
+// and capped here, then escaped for the format's markup where it is placed
+// (escape.go); lists are capped (the first maxStops stops, then "and N
+// more").
 //
 // Every title carries "ecs-stopper": DingTalk and Lark robots secured by
 // keyword only post messages containing one of their keywords, and this is
-// the keyword the README tells operators to set.
+// the keyword the README tells operators to set. DingTalk's markdown text
+// and Slack's fallback start with the title; Lark's first paragraph starts
+// with it too, as its title may not be searched.
 
 const (
 	maxStops    = 20
@@ -53,6 +57,9 @@ type summary struct {
 	WouldPending int
 	WouldRunning int
 	Matched      string // "cn-hangzhou 2, cn-shanghai 1", for sweeps
+	// Notice says how many notifications the rate limit suppressed before
+	// this one (own words, no outside text).
+	Notice string
 }
 
 type stopLine struct {

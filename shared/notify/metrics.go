@@ -25,7 +25,7 @@ const DefaultNamespace = "ecs-stopper"
 // stdout: CloudWatch Logs turns them into metrics without an agent or an
 // API call). It implements stopper.Metrics.
 //
-// The format (integrations.md §5; awsdocs/amazon-cloudwatch-user-guide
+// The format (docs/reference/aws-lambda.md; awsdocs/amazon-cloudwatch-user-guide
 // CloudWatch_Embedded_Metric_Format_Specification.md): one JSON object per
 // line whose _aws member holds Timestamp (epoch ms) and CloudWatchMetrics
 // directives {Namespace, Dimensions: [[keys]], Metrics: [{Name, Unit}]},

@@ -22,7 +22,7 @@ var (
 
 // EMF lines are JSON objects, one per line: the totals dimensioned by
 // Action, then one line per region dimensioned by Action and Region, every
-// dimension key and metric name a root member (integrations.md §5).
+// dimension key and metric name a root member (docs/reference/aws-lambda.md).
 func TestEMF(t *testing.T) {
 	refused := stopper.NewReport("fc-timer", "req-9", nil, &stopper.Error{Code: stopper.CodeSweepLimitExceeded, Message: "over the limit"})
 	for _, tc := range []struct {

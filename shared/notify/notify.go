@@ -7,8 +7,10 @@
 //
 // A stop may kill someone's running job; the people who run the fleet read
 // chat, not logs. Notifications are best effort: bounded by a short timeout
-// and the request's deadline, retried at most once, and their failure is the
-// caller's log line, never the request's failure.
+// and the request's deadline, retried at most once, held within the chat
+// service's rate limit (ratelimit.go), and their failure is the caller's
+// log line, never the request's failure. Outside text in them is escaped
+// for the format (escape.go).
 package notify
 
 import (
@@ -45,7 +47,8 @@ type Options struct {
 	// Client sends the messages; nil: a client that never follows redirects.
 	Client *http.Client
 	Log    *slog.Logger
-	// Now is the clock the signatures' timestamps come from (default time.Now).
+	// Now is the clock the signatures' timestamps and the rate limit's
+	// bucket go by (default time.Now).
 	Now func() time.Time
 }
 
@@ -60,6 +63,9 @@ type Notifier struct {
 	log     *slog.Logger
 	now     func() time.Time
 	redact  redactor
+	// bucket holds the service's rate limit for every request the process
+	// serves: the Notifier is built once per instance.
+	bucket *bucket
 }
 
 // New checks the options and returns a Notifier. Its errors name the setting
@@ -107,7 +113,7 @@ func New(o Options) (*Notifier, error) {
 		return nil, fmt.Errorf("notification timeout %s must be positive (0: the default %s)", o.Timeout, DefaultTimeout)
 	}
 	n := &Notifier{url: u, format: format, secret: o.Secret, timeout: o.Timeout, client: o.Client,
-		log: o.Log, now: o.Now, redact: rd}
+		log: o.Log, now: o.Now, redact: rd, bucket: newBucket(rateLimits[format])}
 	if n.timeout == 0 {
 		n.timeout = DefaultTimeout
 	}
@@ -135,7 +141,7 @@ func (n *Notifier) String() string { return n.format + " " + n.redact.url }
 func (n *Notifier) Format() string { return n.format }
 
 // serviceOf infers the format from the webhook's host. The hosts are the
-// services' documented webhook hosts (integrations.md §4: DingTalk
+// services' documented webhook hosts (docs/reference/chat-services.md: DingTalk
 // oapi.dingtalk.com, and oapi.dingtalk.io in the international docs; Feishu
 // open.feishu.cn, Lark open.larksuite.com; Slack hooks.slack.com).
 func serviceOf(host string) string {
@@ -207,7 +213,7 @@ func checkSecret(secret, format string) error {
 	// DingTalk's docs describe the secret as "the string starting with SEC
 	// shown under 加签 (Additional Signature) in the robot's security
 	// settings" (help.dingtalk.io/open/dingstart/customize-robot-security-settings;
-	// integrations.md §4.1). Anything else cannot sign for it (answer 310000
+	// docs/reference/chat-services.md). Anything else cannot sign for it (answer 310000
 	// "sign not match" at the first stop); most often it is the access_token.
 	if format == FormatDingTalk && !strings.HasPrefix(secret, "SEC") {
 		return errors.New("STOPPER_NOTIFY_SECRET does not start with SEC: use the secret shown under Additional Signature (加签) in the DingTalk robot's security settings, not the access_token")

@@ -13,10 +13,13 @@ const redacted = acs.Redacted
 // A webhook URL is a credential: whoever has it can post to the group.
 // DingTalk's access_token query, Lark's hook token (the path's last
 // segment) and Slack's /services/T…/B…/… path are the secrets; a JSON
-// receiver's path, query values, user info and fragment may be. The
-// redactor shows the URL without them, and removes them (and
-// STOPPER_NOTIFY_SECRET) from any text that might echo them: errors, logs,
-// the services' own error messages, and the messages themselves.
+// receiver's user info, fragment, token-like path segments and
+// credential-like query values may be. The redactor shows the URL without them (and without any query
+// value), and removes them (and STOPPER_NOTIFY_SECRET) from any text that
+// might echo them: errors, logs, the services' own error messages, and the
+// messages themselves. A plain query value or path segment (async=false,
+// region=cn-hangzhou, /hooks/) is not a secret: removing it from text would
+// garble the very messages that mention it.
 type redactor struct {
 	url    string // the URL as shown in errors and logs
 	values acs.Redactor
@@ -53,11 +56,17 @@ func newRedactor(u *url.URL, service, secret string) redactor {
 		out += "/services/" + redacted
 	default:
 		if path != "" && path != "/" {
-			secrets = append(secrets, strings.TrimPrefix(u.Path, "/"), strings.TrimPrefix(path, "/"))
+			// A relay's /hook/7c1e0d2a-… is a token; /hooks/ecs-stopper is
+			// words, which stay readable in texts that mention them.
+			secretPath := false
 			for _, seg := range strings.Split(u.Path, "/") {
-				if tokenLike(seg) {
+				if seg != "" && !plainValue(seg) {
 					secrets = append(secrets, seg)
+					secretPath = true
 				}
+			}
+			if secretPath {
+				secrets = append(secrets, strings.TrimPrefix(u.Path, "/"), strings.TrimPrefix(path, "/"))
 			}
 			out += "/" + redacted
 		} else {
@@ -66,16 +75,24 @@ func newRedactor(u *url.URL, service, secret string) redactor {
 	}
 	if u.RawQuery != "" {
 		var keys []string
+		secretQuery := false
 		for k, vs := range u.Query() {
 			keys = append(keys, k)
-			secrets = append(secrets, vs...)
+			for _, v := range vs {
+				if credentialKey(k) || !plainValue(v) {
+					secrets = append(secrets, v)
+					secretQuery = true
+				}
+			}
 		}
 		slices.Sort(keys)
 		for i, k := range keys {
 			keys[i] = url.QueryEscape(k) + "=" + redacted
 		}
 		out += "?" + strings.Join(keys, "&")
-		secrets = append(secrets, u.RawQuery)
+		if secretQuery {
+			secrets = append(secrets, u.RawQuery)
+		}
 	}
 	if u.Fragment != "" {
 		secrets = append(secrets, u.Fragment)
@@ -88,11 +105,47 @@ func newRedactor(u *url.URL, service, secret string) redactor {
 	return redactor{url: out, values: acs.NewRedactor(slices.DeleteFunc(secrets, func(s string) bool { return len(s) < minSecret })...)}
 }
 
-// tokenLike tells a path segment that may be a token (a relay's
-// /hook/7c1e0d2a-…) from a word (/hooks/, /services/), which stays readable
-// in texts that mention it.
-func tokenLike(seg string) bool {
-	return len(seg) >= 16 || len(seg) >= 8 && strings.ContainsAny(seg, "0123456789")
+// credentialKey tells a query parameter whose name says it carries a
+// credential (access_token, key, sig, X-Amz-Signature, auth, password…):
+// its value is a secret whatever it looks like.
+func credentialKey(k string) bool {
+	k = strings.ToLower(k)
+	for _, w := range []string{"token", "key", "secret", "sig", "auth", "pass", "pwd", "credential", "session", "ticket", "code", "hmac", "hash", "nonce", "jwt", "bearer"} {
+		if strings.Contains(k, w) {
+			return true
+		}
+	}
+	return false
+}
+
+// plainValue tells a query value or path segment that reads as a setting
+// or a name (false, 30, cn-hangzhou, ap-southeast-1, json, 2h0m0s,
+// ecs-stopper) from one that may be a token: words and numbers joined by
+// '-', '_' or '.', none of them long, no run of 8 or more mixing letters
+// and digits (a7f3c9e1…, a UUID), and no other character (Base64's +/=,
+// percent escapes). What is not plain is treated as a secret.
+func plainValue(v string) bool {
+	if v == "" || len(v) > 40 {
+		return false
+	}
+	for _, seg := range strings.FieldsFunc(v, func(r rune) bool { return r == '-' || r == '_' || r == '.' }) {
+		letters, digits := 0, 0
+		for _, r := range seg {
+			switch {
+			case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+				letters++
+			case r >= '0' && r <= '9':
+				digits++
+			default:
+				return false
+			}
+		}
+		switch {
+		case digits == 0 && letters > 16, letters == 0 && digits > 13, letters > 0 && digits > 0 && len(seg) >= 8:
+			return false
+		}
+	}
+	return true
 }
 
 // Text removes every secret from s.

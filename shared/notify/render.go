@@ -16,7 +16,7 @@ import (
 //     (reported in github.com/Le0nsec/SecCrawler/issues/12 and
 //     github.com/feiyu563/PrometheusAlert/issues/318; older answers said
 //     101002 "message is too long": timonwong/prometheus-webhook-dingtalk#30).
-//   - Lark: the request body must not exceed 20 KB (integrations.md §4.2;
+//   - Lark: the request body must not exceed 20 KB (docs/reference/chat-services.md;
 //     error 9499 Bad Request otherwise).
 //   - Slack: a section block's text is at most 3000 characters, a header's
 //     150, a message at most 50 blocks (Block Kit reference,
@@ -35,11 +35,13 @@ const (
 	slackMaxFallback  = 500
 )
 
-// style is how a format marks up the message's parts.
+// style is how a format marks up the message's parts. Outside text goes
+// through code or text, which escape it for the format; the message's own
+// words (counts, labels) are written as they are, and bold wraps them.
 type style struct {
-	code func(string) string // ids, names, codes, rules
-	bold func(string) string
-	text func(string) string // free text
+	code func(string) string // outside ids, names, codes, rules
+	text func(string) string // outside free text
+	bold func(string) string // own words
 }
 
 // part is a paragraph, or a list of items.
@@ -56,7 +58,8 @@ type shown struct{ stops, wouldStops, failures int }
 func all(s summary) shown { return shown{len(s.Stops), len(s.WouldStops), len(s.Failures)} }
 
 // compose lays the summary out, with at most n.stops stops, n.wouldStops
-// dry-run selections and n.failures failures.
+// dry-run selections and n.failures failures. The request line comes
+// first, then the notice of suppressed notifications, if any.
 func compose(s summary, st style, n shown) []part {
 	var parts []part
 	para := func(line string) {
@@ -66,68 +69,69 @@ func compose(s summary, st style, n shown) []part {
 	}
 	h := st.bold(st.text(s.Action))
 	if s.Action == "" {
-		h = st.text("Request")
+		h = "Request"
 	}
 	if s.Trigger != "" {
-		h += st.text(" (trigger ") + st.code(s.Trigger) + st.text(")")
+		h += " (trigger " + st.code(s.Trigger) + ")"
 	}
 	if s.RequestId != "" {
-		h += st.text(", request ") + st.code(s.RequestId)
+		h += ", request " + st.code(s.RequestId)
 	}
 	para(h)
+	para(s.Notice)
 	if s.RefusedCode != "" || s.RefusedMessage != "" {
-		para(st.bold(st.text("Nothing was stopped.")) + " " + st.code(s.RefusedCode) + st.text(": "+s.RefusedMessage))
+		para(st.bold("Nothing was stopped.") + " " + st.code(s.RefusedCode) + ": " + st.text(s.RefusedMessage))
 	}
 	stops := func(lines []stopLine, n int) {
 		var items []string
 		for _, l := range lines[:n] {
 			item := st.code(l.InvokeId)
 			if l.CommandName != "" {
-				item += st.text(" (") + st.code(l.CommandName) + st.text(")")
+				item += " (" + st.code(l.CommandName) + ")"
 			}
 			if l.RegionId != "" {
-				item += st.text(" in ") + st.code(l.RegionId)
+				item += " in " + st.code(l.RegionId)
 			}
-			item += st.text(": " + l.counts())
+			item += ": " + l.counts()
 			if l.Why != "" {
-				item += st.text("; why: ") + st.code(l.Why)
+				item += "; why: " + st.code(l.Why)
 			}
 			items = append(items, item)
 		}
 		if rest := len(lines) - n; rest > 0 {
-			items = append(items, st.text(more(rest, "invocations")))
+			items = append(items, more(rest, "invocations"))
 		}
 		parts = append(parts, part{list: true, lines: items})
 	}
 	if len(s.Stops) > 0 {
-		para(st.text(fmt.Sprintf("Instances: %d pending (cancelled), %d running (possibly killed)", s.Pending, s.Running)))
+		para(fmt.Sprintf("Instances: %d pending (cancelled), %d running (possibly killed)", s.Pending, s.Running))
 		stops(s.Stops, n.stops)
 	}
 	if len(s.WouldStops) > 0 {
-		para(st.bold(st.text("Dry run.")) + " " + st.text(fmt.Sprintf("Instances: %d pending (would cancel), %d running (would possibly kill)", s.WouldPending, s.WouldRunning)))
+		para(st.bold("Dry run.") + " " + fmt.Sprintf("Instances: %d pending (would cancel), %d running (would possibly kill)", s.WouldPending, s.WouldRunning))
 		stops(s.WouldStops, n.wouldStops)
 	}
 	if len(s.Failures) > 0 {
-		para(st.bold(st.text(fmt.Sprintf("Failed (%d)", len(s.Failures)))))
+		para(st.bold(fmt.Sprintf("Failed (%d)", len(s.Failures))))
 		var items []string
 		for _, f := range s.Failures[:n.failures] {
 			item := ""
 			if f.Where != "" {
-				item = st.code(f.Where) + st.text(": ")
+				item = st.code(f.Where) + ": "
 			}
 			item += st.code(f.Code)
 			if f.Message != "" {
-				item += st.text(" " + f.Message)
+				item += " " + st.text(f.Message)
 			}
 			items = append(items, item)
 		}
 		if rest := len(s.Failures) - n.failures; rest > 0 {
-			items = append(items, st.text(more(rest, "failures")))
+			items = append(items, more(rest, "failures"))
 		}
 		parts = append(parts, part{list: true, lines: items})
 	}
 	if s.Matched != "" {
-		para(st.text("Matched: " + s.Matched))
+		para("Matched: " + st.text(s.Matched))
 	}
 	return parts
 }
@@ -167,8 +171,10 @@ func marshal(v any) ([]byte, error) {
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
-// DingTalk: a markdown message (integrations.md §4.1). Outside text sits in
-// code spans, with backticks turned into quotes so that it cannot close them.
+// DingTalk: a markdown message (docs/reference/chat-services.md). Outside
+// identifiers sit in code spans; all outside text is escaped
+// (dingTalkMarkup), code spans included, since DingTalk documents no code
+// span.
 
 type dingTalkMessage struct {
 	MsgType  string           `json:"msgtype"`
@@ -181,16 +187,14 @@ type dingTalkMarkdown struct {
 }
 
 var dingTalkStyle = style{
-	code: markdownCode,
+	code: func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "`" + dingTalkMarkup.escape(s) + "`"
+	},
+	text: dingTalkMarkup.escape,
 	bold: func(s string) string { return "**" + s + "**" },
-	text: func(s string) string { return s },
-}
-
-func markdownCode(s string) string {
-	if s == "" {
-		return ""
-	}
-	return "`" + strings.ReplaceAll(s, "`", "'") + "`"
 }
 
 func renderDingTalk(s summary) ([]byte, error) {
@@ -212,9 +216,12 @@ func renderDingTalk(s summary) ([]byte, error) {
 	})
 }
 
-// Lark: a rich text ("post") message, one paragraph per line, plain text
-// (no markup to escape). integrations.md §4.2; the body shape follows the
-// official guide's post example (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot).
+// Lark: a rich text ("post") message, one paragraph per line, each a
+// single "text" element: no "a", "at" or "img" element is ever made, so
+// outside text cannot become a link, mention or image. The body shape
+// follows the official guide's post example
+// (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot). The first
+// paragraph starts with "ecs-stopper", for bots secured by keyword.
 
 type larkMessage struct {
 	Timestamp string      `json:"timestamp,omitempty"`
@@ -237,11 +244,16 @@ type larkTextNode struct {
 	Text string `json:"text"`
 }
 
-var plainStyle = style{
-	code: func(s string) string { return s },
-	bold: func(s string) string { return s },
-	text: func(s string) string { return s },
-}
+func same(s string) string { return s }
+
+// plainStyle is plain text for a terminal (Text): clean is all it needs.
+var plainStyle = style{code: same, text: same, bold: same}
+
+var larkStyle = style{code: larkMarkup.escape, text: larkMarkup.escape, bold: same}
+
+// larkKeyword starts the first paragraph: a keyword-secured bot may not
+// look for its keyword in the title.
+const larkKeyword = "ecs-stopper: "
 
 // renderLark returns the message without its signature (added per attempt).
 func renderLark(s summary, signed bool) (larkMessage, error) {
@@ -252,10 +264,13 @@ func renderLark(s summary, signed bool) (larkMessage, error) {
 	var m larkMessage
 	_, err := fit(s, func(s summary, n shown) ([]byte, bool) {
 		var paras [][]larkTextNode
-		for _, p := range compose(s, plainStyle, n) {
+		for i, p := range compose(s, larkStyle, n) {
 			for _, l := range p.lines {
 				if p.list {
 					l = "• " + l
+				}
+				if i == 0 {
+					l = larkKeyword + l
 				}
 				paras = append(paras, []larkTextNode{{Tag: "text", Text: l}})
 			}
@@ -268,8 +283,8 @@ func renderLark(s summary, signed bool) (larkMessage, error) {
 	return m, err
 }
 
-// Slack: blocks with a plain text fallback (integrations.md §4.3). mrkdwn
-// text escapes &, < and > and nothing else (api.slack.com/reference/surfaces/formatting#escaping).
+// Slack: blocks with a fallback text (docs/reference/chat-services.md),
+// both mrkdwn: outside text is escaped (slackMarkup) in both.
 
 type slackMessage struct {
 	Text   string       `json:"text"`
@@ -286,22 +301,23 @@ type slackText struct {
 	Text string `json:"text"`
 }
 
-var slackEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;")
-
 var slackStyle = style{
 	code: func(s string) string {
 		if s == "" {
 			return ""
 		}
-		return "`" + slackEscaper.Replace(strings.ReplaceAll(s, "`", "'")) + "`"
+		return "`" + slackMarkup.escape(s) + "`"
 	},
+	text: slackMarkup.escape,
 	bold: func(s string) string { return "*" + s + "*" },
-	text: slackEscaper.Replace,
 }
+
+// slackFallbackStyle is the fallback's: escaped, without markup.
+var slackFallbackStyle = style{code: slackMarkup.escape, text: slackMarkup.escape, bold: same}
 
 func renderSlack(s summary) ([]byte, error) {
 	return fit(s, func(s summary, n shown) ([]byte, bool) {
-		m := slackMessage{Text: clipUTF16(slackEscaper.Replace(s.Title+". "+plainHeader(s)), slackMaxFallback),
+		m := slackMessage{Text: clipUTF16(s.Title+". "+compose(s, slackFallbackStyle, shown{})[0].lines[0], slackMaxFallback),
 			Blocks: []slackBlock{{Type: "header", Text: slackText{Type: "plain_text", Text: clipUTF16(s.Title, slackMaxHeader)}}}}
 		total := utf16Len(m.Blocks[0].Text.Text)
 		section := func(text string) {
@@ -339,10 +355,6 @@ func renderSlack(s summary) ([]byte, error) {
 		return body, err == nil && len(m.Blocks) <= slackMaxBlocks && total <= slackMaxBlockText
 	})
 }
-
-// plainHeader is the request line in plain text, for fallbacks (compose
-// always starts with it).
-func plainHeader(s summary) string { return compose(s, plainStyle, shown{})[0].lines[0] }
 
 func utf16Len(s string) int {
 	n := 0

@@ -34,7 +34,7 @@ func render(t testing.TB, o Options, r stopper.Report) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	build, err := n.payload(r)
+	build, err := n.payload(r, 0, time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}

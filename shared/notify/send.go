@@ -35,10 +35,14 @@ const (
 // Notify posts one message about the report. Only reports with something to
 // tell (something was stopped, a sweep was refused by its limit, or a dry
 // run selected something: the function passes those on only with
-// STOPPER_NOTIFY_DRY_RUN) are sent; the others return nil at once. It retries at most once (a
-// connection error, a 5xx or a 429, after the answer's Retry-After when that
-// fits), all within the notifier's timeout and ctx's deadline less a margin,
-// and returns what failed, redacted. It never panics.
+// STOPPER_NOTIFY_DRY_RUN) are sent; the others return nil at once. A
+// message over the service's rate limit (ratelimit.go) is not sent: the
+// error says so and what it would have said, and the next message sent
+// tells how many were suppressed. It retries at most once (a connection
+// error, a 5xx or a 429, after the answer's Retry-After when that fits, and
+// when the rate limit has room), all within the notifier's timeout and
+// ctx's deadline less a margin, and returns what failed, redacted. It never
+// panics.
 func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 	if n == nil {
 		return nil // notifications off
@@ -51,10 +55,6 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 	if !r.Worth(true) {
 		return nil
 	}
-	build, err := n.payload(r)
-	if err != nil {
-		return n.fail("not sent: %v", err)
-	}
 	budget := n.timeout
 	if dl, ok := ctx.Deadline(); ok {
 		if left := time.Until(dl) - deadlineMargin; left < budget {
@@ -66,6 +66,27 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, budget)
 	defer cancel()
+	now := n.now()
+	wait, ok := n.bucket.take(now, min(maxRateWait, budget-minAttempt))
+	if !ok {
+		count, since := n.bucket.suppress(now)
+		return n.fail("suppressed by the rate limit of %s (%s): %d not sent since %s; it would have said %q",
+			serviceName(n.format), n.bucket.limit.said, count, since.UTC().Format(time.RFC3339), summarize(r, n.redact).Title)
+	}
+	if wait > 0 && !sleep(ctx, wait) {
+		return n.fail("not sent: no time left after waiting %s for the rate limit of %s", wait.Round(time.Millisecond), serviceName(n.format))
+	}
+	untold, since := n.bucket.untold()
+	sent := false
+	defer func() {
+		if !sent {
+			n.bucket.retell(untold, since) // the next message tells them
+		}
+	}()
+	build, err := n.payload(r, untold, since)
+	if err != nil {
+		return n.fail("not sent: %v", err)
+	}
 	for attempt := 1; ; attempt++ {
 		target, body, err := build(n.now())
 		if err != nil {
@@ -73,8 +94,13 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 		}
 		a := n.post(ctx, target, body, budget)
 		if a == nil {
-			n.log.LogAttrs(ctx, slog.LevelInfo, "notification sent", slog.String("request_id", r.RequestId),
-				slog.String("format", n.format), slog.String("url", n.redact.url), slog.Int("attempts", attempt))
+			sent = true
+			attrs := []slog.Attr{slog.String("request_id", r.RequestId), slog.String("format", n.format),
+				slog.String("url", n.redact.url), slog.Int("attempts", attempt)}
+			if untold > 0 {
+				attrs = append(attrs, slog.Int("suppressed_before", untold))
+			}
+			n.log.LogAttrs(ctx, slog.LevelInfo, "notification sent", attrs...)
 			return nil
 		}
 		if attempt == 2 || !a.retry {
@@ -94,13 +120,25 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 		n.log.LogAttrs(ctx, slog.LevelWarn, "notification retry", slog.String("request_id", r.RequestId),
 			slog.String("format", n.format), slog.String("url", n.redact.url), slog.String("error", a.msg),
 			slog.Duration("wait", wait))
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if !sleep(ctx, wait) {
 			return n.fail("%s; no time left to retry", a.msg)
-		case <-t.C:
 		}
+		// The retry is one more message to the service's count.
+		if _, ok := n.bucket.take(n.now(), 0); !ok {
+			return n.fail("%s; not retried: over the rate limit of %s (%s)", a.msg, serviceName(n.format), n.bucket.limit.said)
+		}
+	}
+}
+
+// sleep waits d, or less when ctx ends first (false then).
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
 	}
 }
 
@@ -110,29 +148,43 @@ func (n *Notifier) fail(format string, args ...any) error {
 	return errors.New(n.redact.Text(fmt.Sprintf("notification (%s) to %s: %s", n.format, n.redact.url, fmt.Sprintf(format, args...))))
 }
 
-// payload renders the message once; the returned function signs it for an
-// attempt at the given time (a new timestamp each attempt).
-func (n *Notifier) payload(r stopper.Report) (func(now time.Time) (target string, body []byte, err error), error) {
+// payload renders the message once, telling of the untold notifications
+// the rate limit suppressed since then; the returned function signs it for
+// an attempt at the given time (a new timestamp each attempt).
+func (n *Notifier) payload(r stopper.Report, untold int, since time.Time) (func(now time.Time) (target string, body []byte, err error), error) {
 	u := *n.url
 	u.Fragment, u.RawFragment = "", ""
 	target := u.String()
 	fixed := func(body []byte) func(time.Time) (string, []byte, error) {
 		return func(time.Time) (string, []byte, error) { return target, body, nil }
 	}
+	notice := ""
+	if untold > 0 {
+		notice = suppressionNotice(untold, since, serviceName(n.format), n.bucket.limit)
+	}
+	summary := func() summary {
+		s := summarize(r, n.redact)
+		s.Notice = notice
+		return s
+	}
 	switch n.format {
 	case FormatJSON:
 		if r.Answer == nil {
 			return nil, errors.New("the report carries no answer to post")
 		}
-		body, err := marshal(r.Answer)
-		if err != nil {
-			return nil, fmt.Errorf("the answer is not JSON: %v", err)
+		var suppressed *suppressedMember
+		if untold > 0 {
+			suppressed = &suppressedMember{Count: untold, Since: since.UTC().Format(time.RFC3339), Message: notice}
 		}
 		// The answer is the caller's already; it may still quote an API
 		// message echoing the notifier's own secrets.
-		return fixed([]byte(n.redact.Text(string(body)))), nil
+		body, err := jsonBody(r.Answer, n.redact, suppressed)
+		if err != nil {
+			return nil, fmt.Errorf("the answer is not JSON: %v", err)
+		}
+		return fixed(body), nil
 	case FormatDingTalk:
-		body, err := renderDingTalk(summarize(r, n.redact))
+		body, err := renderDingTalk(summary())
 		if err != nil || n.secret == "" {
 			return fixed(body), err
 		}
@@ -140,7 +192,7 @@ func (n *Notifier) payload(r stopper.Report) (func(now time.Time) (target string
 			return dingTalkSignedURL(target, n.secret, now), body, nil
 		}, nil
 	case FormatLark:
-		m, err := renderLark(summarize(r, n.redact), n.secret != "")
+		m, err := renderLark(summary(), n.secret != "")
 		if err != nil {
 			return nil, err
 		}
@@ -152,7 +204,7 @@ func (n *Notifier) payload(r stopper.Report) (func(now time.Time) (target string
 			return target, body, err
 		}, nil
 	case FormatSlack:
-		body, err := renderSlack(summarize(r, n.redact))
+		body, err := renderSlack(summary())
 		return fixed(body), err
 	}
 	return nil, fmt.Errorf("unknown format %q", n.format)
@@ -204,7 +256,8 @@ func unwrapURLError(err error) error {
 
 // check reads the service's answer: "" when the message was accepted.
 // DingTalk answers {"errcode":0,...}, Lark {"code":0,...} (legacy
-// "StatusCode"), Slack HTTP 200 with the body "ok" (integrations.md §4);
+// "StatusCode"), Slack HTTP 200 with the body "ok"
+// (docs/reference/chat-services.md);
 // a JSON receiver any 2xx.
 func (n *Notifier) check(resp *http.Response, answer []byte) string {
 	switch n.format {
@@ -285,13 +338,13 @@ func retryAfter(h string, now time.Time) time.Duration {
 	return 0
 }
 
-// Hints name the setting behind a service's refusal. Codes:
-// integrations.md §4 (DingTalk 310000 with "keywords not in content",
+// Hints name the setting behind a service's refusal. Codes
+// (docs/reference/chat-services.md): DingTalk 310000 with "keywords not in content",
 // "invalid timestamp", "sign not match" or "ip X not in whitelist"; 130101
 // "send too fast", 20 messages a minute then a 10-minute pause; 460101 too
 // long. Lark 19021 signature, 19022 IP, 19024 keyword, 11232 throttled,
 // 9499 bad request. Slack 403 action_prohibited, 404 channel_not_found,
-// 410 channel_is_archived, 429 rate limited).
+// 410 channel_is_archived, 429 rate limited.
 
 func dingTalkHint(code int) string {
 	switch code {

@@ -20,7 +20,7 @@ import (
 // robot security settings), help.dingtalk.io/open/dingstart/customize-robot-security-settings
 // and its copies, e.g. apifox.com/apidoc/docs-site/467052/doc-3550006,
 // whose Java and Python samples key the HMAC with the secret;
-// integrations.md §4.1.
+// docs/reference/chat-services.md.
 func dingTalkSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.UnixMilli(), 10)
 	mac := hmac.New(sha256.New, []byte(secret))
@@ -48,7 +48,7 @@ func dingTalkSignedURL(webhook, secret string, now time.Time) string {
 // data and whose request example carries "timestamp": "1599360473" as a
 // string; third-party copies with the same code (github.com/3vilive/larkbot
 // signature.go, github.com/electricbubble/feishu-bot-api api.go genSign);
-// integrations.md §4.2.
+// docs/reference/chat-services.md.
 func larkSign(secret string, now time.Time) (timestamp, sign string) {
 	timestamp = strconv.FormatInt(now.Unix(), 10)
 	mac := hmac.New(sha256.New, []byte(timestamp+"\n"+secret))
