@@ -39,8 +39,8 @@ func (h *Handler) eventWebhook(ctx context.Context, requestID string, kind Kind,
 	return h.webhookBody(ctx, requestID, kind, r.body)
 }
 
-// admit runs the checks every webhook passes that its headers decide, in
-// DESIGN's order: method, declared size, media type, credentials (the
+// admit runs the checks every webhook passes that its headers decide, in the
+// documented order: method, declared size, media type, credentials (the
 // bearer token, the signature headers and the timestamp). A request
 // refused here is refused before its body is read or decoded. What remains
 // is the body's: its real size and the signature over it (verifyBody).

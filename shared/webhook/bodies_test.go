@@ -43,6 +43,9 @@ func TestReserveBody(t *testing.T) {
 		_, ok := v.ReserveBody(ctx, time.Minute)
 		got <- ok
 	}()
+	// Time for the waiter to find every slot taken and wait; it gets the
+	// slot whether or not it did.
+	time.Sleep(20 * time.Millisecond)
 	release()
 	if !<-got {
 		t.Error("a waiter did not get the slot released while it waited")
