@@ -3,11 +3,13 @@ package trigger
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -18,40 +20,83 @@ import (
 // anything near this is not one.
 const MaxBodyBytes = 1 << 20
 
-// eventWebhook handles an HTTP request that arrived as an event.
+// eventWebhook handles an HTTP request that arrived as an event. The
+// platform has read the body already; still, everything that the headers
+// decide is checked before any work on the body (base64 decoding, the MAC
+// over it), as on the plain HTTP path.
 func (h *Handler) eventWebhook(ctx context.Context, requestID string, kind Kind, p *probe) outcome {
 	r, err := p.webhookRequest(kind)
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
-	return h.webhook(ctx, requestID, kind, &r)
-}
-
-// webhook runs the checks every webhook passes, in DESIGN's order: method,
-// size, media type, credentials (signature or bearer token); then the
-// request's own rules in the core. Nothing reaches the Cloud Assistant API
-// unless the credentials hold.
-func (h *Handler) webhook(ctx context.Context, requestID string, kind Kind, r *webhookRequest) outcome {
-	if r.method != http.MethodPost {
-		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
-			Message: "method " + truncate(r.method) + " is not allowed: send the request with POST"})
+	pending, err := h.admit(&r)
+	if err == nil {
+		err = r.verifyBody(pending)
 	}
-	if err := r.decodeBase64(); err != nil {
+	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
-	if r.tooLarge || len(r.body) > MaxBodyBytes {
-		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
-			Message: "the body is larger than 1 MiB; a request is a small JSON object"})
+	return h.webhookBody(ctx, requestID, kind, r.body)
+}
+
+// admit runs the checks every webhook passes that its headers decide, in the
+// documented order: method, declared size, media type, credentials (the
+// bearer token, the signature headers and the timestamp). A request
+// refused here is refused before its body is read or decoded. What remains
+// is the body's: its real size and the signature over it (verifyBody).
+func (h *Handler) admit(r *webhookRequest) (webhook.Pending, *stopper.Error) {
+	if r.method != http.MethodPost {
+		return webhook.Pending{}, &stopper.Error{Code: stopper.CodeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
+			Message: "method " + truncate(r.method) + " is not allowed: send the request with POST"}
+	}
+	if r.tooLarge || r.longerThanLimit() {
+		return webhook.Pending{}, payloadTooLarge()
 	}
 	if !isJSONMediaType(r.contentType) {
-		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
-			Message: "Content-Type " + quoteOrMissing(r.contentType) + " is not JSON: send the request as application/json"})
+		return webhook.Pending{}, &stopper.Error{Code: stopper.CodeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
+			Message: "Content-Type " + quoteOrMissing(r.contentType) + " is not JSON: send the request as application/json"}
 	}
-	if err := h.Webhook.Authenticate(r.authorization, r.timestamp, r.signature, r.body); err != nil {
-		return h.refuse(ctx, requestID, kind, &stopper.Error{Code: stopper.CodeInvalidSignature, Status: http.StatusUnauthorized,
-			Message: err.Error()})
+	pending, err := h.Webhook.CheckHeaders(r.authorization, r.timestamp, r.signature)
+	if err != nil {
+		return webhook.Pending{}, invalidSignature(err)
 	}
-	return h.webhookBody(ctx, requestID, kind, r.body)
+	return pending, nil
+}
+
+// verifyBody runs the checks of an admitted webhook that need its body:
+// base64 decoding, the size of what was sent, the signature over it.
+// Nothing reaches the core, nor the Cloud Assistant API, unless the
+// credentials hold.
+func (r *webhookRequest) verifyBody(pending webhook.Pending) *stopper.Error {
+	if err := r.decodeBase64(); err != nil {
+		return err
+	}
+	if r.tooLarge || len(r.body) > MaxBodyBytes {
+		return payloadTooLarge()
+	}
+	if err := pending.Verify(r.body); err != nil {
+		return invalidSignature(err)
+	}
+	return nil
+}
+
+// longerThanLimit says, from the body's length alone, whether it is beyond
+// MaxBodyBytes: base64 text longer than any encoding of 1 MiB is, whatever
+// it decodes to.
+func (r *webhookRequest) longerThanLimit() bool {
+	if r.base64 {
+		return len(r.body) > base64.StdEncoding.EncodedLen(MaxBodyBytes)
+	}
+	return len(r.body) > MaxBodyBytes
+}
+
+func payloadTooLarge() *stopper.Error {
+	return &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
+		Message: "the body is larger than 1 MiB; a request is a small JSON object"}
+}
+
+func invalidSignature(err error) *stopper.Error {
+	return &stopper.Error{Code: stopper.CodeInvalidSignature, Status: http.StatusUnauthorized, Message: err.Error()}
 }
 
 // webhookBody handles an authenticated webhook's body: a request, or what a
@@ -83,8 +128,29 @@ func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, 
 	return h.handle(ctx, requestID, kind, req)
 }
 
+// How the plain HTTP path reads the bodies of signed requests, which are
+// unauthenticated until the MAC over the body is checked. At most
+// webhook.UnverifiedBodies of them are read at once (the Verifier's
+// slots). A request that finds them all taken waits up to
+// bodySlotWait for one, then is answered 503 ServiceUnavailable with
+// Retry-After: a burst of real requests, each read and checked in well
+// under a millisecond, is absorbed by the wait, while a flood of forged
+// ones costs at most the slots' buffers and is told when to come back.
+// A slot's holder must deliver its whole body within unverifiedBodyTime,
+// so that slow senders cannot hold the slots for the server's whole
+// ReadTimeout; a real request's body arrives in one round trip.
+const (
+	bodySlotWait       = time.Second
+	unverifiedBodyTime = 10 * time.Second
+	retryAfterSeconds  = "1"
+)
+
 // ServeHTTP handles a webhook arriving as a plain HTTP request (FC custom
-// runtime, local serve). It never reads more than MaxBodyBytes+1 bytes.
+// runtime, local serve). Everything its headers decide, credentials
+// included, is checked before its body is read (admit): a request refused
+// there is answered with its body unread and the connection closed, so
+// that the server does not drain it either. It never reads more than
+// MaxBodyBytes+1 bytes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	requestID := RequestID(r.Header.Get("x-fc-request-id"))
 	req := webhookRequest{
@@ -93,26 +159,68 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		timestamp:     headerValue(r.Header, webhook.TimestampHeader),
 		signature:     headerValue(r.Header, webhook.SignatureHeader),
 		authorization: headerValue(r.Header, webhook.AuthorizationHeader),
+		// A declared length over the limit is refused unread.
+		tooLarge: r.ContentLength > MaxBodyBytes,
 	}
+	ctx := r.Context()
+	read, err := h.readWebhook(w, r, &req)
 	var out outcome
-	if r.Method == http.MethodPost { // other methods are refused unread
-		var err *stopper.Error
-		req.body, req.tooLarge, err = readBody(w, r)
-		if err != nil {
-			out = h.refuse(r.Context(), requestID, PlainHTTP, err)
-		}
+	if err != nil {
+		out = h.refuse(ctx, requestID, PlainHTTP, err)
+	} else {
+		out = h.webhookBody(ctx, requestID, PlainHTTP, req.body)
 	}
-	if out.err == nil {
-		out = h.webhook(r.Context(), requestID, PlainHTTP, &req)
-	}
-	h.finish(r.Context(), requestID, out)
+	h.finish(ctx, requestID, out)
 	header := w.Header()
 	header.Set("Content-Type", "application/json")
-	if out.err != nil && out.err.Code == stopper.CodeMethodNotAllowed {
-		header.Set("Allow", http.MethodPost)
+	if !read && r.ContentLength != 0 {
+		// Go's server would otherwise read up to 256 KiB of the unread
+		// body before answering, to keep the connection: waiting, for a
+		// client that sent its headers and holds back its body.
+		header.Set("Connection", "close")
+	}
+	if out.err != nil {
+		switch out.err.Code {
+		case stopper.CodeMethodNotAllowed:
+			header.Set("Allow", http.MethodPost)
+		case stopper.CodeServiceUnavailable:
+			header.Set("Retry-After", retryAfterSeconds)
+		}
 	}
 	w.WriteHeader(out.status())
 	w.Write(renderAnswer(requestID, out))
+}
+
+// readWebhook admits req from its headers, then reads its body and
+// verifies it; read reports whether the body was read. The body of a
+// signed request is read under one of the Verifier's slots, held until its
+// signature is checked.
+func (h *Handler) readWebhook(w http.ResponseWriter, r *http.Request, req *webhookRequest) (read bool, err *stopper.Error) {
+	pending, err := h.admit(req)
+	if err != nil {
+		return false, err
+	}
+	if pending.NeedsBody() {
+		release, ok := h.Webhook.ReserveBody(r.Context(), bodySlotWait)
+		if !ok {
+			return false, &stopper.Error{Code: stopper.CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Transient: true,
+				Message: "too many signed webhooks are being checked at once; retry after " + retryAfterSeconds +
+					" s (the signature stays valid until it is accepted, within its 300 s window)"}
+		}
+		defer release()
+		// Errors mean the writer cannot set deadlines (a test's recorder):
+		// the server's ReadTimeout still bounds the read.
+		rc := http.NewResponseController(w)
+		_ = rc.SetReadDeadline(time.Now().Add(unverifiedBodyTime))
+		// Lifted once the body is in: a deadline left set would fire in the
+		// server's background read while the request runs, and cancel it.
+		defer rc.SetReadDeadline(time.Time{})
+	}
+	req.body, req.tooLarge, err = readBody(w, r)
+	if err != nil {
+		return true, err
+	}
+	return true, req.verifyBody(pending)
 }
 
 // headerValue is a header's values joined with a comma, as FC and API
@@ -131,7 +239,7 @@ func headerValue(h http.Header, name string) string {
 
 // readBody reads at most MaxBodyBytes+1 bytes; tooLarge reports a body
 // beyond the limit, which is then not read further. A declared
-// Content-Length over the limit is refused unread; below it, the buffer
+// Content-Length over the limit is not read at all; below it, the buffer
 // grows with the bytes that arrive, never ahead of them: the length is the
 // client's claim, and sizing memory by it let unauthenticated clients that
 // claimed 1 MiB and sent a byte hold 1 MiB each.

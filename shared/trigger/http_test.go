@@ -2,6 +2,7 @@ package trigger
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -365,6 +366,156 @@ func TestReadBodyLimit(t *testing.T) {
 			if c.n > tt.maxBytesRead {
 				t.Errorf("read %d bytes of the body, at most %d allowed", c.n, tt.maxBytesRead)
 			}
+		})
+	}
+}
+
+// TestServeHTTPCredentialsBeforeTheBody: a webhook whose headers decide its
+// refusal is refused with its body unread, and the connection closed so
+// that the server does not drain the body either; a request the headers
+// authenticate, or a signed one, is read.
+func TestServeHTTPCredentialsBeforeTheBody(t *testing.T) {
+	ts, sig := webhook.Sign(testSecret, testNow, stopBody)
+	staleTS, staleSig := webhook.Sign(testSecret, testNow.Add(-webhook.DefaultWindow-time.Second), stopBody)
+	wrongToken := "Bearer " + strings.Repeat("x", len(testToken))
+	tests := []struct {
+		name    string
+		headers map[string]string
+		message string
+	}{
+		{"no credentials", nil, "missing credentials"},
+		{"wrong token", map[string]string{"Authorization": wrongToken}, "bearer token does not match"},
+		{"wrong token, right signature", map[string]string{"Authorization": wrongToken, webhook.TimestampHeader: ts, webhook.SignatureHeader: sig}, "bearer token does not match"},
+		{"other scheme", map[string]string{"Authorization": "Basic dXNlcjpwYXNz"}, "is not a Bearer token"},
+		{"stale timestamp", map[string]string{webhook.TimestampHeader: staleTS, webhook.SignatureHeader: staleSig}, "stale"},
+		{"timestamp only", map[string]string{webhook.TimestampHeader: ts}, "missing X-Stopper-Signature"},
+		{"malformed timestamp", map[string]string{webhook.TimestampHeader: "-1", webhook.SignatureHeader: sig}, "malformed X-Stopper-Timestamp"},
+		{"malformed signature", map[string]string{webhook.TimestampHeader: ts, webhook.SignatureHeader: "sha256=00"}, "malformed X-Stopper-Signature"},
+	}
+	for _, tt := range tests {
+		for _, length := range []int64{MaxBodyBytes, -1} {
+			t.Run(fmt.Sprintf("%s/Content-Length %d", tt.name, length), func(t *testing.T) {
+				env := newEnv(t)
+				r := httptest.NewRequest("POST", "/stop", nil)
+				r.Body, r.ContentLength = io.NopCloser(unreadable{t, "an unauthenticated request"}), length
+				r.Header.Set("Content-Type", "application/json")
+				r.Header.Set("x-fc-request-id", testRequestID)
+				for k, v := range tt.headers {
+					r.Header.Set(k, v)
+				}
+				w, body := serve(t, env, r)
+				if msg, _ := body["Message"].(string); w.Code != 401 || body["Code"] != "InvalidSignature" || !strings.Contains(msg, tt.message) {
+					t.Errorf("%d %v, want 401 InvalidSignature %q", w.Code, body, tt.message)
+				}
+				if c := w.Header().Get("Connection"); c != "close" {
+					t.Errorf("Connection = %q, want close: the unread body must not be drained", c)
+				}
+				checkRefusalLogged(t, env.logs, PlainHTTP, "InvalidSignature")
+			})
+		}
+	}
+	t.Run("replayed signature", func(t *testing.T) {
+		env := newEnv(t)
+		if w, body := serve(t, env, signedRequest("POST", stopBody, 0)); w.Code != 200 || w.Header().Get("Connection") != "" {
+			t.Fatalf("first use: %d %v, Connection %q", w.Code, body, w.Header().Get("Connection"))
+		}
+		r := signedRequest("POST", stopBody, 0)
+		r.Body = io.NopCloser(unreadable{t, "a replayed request"})
+		w, body := serve(t, env, r)
+		if msg, _ := body["Message"].(string); w.Code != 401 || !strings.Contains(msg, "already used") || w.Header().Get("Connection") != "close" {
+			t.Errorf("replay: %d %v, Connection %q", w.Code, body, w.Header().Get("Connection"))
+		}
+	})
+	t.Run("no body to leave unread", func(t *testing.T) {
+		env := newEnv(t)
+		r := bearerRequest(nil, wrongToken)
+		r.ContentLength = 0
+		if w, _ := serve(t, env, r); w.Code != 401 || w.Header().Get("Connection") != "" {
+			t.Errorf("%d, Connection %q: nothing was left unread, the connection may stay", w.Code, w.Header().Get("Connection"))
+		}
+	})
+}
+
+// TestServeHTTPBoundsUnverifiedBodies: signed requests have their bodies read
+// only while one of the Verifier's slots is free; with every slot taken a
+// signed request waits briefly, then is answered 503 with Retry-After and
+// its body unread, while a bearer token, checked on the headers, needs no
+// slot. Every request gives its slot back, accepted or not.
+func TestServeHTTPBoundsUnverifiedBodies(t *testing.T) {
+	env := newEnv(t)
+	v := env.handler.Webhook
+	// More signed requests than slots, some of them refused after the
+	// body: each gives its slot back.
+	for i := range 2 * webhook.UnverifiedBodies {
+		body := fmt.Appendf(nil, `{"RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d577%06d"}`, i)
+		r := signedRequest("POST", body, 0)
+		want := 200
+		if i%2 == 1 {
+			r.Header.Set(webhook.SignatureHeader, "sha256="+strings.Repeat("0", 64))
+			want = 401
+		}
+		if w, answer := serve(t, env, r); w.Code != want {
+			t.Fatalf("request %d: %d %v, want %d", i, w.Code, answer, want)
+		}
+	}
+	env = newEnv(t)
+	v = env.handler.Webhook
+	var releases []func()
+	for range webhook.UnverifiedBodies {
+		release, ok := v.ReserveBody(context.Background(), 0)
+		if !ok {
+			t.Fatal("a request kept its slot")
+		}
+		releases = append(releases, release)
+	}
+	r := signedRequest("POST", stopBody, 0)
+	r.Body = io.NopCloser(unreadable{t, "a signed request finding no slot"})
+	start := time.Now()
+	w, answer := serve(t, env, r)
+	if w.Code != 503 || answer["Code"] != "ServiceUnavailable" || w.Header().Get("Retry-After") != "1" || w.Header().Get("Connection") != "close" {
+		t.Errorf("no slot: %d %v, Retry-After %q, Connection %q", w.Code, answer, w.Header().Get("Retry-After"), w.Header().Get("Connection"))
+	}
+	if waited := time.Since(start); waited < bodySlotWait {
+		t.Errorf("answered after %s, want a wait of %s first", waited, bodySlotWait)
+	}
+	checkRefusalLogged(t, env.logs, PlainHTTP, "ServiceUnavailable")
+	if w, answer := serve(t, env, bearerRequest(stopBody, "Bearer "+testToken)); w.Code != 200 {
+		t.Errorf("bearer with every slot taken: %d %v", w.Code, answer)
+	}
+	// A slot released while a request waits is its.
+	done := make(chan int)
+	go func() {
+		w := httptest.NewRecorder()
+		env.handler.ServeHTTP(w, signedRequest("POST", stopBody, 0))
+		done <- w.Code
+	}()
+	releases[0]()
+	if code := <-done; code != 200 {
+		t.Errorf("signed request given a released slot: %d", code)
+	}
+	for _, release := range releases[1:] {
+		release()
+	}
+}
+
+// TestWebhookEventCredentialsBeforeTheBody: on the event paths the body is
+// already in memory, but the credentials the headers carry are still
+// checked before any work on it: a request without them is a 401 even when
+// its base64 body would not decode.
+func TestWebhookEventCredentialsBeforeTheBody(t *testing.T) {
+	for _, s := range httpShapes {
+		t.Run(string(s.kind), func(t *testing.T) {
+			env := newEnv(t)
+			c := withBearer(stopBody, "Bearer "+strings.Repeat("x", len(testToken)))
+			c.base64 = true
+			var ev map[string]any
+			if err := json.Unmarshal(s.event(t, c), &ev); err != nil {
+				t.Fatal(err)
+			}
+			ev["body"] = "!not base64!"
+			event, _ := json.Marshal(ev)
+			res, _ := env.handler.Invoke(context.Background(), testRequestID, event)
+			checkRefused(t, s.kind, res, 401, "InvalidSignature")
 		})
 	}
 }

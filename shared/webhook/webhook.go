@@ -67,7 +67,8 @@ type Verifier struct {
 	Window time.Duration
 	Now    func() time.Time
 
-	seen seenSignatures
+	seen   seenSignatures
+	bodies bodySlots
 }
 
 // ErrInvalidSignature is the cause of every refusal; the wrapped message says which check failed.
@@ -120,6 +121,7 @@ var (
 // when absent; a header sent twice must arrive joined with a comma, as FC
 // and API Gateway v2 join them, so that it is refused rather than picked)
 // and its raw body (after any base64 decoding: the bytes the client sent).
+// It is CheckHeaders, then the returned Pending's Verify.
 //
 // The rule: at least one credential, and every credential presented must
 // hold. A request carrying a wrong credential is an attack or a
@@ -135,80 +137,150 @@ var (
 // memory, may accept it once more; stops are idempotent. A bearer token has
 // no such protection: whoever holds or overhears it may send anything.
 func (v *Verifier) Authenticate(authorization, timestamp, signature string, body []byte) error {
+	p, err := v.CheckHeaders(authorization, timestamp, signature)
+	if err != nil {
+		return err
+	}
+	return p.Verify(body)
+}
+
+// CheckHeaders is every check of Authenticate that needs no body, so that a
+// request refused by it is refused before its body is read: the bearer
+// token, and the signature headers' presence, form and timestamp, and
+// whether that signature was already accepted. What remains, the
+// signature over the body, is the returned Pending's to check; a request
+// accepted on its token alone, or by an Insecure Verifier, has nothing
+// left to check.
+func (v *Verifier) CheckHeaders(authorization, timestamp, signature string) (Pending, error) {
 	if v == nil {
-		return errNotConfigured
+		return Pending{}, errNotConfigured
 	}
 	if v.Secret == "" && v.Token == "" {
 		if v.Insecure {
-			return nil
+			return Pending{state: accepted}, nil
 		}
-		return errNotConfigured
+		return Pending{}, errNotConfigured
 	}
 	authorization, timestamp, signature = trimOWS(authorization), trimOWS(timestamp), trimOWS(signature)
 	signed := timestamp != "" || signature != ""
 	bearer := isBearer(authorization)
 	if !bearer && v.Token != "" && hasJoinedBearer(authorization) {
-		return errBearerMalformed // another scheme's header and a Bearer, sent together
+		return Pending{}, errBearerMalformed // another scheme's header and a Bearer, sent together
 	}
 	if bearer && v.Token != "" {
 		if err := v.checkBearer(authorization); err != nil {
-			return err
+			return Pending{}, err
 		}
 		if !signed {
-			return nil
+			return Pending{state: accepted}, nil
 		}
 		// Signed as well: the signature must hold too.
 	}
 	if !signed {
 		switch {
 		case v.Token == "" && bearer:
-			return errNoToken
+			return Pending{}, errNoToken
 		case v.Token == "":
 			// Signatures only: the check names the missing header.
 		case authorization != "":
-			return errNotBearer[b2i(v.Secret != "")]
+			return Pending{}, errNotBearer[b2i(v.Secret != "")]
 		default:
-			return errNoCredentials[b2i(v.Secret != "")]
+			return Pending{}, errNoCredentials[b2i(v.Secret != "")]
 		}
 	}
-	return v.verifySignature(timestamp, signature, body)
+	return v.checkSignatureHeaders(timestamp, signature)
 }
 
-// verifySignature checks the two signature headers, then remembers the
-// signature so that it is accepted once.
-func (v *Verifier) verifySignature(timestamp, signature string, body []byte) error {
+// Pending is what remains to authenticate of a request whose headers
+// CheckHeaders accepted. Its zero value refuses every body.
+type Pending struct {
+	v     *Verifier
+	state pendingState
+	// Of a signed request: the timestamp as sent (the MAC covers its
+	// spelling), the signature, and the Unix second after which the
+	// timestamp is stale.
+	timestamp string
+	sum       [sha256.Size]byte
+	expires   int64
+}
+
+type pendingState uint8
+
+const (
+	refused  pendingState = iota // the zero Pending
+	accepted                     // by the bearer token, or Insecure
+	signed                       // the signature over the body is still to check
+)
+
+// NeedsBody reports whether the body must be read to finish authenticating:
+// the request is signed, and only the MAC over its body can tell whether
+// the signature holds. A request that does not need it may be read as
+// authenticated.
+func (p Pending) NeedsBody() bool { return p.state == signed }
+
+// Verify finishes authenticating with the request's raw body: of a signed
+// request it checks the signature over the body, then remembers it so that
+// it is accepted once. The timestamp was judged by CheckHeaders, when the
+// headers arrived, however long the body took since.
+func (p Pending) Verify(body []byte) error {
+	switch p.state {
+	case accepted:
+		return nil
+	case signed:
+		return p.v.verifyMAC(&p, body)
+	}
+	return errNotConfigured
+}
+
+// checkSignatureHeaders checks the two signature headers: present, well
+// formed, within the window and not already accepted.
+func (v *Verifier) checkSignatureHeaders(timestamp, signature string) (Pending, error) {
 	if v.Secret == "" {
-		return errNoSecret
+		return Pending{}, errNoSecret
 	}
 	if timestamp == "" {
-		return errMissingTimestamp
+		return Pending{}, errMissingTimestamp
 	}
 	if signature == "" {
-		return errMissingSignature
+		return Pending{}, errMissingSignature
 	}
 	ts, ok := parseTimestamp(timestamp)
 	if !ok {
-		return errBadTimestamp
+		return Pending{}, errBadTimestamp
 	}
-	var got [sha256.Size]byte
-	if !parseSignature(signature, &got) {
-		return errBadSignature
+	p := Pending{v: v, state: signed, timestamp: timestamp}
+	if !parseSignature(signature, &p.sum) {
+		return Pending{}, errBadSignature
 	}
 	// Staleness first: it is cheap, and bounds how long a signature must be
 	// remembered.
 	now, window := v.now().Unix(), v.windowSeconds()
 	if skew := now - ts; skew > window || skew < -window {
-		return fmt.Errorf("%w: stale %s: %d s from the function's clock, at most %d s allowed",
+		return Pending{}, fmt.Errorf("%w: stale %s: %d s from the function's clock, at most %d s allowed",
 			ErrInvalidSignature, TimestampHeader, skew, window)
 	}
+	// A signature already accepted is refused whatever the body: either it
+	// is a replay, or it does not match this body.
+	if v.seen.has(p.sum) {
+		return Pending{}, errReplayed
+	}
+	p.expires = ts + window
+	return p, nil
+}
+
+// verifyMAC checks p's signature over body, then remembers it so that it
+// is accepted once.
+func (v *Verifier) verifyMAC(p *Pending, body []byte) error {
 	var want [sha256.Size]byte
-	mac(v.Secret, timestamp, body, &want)
-	if !hmac.Equal(got[:], want[:]) {
+	mac(v.Secret, p.timestamp, body, &want)
+	if !hmac.Equal(p.sum[:], want[:]) {
 		return errMismatch
 	}
 	// The MAC covers the timestamp, so the same MAC is the same request
 	// whatever the spelling of its hex digits or the white space around it.
-	if !v.seen.add(got, ts+window, now) {
+	// Two requests with the same signature may both have passed
+	// CheckHeaders while their bodies were read: only the first is added.
+	if !v.seen.add(p.sum, p.expires, v.now().Unix()) {
 		return errReplayed
 	}
 	return nil
@@ -329,6 +401,14 @@ type seenSignatures struct {
 	// n of them from head on, wrapping around.
 	ring    [][sha256.Size]byte
 	head, n int
+}
+
+// has reports whether sum is remembered.
+func (s *seenSignatures) has(sum [sha256.Size]byte) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, seen := s.expires[sum]
+	return seen
 }
 
 // add remembers sum unless it is already remembered, and reports whether it

@@ -155,7 +155,10 @@ func (r *httpFunctionResponse) refuse(requestID string, e *stopper.Error) {
 
 // handleHTTP runs an FC 2.0 HTTP function's invocation as a webhook and
 // posts the HTTP response. A request that cannot be rebuilt faithfully is
-// refused with a 400 naming why, and nothing runs.
+// refused with a 400 naming why, and nothing runs. FC read the client's
+// body and hands it over whole with the invocation, so there is no socket
+// to leave unread; still, as everywhere, the credentials in the headers are
+// checked before any work on the body (trigger.Handler.ServeHTTP).
 func (l *runtimeLoop) handleHTTP(ctx context.Context, inv *invocation, params []string) {
 	w := newHTTPFunctionResponse()
 	id := trigger.RequestID(inv.id)
@@ -176,6 +179,10 @@ func (l *runtimeLoop) handleHTTP(ctx context.Context, inv *invocation, params []
 		ictx, cancel := invocationContext(ctx, inv.header)
 		defer cancel()
 		l.app.handlerFor(inv.header).ServeHTTP(w, req.WithContext(ictx))
+		// The shared handling closes a connection whose body it refused
+		// unread; here the body came whole from the Runtime API, and the
+		// connection is FC's, not this function's to close.
+		w.header.Del("Connection")
 	}
 	l.answer(ctx, inv.id, "response", w.body.Bytes(), w.params())
 }
