@@ -50,7 +50,7 @@ func TestRIE(t *testing.T) {
 	rie := findRIE(t)
 	bootstrap := buildBootstrap(t)
 	ca := newSwitchableEmulator(t)
-	fn := startRIE(t, rie, bootstrap, map[string]string{
+	env := map[string]string{
 		"STOPPER_ECS_ENDPOINT":            ca.url,
 		"STOPPER_REGION_ID":               sampleRegion,
 		"STOPPER_WEBHOOK_SECRET":          hookSecret,
@@ -60,11 +60,22 @@ func TestRIE(t *testing.T) {
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": testKeySecret,
 		"AWS_LAMBDA_FUNCTION_TIMEOUT":     "30",
 		"AWS_LAMBDA_FUNCTION_NAME":        "StopperFunction",
-	})
+	}
+	fn := startRIE(t, rie, bootstrap, env)
+	// Each subtest resets the emulator's fleet, bringing back invocations an
+	// earlier one stopped, which no real invocation does. A function
+	// instance remembers its stops for 10 minutes (and does not stop those
+	// again while nothing is pending), so a subtest that stops what another
+	// stops in full runs on an instance of its own.
+	fresh := func(t *testing.T) *rieFunction {
+		f := startRIE(t, rie, bootstrap, env)
+		t.Cleanup(func() { f.checkLog(t) })
+		return f
+	}
 
 	t.Run("EventBridge schedule sweeps with the defaults", func(t *testing.T) {
 		emu := ca.reset(t, emulator.Options{})
-		got := fn.answer(t, "req-schedule", readEvent(t, "eventbridge-schedule.json"))
+		got := fresh(t).answer(t, "req-schedule", readEvent(t, "eventbridge-schedule.json"))
 		if got["Action"] != "Sweep" || got["RequestId"] != "req-schedule" {
 			t.Fatalf("answer = %v, want a Sweep answer", got)
 		}
@@ -88,7 +99,7 @@ func TestRIE(t *testing.T) {
 		t.Run(tc.name+" signed stops", func(t *testing.T) {
 			emu := ca.reset(t, emulator.Options{})
 			id := "req-" + strings.ReplaceAll(tc.name, " ", "-")
-			resp := fn.httpAnswer(t, id, signEvent(t, readEvent(t, tc.event), hookSecret))
+			resp := fresh(t).httpAnswer(t, id, signEvent(t, readEvent(t, tc.event), hookSecret))
 			if resp.StatusCode != http.StatusOK || resp.Body["Action"] != "StopInvocation" ||
 				resp.Body["InvokeId"] != sampleInvoke || resp.Body["RequestId"] != id {
 				t.Fatalf("answer = %+v, want 200 and the StopInvocation answer", resp)
@@ -169,7 +180,7 @@ func TestRIE(t *testing.T) {
 		}
 	})
 
-	testRIEEventSources(t, fn, ca)
+	testRIEEventSources(t, fn, fresh, ca)
 
 	fn.checkLog(t)
 }

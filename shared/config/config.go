@@ -243,7 +243,8 @@ func Credentials() acs.Credentials {
 	}
 }
 
-// Function builds the core with this configuration's defaults.
+// Function builds the core with this configuration's defaults, and the
+// instance's stop ledger that every copy of it shares.
 func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.Function {
 	sweepRegions := c.SweepRegionIds
 	if len(sweepRegions) == 0 && c.RegionId != "" {
@@ -268,7 +269,8 @@ func (c Config) Function(api stopper.CloudAssistant, log *slog.Logger) *stopper.
 			Concurrency:     c.SweepConcurrency,
 			Reserve:         c.SweepReserve,
 		},
-		Log: log,
+		Ledger: stopper.NewStopLedger(),
+		Log:    log,
 	}
 }
 

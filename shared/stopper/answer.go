@@ -1,5 +1,7 @@
 package stopper
 
+import "strings"
+
 // A dry run never says "stopped" for what it did not stop. Answers carry
 // either the real outcome (Stopped) or, in a dry run, what would have been
 // done (WouldStop), never both: the other field is nil and left out of the
@@ -11,8 +13,9 @@ package stopper
 // instances as they were when the stop was sent: the pending ones are
 // cancelled, the running ones may have been killed. Stopped (not in a dry
 // run) says whether a stop was sent, WouldStop (in a dry run only) whether
-// one would have been; neither is true when nothing was left to stop or an
-// alert named a protected invocation, and Reason says why not.
+// one would have been; neither is true when nothing was left to stop, an
+// alert named a protected invocation or this instance stopped it already
+// (ReasonAlreadyStopped), and Reason says why not.
 type StopAnswer struct {
 	RequestId   string   `json:"RequestId"`
 	Action      string   `json:"Action"`
@@ -33,18 +36,23 @@ type StopAnswer struct {
 // SweepAnswer is the success answer to a Sweep. Stopped lists the
 // invocations a stop was sent to; in a dry run it is nil (left out) and
 // WouldStop lists the selection instead, which is nil (left out) otherwise.
-// Spared lists the stale invocations whose owner tags kept them running.
+// Spared lists the stale invocations whose owner tags kept them running,
+// or that this instance stopped already ("already stopped").
+// NoLongerStoppable counts the selected invocations that, read again just
+// before their stop, had ended, were gone or had every active instance
+// Stopping already: not stopped.
 type SweepAnswer struct {
-	RequestId string         `json:"RequestId"`
-	Action    string         `json:"Action"`
-	DryRun    bool           `json:"DryRun"`
-	Scanned   int            `json:"Scanned"`
-	Matched   int            `json:"Matched"`
-	Stopped   []SweptInvoke  `json:"Stopped,omitzero"`
-	WouldStop []SweptInvoke  `json:"WouldStop,omitzero"`
-	Spared    []SparedInvoke `json:"Spared"`
-	Failed    []FailedInvoke `json:"Failed"`
-	Truncated bool           `json:"Truncated"`
+	RequestId         string         `json:"RequestId"`
+	Action            string         `json:"Action"`
+	DryRun            bool           `json:"DryRun"`
+	Scanned           int            `json:"Scanned"`
+	Matched           int            `json:"Matched"`
+	Stopped           []SweptInvoke  `json:"Stopped,omitzero"`
+	WouldStop         []SweptInvoke  `json:"WouldStop,omitzero"`
+	Spared            []SparedInvoke `json:"Spared"`
+	NoLongerStoppable int            `json:"NoLongerStoppable"`
+	Failed            []FailedInvoke `json:"Failed"`
+	Truncated         bool           `json:"Truncated"`
 	// matchedByRegion is Matched region by region, for reports.
 	matchedByRegion map[string]int
 }
@@ -62,9 +70,10 @@ type SweptInvoke struct {
 	Running      int    `json:"Running"`
 }
 
-// SparedInvoke is a stale invocation a sweep left running because of its
-// owner tags: Reason is "stopper:protect", or "stopper:ttl=6h" when its own
-// stale age is not reached yet.
+// SparedInvoke is a stale invocation a sweep left running: Reason is
+// "stopper:protect", "stopper:ttl=6h" when its own stale age is not
+// reached yet, or "already stopped" (ReasonAlreadyStopped) when this
+// instance stopped it within StopMemory and nothing is pending.
 type SparedInvoke struct {
 	RegionId    string `json:"RegionId"`
 	InvokeId    string `json:"InvokeId"`
@@ -79,6 +88,27 @@ type FailedInvoke struct {
 	InvokeId string `json:"InvokeId"`
 	Code     string `json:"Code"`
 	Message  string `json:"Message"`
+	// transient is whether another run may succeed (Unfinished).
+	transient bool
+}
+
+// Unfinished says what a sweep left for another run, "" when nothing: it
+// answered Truncated, a region could not be listed, or a stop failed
+// transiently. A queued sweep that is unfinished goes back to its queue.
+func (a SweepAnswer) Unfinished() string {
+	var why []string
+	if a.Truncated {
+		why = append(why, "truncated: out of time, or a listing gave up, before everything was looked at")
+	}
+	for _, fl := range a.Failed {
+		switch {
+		case fl.InvokeId == "":
+			why = append(why, "region "+fl.RegionId+" not listed: "+fl.Code)
+		case fl.transient:
+			why = append(why, "invocation "+fl.InvokeId+" in "+fl.RegionId+" not stopped: "+fl.Code)
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 // ErrorAnswer is the body of every error answer.

@@ -120,10 +120,10 @@ func TestAnswerShapes(t *testing.T) {
 		{"dry-run stop", true, stop, stopHead + "WouldStop"},
 		{"fail-fast", false, failFast, ffHead + "Stopped" + ffTail},
 		{"dry-run fail-fast", true, failFast, ffHead + "WouldStop" + ffTail},
-		{"sweep", false, sweep(stale), "RequestId Action DryRun Scanned Matched Stopped Spared Failed Truncated"},
-		{"dry-run sweep", true, sweep(stale), "RequestId Action DryRun Scanned Matched WouldStop Spared Failed Truncated"},
-		{"sweep of nothing", false, sweep(), "RequestId Action DryRun Scanned Matched Stopped Spared Failed Truncated"},
-		{"dry-run sweep of nothing", true, sweep(), "RequestId Action DryRun Scanned Matched WouldStop Spared Failed Truncated"},
+		{"sweep", false, sweep(stale), "RequestId Action DryRun Scanned Matched Stopped Spared NoLongerStoppable Failed Truncated"},
+		{"dry-run sweep", true, sweep(stale), "RequestId Action DryRun Scanned Matched WouldStop Spared NoLongerStoppable Failed Truncated"},
+		{"sweep of nothing", false, sweep(), "RequestId Action DryRun Scanned Matched Stopped Spared NoLongerStoppable Failed Truncated"},
+		{"dry-run sweep of nothing", true, sweep(), "RequestId Action DryRun Scanned Matched WouldStop Spared NoLongerStoppable Failed Truncated"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := topKeys(t, run(tc.dryRun, tc.do)); got != tc.keys {

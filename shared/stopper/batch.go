@@ -9,6 +9,13 @@ import (
 // of TaskCompleted events, an Alertmanager group of alerts, an SQS batch,
 // SNS records). Each item is handled on its own, one after another, and the
 // batch answers what each came to; one failing item never stops the others.
+//
+// Items that ask for the same thing (a stop of the same instances of the
+// same invocation; fail-fast failures of the same invocation; with the same
+// DryRun) are carried out once: the first is handled, and each duplicate
+// answers NotStopped, "duplicate of <first id>", or shares the first's
+// failure (so that a queue hands it back too). Counts, reports and
+// notifications count the first only.
 
 // Item is one request of a batch, with the id its source gave it (an event
 // id, an alert fingerprint, a queue message id). Err is set when the item
@@ -36,9 +43,12 @@ type ItemResult struct {
 	Id      string `json:"Id"`
 	Outcome string `json:"Outcome"`
 	Reason  string `json:"Reason,omitempty"`
-	Answer  any    `json:"Answer,omitempty"`
-	Code    string `json:"Code,omitempty"`
-	Message string `json:"Message,omitempty"`
+	// DuplicateOf is the id of the item this one repeats, which was
+	// carried out instead.
+	DuplicateOf string `json:"DuplicateOf,omitempty"`
+	Answer      any    `json:"Answer,omitempty"`
+	Code        string `json:"Code,omitempty"`
+	Message     string `json:"Message,omitempty"`
 	// Err is the failure, for the runtime to decide on retries.
 	Err *Error `json:"-"`
 }
@@ -69,7 +79,18 @@ func (b BatchAnswer) Transient() *Error {
 func (f *Function) HandleBatch(ctx context.Context, requestID string, items []Item) BatchAnswer {
 	b := BatchAnswer{RequestId: requestID, Results: make([]ItemResult, 0, len(items))}
 	counts := map[string]int{}
+	firsts := map[itemAsk]int{} // what an item asks for → its first item's result
+	duplicates := 0
 	for _, it := range items {
+		ask, comparable := f.asks(it)
+		if i, dup := firsts[ask]; dup && comparable {
+			b.Results = append(b.Results, b.Results[i].duplicate(it.Id))
+			duplicates++
+			continue
+		}
+		if comparable {
+			firsts[ask] = len(b.Results)
+		}
 		r := f.handleItem(ctx, requestID, it)
 		counts[r.Outcome]++
 		b.Results = append(b.Results, r)
@@ -89,7 +110,7 @@ func (f *Function) HandleBatch(ctx context.Context, requestID string, items []It
 		attrs = append(attrs, slog.Int("would_stop", counts[OutcomeWouldStop]))
 	}
 	attrs = append(attrs, slog.Int("not_stopped", counts[OutcomeNotStopped]), slog.Int("ignored", counts[OutcomeIgnored]),
-		slog.Int("failed", counts[OutcomeFailed]))
+		slog.Int("failed", counts[OutcomeFailed]), slog.Int("duplicates", duplicates))
 	f.logger().LogAttrs(ctx, slog.LevelInfo, "batch done", attrs...)
 	return b
 }
@@ -146,6 +167,48 @@ func (f *Function) handleItem(ctx context.Context, requestID string, it Item) It
 		r.Reason = a.Reason
 	case SweepAnswer:
 		r.Outcome = itemOutcome(len(a.Stopped) > 0, len(a.WouldStop) > 0)
+	}
+	return r
+}
+
+// itemAsk is what an item asks for, as far as duplicates go.
+type itemAsk struct {
+	action string
+	dryRun bool
+	target ledgerKey
+}
+
+// asks is what an item asks for; false when it is never a duplicate.
+// Sweeps are not (a second one finds what the first left), nor are
+// fail-fast events of runs that did not fail (they cost nothing), nor
+// items refused on their own.
+func (f *Function) asks(it Item) (itemAsk, bool) {
+	if it.Err != nil || it.Ignored != "" {
+		return itemAsk{}, false
+	}
+	var action, regionID, invokeID string
+	var instances []string
+	switch r := it.Request; {
+	case r.Stop != nil:
+		action, regionID, invokeID, instances = ActionStopInvocation, r.Stop.RegionId, r.Stop.InvokeId, r.Stop.InstanceIds
+	case r.FailFast != nil && FailureStatus(r.FailFast.Status):
+		action, regionID, invokeID = ActionFailFast, r.FailFast.RegionId, r.FailFast.InvokeId
+	default:
+		return itemAsk{}, false
+	}
+	region, err := f.region(regionID)
+	if err != nil {
+		return itemAsk{}, false
+	}
+	return itemAsk{action: action, dryRun: f.dryRun(it.Request.requestedDryRun()), target: keyOf(region, invokeID, instances)}, true
+}
+
+// duplicate is the result of an item that repeats this one: not carried
+// out, failed when this one failed.
+func (first ItemResult) duplicate(id string) ItemResult {
+	r := ItemResult{Id: id, Outcome: OutcomeNotStopped, Reason: "duplicate of " + first.Id, DuplicateOf: first.Id}
+	if first.Err != nil {
+		r.Outcome, r.Code, r.Message, r.Err = OutcomeFailed, first.Code, first.Message, first.Err
 	}
 	return r
 }

@@ -22,10 +22,11 @@ import (
 // stopper:protect wins over both. A success event costs no API call; a
 // failure event of an unwatched invocation costs the read that tells.
 //
-// Events for the same invocation arrive concurrently (one per instance), so
-// two may both find the threshold reached and both stop it: stops are
-// idempotent, and the second finds at most what the first left (an
-// invocation with nothing left to stop is not stopped again).
+// Events for the same invocation arrive concurrently (one per instance), and
+// EventBridge may deliver one twice: within one instance they share one
+// stop (ledger.go), and the others answer "already stopped". Across
+// instances two may both stop it: stops are idempotent, and the second
+// finds at most what the first left.
 
 // ActionFailFast names the fail-fast action in answers.
 const ActionFailFast = "FailFast"
@@ -102,6 +103,7 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 		return false, err
 	}
 	a.RegionId = region
+	read := f.Ledger.clock()
 	inv, err := f.findInvocation(ctx, region, req.InvokeId)
 	if err != nil {
 		return false, err
@@ -136,19 +138,25 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 		return false, nil
 	}
 	a.Pending, a.Running = c.pending, c.running
-	switch {
-	case !c.stoppable(inv):
+	if !c.stoppable(inv) {
 		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, but nothing is left to stop", c.failed, c.total, rule)
 		return false, nil
+	}
+	// The whole invocation is stopped, so every event of it shares one key.
+	stopped, err := f.stopOnce(ctx, keyOf(region, req.InvokeId, nil), read, c, a.DryRun, func() error {
+		return f.API.StopInvocation(ctx, region, req.InvokeId, nil)
+	})
+	switch {
+	case err != nil:
+		return false, err
+	case !stopped:
+		a.Reason = ReasonAlreadyStopped
 	case a.DryRun:
 		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest would be stopped (dry run)", c.failed, c.total, rule)
-		return true, nil
+	default:
+		a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest stopped", c.failed, c.total, rule)
 	}
-	if err := f.API.StopInvocation(ctx, region, req.InvokeId, nil); err != nil {
-		return false, err
-	}
-	a.Reason = fmt.Sprintf("%d of %d instances failed: %s reached, the rest stopped", c.failed, c.total, rule)
-	return true, nil
+	return stopped, nil
 }
 
 func statusWord(s string) string {

@@ -51,7 +51,12 @@ type Function struct {
 	// FailFastMaxErrors is the fail-fast threshold of invocations without a
 	// stopper:max-errors tag; zero watches only tagged ones.
 	FailFastMaxErrors Threshold
-	Log               *slog.Logger
+	// Ledger is the instance's memory of its own stops and its turn for
+	// sweeps (ledger.go), shared by every copy of the Function: one stop in
+	// flight per invocation, none again within StopMemory, one sweep at a
+	// time. nil coalesces nothing.
+	Ledger *StopLedger
+	Log    *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }

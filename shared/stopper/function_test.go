@@ -35,8 +35,8 @@ func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID stri
 
 func (r *stopRecorder) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	r.describes++
-	r.mu.Unlock()
 	resp := &cloudassistant.DescribeInvocationsResponse{}
 	if inv, ok := r.fleet[req.InvokeId]; ok && (inv.RegionId == "" || inv.RegionId == req.RegionId) && inv.Timed == (req.Timed != nil && *req.Timed) {
 		resp.Invocations.Invocation = append(resp.Invocations.Invocation, inv)

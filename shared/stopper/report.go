@@ -52,8 +52,9 @@ type Report struct {
 	// Matched counts the invocations selected for a stop, by region (a
 	// sweep's selection; one per stop, or would-be stop, otherwise).
 	Matched map[string]int
-	// Refused is the error that refused the whole request, when it was
-	// Sweep.LimitExceeded (nothing was stopped, and someone must look).
+	// Refused is the error that refused the whole request, or a batch's
+	// first item refused, when it was Sweep.LimitExceeded (that sweep
+	// stopped nothing, and someone must look).
 	Refused *Error
 	// Answer is the request's answer (or error answer) as the caller got it.
 	Answer any
@@ -132,8 +133,12 @@ func NewReport(trigger, requestID string, answer any, e *Error) Report {
 		dry, live := b.dryRuns()
 		r.DryRun = dry > 0 && live == 0
 		for _, it := range b.Results {
-			if it.Err != nil {
-				r.Failed = append(r.Failed, ReportedFailure{Item: it.Id, Code: it.Code, Message: it.Message})
+			if it.Err == nil || it.DuplicateOf != "" {
+				continue
+			}
+			r.Failed = append(r.Failed, ReportedFailure{Item: it.Id, Code: it.Code, Message: it.Message})
+			if it.Err.Code == CodeSweepLimitExceeded && r.Refused == nil {
+				r.Refused = it.Err
 			}
 		}
 	}
@@ -165,10 +170,10 @@ func (r *Report) add(answer any, item string) {
 			r.Matched[region] += n
 		}
 		for _, s := range a.Stopped {
-			r.Stopped = append(r.Stopped, sweptStop(s))
+			r.Stopped = addStop(r.Stopped, sweptStop(s))
 		}
 		for _, s := range a.WouldStop {
-			r.WouldStop = append(r.WouldStop, sweptStop(s))
+			r.WouldStop = addStop(r.WouldStop, sweptStop(s))
 		}
 		for _, fl := range a.Failed {
 			r.Failed = append(r.Failed, ReportedFailure{RegionId: fl.RegionId, InvokeId: fl.InvokeId, Item: item, Code: fl.Code, Message: fl.Message})
@@ -189,14 +194,31 @@ func (r *Report) add(answer any, item string) {
 }
 
 // selected adds one invocation a stop was sent to, or in a dry run would
-// have been.
+// have been; an invocation already listed (a batch's items may stop
+// different instances of it) counts once.
 func (r *Report) selected(dryRun bool, s ReportedStop) {
+	list := &r.Stopped
 	if dryRun {
-		r.WouldStop = append(r.WouldStop, s)
-	} else {
-		r.Stopped = append(r.Stopped, s)
+		list = &r.WouldStop
 	}
-	r.Matched[s.RegionId]++
+	n := len(*list)
+	*list = addStop(*list, s)
+	if len(*list) > n {
+		r.Matched[s.RegionId]++
+	}
+}
+
+// addStop adds s to list, or adds its instances to the entry of the same
+// invocation: reports count invocations.
+func addStop(list []ReportedStop, s ReportedStop) []ReportedStop {
+	for i := range list {
+		if list[i].RegionId == s.RegionId && list[i].InvokeId == s.InvokeId {
+			list[i].Pending += s.Pending
+			list[i].Running += s.Running
+			return list
+		}
+	}
+	return append(list, s)
 }
 
 func sweptStop(s SweptInvoke) ReportedStop {

@@ -59,6 +59,19 @@ func TestNewReport(t *testing.T) {
 			{Id: "alert-2", Outcome: OutcomeWouldStop, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-h", DryRun: true, WouldStop: boolp(true), Alert: "TooLong"}},
 			{Id: "resolved", Outcome: OutcomeIgnored}}},
 			worthDry: true, action: ActionBatch, dryRun: true, wouldStop: "t-h//0/0/alert TooLong", matched: "map[cn-hangzhou:1]"},
+		// Items that stopped other instances of one invocation count it once;
+		// a duplicate's failure is its first's, counted once.
+		{name: "batch counts invocations", answer: BatchAnswer{Results: []ItemResult{
+			{Id: "a", Outcome: OutcomeStopped, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-g", InstanceIds: []string{"i-1"}, Stopped: boolp(true), Pending: 1, Alert: "TooLong"}},
+			{Id: "b", Outcome: OutcomeStopped, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-g", InstanceIds: []string{"i-2"}, Stopped: boolp(true), Running: 1, Alert: "TooLong"}},
+			{Id: "c", Outcome: OutcomeNotStopped, Reason: "duplicate of a", DuplicateOf: "a"},
+			{Id: "bad", Outcome: OutcomeFailed, Code: "ServiceUnavailable", Message: "down", Err: &Error{Code: "ServiceUnavailable", Transient: true}},
+			{Id: "bad2", Outcome: OutcomeFailed, Code: "ServiceUnavailable", Message: "down", Err: &Error{Code: "ServiceUnavailable", Transient: true}, DuplicateOf: "bad"}}},
+			worth: true, action: ActionBatch, stopped: "t-g//1/1/alert TooLong", failed: ":ServiceUnavailable", matched: "map[cn-hangzhou:1]"},
+		// A sweep refused by its limit in a batch is told as a direct one is.
+		{name: "batch with a refused sweep", answer: BatchAnswer{Results: []ItemResult{
+			{Id: "m-1", Outcome: OutcomeFailed, Code: limit.Code, Message: limit.Message, Err: limit}}},
+			worth: true, action: ActionBatch, failed: ":Sweep.LimitExceeded", matched: "map[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := NewReport("fc-timer", "req-1", tc.answer, tc.err)
@@ -77,6 +90,9 @@ func TestNewReport(t *testing.T) {
 				list(r.Stopped) != tc.stopped || list(r.WouldStop) != tc.wouldStop ||
 				strings.Join(failed, " ") != tc.failed || fmt.Sprint(r.Matched) != tc.matched || r.Trigger != "fc-timer" || r.RequestId != "req-1" || r.Answer == nil {
 				t.Fatalf("report = %+v\nstopped %q would stop %q failed %q", r, list(r.Stopped), list(r.WouldStop), failed)
+			}
+			if refused := r.Refused != nil; refused != strings.Contains(tc.failed, CodeSweepLimitExceeded) {
+				t.Fatalf("Refused = %v", r.Refused)
 			}
 		})
 	}

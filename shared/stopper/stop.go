@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"time"
 
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
@@ -24,8 +25,9 @@ import (
 // answered as the API would (InvalidInvokeId.NotFound,
 // InvalidInstanceId.NotFound) without a stop, and an invocation with
 // nothing left to stop on those instances (every one ended or already
-// Stopping) is not stopped again. Protection tags do not apply: the request
-// names the invocation.
+// Stopping) is not stopped again, nor is one this instance stopped already
+// (ledger.go). Protection tags do not apply: the request names the
+// invocation.
 func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) (StopAnswer, *Error) {
 	start := f.now()
 	dryRun := f.dryRun(req.DryRun)
@@ -66,6 +68,7 @@ func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryR
 		return false, err
 	}
 	answer.RegionId = region
+	read := f.Ledger.clock()
 	inv, err := f.findInvocation(ctx, region, req.InvokeId)
 	if err != nil {
 		return false, err
@@ -83,13 +86,38 @@ func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryR
 	case !c.stoppable(inv):
 		answer.Reason = "nothing left to stop: every targeted instance has ended or is already Stopping"
 		return false, nil
-	case dryRun:
-		return true, nil
 	}
-	if err := f.API.StopInvocation(ctx, region, req.InvokeId, ids); err != nil {
-		return false, err
+	stopped, err := f.stopOnce(ctx, keyOf(region, req.InvokeId, ids), read, c, dryRun, func() error {
+		return f.API.StopInvocation(ctx, region, req.InvokeId, ids)
+	})
+	if err == nil && !stopped {
+		answer.Reason = ReasonAlreadyStopped
 	}
-	return true, nil
+	return stopped, err
+}
+
+// stopOnce sends a stop that the instance has not sent already (ledger.go):
+// false, without a call, when a remembered stop covers key; read is when
+// the invocation was read, c its targeted instances. A dry run consults
+// the ledger but neither waits for a stop in flight nor records one: it
+// says what a real run would do now.
+func (f *Function) stopOnce(ctx context.Context, key ledgerKey, read time.Time, c instanceCounts, dryRun bool, stop func() error) (bool, error) {
+	pending := c.pending > 0
+	if dryRun {
+		return !f.Ledger.alreadyStopped(key, read, pending), nil
+	}
+	already, done, err := f.Ledger.claim(ctx, key, read, pending)
+	if err != nil {
+		return false, &Error{Code: CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Transient: true,
+			Message: "the deadline passed while another request of this function instance was stopping the same invocation (" +
+				err.Error() + "): nothing was sent; the next try finds it stopped, or stops it"}
+	}
+	if already {
+		return false, nil
+	}
+	err = stop()
+	done(err == nil)
+	return err == nil, err
 }
 
 // findInvocation reads one invocation. Active periodic invocations are

@@ -50,21 +50,32 @@ import (
 // every tag; then its age against its stale age, which is its stopper:ttl
 // tag when it has one (shorter or longer than OlderThan) and OlderThan
 // otherwise. A stale invocation tagged stopper:protect, or one old by
-// OlderThan whose stopper:ttl is longer, is Spared and listed as such; one
-// whose owner tag or CreationTime cannot be read is never stopped and is
-// reported in Failed.
+// OlderThan whose stopper:ttl is longer, is Spared and listed as such, and
+// so is one this instance stopped within StopMemory that has nothing
+// pending left (ledger.go: "already stopped"; a long job whose running
+// instances a stop let finish would otherwise be stopped by every sweep);
+// one whose owner tag or CreationTime cannot be read is never stopped and
+// is reported in Failed.
 //
 // Rails. A request narrows the configured sweep and never widens it (see
 // plan), and a sweep (not a dry run) that selects more than its limit stops
-// nothing and answers Sweep.LimitExceeded.
+// nothing and answers Sweep.LimitExceeded. The limit bounds one sweep;
+// sweeps of one instance take turns (Function.Ledger), so that two timers
+// that overlap never stop the same invocation twice. What bounds the
+// sweeps of several instances is how many instances the platform runs at
+// once (ReservedConcurrentExecutions on Lambda, the instance limit on FC:
+// 5 in the deploy files).
 //
 // Stopping. A pool of Concurrency workers stops the selected invocations
-// (all instances each), paced by an adaptive pacer (sweep_pacer.go).
-// Throttling is not a failure: the pacer slows down and the invocation is
-// tried again. A transient failure that outlived the client's retries is
-// tried again too, a few times, while there is time. Anything else (an
-// invocation that ended meanwhile, any permanent code) is one Failed entry
-// and the others go on.
+// (all instances each), paced by an adaptive pacer (sweep_pacer.go). Each
+// is read again (DescribeInvocations by InvokeId) just before its stop:
+// one that ended, is gone or has every active instance Stopping by then is
+// counted in NoLongerStoppable, one tagged stopper:protect meanwhile or
+// stopped by another request of this instance is Spared. Throttling is not
+// a failure: the pacer slows down and the invocation is tried again. A
+// transient failure that outlived the client's retries is tried again too,
+// a few times, while there is time. Anything else (any permanent code) is
+// one Failed entry and the others go on.
 //
 // Deadline. stopBy = the context's deadline - Reserve. After stopBy no page
 // is requested and no stop is started; stops in flight run to the real
@@ -224,6 +235,7 @@ func mergeTags(configured, requested map[string]string) (map[string]string, *Err
 // candidate is one selected invocation on its way to being stopped.
 type candidate struct {
 	region string
+	timed  bool // listed with Timed=true
 	swept  SweptInvoke
 }
 
@@ -239,14 +251,18 @@ type sweep struct {
 	// calls is the context of the stops: the request's values, not its
 	// cancellation, and the real deadline.
 	calls context.Context
+	// rereads is the context of the reads just before each stop: work's,
+	// telling the pacer of throttling (each stop costs a read as well).
+	rereads context.Context
 
-	mu        sync.Mutex
-	scanned   int
-	selected  []candidate
-	stopped   []SweptInvoke
-	spared    []SparedInvoke
-	failed    []FailedInvoke
-	truncated bool
+	mu                sync.Mutex
+	scanned           int
+	selected          []candidate
+	stopped           []SweptInvoke
+	spared            []SparedInvoke
+	failed            []FailedInvoke
+	noLongerStoppable int
+	truncated         bool
 }
 
 // RunSweep finds stale invocations and stops them (see the comment at the top
@@ -272,8 +288,23 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		s.calls, cancelCalls = context.WithCancel(context.WithoutCancel(ctx))
 	}
 	s.calls = cloudassistant.WithPacer(s.calls, s.pace.throttled)
+	s.rereads = cloudassistant.WithPacer(s.work, s.pace.throttled)
 	defer cancelWork()
 	defer cancelCalls()
+
+	release, ok := f.Ledger.sweepTurn(s.work)
+	if !ok {
+		// Another sweep of this instance held the turn until this one's
+		// time for starting work: the next sweep carries on.
+		s.truncated = true
+		f.logger().LogAttrs(ctx, slog.LevelWarn, "sweep: waited for another sweep of this instance until the deadline: nothing listed or stopped",
+			slog.String("request_id", requestID), slog.Duration("waited", f.now().Sub(start)))
+		answer := s.answer()
+		f.logOutcome(ctx, requestID, ActionSweep, nil, start,
+			slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun), slog.Bool("truncated", true))
+		return answer, nil
+	}
+	defer release()
 
 	s.list()
 	if e := s.checkLimit(); e != nil {
@@ -289,6 +320,7 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun),
 		slog.Int("scanned", answer.Scanned), slog.Int("matched", answer.Matched),
 		slog.Int(stopKey(p.dryRun), len(answer.Stopped)+len(answer.WouldStop)), slog.Int("spared", len(answer.Spared)),
+		slog.Int("no_longer_stoppable", answer.NoLongerStoppable),
 		slog.Int("failed", len(answer.Failed)), slog.Bool("truncated", answer.Truncated),
 		slog.Float64("stop_rate_limit", s.pace.current()))
 	return answer, nil
@@ -346,8 +378,8 @@ func (s *sweep) answer() SweepAnswer {
 		matched[c.region]++
 	}
 	a := SweepAnswer{RequestId: s.reqID, Action: ActionSweep, DryRun: s.plan.dryRun,
-		Scanned: s.scanned, Matched: len(s.selected), Spared: spared, Failed: failed, Truncated: s.truncated,
-		matchedByRegion: matched}
+		Scanned: s.scanned, Matched: len(s.selected), Spared: spared, NoLongerStoppable: s.noLongerStoppable,
+		Failed: failed, Truncated: s.truncated, matchedByRegion: matched}
 	if s.plan.dryRun {
 		a.WouldStop = listed
 	} else {
@@ -372,7 +404,7 @@ func (s *sweep) truncate() {
 
 func (s *sweep) fail(region, invokeID string, e *Error) {
 	s.mu.Lock()
-	s.failed = append(s.failed, FailedInvoke{RegionId: region, InvokeId: invokeID, Code: e.Code, Message: e.Message})
+	s.failed = append(s.failed, FailedInvoke{RegionId: region, InvokeId: invokeID, Code: e.Code, Message: e.Message, transient: e.Transient})
 	s.mu.Unlock()
 	s.f.logger().LogAttrs(s.calls, slog.LevelWarn, "sweep: not stopped",
 		slog.String("request_id", s.reqID), slog.String("region_id", region),
@@ -438,7 +470,8 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 	}
 	tokens := map[string]struct{}{}
 	for {
-		resp, ok := s.page(req)
+		read := s.f.Ledger.clock()
+		resp, ok := s.describe(s.work, req)
 		if !ok {
 			return false
 		}
@@ -450,7 +483,7 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 			}
 			seen[inv.InvokeId] = struct{}{}
 			scanned++
-			s.judge(region, inv, l.timed)
+			s.judge(region, inv, l.timed, read)
 		}
 		s.mu.Lock()
 		s.scanned += scanned
@@ -468,19 +501,21 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 	}
 }
 
-// page fetches one page; false when the region is given up (reported in
-// Failed, or out of time). A transient failure that outlived the client's
-// retries is tried again a few times; throttling, as for stops, is waited
-// out while there is time (a listing the API pushes back on is busy, not
-// broken, and a sweep that lists first cannot do without it).
-func (s *sweep) page(req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, bool) {
+// describe fetches one page of a listing, or with req.InvokeId one
+// invocation; false when it is given up (reported in Failed, for the region
+// or for the invocation, or out of time). A transient failure that
+// outlived the client's retries is tried again a few times; throttling, as
+// for stops, is waited out while there is time (a listing the API pushes
+// back on is busy, not broken, and a sweep that lists first cannot do
+// without it).
+func (s *sweep) describe(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, bool) {
 	faults, throttled := 0, 0
 	for {
 		if s.work.Err() != nil {
 			s.truncate()
 			return nil, false
 		}
-		resp, err := s.f.API.DescribeInvocations(s.work, req)
+		resp, err := s.f.API.DescribeInvocations(ctx, req)
 		if err == nil {
 			return resp, true
 		}
@@ -492,7 +527,7 @@ func (s *sweep) page(req cloudassistant.DescribeInvocationsRequest) (*cloudassis
 		var wait time.Duration
 		switch {
 		case !e.Transient:
-			s.fail(req.RegionId, "", e)
+			s.fail(req.RegionId, req.InvokeId, e)
 			return nil, false
 		case cloudassistant.Throttling(e.Code) && throttled < maxThrottleRetries:
 			wait = jitter(throttleBackoff << min(throttled, 6))
@@ -501,21 +536,22 @@ func (s *sweep) page(req cloudassistant.DescribeInvocationsRequest) (*cloudassis
 			wait = faultBackoff << faults
 			faults++
 		default:
-			s.fail(req.RegionId, "", e)
+			s.fail(req.RegionId, req.InvokeId, e)
 			s.truncate()
 			return nil, false
 		}
 		if !sleep(s.work, wait) {
-			s.fail(req.RegionId, "", e)
+			s.fail(req.RegionId, req.InvokeId, e)
 			s.truncate()
 			return nil, false
 		}
 	}
 }
 
-// judge applies the selection to one listed invocation and records the
-// verdict: selected, spared, failed (cannot be judged), or nothing.
-func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListing bool) {
+// judge applies the selection to one listed invocation, read at read, and
+// records the verdict: selected, spared, failed (cannot be judged), or
+// nothing.
+func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListing bool, read time.Time) {
 	c := countInstances(inv.InvokeInstances.InvokeInstance)
 	if !c.stoppable(inv) {
 		// Ended, or every active instance already Stopping.
@@ -561,6 +597,9 @@ func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListin
 		return
 	case age > s.plan.olderThan && age <= limit:
 		spared = rule
+	case age > limit && s.f.Ledger.alreadyStopped(keyOf(region, inv.InvokeId, nil), read, c.pending > 0):
+		// Not selected, so not counted against the limit either.
+		spared = ReasonAlreadyStopped
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -568,7 +607,7 @@ func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListin
 	case spared != "":
 		s.spared = append(s.spared, SparedInvoke{RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, Reason: spared})
 	case !owner.protect && age > limit:
-		s.selected = append(s.selected, candidate{region: region, swept: SweptInvoke{
+		s.selected = append(s.selected, candidate{region: region, timed: timedListing, swept: SweptInvoke{
 			RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, CreationTime: inv.CreationTime,
 			Rule: rule, Pending: c.pending, Running: c.running}})
 	}
@@ -625,15 +664,87 @@ feed:
 	workers.Wait()
 }
 
-// handle stops one invocation, trying it again while the API throttles and,
-// a few times, after a transient failure.
+// handle reads one selected invocation again and stops it if it still
+// should be, once (the ledger), trying the stop again while the API
+// throttles and, a few times, after a transient failure.
 func (s *sweep) handle(c candidate) {
+	read := s.f.Ledger.clock()
+	inv, ok := s.reread(c)
+	if !ok {
+		return
+	}
+	var counts instanceCounts
+	if inv != nil {
+		counts = countInstances(inv.InvokeInstances.InvokeInstance)
+	}
+	switch {
+	case inv == nil || !counts.stoppable(inv):
+		s.mu.Lock()
+		s.noLongerStoppable++
+		s.mu.Unlock()
+		s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: no longer stoppable",
+			slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId))
+		return
+	case readOwnerTags(inv.Tags.Tag).protect:
+		s.spare(c, TagProtect)
+		return
+	}
+	c.swept.Pending, c.swept.Running = counts.pending, counts.running
+	already, done, err := s.f.Ledger.claim(s.work, keyOf(c.region, c.swept.InvokeId, nil), read, counts.pending > 0)
+	switch {
+	case err != nil:
+		// Out of time waiting for another request's stop of it.
+		s.truncate()
+		return
+	case already:
+		s.spare(c, ReasonAlreadyStopped)
+		return
+	}
+	stopped := s.stop(c)
+	done(stopped)
+	if stopped {
+		s.mu.Lock()
+		s.stopped = append(s.stopped, c.swept)
+		s.mu.Unlock()
+		s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: stopped",
+			slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId),
+			slog.String("rule", c.swept.Rule), slog.Int("pending", c.swept.Pending), slog.Int("running", c.swept.Running))
+	}
+}
+
+// reread reads a selected invocation again, in the listing it was found
+// in; nil (and true) when it is no longer there: ended, or gone. false when
+// the read failed or time ran out (reported).
+func (s *sweep) reread(c candidate) (*cloudassistant.Invocation, bool) {
+	resp, ok := s.describe(s.rereads, cloudassistant.DescribeInvocationsRequest{
+		RegionId: c.region, InvokeId: c.swept.InvokeId, Timed: &c.timed, MaxResults: 1})
+	if !ok {
+		return nil, false
+	}
+	for i := range resp.Invocations.Invocation {
+		if inv := &resp.Invocations.Invocation[i]; inv.InvokeId == c.swept.InvokeId {
+			return inv, true
+		}
+	}
+	return nil, true
+}
+
+func (s *sweep) spare(c candidate, reason string) {
+	s.mu.Lock()
+	s.spared = append(s.spared, SparedInvoke{RegionId: c.region, InvokeId: c.swept.InvokeId, CommandName: c.swept.CommandName, Reason: reason})
+	s.mu.Unlock()
+}
+
+// stop sends one stop, trying it again while the API throttles and, a few
+// times, after a transient failure; false when it was not sent (reported,
+// or out of time).
+func (s *sweep) stop(c candidate) bool {
 	faults := 0
 	for throttled := 0; ; {
 		if s.work.Err() != nil || s.pace.wait(s.work) != nil {
 			// Out of time before it was started: left for the next sweep.
 			s.truncate()
-			return
+			return false
 		}
 		began := time.Now()
 		err := s.f.API.StopInvocation(s.calls, c.region, c.swept.InvokeId, nil)
@@ -641,20 +752,14 @@ func (s *sweep) handle(c candidate) {
 		switch {
 		case err == nil:
 			s.pace.done(outcomeOK, time.Since(began))
-			s.mu.Lock()
-			s.stopped = append(s.stopped, c.swept)
-			s.mu.Unlock()
-			s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: stopped",
-				slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId),
-				slog.String("rule", c.swept.Rule), slog.Int("pending", c.swept.Pending), slog.Int("running", c.swept.Running))
-			return
+			return true
 		case cloudassistant.Throttling(e.Code) && throttled < maxThrottleRetries:
 			s.pace.done(outcomeThrottled, time.Since(began))
 			// Besides the pacer slowing everyone down, this invocation
 			// waits a little before its next try, more each time.
 			if !sleep(s.work, jitter(throttleBackoff<<min(throttled, 6))) {
 				s.truncate()
-				return
+				return false
 			}
 			throttled++
 		case e.Transient && !cloudassistant.Throttling(e.Code) && faults < faultRetries && !ctxEnded(err):
@@ -666,7 +771,7 @@ func (s *sweep) handle(c candidate) {
 			if !sleep(s.work, jitter(faultBackoff<<faults)) {
 				s.fail(c.region, c.swept.InvokeId, e)
 				s.truncate()
-				return
+				return false
 			}
 			faults++
 		default:
@@ -675,7 +780,7 @@ func (s *sweep) handle(c candidate) {
 				s.truncate()
 			}
 			s.fail(c.region, c.swept.InvokeId, e)
-			return
+			return false
 		}
 	}
 }

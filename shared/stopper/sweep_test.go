@@ -109,13 +109,13 @@ func (f *fakeAPI) DescribeInvocations(ctx context.Context, req ca.DescribeInvoca
 	if err := f.listErr[req.RegionId]; err != nil {
 		return nil, err
 	}
-	if req.MaxResults != ca.MaxResultsLimit {
+	if req.MaxResults != ca.MaxResultsLimit && req.InvokeId == "" {
 		return nil, fmt.Errorf("MaxResults %d, want %d", req.MaxResults, ca.MaxResultsLimit)
 	}
 	timed := req.Timed != nil && *req.Timed
 	var match []ca.Invocation
 	for _, inv := range f.fleet {
-		if inv.RegionId != req.RegionId || inv.Timed != timed ||
+		if inv.RegionId != req.RegionId || inv.Timed != timed || req.InvokeId != "" && inv.InvokeId != req.InvokeId ||
 			req.InvokeStatus != "" && inv.InvocationStatus != req.InvokeStatus ||
 			req.CommandName != "" && inv.CommandName != req.CommandName {
 			continue

@@ -370,10 +370,11 @@ func TestAlertmanagerIDsAndNames(t *testing.T) {
 		return `{"status":"firing","fingerprint":"` + fingerprint + `","labels":{"invoke_id":"` + testInvokeID + `"` + labels + `}}`
 	}
 	body := `{"version":"4","alerts":[` + strings.Join([]string{
-		alert("", `,"alertname":"CommandRunsTooLong"`),
-		alert(long, `,"alertname":""`),
-		alert(long+"f", `,"alertname":"`+strings.Repeat("N", 65)+`"`),
-		alert("noname", ``),
+		// Each names another instance: alerts for the same ones would be one stop.
+		alert("", `,"alertname":"CommandRunsTooLong","instance_id":"i-bp1abc"`),
+		alert(long, `,"alertname":"","instance_id":"i-bp1def"`),
+		alert(long+"f", `,"alertname":"`+strings.Repeat("N", 65)+`","instance_id":"i-bp1xyz"`),
+		alert("noname", `,"instance_id":"i-a"`),
 		alert("badinstance", `,"instance_id":"vm-1"`),
 	}, ",") + `]}`
 	env := failFastEnv(t)

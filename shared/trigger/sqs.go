@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"cmp"
 	"context"
 	"log/slog"
 	"net/http"
@@ -16,8 +17,12 @@ import (
 // handled is listed in batchItemFailures, malformed ones included, so the
 // queue's redrive policy moves what keeps failing to its dead-letter queue
 // and nothing is lost; a record whose invocation no longer exists
-// (InvalidInvokeId.NotFound) counts as done. The function needs
-// ReportBatchItemFailures on its event source mapping (template.yaml).
+// (InvalidInvokeId.NotFound) counts as done. A sweep is handled only when
+// it finished: one that answered Truncated, could not list a region or
+// failed to stop an invocation transiently goes back too, so that its
+// next delivery carries on. A duplicate of a record shares its fate. The
+// function needs ReportBatchItemFailures on its event source mapping
+// (template.yaml).
 
 // sqsItems decodes the records; a record without a messageId could not be
 // named in batchItemFailures, so it fails the whole delivery instead.
@@ -83,18 +88,27 @@ type sqsItemFailure struct {
 func sqsAnswer(b stopper.BatchAnswer) sqsResponse {
 	r := sqsResponse{BatchItemFailures: []sqsItemFailure{}}
 	for _, it := range b.Results {
-		if sqsUnhandled(it) {
+		if sqsUnhandled(it) != "" {
 			r.BatchItemFailures = append(r.BatchItemFailures, sqsItemFailure{ItemIdentifier: it.Id})
 		}
 	}
 	return r
 }
 
-// sqsUnhandled is whether a record goes back to the queue: it failed, unless
-// its invocation no longer exists (stopping it is done, whatever happened
-// to it).
-func sqsUnhandled(it stopper.ItemResult) bool {
-	return it.Outcome == stopper.OutcomeFailed && it.Code != stopper.CodeInvalidInvokeNotFound
+// sqsUnhandled says why a record goes back to the queue, "" when it does
+// not: it failed, unless its invocation no longer exists (stopping it is
+// done, whatever happened to it), or it is a sweep that did not finish.
+func sqsUnhandled(it stopper.ItemResult) string {
+	if it.Outcome == stopper.OutcomeFailed {
+		if it.Code == stopper.CodeInvalidInvokeNotFound {
+			return ""
+		}
+		return cmp.Or(it.Message, it.Code, "failed")
+	}
+	if a, ok := it.Answer.(stopper.SweepAnswer); ok {
+		return a.Unfinished()
+	}
+	return ""
 }
 
 // logUnhandled writes one warning per record that sqsAnswer hands back to
@@ -102,10 +116,10 @@ func sqsUnhandled(it stopper.ItemResult) bool {
 // the dead-letter queue, and its messageId is how an operator finds it there.
 func logUnhandled(ctx context.Context, log *slog.Logger, requestID string, b stopper.BatchAnswer) {
 	for _, it := range b.Results {
-		if sqsUnhandled(it) {
+		if why := sqsUnhandled(it); why != "" {
 			log.LogAttrs(ctx, slog.LevelWarn, "sqs record not handled: returned in batchItemFailures",
 				slog.String("request_id", requestID), slog.String("message_id", it.Id),
-				slog.String("code", it.Code), slog.String("error", it.Message))
+				slog.String("code", it.Code), slog.String("error", why))
 		}
 	}
 }

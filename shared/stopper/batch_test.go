@@ -1,0 +1,77 @@
+package stopper
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"testing"
+
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
+)
+
+// Items of one batch that ask for the same thing are carried out once; the
+// others answer "duplicate of" the first, sharing its failure.
+func TestHandleBatchDuplicates(t *testing.T) {
+	stop := func(id, invokeID string, instances ...string) Item {
+		return Item{Id: id, Request: Request{Stop: &StopRequest{InvokeId: invokeID, InstanceIds: instances}}}
+	}
+	failFast := func(id, status string) Item {
+		return Item{Id: id, Request: Request{FailFast: &FailFastRequest{EventId: id, InvokeId: "t-f", InstanceId: "i-f0", Status: status}}}
+	}
+	dryStop := stop("dry", "t-a")
+	dryStop.Request.Stop.DryRun = boolp(true)
+	for _, tc := range []struct {
+		name     string
+		items    []Item
+		stopErr  error
+		outcomes string // id:outcome[>first]
+		stops    int
+	}{
+		{name: "the same stop", items: []Item{stop("1", "t-a"), stop("2", "t-a"), stop("3", "t-a")},
+			outcomes: "1:Stopped 2:NotStopped>1 3:NotStopped>1", stops: 1},
+		{name: "the same instances in another order", items: []Item{stop("1", "t-a", "i-a0", "i-a1"), stop("2", "t-a", "i-a1", "i-a0")},
+			outcomes: "1:Stopped 2:NotStopped>1", stops: 1},
+		{name: "other instances are another stop", items: []Item{stop("1", "t-a", "i-a0"), stop("2", "t-a", "i-a1")},
+			outcomes: "1:Stopped 2:Stopped", stops: 2},
+		{name: "a dry run is not a duplicate of a stop", items: []Item{dryStop, stop("1", "t-a")},
+			outcomes: "dry:WouldStop 1:Stopped", stops: 1},
+		{name: "fail-fast failures of one invocation", items: []Item{failFast("e1", "Failed"), failFast("e2", "Timeout"), failFast("ok", "Success"), failFast("ok2", "Success")},
+			outcomes: "e1:Stopped e2:NotStopped>e1 ok:NotStopped ok2:NotStopped", stops: 1},
+		{name: "a duplicate of a failure fails too", items: []Item{stop("1", "t-a"), stop("2", "t-a")},
+			stopErr: &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, outcomes: "1:Failed 2:Failed>1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &stopRecorder{stopErr: tc.stopErr, fleet: map[string]ca.Invocation{
+				"t-a": rollout("t-a", []string{"Running", "Pending"}),
+				"t-f": rollout("t-f", []string{"Failed", "Failed", "Pending"}, tag(TagMaxErrors, "2")),
+			}}
+			var logs bytes.Buffer
+			fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.NewJSONHandler(&logs, nil))}
+			b := fn.HandleBatch(context.Background(), "req-b", tc.items)
+			var got []string
+			for _, r := range b.Results {
+				o := r.Id + ":" + r.Outcome
+				if r.DuplicateOf != "" {
+					o += ">" + r.DuplicateOf
+					if r.Reason != "duplicate of "+r.DuplicateOf || r.Answer != nil {
+						t.Errorf("%s: Reason %q, Answer %v", r.Id, r.Reason, r.Answer)
+					}
+				}
+				got = append(got, o)
+			}
+			if strings.Join(got, " ") != tc.outcomes || len(api.stops) != tc.stops {
+				t.Fatalf("outcomes %s, %d stops; want %s, %d", strings.Join(got, " "), len(api.stops), tc.outcomes, tc.stops)
+			}
+			dups := strings.Count(tc.outcomes, ">")
+			if !strings.Contains(logs.String(), fmt.Sprintf(`"duplicates":%d`, dups)) {
+				t.Errorf("batch line does not count %d duplicates: %s", dups, logs.String())
+			}
+			// Every case stops at most one invocation (on some instances or all).
+			if r := NewReport("sqs", "req-b", b, nil); len(r.Stopped) != min(tc.stops, 1) {
+				t.Errorf("report lists %d stops, want one per invocation", len(r.Stopped))
+			}
+		})
+	}
+}
