@@ -98,6 +98,13 @@ func taskCompleted(eventID, invokeID, instanceID string) string {
 func TestFailFastEventsStopOnce(t *testing.T) {
 	rollout := bigRollout(time.Now())
 	emu := startOnceEmulator(t, []ca.Invocation{rollout}, emulator.Options{Latency: 5 * time.Millisecond})
+	// DingTalk, whose robot allows 20 messages a minute: the flood must reach it as one.
+	rc := &receiver{format: "dingtalk"}
+	chat := httptest.NewServer(rc)
+	t.Cleanup(chat.Close)
+	t.Setenv("STOPPER_NOTIFY_URL", chat.URL+"/robot/send?access_token=0123456789abcdef0123456789abcdef")
+	t.Setenv("STOPPER_NOTIFY_FORMAT", "dingtalk")
+	t.Setenv("STOPPER_NOTIFY_SECRET", dingTalkSecret)
 	url := serveAgainst(t, emu)
 	var events []string
 	for i := range 50 {
@@ -121,6 +128,12 @@ func TestFailFastEventsStopOnce(t *testing.T) {
 	}
 	if n := emu.StopCalls(onceRegion, rollout.InvokeId); n != 1 {
 		t.Fatalf("%d StopInvocation calls for one rollout, want 1", n)
+	}
+	rc.mu.Lock()
+	messages, bad := len(rc.bodies), rc.bad
+	rc.mu.Unlock()
+	if messages != 1 || len(bad) != 0 {
+		t.Fatalf("%d DingTalk messages for the flood and its replays (want 1); failed checks %v", messages, bad)
 	}
 	// The stop let the 95 running runs finish: the invocation still reads
 	// as stoppable, and only the ledger keeps it from being stopped again.

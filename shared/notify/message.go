@@ -126,8 +126,11 @@ func summarize(r stopper.Report, rd redactor) summary {
 		s.Matched = clean(strings.Join(regions, ", "), maxMessage)
 	}
 	switch {
-	case r.Refused != nil:
+	case r.Refused != nil && len(r.Stopped) == 0:
 		s.Title = "ecs-stopper refused a sweep: nothing was stopped"
+	case r.Refused != nil:
+		// A batch whose other items stopped something.
+		s.Title = "ecs-stopper stopped " + count(len(r.Stopped), "invocation") + "; a sweep was refused and stopped nothing"
 	case len(r.Stopped) == 0 && (r.DryRun || len(r.WouldStop) > 0):
 		s.Title = "Dry run: ecs-stopper would stop " + count(len(r.WouldStop), "invocation")
 	default:

@@ -80,7 +80,11 @@ func compose(s summary, st style, n shown) []part {
 	para(h)
 	para(s.Notice)
 	if s.RefusedCode != "" || s.RefusedMessage != "" {
-		para(st.bold("Nothing was stopped.") + " " + st.code(s.RefusedCode) + ": " + st.text(s.RefusedMessage))
+		refused := "Nothing was stopped."
+		if len(s.Stops) > 0 {
+			refused = "A sweep was refused and stopped nothing."
+		}
+		para(st.bold(refused) + " " + st.code(s.RefusedCode) + ": " + st.text(s.RefusedMessage))
 	}
 	stops := func(lines []stopLine, n int) {
 		var items []string

@@ -16,11 +16,23 @@ func TestText(t *testing.T) {
 		DryRun: true, WouldStop: boolp(true), Pending: 1}, nil)
 	nothing := stopper.NewReport("direct", "req-3", stopper.StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", DryRun: true, WouldStop: boolp(false),
 		Reason: "nothing left to stop"}, nil)
+	// A batch in which one item stopped an invocation and another, a sweep,
+	// was refused by its limit.
+	mixed := stopper.Report{RequestId: "req-4", Trigger: "sqs", Action: stopper.ActionBatch, Matched: map[string]int{"cn-hangzhou": 1},
+		Stopped: []stopper.ReportedStop{{RegionId: "cn-hangzhou", InvokeId: "t-a", CommandName: "backup", Running: 1, Why: "requested"}},
+		Refused: &stopper.Error{Code: stopper.CodeSweepLimitExceeded, Message: "over the limit"}}
 	for _, tc := range []struct {
 		name string
 		r    stopper.Report
 		want string
 	}{
+		{"a stop and a refused sweep", mixed, `ecs-stopper stopped 1 invocation; a sweep was refused and stopped nothing
+Batch (trigger sqs), request req-4
+A sweep was refused and stopped nothing. Sweep.LimitExceeded: over the limit
+Instances: 0 pending (cancelled), 1 running (possibly killed)
+  t-a (backup) in cn-hangzhou: 0 pending, 1 running; why: requested
+Matched: cn-hangzhou 1
+`},
 		{"sweep", twoStopSweep(), `ecs-stopper stopped 2 invocations, 1 failure
 Sweep (trigger fc-timer), request c0ffee00-1d2e-4f50-8a6b-7c8d9e0f1a2b
 Instances: 1 pending (cancelled), 3 running (possibly killed)
