@@ -7,10 +7,10 @@ import (
 )
 
 // Outside text (command names, tag values, request fields, API messages
-// that echo what a request sent) reaches a chat message only through one
-// of the escapers below, after clean has made it one line. Each turns the
-// characters its format reads as markup into look-alikes that mean nothing
-// there, so that no link, image, mention, heading, emphasis or HTML tag can
+// that echo what a request sent) reaches a chat message only through its
+// format's escaper (a markup, in the format's file), after clean has made
+// it one line. Each turns the characters its format reads as markup into
+// look-alikes that mean nothing there, so that no link, image, mention, heading, emphasis or HTML tag can
 // be formed from outside text, whatever the client's renderer makes of
 // escapes: DingTalk documents no escape at all, Slack only &amp; &lt; &gt;.
 // Look-alikes keep the text readable: [x](y) shows as ［x］(y).
@@ -26,30 +26,6 @@ type markup struct {
 	entity     map[rune]string
 	underscore bool
 }
-
-// DingTalk markdown: headings (#), quotes (>), emphasis (*, _), links and
-// images ([..](..), ![..](..)), HTML tags (<font>, <br>) and entities, and
-// @mentions of the "at" member's mobiles or everyone
-// (open.dingtalk.com/document/orgapp/message-type). Messages carry no "at"
-// member, so no mention is honoured; '@' is changed all the same, in case
-// one is ever added. A backslash could escape the markup around the text.
-var dingTalkMarkup = markup{lookalike: map[rune]rune{
-	'[': '［', ']': '］', '<': '＜', '>': '＞', '*': '＊', '~': '～', '#': '＃',
-	'@': '＠', '&': '＆', '\\': '＼', '|': '｜', '`': '\'',
-}, underscore: true}
-
-// Slack mrkdwn: &, < and > are escaped as the documentation says
-// (api.slack.com/reference/surfaces/formatting#escaping), which keeps
-// <url|text> links, <!here> and <@U…> mentions out; emphasis (*, _, ~) and
-// code (`) have no escape, so they become look-alikes.
-var slackMarkup = markup{lookalike: map[rune]rune{'*': '＊', '~': '～', '`': '\''},
-	entity: map[rune]string{'&': "&amp;", '<': "&lt;", '>': "&gt;"}, underscore: true}
-
-// Lark post messages carry outside text only in "text" elements, which
-// the client shows as they are; < and > change all the same, so that no
-// <at user_id="all"> could ever be read as a mention (the "text" message
-// type reads it so).
-var larkMarkup = markup{lookalike: map[rune]rune{'<': '＜', '>': '＞'}}
 
 // escape defangs s's URLs and writes each of its markup runes as a
 // look-alike (or an entity); an underscore that could open or close

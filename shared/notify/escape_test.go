@@ -1,8 +1,6 @@
 package notify
 
 import (
-	"encoding/json"
-	"reflect"
 	"strings"
 	"testing"
 	"unicode"
@@ -52,7 +50,7 @@ func TestEscapers(t *testing.T) {
 	}
 }
 
-// What the red team sent through a queue, as the message it made: the
+// Links and mentions sent through a queue, as the message they made: the
 // field name echoed by InvalidParameter, and a stopper:ttl tag value
 // echoed by InvalidTag.
 func TestOutsideTextInMessages(t *testing.T) {
@@ -65,12 +63,12 @@ func TestOutsideTextInMessages(t *testing.T) {
 		r.Stopped[0].CommandName = s
 		return r
 	}
-	for format, o := range webhooks {
-		if format == FormatJSON {
-			continue
+	for format, c := range formatCases {
+		if c.titles == nil {
+			continue // the answer itself
 		}
 		t.Run(format, func(t *testing.T) {
-			body := render(t, o, report(injected))
+			body := render(t, c.webhook, report(injected))
 			checkInert(t, format, injected, report)
 			if !strings.Contains(string(body), "Re-run the job") || !strings.Contains(string(body), "evil.example/t.png") {
 				t.Errorf("the outside text is not shown at all: %s", body)
@@ -95,7 +93,7 @@ func FuzzOutsideTextInert(f *testing.F) {
 		if len(s) > 64 {
 			s = s[:64] // within every size limit: the same items are listed as for the twin
 		}
-		for format := range webhooks {
+		for format := range formatCases {
 			checkInert(t, format, s, outsideReport)
 		}
 	})
@@ -124,121 +122,45 @@ func twin(s string) string {
 }
 
 // checkInert fails when the message of report(s) lets markup of the
-// outside text s through: every markup character of the format appears
-// exactly as often as in the message of report(twin(s)) (the template's
-// own), '_' only between letters or digits, and nothing the format would
-// read as a link, image or mention appears at all.
+// outside text s through (each format's inert says how it would show):
+// every markup character of the format appears exactly as often as in the
+// message of report(twin(s)) (the template's own), '_' only between letters
+// or digits, and nothing the format would read as a link, image or mention
+// appears at all.
 func checkInert(t *testing.T, format, s string, report func(string) stopper.Report) {
 	t.Helper()
-	o := webhooks[format]
-	if format == FormatLark {
-		o.Secret = larkSecret
-	}
+	c := formatCases[format]
+	o := c.webhook
+	o.Secret = c.secret // signed where the service signs
 	body := render(t, o, report(s))
 	checkLimits(t, format, body)
-	twinBody := func() []byte { return render(t, o, report(twin(s))) }
-	same := func(got, want, chars string) {
-		t.Helper()
-		for _, c := range chars {
-			if g, w := strings.Count(got, string(c)), strings.Count(want, string(c)); g != w {
-				t.Fatalf("%s: %d %q where the template has %d: outside text %q made markup:\n%s", format, g, c, w, s, got)
-			}
+	c.inert(t, s, body, func() []byte { return render(t, o, report(twin(s))) })
+}
+
+// sameMarkup fails when got holds any of chars another number of times
+// than want, the twin's.
+func sameMarkup(t testing.TB, format, s, got, want, chars string) {
+	t.Helper()
+	for _, c := range chars {
+		if g, w := strings.Count(got, string(c)), strings.Count(want, string(c)); g != w {
+			t.Fatalf("%s: %d %q where the template has %d: outside text %q made markup:\n%s", format, g, c, w, s, got)
 		}
 	}
-	never := func(text string, what ...string) {
-		t.Helper()
-		for _, w := range what {
-			if strings.Contains(text, w) {
-				t.Fatalf("%s: %q from outside text %q:\n%s", format, w, s, text)
-			}
-		}
-	}
-	switch format {
-	case FormatDingTalk:
-		var m map[string]json.RawMessage
-		var d dingTalkMessage
-		if json.Unmarshal(body, &m) != nil || json.Unmarshal(body, &d) != nil || len(m) != 2 || m["at"] != nil {
-			t.Fatalf("dingtalk: not a markdown message without mentions: %s", body)
-		}
-		var w dingTalkMessage
-		json.Unmarshal(twinBody(), &w)
-		// Links and images need [ ], HTML < >, entities &, headings #,
-		// emphasis * ~, code `, mentions @, escapes \, tables |.
-		same(d.Markdown.Text, w.Markdown.Text, "[]<>&#*~`@\\|")
-		never(d.Markdown.Text, "://")
-		wordUnderscores(t, format, d.Markdown.Text, s)
-		if !strings.HasPrefix(d.Markdown.Text, "#### ecs-stopper ") || d.Markdown.Title != w.Markdown.Title {
-			t.Fatalf("dingtalk: the title is not the text's heading: %s", body)
-		}
-	case FormatSlack:
-		var m, w slackMessage
-		if json.Unmarshal(body, &m) != nil || json.Unmarshal(twinBody(), &w) != nil {
-			t.Fatalf("slack: %s", body)
-		}
-		all := m.Text
-		var sections, twinSections string
-		for i, b := range m.Blocks {
-			if i == 0 && (b.Type != "header" || b.Text.Type != "plain_text") || i > 0 && (b.Type != "section" || b.Text.Type != "mrkdwn") {
-				t.Fatalf("slack: block %d is %s/%s", i, b.Type, b.Text.Type)
-			}
-			if i > 0 {
-				sections += b.Text.Text + "\n"
-			}
-			all += "\n" + b.Text.Text
-		}
-		for _, b := range w.Blocks[1:] {
-			twinSections += b.Text.Text + "\n"
-		}
-		// <url|text> links and <!here>, <@U…> mentions need < >; & only
-		// as an escape; emphasis * _ ~ and code ` only the template's.
-		never(all, "<", ">", "://")
-		if strings.Count(all, "&") != strings.Count(all, "&amp;")+strings.Count(all, "&lt;")+strings.Count(all, "&gt;") {
-			t.Fatalf("slack: a bare & from outside text %q: %s", s, all)
-		}
-		same(sections, twinSections, "*~`")
-		never(m.Text, "*", "~", "`")
-		wordUnderscores(t, format, all, s)
-	case FormatLark:
-		var m larkMessage
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatal(err)
-		}
-		var raw struct {
-			Content struct {
-				Post map[string]struct {
-					Content [][]map[string]any `json:"content"`
-				} `json:"post"`
-			} `json:"content"`
-		}
-		json.Unmarshal(body, &raw)
-		paras := raw.Content.Post["zh_cn"].Content
-		for _, p := range paras {
-			// Only text elements: never "a", "at" or "img".
-			if len(p) != 1 || p[0]["tag"] != "text" || len(p[0]) != 2 {
-				t.Fatalf("lark: an element that is not plain text: %v", p)
-			}
-			never(p[0]["text"].(string), "<", ">", "://")
-		}
-		if len(paras) == 0 || !strings.HasPrefix(paras[0][0]["text"].(string), "ecs-stopper") {
-			t.Fatalf("lark: the first paragraph does not start with the keyword: %s", body)
-		}
-	case FormatJSON:
-		// The answer itself, its values as they were.
-		var got map[string]any
-		if err := json.Unmarshal(body, &got); err != nil {
-			t.Fatalf("json: %v: %s", err, body)
-		}
-		valid := string([]rune(s)) // each invalid byte a U+FFFD, as encoding/json writes it
-		want := map[string]any{"RegionId": valid, "Message": valid, "DryRun": false, "Pending": float64(1)}
-		if !reflect.DeepEqual(got, want) {
-			t.Fatalf("json: %v, want %v", got, want)
+}
+
+// neverIn fails when text holds any of what.
+func neverIn(t testing.TB, format, s, text string, what ...string) {
+	t.Helper()
+	for _, w := range what {
+		if strings.Contains(text, w) {
+			t.Fatalf("%s: %q from outside text %q:\n%s", format, w, s, text)
 		}
 	}
 }
 
 // wordUnderscores fails on an underscore that could open or close
 // emphasis: one not between two letters or digits.
-func wordUnderscores(t *testing.T, format, text, s string) {
+func wordUnderscores(t testing.TB, format, text, s string) {
 	t.Helper()
 	for i, r := range text {
 		if r != '_' {

@@ -14,28 +14,13 @@ import (
 // suppressed rather than sent: counted, and told by the next message sent.
 //
 // A bucket of burst b refilled one token per every lets through at most
-// b + T/every messages in any span T, which sets each service's numbers:
-//   - DingTalk: 20 messages a minute per robot, then a 10-minute pause
-//     (help.dingtalk.io/open/development/custom-robots-send-group-messages):
-//     4 + 60s/4s = 19 a minute.
-//   - Lark / Feishu: 100 a minute and 5 a second per bot
-//     (open.feishu.cn/document/client-docs/bot-v3/add-custom-bot):
-//     3 + 1s/700ms < 5 a second, 3 + 60s/700ms < 89 a minute.
-//   - Slack: about one a second per webhook, with short bursts
-//     (api.slack.com/docs/rate-limits): 3, then one a second.
-//   - JSON receivers publish nothing: 10, then one a second (60 a minute).
+// b + T/every messages in any span T: each format sets its numbers from
+// its service's published limit (rateLimit).
 type rateLimit struct {
 	burst int
 	every time.Duration
 	// said is the limit in words, for messages and logs.
 	said string
-}
-
-var rateLimits = map[string]rateLimit{
-	FormatDingTalk: {burst: 4, every: 4 * time.Second, said: "20 messages a minute"},
-	FormatLark:     {burst: 3, every: 700 * time.Millisecond, said: "100 messages a minute and 5 a second"},
-	FormatSlack:    {burst: 3, every: time.Second, said: "about 1 message a second"},
-	FormatJSON:     {burst: 10, every: time.Second, said: "60 messages a minute"},
 }
 
 // maxRateWait is the longest a message waits for the bucket: a request is

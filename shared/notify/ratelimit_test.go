@@ -12,34 +12,9 @@ import (
 // message waiting what the bucket allows) never goes over the service's
 // published limits in any window.
 func TestBucketWithinPublishedLimits(t *testing.T) {
-	for _, tc := range []struct {
-		format string
-		// at most max messages in any window
-		limits []struct {
-			window time.Duration
-			max    int
-		}
-	}{
-		{FormatDingTalk, []struct {
-			window time.Duration
-			max    int
-		}{{time.Minute, 20}}},
-		{FormatLark, []struct {
-			window time.Duration
-			max    int
-		}{{time.Minute, 100}, {time.Second, 5}}},
-		// About one a second, short bursts allowed.
-		{FormatSlack, []struct {
-			window time.Duration
-			max    int
-		}{{time.Minute, 60 + 3}, {time.Second, 4}}},
-		{FormatJSON, []struct {
-			window time.Duration
-			max    int
-		}{{time.Minute, 60 + 10}}},
-	} {
-		t.Run(tc.format, func(t *testing.T) {
-			b := newBucket(rateLimits[tc.format])
+	for format, c := range formatCases {
+		t.Run(format, func(t *testing.T) {
+			b := newBucket(formatOf(t, format).rateLimit())
 			var sent []time.Time
 			for now := testNow; now.Before(testNow.Add(5 * time.Minute)); now = now.Add(10 * time.Millisecond) {
 				wait, ok := b.take(now, maxRateWait)
@@ -50,19 +25,19 @@ func TestBucketWithinPublishedLimits(t *testing.T) {
 					sent = append(sent, now.Add(wait))
 				}
 			}
-			for _, l := range tc.limits {
+			for _, l := range c.published {
 				for i := range sent {
 					n := 0
-					for j := i; j < len(sent) && sent[j].Sub(sent[i]) < l.window; j++ {
+					for j := i; j < len(sent) && sent[j].Sub(sent[i]) < l.span; j++ {
 						n++
 					}
 					if n > l.max {
-						t.Fatalf("%d messages within %s from %s (limit %d)", n, l.window, sent[i].Sub(testNow), l.max)
+						t.Fatalf("%d messages within %s from %s (limit %d)", n, l.span, sent[i].Sub(testNow), l.max)
 					}
 				}
 			}
 			// And the limit is used, not starved: most of what it allows.
-			if perMinute := float64(len(sent)) / 5; perMinute < 0.7*float64(tc.limits[0].max) {
+			if perMinute := float64(len(sent)) / 5; perMinute < 0.7*float64(c.published[0].max) {
 				t.Fatalf("only %.0f messages a minute", perMinute)
 			}
 		})
@@ -73,15 +48,14 @@ func TestBucketWithinPublishedLimits(t *testing.T) {
 // it would have said, and the next message sent tells how many were
 // suppressed and since when.
 func TestSuppressedNotificationsAreTold(t *testing.T) {
-	answers := map[string]answer{FormatDingTalk: {200, `{"errcode":0,"errmsg":"ok"}`, ""},
-		FormatLark: {200, `{"code":0,"msg":"success"}`, ""}, FormatSlack: {200, "ok", ""}, FormatJSON: {204, "", ""}}
-	for _, format := range []string{FormatDingTalk, FormatLark, FormatSlack, FormatJSON} {
+	for format, c := range formatCases {
 		t.Run(format, func(t *testing.T) {
-			rc := newReceiver(t, nil, answers[format])
+			rc := newReceiver(t, nil, c.accepted[0])
 			clock := testNow
 			n := newTestNotifier(t, Options{URL: rc.URL + "/robot/send?access_token=" + dingTalkToken, Format: format,
 				Now: func() time.Time { return clock }})
-			l := rateLimits[format]
+			f := formatOf(t, format)
+			l := f.rateLimit()
 			// All at one instant: the burst, and those whose token is
 			// within maxRateWait, are sent; the next two are not.
 			sendable := l.burst + int(maxRateWait/l.every)
@@ -93,7 +67,7 @@ func TestSuppressedNotificationsAreTold(t *testing.T) {
 			for range 2 {
 				start := time.Now()
 				err := n.Notify(context.Background(), twoStopSweep())
-				if err == nil || !strings.Contains(err.Error(), "suppressed by the rate limit of "+serviceName(format)) ||
+				if err == nil || !strings.Contains(err.Error(), "suppressed by the rate limit of "+f.service()) ||
 					!strings.Contains(err.Error(), `it would have said "ecs-stopper stopped 2 invocations, 1 failure"`) {
 					t.Fatalf("over the limit: %v", err)
 				}
@@ -110,7 +84,7 @@ func TestSuppressedNotificationsAreTold(t *testing.T) {
 			}
 			got := rc.requests(t)
 			last := string(got[len(got)-1].body)
-			want := "2 notifications were suppressed since 2025-06-01T08:30:00Z (rate limit of " + serviceName(format) + ": " + l.said + ")"
+			want := "2 notifications were suppressed since 2025-06-01T08:30:00Z (rate limit of " + f.service() + ": " + l.said + ")"
 			if !strings.Contains(last, want) {
 				t.Fatalf("the next message does not say %q:\n%s", want, last)
 			}
@@ -138,7 +112,7 @@ func TestSuppressedNotificationsAreTold(t *testing.T) {
 func TestRateLimitWaitIsShort(t *testing.T) {
 	rc := newReceiver(t, nil, answer{200, `{"code":0}`, ""})
 	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatLark}) // the clock stands still
-	for range rateLimits[FormatLark].burst {
+	for range formatOf(t, FormatLark).rateLimit().burst {
 		if err := n.Notify(context.Background(), twoStopSweep()); err != nil {
 			t.Fatal(err)
 		}
@@ -148,7 +122,7 @@ func TestRateLimitWaitIsShort(t *testing.T) {
 	if waited := time.Since(start); err != nil || waited < 600*time.Millisecond || waited > maxRateWait+500*time.Millisecond {
 		t.Fatalf("waited %s: %v", waited, err)
 	}
-	if len(rc.requests(t)) != rateLimits[FormatLark].burst+1 {
+	if len(rc.requests(t)) != formatOf(t, FormatLark).rateLimit().burst+1 {
 		t.Fatal("the message that waited was not sent")
 	}
 }

@@ -12,9 +12,10 @@ const redacted = acs.Redacted
 
 // A webhook URL is a credential: whoever has it can post to the group.
 // DingTalk's access_token query, Lark's hook token (the path's last
-// segment) and Slack's /services/T…/B…/… path are the secrets; a JSON
-// receiver's user info, fragment, token-like path segments and
-// credential-like query values may be. The redactor shows the URL without them (and without any query
+// segment) and Slack's /services/T…/B…/… path are the secrets (each
+// format's redactPath names its path's); a JSON receiver's user info,
+// fragment, token-like path segments and credential-like query values may
+// be. The redactor shows the URL without them (and without any query
 // value), and removes them (and STOPPER_NOTIFY_SECRET) from any text that
 // might echo them: errors, logs, the services' own error messages, and the
 // messages themselves. A plain query value or path segment (async=false,
@@ -30,7 +31,9 @@ type redactor struct {
 // the URL as shown hides them anyway.
 const minSecret = 4
 
-func newRedactor(u *url.URL, service, secret string) redactor {
+// newRedactor is the redactor of webhook u of format f (the format of its
+// host: the path's secrets are the service's) and secret.
+func newRedactor(u *url.URL, f format, secret string) redactor {
 	var secrets []string
 	out := u.Scheme + "://"
 	if u.User != nil {
@@ -41,38 +44,9 @@ func newRedactor(u *url.URL, service, secret string) redactor {
 		}
 	}
 	out += u.Host
-	path := u.EscapedPath()
-	switch service {
-	case FormatDingTalk:
-		out += path // /robot/send: the token is in the query
-	case FormatLark:
-		token := strings.TrimPrefix(u.Path, larkHookPath)
-		secrets = append(secrets, token)
-		out += larkHookPath + redacted
-	case FormatSlack:
-		rest := strings.TrimPrefix(u.Path, "/services/")
-		secrets = append(secrets, rest)
-		secrets = append(secrets, strings.Split(rest, "/")...)
-		out += "/services/" + redacted
-	default:
-		if path != "" && path != "/" {
-			// A relay's /hook/7c1e0d2a-… is a token; /hooks/ecs-stopper is
-			// words, which stay readable in texts that mention them.
-			secretPath := false
-			for _, seg := range strings.Split(u.Path, "/") {
-				if seg != "" && !plainValue(seg) {
-					secrets = append(secrets, seg)
-					secretPath = true
-				}
-			}
-			if secretPath {
-				secrets = append(secrets, strings.TrimPrefix(u.Path, "/"), strings.TrimPrefix(path, "/"))
-			}
-			out += "/" + redacted
-		} else {
-			out += path
-		}
-	}
+	path, pathSecrets := f.redactPath(u)
+	out += path
+	secrets = append(secrets, pathSecrets...)
 	if u.RawQuery != "" {
 		var keys []string
 		secretQuery := false

@@ -17,14 +17,6 @@ import (
 
 var update = flag.Bool("update", false, "rewrite testdata/ with the rendered samples")
 
-// webhooks of each format, as operators configure them.
-var webhooks = map[string]Options{
-	FormatDingTalk: {URL: "https://oapi.dingtalk.com/robot/send?access_token=" + dingTalkToken},
-	FormatLark:     {URL: "https://open.feishu.cn/open-apis/bot/v2/hook/" + larkToken},
-	FormatSlack:    {URL: "https://hooks.slack.com/services/" + slackPath},
-	FormatJSON:     {URL: "https://ops.example.com/hooks/ecs-stopper"},
-}
-
 // render is the body Notify would post for r (signed at testNow when the
 // options carry a secret).
 func render(t testing.TB, o Options, r stopper.Report) []byte {
@@ -58,7 +50,7 @@ func TestSamples(t *testing.T) {
 		{FormatDingTalk, "dingtalk-dry-run.md", dryTwoStopSweep}, {FormatJSON, "json-dry-run.json", dryTwoStopSweep},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			body := render(t, webhooks[tc.format], tc.report())
+			body := render(t, formatCases[tc.format].webhook, tc.report())
 			checkLimits(t, tc.format, body)
 			var sample []byte
 			if tc.format == FormatDingTalk {
@@ -100,42 +92,17 @@ func checkSample(t *testing.T, file string, sample []byte) {
 
 // A dry run's message says so in its title in every format, and speaks of
 // what would be stopped, cancelled and killed, never of what was stopped.
+// (JSON posts the answer itself: TestJSONDryRun.)
 func TestDryRunMessage(t *testing.T) {
 	const title = "Dry run: ecs-stopper would stop 2 invocations, 1 failure"
-	for format, o := range webhooks {
+	for format, c := range formatCases {
+		if c.titles == nil {
+			continue
+		}
 		t.Run(format, func(t *testing.T) {
-			body := render(t, o, dryTwoStopSweep())
+			body := render(t, c.webhook, dryTwoStopSweep())
 			checkLimits(t, format, body)
-			var titles []string // every place a title shows
-			switch format {
-			case FormatDingTalk:
-				var m dingTalkMessage
-				if err := json.Unmarshal(body, &m); err != nil {
-					t.Fatal(err)
-				}
-				first, _, _ := strings.Cut(m.Markdown.Text, "\n")
-				titles = []string{m.Markdown.Title, strings.TrimPrefix(first, "#### ")}
-			case FormatLark:
-				var m larkMessage
-				if err := json.Unmarshal(body, &m); err != nil {
-					t.Fatal(err)
-				}
-				titles = []string{m.Content.Post["zh_cn"].Title}
-			case FormatSlack:
-				var m slackMessage
-				if err := json.Unmarshal(body, &m); err != nil {
-					t.Fatal(err)
-				}
-				fallback, _, _ := strings.Cut(m.Text, ". ")
-				titles = []string{m.Blocks[0].Text.Text, fallback}
-			case FormatJSON:
-				// The answer itself, which says WouldStop.
-				if !strings.Contains(string(body), `"WouldStop":[{`) || strings.Contains(string(body), `"Stopped"`) {
-					t.Errorf("json: %s", body)
-				}
-				return
-			}
-			for _, got := range titles {
+			for _, got := range c.titles(t, body) { // every place a title shows
 				if got != title {
 					t.Errorf("title %q, want %q", got, title)
 				}
@@ -163,18 +130,14 @@ func TestLongReportsFit(t *testing.T) {
 		r.Failed = append(r.Failed, stopper.ReportedFailure{RegionId: "cn-hangzhou", InvokeId: fmt.Sprintf("t-f%04d", i), Code: "InternalError", Message: long})
 	}
 	r.Answer = map[string]int{"Stopped": 150}
-	for format, o := range webhooks {
+	for format, c := range formatCases {
 		t.Run(format, func(t *testing.T) {
-			if format == FormatDingTalk {
-				o.Secret = dingSecret
-			}
-			if format == FormatLark {
-				o.Secret = larkSecret
-			}
+			o := c.webhook
+			o.Secret = c.secret
 			body := render(t, o, r)
 			checkLimits(t, format, body)
-			if format == FormatJSON {
-				return
+			if c.titles == nil {
+				return // the answer itself
 			}
 			s := string(body)
 			for _, want := range []string{"t-0000-", "more invocations", "Failed (150)", "more failures", "Instances: 150 pending (cancelled), 150 running (possibly killed)"} {
@@ -189,40 +152,14 @@ func TestLongReportsFit(t *testing.T) {
 	}
 }
 
-// checkLimits fails when a body breaks its service's limits.
+// checkLimits fails when a body is not JSON or breaks its service's limits.
 func checkLimits(t testing.TB, format string, body []byte) {
 	t.Helper()
 	if !json.Valid(body) {
 		t.Fatalf("%s: not JSON: %s", format, body)
 	}
-	switch format {
-	case FormatDingTalk:
-		if len(body) > dingTalkMaxBody {
-			t.Fatalf("dingtalk body %d bytes", len(body))
-		}
-	case FormatLark:
-		if len(body) > larkMaxBody {
-			t.Fatalf("lark body %d bytes", len(body))
-		}
-	case FormatSlack:
-		var m slackMessage
-		if err := json.Unmarshal(body, &m); err != nil {
-			t.Fatal(err)
-		}
-		if len(m.Blocks) > slackMaxBlocks || utf16Len(m.Text) > slackMaxFallback || m.Text == "" {
-			t.Fatalf("slack: %d blocks, fallback %d", len(m.Blocks), utf16Len(m.Text))
-		}
-		total := 0
-		for i, b := range m.Blocks {
-			n := utf16Len(b.Text.Text)
-			total += n
-			if n == 0 || n > slackMaxSection || b.Type == "header" && (i != 0 || n > slackMaxHeader) {
-				t.Fatalf("slack block %d (%s) has %d characters", i, b.Type, n)
-			}
-		}
-		if total > slackMaxBlockText {
-			t.Fatalf("slack blocks total %d characters", total)
-		}
+	if limits := formatCases[format].limits; limits != nil {
+		limits(t, body)
 	}
 }
 
@@ -277,10 +214,9 @@ func checkRenderers(t *testing.T, invokeID, command, region, why, code, message 
 		if n%7 == 0 {
 			r.Refused = &stopper.Error{Code: code, Message: message}
 		}
-		for format, o := range webhooks {
-			if format == FormatLark {
-				o.Secret = larkSecret
-			}
+		for format, c := range formatCases {
+			o := c.webhook
+			o.Secret = c.secret // signed where the service signs
 			checkLimits(t, format, render(t, o, r))
 		}
 	}

@@ -3,7 +3,6 @@ package notify
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -71,10 +70,10 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 	if !ok {
 		count, since := n.bucket.suppress(now)
 		return n.fail("suppressed by the rate limit of %s (%s): %d not sent since %s; it would have said %q",
-			serviceName(n.format), n.bucket.limit.said, count, since.UTC().Format(time.RFC3339), summarize(r, n.redact).Title)
+			n.format.service(), n.bucket.limit.said, count, since.UTC().Format(time.RFC3339), summarize(r, n.redact).Title)
 	}
 	if wait > 0 && !sleep(ctx, wait) {
-		return n.fail("not sent: no time left after waiting %s for the rate limit of %s", wait.Round(time.Millisecond), serviceName(n.format))
+		return n.fail("not sent: no time left after waiting %s for the rate limit of %s", wait.Round(time.Millisecond), n.format.service())
 	}
 	untold, since := n.bucket.untold()
 	sent := false
@@ -95,7 +94,7 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 		a := n.post(ctx, target, body, budget)
 		if a == nil {
 			sent = true
-			attrs := []slog.Attr{slog.String("request_id", r.RequestId), slog.String("format", n.format),
+			attrs := []slog.Attr{slog.String("request_id", r.RequestId), slog.String("format", n.format.name()),
 				slog.String("url", n.redact.url), slog.Int("attempts", attempt)}
 			if untold > 0 {
 				attrs = append(attrs, slog.Int("suppressed_before", untold))
@@ -118,14 +117,14 @@ func (n *Notifier) Notify(ctx context.Context, r stopper.Report) (err error) {
 			return n.fail("%s; no time left to retry", a.msg)
 		}
 		n.log.LogAttrs(ctx, slog.LevelWarn, "notification retry", slog.String("request_id", r.RequestId),
-			slog.String("format", n.format), slog.String("url", n.redact.url), slog.String("error", a.msg),
+			slog.String("format", n.format.name()), slog.String("url", n.redact.url), slog.String("error", a.msg),
 			slog.Duration("wait", wait))
 		if !sleep(ctx, wait) {
 			return n.fail("%s; no time left to retry", a.msg)
 		}
 		// The retry is one more message to the service's count.
 		if _, ok := n.bucket.take(n.now(), 0); !ok {
-			return n.fail("%s; not retried: over the rate limit of %s (%s)", a.msg, serviceName(n.format), n.bucket.limit.said)
+			return n.fail("%s; not retried: over the rate limit of %s (%s)", a.msg, n.format.service(), n.bucket.limit.said)
 		}
 	}
 }
@@ -145,7 +144,7 @@ func sleep(ctx context.Context, d time.Duration) bool {
 // fail is a Notify error: what failed, where (the URL redacted), and the
 // text redacted once more in case a service or Go echoed a secret.
 func (n *Notifier) fail(format string, args ...any) error {
-	return errors.New(n.redact.Text(fmt.Sprintf("notification (%s) to %s: %s", n.format, n.redact.url, fmt.Sprintf(format, args...))))
+	return errors.New(n.redact.Text(fmt.Sprintf("notification (%s) to %s: %s", n.format.name(), n.redact.url, fmt.Sprintf(format, args...))))
 }
 
 // payload renders the message once, telling of the untold notifications
@@ -155,59 +154,20 @@ func (n *Notifier) payload(r stopper.Report, untold int, since time.Time) (func(
 	u := *n.url
 	u.Fragment, u.RawFragment = "", ""
 	target := u.String()
-	fixed := func(body []byte) func(time.Time) (string, []byte, error) {
-		return func(time.Time) (string, []byte, error) { return target, body, nil }
-	}
 	notice := ""
 	if untold > 0 {
-		notice = suppressionNotice(untold, since, serviceName(n.format), n.bucket.limit)
+		notice = suppressionNotice(untold, since, n.format.service(), n.bucket.limit)
 	}
-	summary := func() summary {
-		s := summarize(r, n.redact)
-		s.Notice = notice
-		return s
+	body, err := n.format.render(draft{report: r, redact: n.redact, signed: n.signer != nil, untold: untold, since: since, notice: notice})
+	if err != nil {
+		return nil, err
 	}
-	switch n.format {
-	case FormatJSON:
-		if r.Answer == nil {
-			return nil, errors.New("the report carries no answer to post")
+	return func(now time.Time) (string, []byte, error) {
+		if n.signer == nil {
+			return target, body, nil
 		}
-		var suppressed *suppressedMember
-		if untold > 0 {
-			suppressed = &suppressedMember{Count: untold, Since: since.UTC().Format(time.RFC3339), Message: notice}
-		}
-		// The answer is the caller's already; it may still quote an API
-		// message echoing the notifier's own secrets.
-		body, err := jsonBody(r.Answer, n.redact, suppressed)
-		if err != nil {
-			return nil, fmt.Errorf("the answer is not JSON: %v", err)
-		}
-		return fixed(body), nil
-	case FormatDingTalk:
-		body, err := renderDingTalk(summary())
-		if err != nil || n.secret == "" {
-			return fixed(body), err
-		}
-		return func(now time.Time) (string, []byte, error) {
-			return dingTalkSignedURL(target, n.secret, now), body, nil
-		}, nil
-	case FormatLark:
-		m, err := renderLark(summary(), n.secret != "")
-		if err != nil {
-			return nil, err
-		}
-		return func(now time.Time) (string, []byte, error) {
-			if n.secret != "" {
-				m.Timestamp, m.Sign = larkSign(n.secret, now)
-			}
-			body, err := marshal(m)
-			return target, body, err
-		}, nil
-	case FormatSlack:
-		body, err := renderSlack(summary())
-		return fixed(body), err
-	}
-	return nil, fmt.Errorf("unknown format %q", n.format)
+		return n.signer.sign(target, body, n.secret, now)
+	}, nil
 }
 
 // attemptError is one attempt's failure, and whether another may help.
@@ -238,9 +198,9 @@ func (n *Notifier) post(ctx context.Context, target string, body []byte, budget 
 		return &attemptError{msg: fmt.Sprintf("no whole answer within the notification's bound (%s)", budget.Round(time.Millisecond))}
 	}
 	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 {
-		return &attemptError{msg: n.httpFailure(resp, answer), retry: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"), n.now())}
+		return &attemptError{msg: newReply(resp, answer, n.redact).httpFailure(), retry: true, retryAfter: retryAfter(resp.Header.Get("Retry-After"), n.now())}
 	}
-	if msg := n.check(resp, answer); msg != "" {
+	if msg := n.format.check(newReply(resp, answer, n.redact)); msg != "" {
 		return &attemptError{msg: msg}
 	}
 	return nil
@@ -252,72 +212,6 @@ func unwrapURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// check reads the service's answer: "" when the message was accepted.
-// DingTalk answers {"errcode":0,...}, Lark {"code":0,...} (legacy
-// "StatusCode"), Slack HTTP 200 with the body "ok"
-// (docs/reference/chat-services.md);
-// a JSON receiver any 2xx.
-func (n *Notifier) check(resp *http.Response, answer []byte) string {
-	switch n.format {
-	case FormatDingTalk:
-		var a struct {
-			ErrCode *int   `json:"errcode"`
-			ErrMsg  string `json:"errmsg"`
-		}
-		if json.Unmarshal(answer, &a) != nil || a.ErrCode == nil {
-			return n.httpFailure(resp, answer) + " (not DingTalk's answer)"
-		}
-		if *a.ErrCode != 0 {
-			return fmt.Sprintf("DingTalk answered errcode %d: %s%s", *a.ErrCode, n.serviceText(a.ErrMsg), dingTalkHint(*a.ErrCode))
-		}
-		if resp.StatusCode/100 != 2 {
-			return n.httpFailure(resp, answer)
-		}
-	case FormatLark:
-		var a struct {
-			Code          *int   `json:"code"`
-			Msg           string `json:"msg"`
-			StatusCode    *int   `json:"StatusCode"`
-			StatusMessage string `json:"StatusMessage"`
-		}
-		if json.Unmarshal(answer, &a) != nil || (a.Code == nil && a.StatusCode == nil) {
-			return n.httpFailure(resp, answer) + " (not Lark's answer)"
-		}
-		code, msg := a.Code, a.Msg
-		if code == nil {
-			code, msg = a.StatusCode, a.StatusMessage
-		}
-		if *code != 0 {
-			return fmt.Sprintf("Lark answered code %d: %s%s", *code, n.serviceText(msg), larkHint(*code))
-		}
-		if resp.StatusCode/100 != 2 {
-			return n.httpFailure(resp, answer)
-		}
-	case FormatSlack:
-		if resp.StatusCode != http.StatusOK || strings.TrimSpace(string(answer)) != "ok" {
-			return n.httpFailure(resp, answer) + slackHint(strings.TrimSpace(string(answer)))
-		}
-	default:
-		if resp.StatusCode/100 != 2 {
-			return n.httpFailure(resp, answer)
-		}
-	}
-	return ""
-}
-
-func (n *Notifier) httpFailure(resp *http.Response, answer []byte) string {
-	msg := "answered HTTP " + strconv.Itoa(resp.StatusCode)
-	if t := n.serviceText(string(answer)); t != "" {
-		msg += ": " + t
-	}
-	return msg
-}
-
-// serviceText is a service's own text, redacted, on one line, capped.
-func (n *Notifier) serviceText(s string) string {
-	return strconv.Quote(clean(n.redact.Text(s), maxServiceText))
 }
 
 // retryAfter reads a Retry-After header: seconds, or an HTTP date.
@@ -336,46 +230,4 @@ func retryAfter(h string, now time.Time) time.Duration {
 		return min(t.Sub(now), time.Hour)
 	}
 	return 0
-}
-
-// Hints name the setting behind a service's refusal. Codes
-// (docs/reference/chat-services.md): DingTalk 310000 with "keywords not in content",
-// "invalid timestamp", "sign not match" or "ip X not in whitelist"; 130101
-// "send too fast", 20 messages a minute then a 10-minute pause; 460101 too
-// long. Lark 19021 signature, 19022 IP, 19024 keyword, 11232 throttled,
-// 9499 bad request. Slack 403 action_prohibited, 404 channel_not_found,
-// 410 channel_is_archived, 429 rate limited.
-
-func dingTalkHint(code int) string {
-	switch code {
-	case 310000:
-		return " (check the robot's security settings: add the keyword ecs-stopper, set STOPPER_NOTIFY_SECRET to its Additional Signature (加签) secret, or allow the function's egress IP; a signature also fails when the clock is more than an hour off)"
-	case 130101:
-		return " (the robot takes 20 messages a minute, then pauses for 10 minutes)"
-	case 460101:
-		return " (message too long)"
-	}
-	return ""
-}
-
-func larkHint(code int) string {
-	switch code {
-	case 19021:
-		return " (STOPPER_NOTIFY_SECRET must be the bot's signature verification secret, and the clock within an hour)"
-	case 19022:
-		return " (allow the function's egress IP in the bot's IP allowlist)"
-	case 19024:
-		return " (add the keyword ecs-stopper to the bot's keywords)"
-	case 11232:
-		return " (the bot takes 100 messages a minute and 5 a second)"
-	}
-	return ""
-}
-
-func slackHint(answer string) string {
-	switch answer {
-	case "action_prohibited", "channel_not_found", "channel_is_archived", "no_service", "invalid_token", "no_team", "team_disabled":
-		return " (the webhook was revoked or its channel is gone: create a new incoming webhook and set STOPPER_NOTIFY_URL)"
-	}
-	return ""
 }

@@ -3,16 +3,12 @@ package notify
 import (
 	"bytes"
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -82,105 +78,6 @@ func (rc *receiver) requests(t *testing.T) []received {
 	return append([]received(nil), rc.got...)
 }
 
-// checkDingTalk verifies a DingTalk request as DingTalk documents it: the
-// signature recomputed from the query's timestamp (ms) with the secret as
-// the HMAC key, and a markdown body.
-func checkDingTalk(secret string) func(*http.Request, []byte) string {
-	return func(r *http.Request, body []byte) string {
-		if ct := r.Header.Get("Content-Type"); ct != "application/json; charset=utf-8" || r.Method != http.MethodPost {
-			return "method " + r.Method + " content type " + ct
-		}
-		q := r.URL.Query()
-		if q.Get("access_token") != dingTalkToken {
-			return "access_token lost: " + r.URL.RawQuery
-		}
-		if secret != "" {
-			ts := q.Get("timestamp")
-			mac := hmac.New(sha256.New, []byte(secret))
-			mac.Write([]byte(ts + "\n" + secret))
-			if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); q.Get("sign") != want {
-				return "sign " + q.Get("sign") + " want " + want
-			}
-			if ts != strconv.FormatInt(testNow.UnixMilli(), 10) {
-				return "timestamp " + ts + " is not the clock's milliseconds"
-			}
-		} else if q.Has("sign") || q.Has("timestamp") {
-			return "signed without a secret"
-		}
-		var m struct {
-			MsgType  string `json:"msgtype"`
-			Markdown struct{ Title, Text string }
-		}
-		if err := json.Unmarshal(body, &m); err != nil || m.MsgType != "markdown" || m.Markdown.Title == "" || m.Markdown.Text == "" {
-			return "not a markdown message: " + string(body)
-		}
-		return ""
-	}
-}
-
-// checkLark verifies a Lark request: the signature recomputed from the
-// body's timestamp (seconds) with timestamp+"\n"+secret as the HMAC key over
-// no data, and a post body.
-func checkLark(secret string) func(*http.Request, []byte) string {
-	return func(r *http.Request, body []byte) string {
-		var m struct {
-			Timestamp *string `json:"timestamp"`
-			Sign      *string `json:"sign"`
-			MsgType   string  `json:"msg_type"`
-			Content   struct {
-				Post map[string]struct {
-					Title   string
-					Content [][]struct{ Tag, Text string }
-				}
-			}
-		}
-		if err := json.Unmarshal(body, &m); err != nil {
-			return "not JSON: " + string(body)
-		}
-		if secret != "" {
-			if m.Timestamp == nil || m.Sign == nil {
-				return "unsigned: " + string(body)
-			}
-			mac := hmac.New(sha256.New, []byte(*m.Timestamp+"\n"+secret))
-			if want := base64.StdEncoding.EncodeToString(mac.Sum(nil)); *m.Sign != want {
-				return "sign " + *m.Sign + " want " + want
-			}
-			if *m.Timestamp != strconv.FormatInt(testNow.Unix(), 10) {
-				return "timestamp " + *m.Timestamp + " is not the clock's seconds"
-			}
-		} else if m.Timestamp != nil || m.Sign != nil {
-			return "signed without a secret"
-		}
-		p, ok := m.Content.Post["zh_cn"]
-		if m.MsgType != "post" || !ok || p.Title == "" || len(p.Content) == 0 || p.Content[0][0].Tag != "text" {
-			return "not a post message: " + string(body)
-		}
-		return ""
-	}
-}
-
-func checkSlack(r *http.Request, body []byte) string {
-	var m struct {
-		Text   string
-		Blocks []struct {
-			Type string
-			Text struct{ Type, Text string }
-		}
-	}
-	if err := json.Unmarshal(body, &m); err != nil || m.Text == "" || len(m.Blocks) < 2 || m.Blocks[0].Type != "header" {
-		return "not a blocks message: " + string(body)
-	}
-	return ""
-}
-
-func checkJSON(r *http.Request, body []byte) string {
-	var a stopper.SweepAnswer
-	if err := json.Unmarshal(body, &a); err != nil || a.Action != stopper.ActionSweep {
-		return "not the sweep's answer: " + string(body)
-	}
-	return ""
-}
-
 // twoStopSweep is a sweep that stopped two invocations (and failed one).
 func twoStopSweep() stopper.Report { return sweepReport(false) }
 
@@ -221,43 +118,44 @@ func newTestNotifier(t *testing.T, o Options) *Notifier {
 	return n
 }
 
-// Each format, signed where the service signs, against a receiver that
-// checks the signature with the documented scheme and the payload's shape;
+// Each format, signed where the service signs and not, against a
+// receiver that checks the signature with the documented scheme and the
+// payload's shape, and each answer the service gives to a message it took;
 // a sweep that stopped two invocations is one message naming both.
 func TestEachFormat(t *testing.T) {
-	okDing, okLark := answer{200, `{"errcode":0,"errmsg":"ok"}`, ""}, answer{200, `{"code":0,"msg":"success","data":{}}`, ""}
-	for _, tc := range []struct {
-		name, format, secret, path string
-		check                      func(*http.Request, []byte) string
-		answer                     answer
-	}{
-		{name: "dingtalk signed", format: FormatDingTalk, secret: dingSecret, path: "/robot/send?access_token=" + dingTalkToken, check: checkDingTalk(dingSecret), answer: okDing},
-		{name: "dingtalk keyword only", format: FormatDingTalk, path: "/robot/send?access_token=" + dingTalkToken, check: checkDingTalk(""), answer: okDing},
-		{name: "lark signed", format: FormatLark, secret: larkSecret, path: "/open-apis/bot/v2/hook/" + larkToken, check: checkLark(larkSecret), answer: okLark},
-		{name: "lark legacy answer", format: FormatLark, path: "/open-apis/bot/v2/hook/" + larkToken, check: checkLark(""),
-			answer: answer{200, `{"Extra":null,"StatusCode":0,"StatusMessage":"success"}`, ""}},
-		{name: "slack", format: FormatSlack, path: "/services/" + slackPath, check: checkSlack, answer: answer{200, "ok", ""}},
-		{name: "json", format: FormatJSON, path: "/hooks/stopper", check: checkJSON, answer: answer{204, "", ""}},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			rc := newReceiver(t, tc.check, tc.answer)
-			n := newTestNotifier(t, Options{URL: rc.URL + tc.path, Format: tc.format, Secret: tc.secret})
-			if err := n.Notify(context.Background(), twoStopSweep()); err != nil {
-				t.Fatal(err)
-			}
-			got := rc.requests(t)
-			if len(got) != 1 {
-				t.Fatalf("%d messages, want 1", len(got))
-			}
-			for _, id := range []string{"t-hz0jdfwd9f7k2a", "t-sh01ab2cd3ef4g"} {
-				if !bytes.Contains(got[0].body, []byte(id)) {
-					t.Errorf("the message does not name %s:\n%s", id, got[0].body)
+	type run struct {
+		name, secret string
+		answer       answer
+	}
+	for format, c := range formatCases {
+		runs := []run{}
+		for i, a := range c.accepted {
+			runs = append(runs, run{fmt.Sprintf("%s unsigned, answer %d", format, i+1), "", a})
+		}
+		if c.secret != "" {
+			runs = append(runs, run{format + " signed", c.secret, c.accepted[0]})
+		}
+		for _, tc := range runs {
+			t.Run(tc.name, func(t *testing.T) {
+				rc := newReceiver(t, c.receiver(tc.secret), tc.answer)
+				n := newTestNotifier(t, Options{URL: rc.URL + c.path, Format: format, Secret: tc.secret})
+				if err := n.Notify(context.Background(), twoStopSweep()); err != nil {
+					t.Fatal(err)
 				}
-			}
-			if tc.format != FormatJSON && !bytes.Contains(got[0].body, []byte("ecs-stopper stopped 2 invocations")) {
-				t.Errorf("no title (nor keyword) in:\n%s", got[0].body)
-			}
-		})
+				got := rc.requests(t)
+				if len(got) != 1 {
+					t.Fatalf("%d messages, want 1", len(got))
+				}
+				for _, id := range []string{"t-hz0jdfwd9f7k2a", "t-sh01ab2cd3ef4g"} {
+					if !bytes.Contains(got[0].body, []byte(id)) {
+						t.Errorf("the message does not name %s:\n%s", id, got[0].body)
+					}
+				}
+				if c.titles != nil && !bytes.Contains(got[0].body, []byte("ecs-stopper stopped 2 invocations")) {
+					t.Errorf("no title (nor keyword) in:\n%s", got[0].body)
+				}
+			})
+		}
 	}
 }
 
@@ -398,37 +296,35 @@ func TestDeadlineTooClose(t *testing.T) {
 }
 
 // At most one retry: on a 5xx or a 429 (after its Retry-After when that
-// fits the bound), never on another refusal; the services' own error text
-// is in the error, with a hint naming the setting.
+// fits the bound), never on another refusal. (Each format's test file
+// checks its service's own answers the same way.)
 func TestRetryAndServiceAnswers(t *testing.T) {
-	for _, tc := range []struct {
-		name     string
-		format   string
-		answers  []answer
-		requests int
-		err      string // "" for success
-	}{
+	checkAnswers(t, []answerCase{
 		{name: "500 then 200", format: FormatSlack, answers: []answer{{500, "rollup_error", ""}, {200, "ok", ""}}, requests: 2},
 		{name: "429 with a Retry-After that fits", format: FormatSlack, answers: []answer{{429, "", "1"}, {200, "ok", ""}}, requests: 2},
 		{name: "503 twice", format: FormatJSON, answers: []answer{{503, "down", ""}}, requests: 2, err: `answered HTTP 503: "down"`},
 		{name: "429 with a Retry-After too long", format: FormatSlack, answers: []answer{{429, "", "120"}}, requests: 1,
 			err: "not retried: Retry-After 2m0s does not fit"},
 		{name: "400 is not retried", format: FormatSlack, answers: []answer{{400, "invalid_payload", ""}}, requests: 1, err: `answered HTTP 400: "invalid_payload"`},
-		{name: "slack webhook revoked", format: FormatSlack, answers: []answer{{404, "channel_not_found", ""}}, requests: 1,
-			err: "create a new incoming webhook and set STOPPER_NOTIFY_URL"},
-		{name: "slack 200 but not ok", format: FormatSlack, answers: []answer{{200, "maybe", ""}}, requests: 1, err: `answered HTTP 200: "maybe"`},
-		{name: "dingtalk keyword missing", format: FormatDingTalk, answers: []answer{{200, `{"errcode":310000,"errmsg":"keywords not in content, more: [https://ding-doc.dingtalk.com/doc#/serverapi2/qf2nxq]"}`, ""}},
-			requests: 1, err: `DingTalk answered errcode 310000: "keywords not in content`},
-		{name: "dingtalk throttled", format: FormatDingTalk, answers: []answer{{200, `{"errcode":130101,"errmsg":"send too fast"}`, ""}}, requests: 1,
-			err: "20 messages a minute"},
-		{name: "dingtalk not its answer", format: FormatDingTalk, answers: []answer{{200, `hello`, ""}}, requests: 1, err: "(not DingTalk's answer)"},
-		{name: "lark signature", format: FormatLark, answers: []answer{{200, `{"code":19021,"msg":"sign match fail or timestamp is not within one hour from current time"}`, ""}},
-			requests: 1, err: "Lark answered code 19021: \"sign match fail"},
-		{name: "lark bad request with 400", format: FormatLark, answers: []answer{{400, `{"code":9499,"msg":"Bad Request","data":{}}`, ""}}, requests: 1,
-			err: `Lark answered code 9499: "Bad Request"`},
-		{name: "json 2xx", format: FormatJSON, answers: []answer{{202, "queued", ""}}, requests: 1},
-		{name: "json redirect is a failure", format: FormatJSON, answers: []answer{{302, "", ""}}, requests: 1, err: "answered HTTP 302"},
-	} {
+	})
+}
+
+// answerCase is a service's answers to one message: how many requests
+// they make, and the error they end in ("" for success).
+type answerCase struct {
+	name     string
+	format   string
+	answers  []answer
+	requests int
+	err      string
+}
+
+// checkAnswers sends one message per case to a receiver giving its answers;
+// the services' own error text is in the error, with a hint naming the
+// setting.
+func checkAnswers(t *testing.T, cases []answerCase) {
+	t.Helper()
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rc := newReceiver(t, nil, tc.answers...)
 			n := newTestNotifier(t, Options{URL: rc.URL, Format: tc.format, Timeout: 5 * time.Second})

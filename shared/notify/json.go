@@ -4,9 +4,83 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"net/url"
 	"strconv"
+	"strings"
+	"time"
 )
+
+// FormatJSON is the request's answer itself, for any other receiver.
+const FormatJSON = "json"
+
+// jsonFormat posts the request's answer, redacted, to a receiver of the
+// operators' own (a relay, an incident tool): the format of any host no
+// other format claims. Any 2xx is an acceptance.
+type jsonFormat struct{}
+
+func init() { register(jsonFormat{}) }
+
+func (jsonFormat) name() string    { return FormatJSON }
+func (jsonFormat) service() string { return "JSON" }
+
+// hosts: none; formatOfHost falls back to JSON.
+func (jsonFormat) hosts() []string { return nil }
+
+// checkURL: a receiver's webhook may be any URL.
+func (jsonFormat) checkURL(*url.URL, string) error { return nil }
+
+// redactPath hides a non-empty path: a relay's /hook/7c1e0d2a-… is a
+// token; /hooks/ecs-stopper is words, which stay readable in texts that
+// mention them (plainValue).
+func (jsonFormat) redactPath(u *url.URL) (string, []string) {
+	path := u.EscapedPath()
+	if path == "" || path == "/" {
+		return path, nil
+	}
+	var secrets []string
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg != "" && !plainValue(seg) {
+			secrets = append(secrets, seg)
+		}
+	}
+	if len(secrets) > 0 {
+		secrets = append(secrets, strings.TrimPrefix(u.Path, "/"), strings.TrimPrefix(path, "/"))
+	}
+	return "/" + redacted, secrets
+}
+
+// rateLimit: receivers publish nothing: 10, then one a second (60 a
+// minute).
+func (jsonFormat) rateLimit() rateLimit {
+	return rateLimit{burst: 10, every: time.Second, said: "60 messages a minute"}
+}
+
+// render is the answer as the caller has it; it may still quote an API
+// message echoing the notifier's own secrets, hence jsonBody.
+func (jsonFormat) render(d draft) ([]byte, error) {
+	if d.report.Answer == nil {
+		return nil, errors.New("the report carries no answer to post")
+	}
+	var suppressed *suppressedMember
+	if d.untold > 0 {
+		suppressed = &suppressedMember{Count: d.untold, Since: d.since.UTC().Format(time.RFC3339), Message: d.notice}
+	}
+	body, err := jsonBody(d.report.Answer, d.redact, suppressed)
+	if err != nil {
+		return nil, fmt.Errorf("the answer is not JSON: %v", err)
+	}
+	return body, nil
+}
+
+// check: any 2xx.
+func (jsonFormat) check(a reply) string {
+	if !a.ok() {
+		return a.httpFailure()
+	}
+	return ""
+}
 
 // suppressedMember is added to a JSON notification's answer when the rate
 // limit suppressed notifications before it.
