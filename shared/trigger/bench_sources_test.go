@@ -45,8 +45,9 @@ func (a *sourcesAPI) DescribeInvocations(ctx context.Context, req cloudassistant
 	return resp, nil
 }
 
-// sourceBenches are BenchmarkInvoke's rows for the event sources of issue
-// 11, each from its sample in events/: one TaskCompleted failure event (a
+// sourceBenches are BenchmarkInvoke's rows for the event sources that
+// carry stops (fail-fast events, queues, alerts), each from its sample in
+// events/: one TaskCompleted failure event (a
 // read and a stop), EventBridge's batch push (5 events: 4 failures, each a
 // read and a stop, and a success, which reads nothing), an SQS batch of 2
 // records, an SNS message, and an Alertmanager payload behind API Gateway

@@ -32,10 +32,10 @@ func BenchmarkInvoke(b *testing.B) {
 	}
 	one := func(p []byte) [][]byte { return [][]byte{p} }
 	benches := []invokeBench{
-		{name: "direct", payloads: one(readTestdata(b, "direct-stop.json"))},
+		{name: "direct", payloads: one(readTestdata(b, "direct-stop-request.json"))},
 		{name: "eventbridge-schedule", payloads: one(readTestdata(b, "eventbridge-scheduled-event.json"))},
-		{name: "fc-timer-stop", payloads: one(readTestdata(b, "fc-timer-stop.json"))},
-		{name: "fc-timer-empty", payloads: one(readTestdata(b, "fc-timer-empty.json"))},
+		{name: "fc-timer-stop", payloads: one(readTestdata(b, "fc-timer-event-stop.json"))},
+		{name: "fc-timer-empty", payloads: one(readTestdata(b, "fc-timer-event-empty.json"))},
 	}
 	bodies := distinctStopBodies(webhook.RememberedSignatures + 1)
 	for _, s := range httpShapes {
@@ -116,8 +116,8 @@ type invokeBench struct {
 	// holds (each then evicts the oldest, as on a busy instance).
 	payloads [][]byte
 	refused  bool
-	// sources is set for the event sources of issue 11, which run
-	// against sourcesAPI (the invocations their samples name); stops is
+	// sources is set for the event sources that stop what their samples
+	// in events/ name (sourceBenches), which run against sourcesAPI (the invocations their samples name); stops is
 	// how many stops each of their deliveries sends.
 	sources bool
 	stops   int
@@ -128,8 +128,7 @@ type invokeBench struct {
 }
 
 // reportPerEvent turns a delivery of several events into figures per
-// event, the unit of the bench harness's bounds (tools/bench: < 20 µs, ≤ 100
-// allocations per event): ns/op, B/op and allocs/op become the delivery's
+// event, the unit of the bench harness's bounds (tools/bench): ns/op, B/op and allocs/op become the delivery's
 // divided by its events (testing lets ReportMetric override them), and the
 // delivery's own figures stay in the row as ns/delivery and
 // allocs/delivery, beside events/delivery. MB/s is still the delivery's

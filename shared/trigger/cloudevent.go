@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"context"
 	"strconv"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
@@ -34,14 +35,61 @@ import (
 // events, is still read, event by event. The same bodies arrive over HTTP
 // from an EventBridge HTTP target pointed at the webhook URL.
 
+// CloudEvent is one Alibaba EventBridge event (CloudEvents 1.0), as FC's
+// EventBridge trigger delivers it: ecs:CloudAssistant:TaskCompleted.
+const CloudEvent Kind = "eventbridge"
+
+// CloudEvents is a JSON array of them (EventBridge's batch push).
+const CloudEvents Kind = "eventbridge-batch"
+
+var (
+	fieldSpecversion = probeField("specversion")
+	// Read for no condition, but so that an event that repeats it is Direct,
+	// as any payload that repeats a probed key.
+	_ = probeField("type")
+)
+
+var cloudEvent = source{
+	kind:   CloudEvent,
+	detect: detection{has: []field{fieldSpecversion}},
+	handle: (*Handler).handleCloudEvent,
+}
+
+var cloudEventBatch = source{
+	kind:   CloudEvents,
+	detect: detection{array: true},
+	handle: (*Handler).handleCloudEvents,
+}
+
 // The event type fail-fast reads, and its source.
 const (
 	taskCompletedType   = "ecs:CloudAssistant:TaskCompleted"
 	taskCompletedSource = "acs.ecs"
-	// maxBatch bounds the items of one delivery (events of a batch push,
-	// alerts of a group, queue records).
-	maxBatch = 1000
 )
+
+// handleCloudEvent hands one EventBridge event, arrived as kind (on its
+// own, or as a webhook's body), to the core's fail-fast; it is reported as
+// an EventBridge event whichever way it came.
+func (h *Handler) handleCloudEvent(ctx context.Context, requestID string, kind Kind, event []byte) outcome {
+	req, err := cloudEventRequest(event)
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	out := h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
+	out.trigger = string(CloudEvent)
+	return out
+}
+
+// handleCloudEvents hands a JSON array of EventBridge events, arrived as
+// kind, to the core item by item; it is reported as a batch of them
+// whichever way it came.
+func (h *Handler) handleCloudEvents(ctx context.Context, requestID string, kind Kind, batch []byte) outcome {
+	items, err := cloudEventItems(batch)
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	return h.batch(ctx, requestID, string(CloudEvents), items)
+}
 
 // cloudEventRequest decodes one TaskCompleted event into a fail-fast
 // request. Extension attributes of the envelope (aliyun*, and any the
@@ -120,51 +168,6 @@ func cloudEventItems(batch []byte) ([]stopper.Item, *stopper.Error) {
 		}
 		return it
 	})
-}
-
-// arrayItems reads a JSON array of at most maxBatch elements (counted
-// before any is decoded) and turns each into an item.
-func arrayItems(raw []byte, what string, item func(i int, raw []byte) stopper.Item) ([]stopper.Item, *stopper.Error) {
-	e, ok := jsonscan.Array(raw, 0)
-	if !ok {
-		return nil, stopper.Invalid("body", "must be a JSON array (%s)", what)
-	}
-	n := 0
-	for e.Next() {
-		n++
-	}
-	if !e.Complete() {
-		return nil, stopper.Invalid("body", "is not valid JSON (%s)", what)
-	}
-	if n > maxBatch {
-		return nil, stopper.Invalid("body", "holds %d items (%s); at most %d are taken in one delivery", n, what, maxBatch)
-	}
-	items := make([]stopper.Item, 0, n)
-	e, _ = jsonscan.Array(raw, 0)
-	for e.Next() {
-		items = append(items, item(len(items), e.Value))
-	}
-	return items, nil
-}
-
-// eventFields reads a JSON object's members by exact name, refusing a
-// repeated one; values stay raw.
-func eventFields(raw []byte, what string) (map[string][]byte, *stopper.Error) {
-	m, ok := jsonscan.Object(raw, 1)
-	if !ok {
-		return nil, stopper.Invalid("body", "must be a JSON object (%s)", what)
-	}
-	fields := make(map[string][]byte, 16)
-	for m.Next() {
-		if _, dup := fields[string(m.Key)]; dup {
-			return nil, stopper.Invalid(truncate(string(m.Key)), "appears more than once in %s", what)
-		}
-		fields[string(m.Key)] = m.Value
-	}
-	if !m.Complete() {
-		return nil, stopper.Invalid("body", "is not valid JSON (%s)", what)
-	}
-	return fields, nil
 }
 
 // alphanumericASCII reports whether s is 1 to 32 ASCII letters and digits

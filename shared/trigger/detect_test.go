@@ -14,16 +14,16 @@ func TestDetectSamples(t *testing.T) {
 		{"lambda-urls-request.json", FunctionURL},
 		{"fc-http-request.json", FCHTTP},
 		{"eventbridge-scheduled-event.json", EventBridgeSchedule},
-		{"fc-timer-empty.json", FCTimer},
-		{"fc-timer-stop.json", FCTimer},
-		{"fc-timer-sweep.json", FCTimer},
-		{"fc-timer-not-json.json", FCTimer},
-		{"direct-stop.json", Direct},
-		{"direct-sweep.json", Direct},
+		{"fc-timer-event-empty.json", FCTimer},
+		{"fc-timer-event-stop.json", FCTimer},
+		{"fc-timer-event-sweep.json", FCTimer},
+		{"fc-timer-event.json", FCTimer},
+		{"direct-stop-request.json", Direct},
+		{"direct-sweep-request.json", Direct},
 		{"sqs-event.json", SQS},
 		{"sns-event.json", SNS},
-		{"eventbridge-taskcompleted.json", CloudEvent},
-		{"eventbridge-taskcompleted-batch.json", CloudEvents},
+		{"eventbridge-taskcompleted-event.json", CloudEvent},
+		{"eventbridge-taskcompleted-event-batch.json", CloudEvents},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -96,30 +96,6 @@ func TestKindIsWebhook(t *testing.T) {
 	} {
 		if k.IsWebhook() != want {
 			t.Errorf("%s.IsWebhook() = %v", k, !want)
-		}
-	}
-}
-
-func TestIsJSONMediaType(t *testing.T) {
-	for ct, want := range map[string]bool{
-		"application/json":                  true,
-		"application/json; charset=utf-8":   true,
-		"Application/JSON;charset=UTF-8":    true,
-		" application/json ":                true,
-		"application/cloudevents+json":      true,
-		"application/vnd.api+json; v=1":     true,
-		"application/+json":                 false,
-		"application/x json+json":           false,
-		"application/jsonx":                 false,
-		"application/json-seq":              false,
-		"text/json":                         false,
-		"text/plain":                        false,
-		"application/x-www-form-urlencoded": false,
-		"":                                  false,
-		"application/":                      false,
-	} {
-		if got := isJSONMediaType(ct); got != want {
-			t.Errorf("isJSONMediaType(%q) = %v, want %v", ct, got, want)
 		}
 	}
 }

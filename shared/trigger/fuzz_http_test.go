@@ -127,7 +127,7 @@ func parseHeaderBlock(s string) http.Header {
 //     header of "Bearer " and testToken, or one X-Stopper-Timestamp and one
 //     X-Stopper-Signature holding HMAC-SHA256(testSecret, timestamp + "." +
 //     body) for a timestamp within 300 s of the clock: an oracle written
-//     from DESIGN.md, without the webhook package.
+//     from docs/security.md, without the webhook package.
 func FuzzServeHTTP(f *testing.F) {
 	for _, body := range httpSeedBodies(f) {
 		ts, sig := webhook.Sign(testSecret, testNow, body)

@@ -19,9 +19,9 @@ import (
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
-// Fuzz targets for the decoders of issue 11's event sources: EventBridge
-// TaskCompleted events (one, or a batch push), Alertmanager payloads in a
-// webhook body, SQS and SNS events. Each is seeded with the real samples
+// Fuzz targets for the decoders of the event sources that carry stops:
+// EventBridge TaskCompleted events (one, or a batch push), Alertmanager
+// payloads in a webhook body, SQS and SNS events. Each is seeded with the real samples
 // (testdata, copied from aws-lambda-go's events/testdata and the ECS
 // guide, and the repository's events/) and checks, besides never
 // panicking, that what a decoder takes is what the input holds, read by

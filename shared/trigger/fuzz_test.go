@@ -124,7 +124,7 @@ func FuzzDetect(f *testing.F) {
 // sourceBodies are the webhook bodies of senders that cannot sign: an
 // Alertmanager payload, an EventBridge event and a batch of them.
 func sourceBodies(f *testing.F) [][]byte {
-	return [][]byte{[]byte(alertmanagerBody), readTestdata(f, "eventbridge-taskcompleted.json"), readTestdata(f, "eventbridge-taskcompleted-batch.json")}
+	return [][]byte{[]byte(alertmanagerBody), readTestdata(f, "eventbridge-taskcompleted-event.json"), readTestdata(f, "eventbridge-taskcompleted-event-batch.json")}
 }
 
 func checkResponseShape(t *testing.T, res Result) {

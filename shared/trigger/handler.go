@@ -4,7 +4,6 @@
 package trigger
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
@@ -44,24 +43,29 @@ type Result struct {
 func (h *Handler) Invoke(ctx context.Context, requestID string, payload []byte) (Result, error) {
 	var p probe
 	p.read(payload)
-	kind := p.kind()
-	if kind.IsWebhook() {
-		out := h.eventWebhook(ctx, requestID, kind, &p)
+	src := p.source()
+	if src.webhook != nil {
+		out := h.eventWebhook(ctx, requestID, src, &p)
 		h.finish(ctx, requestID, out)
 		// A webhook caller needs a status whatever happened, and a function
 		// error would reach it as the platform's bare 502: so even a
 		// transient failure is answered, as its 5xx, and is not an error.
-		return Result{Kind: kind, Payload: renderHTTPEvent(kind, requestID, out), Failure: out.failure()}, nil
+		return Result{Kind: src.kind, Payload: renderHTTPEvent(src.webhook, requestID, out), Failure: out.failure()}, nil
 	}
-	out := h.event(ctx, requestID, kind, &p, payload)
+	out := src.handle(h, ctx, requestID, src.kind, payload)
 	h.finish(ctx, requestID, out)
-	res := Result{Kind: kind, Payload: renderEvent(kind, requestID, out), Failure: out.failure()}
+	answer := renderAnswer
+	if src.answer != nil {
+		answer = src.answer
+	}
+	res := Result{Kind: src.kind, Payload: answer(requestID, out), Failure: out.failure()}
 	// Direct invocations, timers, schedules and event sources have a
 	// platform behind them that retries function errors (or hands them to a
 	// dead-letter queue): transient failures go there, while permanent ones
-	// are answers, so a bad request is not retried forever. An SQS batch
-	// answers its transient failures item by item instead.
-	if e := out.retry(kind); e != nil {
+	// are answers, so a bad request is not retried forever. A source whose
+	// answer names the items to deliver again (SQS) answers its transient
+	// failures item by item instead.
+	if e := out.retry(src.answersItems); e != nil {
 		return res, e
 	}
 	return res, nil
@@ -92,16 +96,16 @@ func (o outcome) failure() *stopper.Error {
 }
 
 // retry is the transient failure the platform should retry the delivery
-// for: the error, or a batch's first transient item (not for SQS, whose
-// answer lists the items to retry).
-func (o outcome) retry(kind Kind) *stopper.Error {
+// for: the error, or a batch's first transient item (unless the answer
+// names the items to retry).
+func (o outcome) retry(answersItems bool) *stopper.Error {
 	if o.err != nil {
 		if o.err.Transient {
 			return o.err
 		}
 		return nil
 	}
-	if b, ok := o.answer.(stopper.BatchAnswer); ok && kind != SQS {
+	if b, ok := o.answer.(stopper.BatchAnswer); ok && !answersItems {
 		return b.Transient()
 	}
 	return nil
@@ -123,56 +127,19 @@ func (o outcome) status() int {
 	return o.err.Status
 }
 
-// event handles the kinds that carry requests rather than an HTTP request.
-func (h *Handler) event(ctx context.Context, requestID string, kind Kind, p *probe, payload []byte) outcome {
-	var items []stopper.Item
-	var err *stopper.Error
-	switch kind {
-	case CloudEvent:
-		return h.cloudEvent(ctx, requestID, kind, payload)
-	case CloudEvents:
-		return h.cloudEventBatch(ctx, requestID, kind, payload)
-	case SQS:
-		items, err = sqsItems(payload)
-	case SNS:
-		items, err = snsItems(payload)
-	default:
-		req, err := p.request(kind, payload)
-		if err != nil {
-			return h.refuse(ctx, requestID, kind, err)
-		}
-		return h.handle(ctx, requestID, kind, req)
-	}
-	if err != nil {
-		return h.refuse(ctx, requestID, kind, err)
-	}
-	out := h.batch(ctx, requestID, string(kind), items)
-	if b, ok := out.answer.(stopper.BatchAnswer); ok && kind == SQS {
-		logUnhandled(ctx, h.logger(), requestID, b)
-	}
-	return out
-}
-
-// request is the request an event of a non-webhook kind asks for.
-func (p *probe) request(kind Kind, payload []byte) (stopper.Request, *stopper.Error) {
-	switch kind {
-	case EventBridgeSchedule:
-		return scheduledEventRequest(payload)
-	case FCTimer:
-		return p.timerRequest(payload)
-	}
-	// FC's custom runtime delivers a timer's JSON to /invoke, never an
-	// empty body: an empty payload is a direct invocation without a request.
-	if len(bytes.TrimSpace(payload)) == 0 {
-		return stopper.Request{}, stopper.Invalid("body", `is empty: invoke the function with a request such as {"RegionId": "cn-hangzhou", "InvokeId": "t-..."} or {"Action": "Sweep"}`)
-	}
-	return decodeRequest(payload)
-}
-
 // handle hands a decoded request to the core, which logs the outcome.
 func (h *Handler) handle(ctx context.Context, requestID string, kind Kind, req stopper.Request) outcome {
 	answer, err := h.Function.Handle(ctx, requestID, req)
 	return outcome{trigger: string(kind), answer: answer, err: err}
+}
+
+// request hands the request an event decoded to the core, or refuses the
+// event when it could not be decoded.
+func (h *Handler) request(ctx context.Context, requestID string, kind Kind, req stopper.Request, err *stopper.Error) outcome {
+	if err != nil {
+		return h.refuse(ctx, requestID, kind, err)
+	}
+	return h.handle(ctx, requestID, kind, req)
 }
 
 // batch hands a delivery's items to the core, one after another.
@@ -180,26 +147,13 @@ func (h *Handler) batch(ctx context.Context, requestID, trigger string, items []
 	return outcome{trigger: trigger, answer: h.Function.HandleBatch(ctx, requestID, items)}
 }
 
-// cloudEvent hands one EventBridge event, arrived as kind, to the core's
-// fail-fast; it is reported as an EventBridge event whichever way it came.
-func (h *Handler) cloudEvent(ctx context.Context, requestID string, kind Kind, event []byte) outcome {
-	req, err := cloudEventRequest(event)
+// items hands the items an event decoded to the core, or refuses the event
+// when it could not be decoded.
+func (h *Handler) items(ctx context.Context, requestID string, kind Kind, items []stopper.Item, err *stopper.Error) outcome {
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
-	out := h.handle(ctx, requestID, kind, stopper.Request{FailFast: &req})
-	out.trigger = string(CloudEvent)
-	return out
-}
-
-// cloudEventBatch hands a JSON array of EventBridge events, arrived as kind,
-// to the core item by item.
-func (h *Handler) cloudEventBatch(ctx context.Context, requestID string, kind Kind, batch []byte) outcome {
-	items, err := cloudEventItems(batch)
-	if err != nil {
-		return h.refuse(ctx, requestID, kind, err)
-	}
-	return h.batch(ctx, requestID, string(CloudEvents), items)
+	return h.batch(ctx, requestID, string(kind), items)
 }
 
 // finish reports the request once it is answered (metrics, notifications).

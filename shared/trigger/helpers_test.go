@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -328,4 +329,26 @@ func checkRefusalLogged(t *testing.T, logs *logBuffer, kind Kind, code string) {
 	if bytes.Contains(logs.buf.Bytes(), []byte(testSecret)) || bytes.Contains(logs.buf.Bytes(), []byte(testToken)) {
 		t.Errorf("the log reveals the secret or the token")
 	}
+}
+
+// rollout is an invocation whose instances have the given statuses.
+func rollout(id string, maxErrors string, statuses ...string) cloudassistant.Invocation {
+	inv := cloudassistant.Invocation{InvokeId: id, CommandName: "rollout", RepeatMode: "Once"}
+	if maxErrors != "" {
+		inv.Tags.Tag = []cloudassistant.Tag{{TagKey: stopper.TagMaxErrors, TagValue: maxErrors}}
+	}
+	for i, st := range statuses {
+		inv.InvokeInstances.InvokeInstance = append(inv.InvokeInstances.InvokeInstance,
+			cloudassistant.InvokeInstance{InstanceId: fmt.Sprintf("i-%s%d", id[2:], i), InvocationStatus: st})
+	}
+	return inv
+}
+
+func failFastEnv(t *testing.T) *testEnv {
+	env := newEnv(t)
+	env.api.fleet = map[string]cloudassistant.Invocation{
+		testInvokeID:    rollout(testInvokeID, "2", "Failed", "Failed", "Running", "Pending"),
+		"t-belowlimit1": rollout("t-belowlimit1", "3", "Failed", "Pending"),
+	}
+	return env
 }

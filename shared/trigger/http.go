@@ -16,6 +16,10 @@ import (
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
+// PlainHTTP is a webhook arriving as an HTTP request (ServeHTTP: FC custom
+// runtime, local serve). Invoke never returns it.
+const PlainHTTP Kind = "http"
+
 // MaxBodyBytes bounds a webhook's body: a request is well under 1 KiB, so
 // anything near this is not one.
 const MaxBodyBytes = 1 << 20
@@ -24,8 +28,9 @@ const MaxBodyBytes = 1 << 20
 // platform has read the body already; still, everything that the headers
 // decide is checked before any work on the body (base64 decoding, the MAC
 // over it), as on the plain HTTP path.
-func (h *Handler) eventWebhook(ctx context.Context, requestID string, kind Kind, p *probe) outcome {
-	r, err := p.webhookRequest(kind)
+func (h *Handler) eventWebhook(ctx context.Context, requestID string, src *source, p *probe) outcome {
+	kind := src.kind
+	r, err := p.webhookRequest(src)
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
@@ -104,14 +109,14 @@ func invalidSignature(err error) *stopper.Error {
 // EventBridge event or a batch of them (an HTTP target).
 func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, body []byte) outcome {
 	if _, ok := jsonscan.Array(body, 0); ok {
-		return h.cloudEventBatch(ctx, requestID, kind, body)
+		return h.handleCloudEvents(ctx, requestID, kind, body)
 	}
 	// A body whose keys cannot be read falls through to the request
 	// decoder, which says what is wrong with it.
 	if fields, err := eventFields(body, "the body"); err == nil {
 		switch {
 		case fields["specversion"] != nil:
-			return h.cloudEvent(ctx, requestID, kind, body)
+			return h.handleCloudEvent(ctx, requestID, kind, body)
 		case isAlertmanager(fields):
 			items, err := alertmanagerItems(fields)
 			if err != nil {
@@ -307,17 +312,25 @@ func newRequestID() string {
 func isJSONMediaType(contentType string) bool {
 	mediaType, _, _ := strings.Cut(contentType, ";")
 	mediaType = strings.Trim(mediaType, " \t")
-	const prefix, suffix = "application/", "+json"
-	if !strings.EqualFold(mediaType[:min(len(mediaType), len(prefix))], prefix) {
+	const prefix = "application/"
+	if len(mediaType) <= len(prefix) || !strings.EqualFold(mediaType[:len(prefix)], prefix) {
 		return false
 	}
 	subtype := mediaType[len(prefix):]
 	if strings.EqualFold(subtype, "json") {
 		return true
 	}
-	// name is what precedes the last five bytes, which must be +json.
-	name := subtype[:max(0, len(subtype)-len(suffix))]
-	return strings.EqualFold(subtype[len(name):], suffix) && name != "" && isSubtypeName(name)
+	name, found := cutSuffixFold(subtype, "+json")
+	return found && name != "" && isSubtypeName(name)
+}
+
+// cutSuffixFold is strings.CutSuffix with the suffix matched as
+// strings.EqualFold matches.
+func cutSuffixFold(s, suffix string) (before string, found bool) {
+	if len(s) < len(suffix) || !strings.EqualFold(s[len(s)-len(suffix):], suffix) {
+		return s, false
+	}
+	return s[:len(s)-len(suffix)], true
 }
 
 // isSubtypeName reports whether s uses only RFC 6838 restricted-name characters.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/webhook"
@@ -517,5 +519,141 @@ func TestWebhookEventCredentialsBeforeTheBody(t *testing.T) {
 			res, _ := env.handler.Invoke(context.Background(), testRequestID, event)
 			checkRefused(t, s.kind, res, 401, "InvalidSignature")
 		})
+	}
+}
+
+// TestWebhookRefusalsQuoteWhatCameCut: a refusal names the header or
+// method as sent, cut at 64 bytes so that a hostile value cannot bloat
+// the answer and the log line.
+func TestWebhookRefusalsQuoteWhatCameCut(t *testing.T) {
+	ct64 := "text/" + strings.Repeat("x", 59)
+	tests := []struct {
+		name, method, contentType string
+		status                    int
+		message                   string
+	}{
+		{"missing Content-Type", "POST", "", 415, `Content-Type (missing) is not JSON: send the request as application/json`},
+		{"64 bytes", "POST", ct64, 415, `Content-Type "` + ct64 + `" is not JSON`},
+		{"65 bytes", "POST", ct64 + "y", 415, `Content-Type "` + ct64 + `..." is not JSON`},
+		{"method of 64 bytes", strings.Repeat("M", 64), "application/json", 405, "method " + strings.Repeat("M", 64) + " is not allowed: send the request with POST"},
+		{"method of 65 bytes", strings.Repeat("M", 65), "application/json", 405, "method " + strings.Repeat("M", 64) + "... is not allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env := newEnv(t)
+			r := signedRequest("POST", stopBody, 0)
+			r.Method = tt.method
+			r.Header.Del("Content-Type")
+			if tt.contentType != "" {
+				r.Header.Set("Content-Type", tt.contentType)
+			}
+			w, answer := serve(t, env, r)
+			msg, _ := answer["Message"].(string)
+			if w.Code != tt.status || !strings.HasPrefix(msg, tt.message) {
+				t.Errorf("%d %q, want %d %q", w.Code, msg, tt.status, tt.message)
+			}
+		})
+	}
+}
+
+// TestWebhookMediaTypeNames: application/<name>+json is JSON for every
+// name of RFC 6838 restricted-name characters, and for no other name.
+func TestWebhookMediaTypeNames(t *testing.T) {
+	for _, tt := range []struct {
+		contentType string
+		json        bool
+	}{
+		{"application/vnd.a-z_A.Z^0&9$#!+json", true},
+		{"application/!+json", true},
+		{"APPLICATION/Z+JSON", true},
+		{"application/9+json", true},
+		{"application/x`+json", false}, // the byte before a
+		{"application/x{+json", false}, // after z
+		{"application/x@+json", false}, // before A
+		{"application/x[+json", false}, // after Z
+		{"application/x/+json", false}, // before 0
+		{"application/x:+json", false}, // after 9
+		{"application/x\"+json", false},
+		{"application/+json", false},
+		{"application/json+", false},
+		{"application", false},
+		{"applicatio/json", false},
+	} {
+		t.Run(tt.contentType, func(t *testing.T) {
+			env := newEnv(t)
+			r := signedRequest("POST", stopBody, 0)
+			r.Header.Set("Content-Type", tt.contentType)
+			w, answer := serve(t, env, r)
+			switch {
+			case tt.json && (w.Code != 200 || len(env.api.stopCalls()) != 1):
+				t.Errorf("%d %v, want it taken as JSON", w.Code, answer)
+			case !tt.json && (w.Code != 415 || answer["Code"] != "UnsupportedMediaType" || len(env.api.stopCalls()) != 0):
+				t.Errorf("%d %v, want 415 UnsupportedMediaType", w.Code, answer)
+			}
+		})
+	}
+}
+
+// TestRequestIDKeepsSaneIDs: a platform's request id of up to 128 letters,
+// digits, '-', '_' and '.' is the answer's; anything else is replaced.
+func TestRequestIDKeepsSaneIDs(t *testing.T) {
+	for _, id := range []string{"azAZ09-_.", "z", "Z", "9", strings.Repeat("a", 128)} {
+		if got := RequestID(id); got != id {
+			t.Errorf("RequestID(%q) = %q, want it kept", id, got)
+		}
+	}
+	for _, id := range []string{strings.Repeat("a", 129), "a`", "a{", "a@", "a[", "a/", "a:", "a b", "ü"} {
+		if got := RequestID(id); got == id || !validRequestID(got) || len(got) != 36 {
+			t.Errorf("RequestID(%q) = %q, want a new UUID", id, got)
+		}
+	}
+	env := newEnv(t)
+	r := signedRequest("POST", stopBody, 0)
+	r.Header.Set("x-fc-request-id", strings.Repeat("a", 128))
+	if _, answer := serve(t, env, r); answer["RequestId"] != strings.Repeat("a", 128) {
+		t.Errorf("RequestId %v, want the 128-byte platform id", answer["RequestId"])
+	}
+}
+
+// TestServeHTTPUnreadableBody: a body that breaks off mid-read is a 400
+// naming the body, and nothing is stopped.
+func TestServeHTTPUnreadableBody(t *testing.T) {
+	env := newEnv(t)
+	r := signedRequest("POST", stopBody, 0)
+	r.Body = io.NopCloser(iotest.ErrReader(errors.New("connection reset by peer")))
+	r.ContentLength = -1
+	w, answer := serve(t, env, r)
+	msg, _ := answer["Message"].(string)
+	if w.Code != 400 || answer["Code"] != "InvalidParameter" || !strings.HasPrefix(msg, "body: could not be read") ||
+		!strings.Contains(msg, "connection reset by peer") || answer["RequestId"] != testRequestID {
+		t.Errorf("%d %v", w.Code, answer)
+	}
+	if len(env.api.stopCalls()) != 0 {
+		t.Errorf("stops %v", env.api.stopCalls())
+	}
+	checkRefusalLogged(t, env.logs, PlainHTTP, "InvalidParameter")
+}
+
+func TestIsJSONMediaType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/json":                  true,
+		"application/json; charset=utf-8":   true,
+		"Application/JSON;charset=UTF-8":    true,
+		" application/json ":                true,
+		"application/cloudevents+json":      true,
+		"application/vnd.api+json; v=1":     true,
+		"application/+json":                 false,
+		"application/x json+json":           false,
+		"application/jsonx":                 false,
+		"application/json-seq":              false,
+		"text/json":                         false,
+		"text/plain":                        false,
+		"application/x-www-form-urlencoded": false,
+		"":                                  false,
+		"application/":                      false,
+	} {
+		if got := isJSONMediaType(ct); got != want {
+			t.Errorf("isJSONMediaType(%q) = %v, want %v", ct, got, want)
+		}
 	}
 }

@@ -1,9 +1,12 @@
 package trigger
 
 import (
+	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"strings"
@@ -484,9 +487,9 @@ func TestDirectAndTimers(t *testing.T) {
 		code    string
 		mention string // the failure message names this field
 	}{
-		{file: "direct-stop.json", kind: Direct, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
-		{file: "fc-timer-stop.json", kind: FCTimer, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
-		{file: "fc-timer-not-json.json", kind: FCTimer, code: "InvalidParameter", mention: "payload"},
+		{file: "direct-stop-request.json", kind: Direct, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
+		{file: "fc-timer-event-stop.json", kind: FCTimer, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
+		{file: "fc-timer-event.json", kind: FCTimer, code: "InvalidParameter", mention: "payload"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -535,17 +538,14 @@ func TestScheduledRequests(t *testing.T) {
 		code string
 	}{
 		{"eventbridge-scheduled-event.json", stopper.Request{Sweep: &stopper.SweepRequest{}}, ""},
-		{"fc-timer-empty.json", stopper.Request{Sweep: &stopper.SweepRequest{}}, ""},
-		{"fc-timer-sweep.json", stopper.Request{Sweep: &stopper.SweepRequest{RegionIds: []string{"cn-hangzhou"}, OlderThan: 2 * time.Hour, DryRun: &yes}}, ""},
-		{"fc-timer-stop.json", stopper.Request{Stop: &stopper.StopRequest{RegionId: "cn-hangzhou", InvokeId: testInvokeID, InstanceIds: []string{"i-bp1abc", "i-bp1def"}}}, ""},
-		{"fc-timer-not-json.json", stopper.Request{}, "InvalidParameter"},
+		{"fc-timer-event-empty.json", stopper.Request{Sweep: &stopper.SweepRequest{}}, ""},
+		{"fc-timer-event-sweep.json", stopper.Request{Sweep: &stopper.SweepRequest{RegionIds: []string{"cn-hangzhou"}, OlderThan: 2 * time.Hour, DryRun: &yes}}, ""},
+		{"fc-timer-event-stop.json", stopper.Request{Stop: &stopper.StopRequest{RegionId: "cn-hangzhou", InvokeId: testInvokeID, InstanceIds: []string{"i-bp1abc", "i-bp1def"}}}, ""},
+		{"fc-timer-event.json", stopper.Request{}, "InvalidParameter"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			payload := readTestdata(t, tt.file)
-			var p probe
-			p.read(payload)
-			got, err := p.request(p.kind(), payload)
+			got, err := scheduleRequest(t, readTestdata(t, tt.file))
 			if tt.code != "" {
 				if err == nil || err.Code != tt.code {
 					t.Fatalf("err %v, want %s", err, tt.code)
@@ -556,6 +556,20 @@ func TestScheduledRequests(t *testing.T) {
 				t.Errorf("request %+v (err %v), want %+v", got, err, tt.want)
 			}
 		})
+	}
+}
+
+// scheduleRequest is the request a schedule's event decodes to.
+func scheduleRequest(t *testing.T, payload []byte) (stopper.Request, *stopper.Error) {
+	t.Helper()
+	switch k := Detect(payload); k {
+	case FCTimer:
+		return timerRequest(payload)
+	case EventBridgeSchedule:
+		return scheduledEventRequest(payload)
+	default:
+		t.Fatalf("%s is no schedule's event", k)
+		return stopper.Request{}, nil
 	}
 }
 
@@ -584,12 +598,10 @@ func TestTimerPayloads(t *testing.T) {
 		if tt.payload == "" {
 			payload = []byte(`{"triggerTime":"2026-11-26T07:00:00Z","triggerName":"t"}`)
 		}
-		var p probe
-		p.read(payload)
-		if k := p.kind(); k != FCTimer {
+		if k := Detect(payload); k != FCTimer {
 			t.Fatalf("%s: kind %s", tt.payload, k)
 		}
-		req, err := p.request(FCTimer, payload)
+		req, err := timerRequest(payload)
 		switch {
 		case tt.code != "":
 			if err == nil || err.Code != tt.code {
@@ -604,7 +616,7 @@ func TestTimerPayloads(t *testing.T) {
 }
 
 func TestSweepEventsReachTheCore(t *testing.T) {
-	for _, file := range []string{"eventbridge-scheduled-event.json", "fc-timer-empty.json", "fc-timer-sweep.json", "direct-sweep.json"} {
+	for _, file := range []string{"eventbridge-scheduled-event.json", "fc-timer-event-empty.json", "fc-timer-event-sweep.json", "direct-sweep-request.json"} {
 		t.Run(file, func(t *testing.T) {
 			env := newEnv(t)
 			res, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, file))
@@ -675,7 +687,7 @@ func TestDirectFailures(t *testing.T) {
 		{"5xx is a function error", &cloudassistant.Error{Code: "InternalError", HTTPStatus: 500}, true, "InternalError"},
 		{"unreachable is a function error", errors.New("connection reset"), true, "ServiceUnavailable"},
 	}
-	for _, file := range []string{"direct-stop.json", "fc-timer-stop.json"} {
+	for _, file := range []string{"direct-stop-request.json", "fc-timer-event-stop.json"} {
 		for _, tt := range tests {
 			t.Run(file+"/"+tt.name, func(t *testing.T) {
 				env := newEnv(t)
@@ -704,7 +716,7 @@ func TestDirectFailures(t *testing.T) {
 
 func TestInvokeNilErrorIsUntyped(t *testing.T) {
 	env := newEnv(t)
-	_, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop.json"))
+	_, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop-request.json"))
 	if err != nil {
 		t.Fatalf("err = %#v, want a plain nil (a typed nil would read as a failure)", err)
 	}
@@ -714,7 +726,7 @@ func TestFor(t *testing.T) {
 	env := newEnv(t)
 	other := &fakeAPI{}
 	h := env.handler.For(other, "")
-	if _, err := h.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop.json")); err != nil {
+	if _, err := h.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop-request.json")); err != nil {
 		t.Fatal(err)
 	}
 	if len(other.stopCalls()) != 1 || len(env.api.stopCalls()) != 0 {
@@ -815,5 +827,125 @@ func TestScheduleEventsCarryNothingElse(t *testing.T) {
 			}
 			checkRefusalLogged(t, env.logs, tt.kind, "InvalidParameter")
 		})
+	}
+}
+
+// padded is a stop request padded with spaces to exactly n bytes.
+func padded(t *testing.T, n int) []byte {
+	t.Helper()
+	b := bytes.Repeat([]byte(" "), n)
+	if copy(b, stopBody) != len(stopBody) {
+		t.Fatal("n is shorter than the request")
+	}
+	return b
+}
+
+// TestWebhookBodyOfExactly1MiB: "at most 1 MiB" takes a body of 1 MiB,
+// sent plain or base64-encoded, on every webhook path.
+func TestWebhookBodyOfExactly1MiB(t *testing.T) {
+	body := padded(t, MaxBodyBytes)
+	for _, s := range httpShapes {
+		for _, b64 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/base64=%v", s.kind, b64), func(t *testing.T) {
+				env := newEnv(t)
+				c := signed(body, 0)
+				c.base64 = b64
+				res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, c))
+				if err != nil || res.Failure != nil {
+					t.Fatalf("err %v failure %v, want a 1 MiB body taken", err, res.Failure)
+				}
+				if a := decodeHTTPAnswer(t, s.kind, res.Payload); a.Status != 200 || len(env.api.stopCalls()) != 1 {
+					t.Errorf("answer %d %v, stops %v", a.Status, a.Body, env.api.stopCalls())
+				}
+			})
+		}
+	}
+	env := newEnv(t)
+	w, answer := serve(t, env, signedRequest("POST", body, 0))
+	if w.Code != 200 || answer["Action"] != "StopInvocation" || len(env.api.stopCalls()) != 1 {
+		t.Errorf("ServeHTTP with 1 MiB: %d %v", w.Code, answer)
+	}
+}
+
+// TestWebhookBase64SizeBeforeContent: size is checked before the body is
+// read, so base64 text longer than any encoding of 1 MiB is a 413 even when
+// it is not base64 at all, while text that could still hold 1 MiB is
+// decoded (and refused as not base64).
+func TestWebhookBase64SizeBeforeContent(t *testing.T) {
+	limit := base64.StdEncoding.EncodedLen(MaxBodyBytes)
+	for _, tc := range []struct {
+		name   string
+		length int
+		status int
+		code   string
+	}{
+		{"as long as 1 MiB encoded", limit, 400, "InvalidParameter"},
+		{"one byte longer", limit + 1, 413, "PayloadTooLarge"},
+	} {
+		for _, s := range httpShapes {
+			t.Run(tc.name+"/"+string(s.kind), func(t *testing.T) {
+				env := newEnv(t)
+				var ev map[string]any
+				c := signed(stopBody, 0)
+				c.base64 = true
+				if err := json.Unmarshal(s.event(t, c), &ev); err != nil {
+					t.Fatal(err)
+				}
+				ev["body"] = strings.Repeat("!", tc.length)
+				event, _ := json.Marshal(ev)
+				res, _ := env.handler.Invoke(context.Background(), testRequestID, event)
+				checkRefused(t, s.kind, res, tc.status, tc.code)
+				if tc.code == "InvalidParameter" && !strings.HasPrefix(res.Failure.Message, "body: ") {
+					t.Errorf("message %q does not name the body", res.Failure.Message)
+				}
+			})
+		}
+	}
+}
+
+// TestWebhookEventFieldsOfTheWrongType: a webhook event whose HTTP fields
+// are not what the platform sends is a 400 naming the field, on every
+// webhook path, before anything is authenticated or stopped.
+func TestWebhookEventFieldsOfTheWrongType(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		edit  func(ev map[string]any)
+		field string
+	}{
+		{"body a number", func(ev map[string]any) { ev["body"] = 42 }, "body"},
+		{"body an object", func(ev map[string]any) { ev["body"] = map[string]any{"InvokeId": testInvokeID} }, "body"},
+		{"headers an array", func(ev map[string]any) { ev["headers"] = []any{"Content-Type"} }, "headers"},
+		{"a header's value a number", func(ev map[string]any) {
+			for k := range ev["headers"].(map[string]any) {
+				if strings.EqualFold(k, "content-type") {
+					ev["headers"].(map[string]any)[k] = 1
+				}
+			}
+		}, "headers"},
+		{"isBase64Encoded a string", func(ev map[string]any) { ev["isBase64Encoded"] = "true" }, "isBase64Encoded"},
+	} {
+		for _, s := range httpShapes {
+			t.Run(tc.name+"/"+string(s.kind), func(t *testing.T) {
+				env := newEnv(t)
+				var ev map[string]any
+				if err := json.Unmarshal(s.event(t, signed(stopBody, 0)), &ev); err != nil {
+					t.Fatal(err)
+				}
+				tc.edit(ev)
+				event, _ := json.Marshal(ev)
+				res, err := env.handler.Invoke(context.Background(), testRequestID, event)
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkRefused(t, s.kind, res, 400, "InvalidParameter")
+				if !strings.HasPrefix(res.Failure.Message, tc.field+": ") {
+					t.Errorf("message %q, want it to name %s", res.Failure.Message, tc.field)
+				}
+				if len(env.api.stopCalls()) != 0 {
+					t.Errorf("stops %v", env.api.stopCalls())
+				}
+				checkRefusalLogged(t, env.logs, s.kind, "InvalidParameter")
+			})
+		}
 	}
 }

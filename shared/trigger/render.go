@@ -2,7 +2,6 @@ package trigger
 
 import (
 	"encoding/json"
-	"strconv"
 	"unicode/utf8"
 
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -23,65 +22,6 @@ func renderAnswer(requestID string, out outcome) []byte {
 			Message: "the answer could not be encoded: " + err.Error()})
 	}
 	return b
-}
-
-// renderEvent is the answer an event's platform gets: the answer JSON, or
-// for SQS the partial batch response.
-func renderEvent(kind Kind, requestID string, out outcome) []byte {
-	if b, ok := out.answer.(stopper.BatchAnswer); ok && kind == SQS && out.err == nil {
-		if body, err := json.Marshal(sqsAnswer(b)); err == nil {
-			return body
-		}
-	}
-	return renderAnswer(requestID, out)
-}
-
-// renderHTTPEvent wraps the answer in the response shape of the trigger the
-// event came from: aws-lambda-go's events.APIGatewayProxyResponse (v1),
-// events.APIGatewayV2HTTPResponse (v2), events.LambdaFunctionURLResponse
-// (Function URLs), and FC's {"statusCode", "headers", "isBase64Encoded",
-// "body"}.
-//
-// The envelopes are written directly rather than by json.Marshal of those
-// types (which costs a reflection walk, a sorted map and four allocations on
-// every webhook); TestRenderMatchesEventTypes holds the bytes to what
-// json.Marshal of the types produces.
-func renderHTTPEvent(kind Kind, requestID string, out outcome) []byte {
-	body := renderAnswer(requestID, out)
-	allowPost := out.err != nil && out.err.Code == stopper.CodeMethodNotAllowed
-	// Capacity only: room for the escapes and the envelope, so that one
-	// allocation holds the response (any other size gives the same bytes).
-	dst := make([]byte, 0, len(body)+len(body)/8+160)
-	return appendHTTPResponse(dst, kind, out.status(), allowPost, body)
-}
-
-func appendHTTPResponse(dst []byte, kind Kind, status int, allowPost bool, body []byte) []byte {
-	dst = append(dst, `{"statusCode":`...)
-	dst = strconv.AppendInt(dst, int64(status), 10)
-	// Keys in the order json.Marshal sorts a map's keys.
-	if allowPost {
-		dst = append(dst, `,"headers":{"Allow":"POST","Content-Type":"application/json"}`...)
-	} else {
-		dst = append(dst, `,"headers":{"Content-Type":"application/json"}`...)
-	}
-	// Each shape's remaining fields, in its struct's order.
-	switch kind {
-	case APIGatewayV1:
-		dst = append(dst, `,"multiValueHeaders":null,"body":`...)
-		dst = appendJSONString(dst, body)
-	case APIGatewayV2:
-		dst = append(dst, `,"multiValueHeaders":null,"body":`...)
-		dst = appendJSONString(dst, body)
-		dst = append(dst, `,"cookies":null`...)
-	case FunctionURL:
-		dst = append(dst, `,"body":`...)
-		dst = appendJSONString(dst, body)
-		dst = append(dst, `,"isBase64Encoded":false,"cookies":null`...)
-	default: // FCHTTP
-		dst = append(dst, `,"isBase64Encoded":false,"body":`...)
-		dst = appendJSONString(dst, body)
-	}
-	return append(dst, '}')
 }
 
 // appendJSONString appends s as a JSON string, escaped exactly as

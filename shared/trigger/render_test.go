@@ -3,6 +3,7 @@ package trigger
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,6 +33,8 @@ func marshalWithTypes(t testing.TB, kind Kind, status int, allowPost bool, body 
 		v = events.LambdaFunctionURLResponse{StatusCode: status, Headers: headers, Body: string(body)}
 	case FCHTTP:
 		v = fcHTTPResponse{StatusCode: status, Headers: headers, Body: string(body)}
+	default:
+		t.Fatalf("no response type for %s: add the platform's own here", kind)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -49,17 +52,27 @@ var trickyBodies = []string{
 	"",
 }
 
+// TestRenderMatchesEventTypes: every webhook source's response is what
+// json.Marshal of its platform's response type gives.
 func TestRenderMatchesEventTypes(t *testing.T) {
-	for _, kind := range []Kind{APIGatewayV1, APIGatewayV2, FunctionURL, FCHTTP} {
+	var kinds []Kind
+	for _, src := range sources {
+		if src.webhook == nil {
+			continue
+		}
+		kinds = append(kinds, src.kind)
 		for _, status := range []int{200, 401, 405, 503} {
 			for _, body := range trickyBodies {
-				got := appendHTTPResponse(nil, kind, status, status == 405, []byte(body))
-				want := marshalWithTypes(t, kind, status, status == 405, []byte(body))
+				got := appendHTTPResponse(nil, src.webhook, status, status == 405, []byte(body))
+				want := marshalWithTypes(t, src.kind, status, status == 405, []byte(body))
 				if !bytes.Equal(got, want) {
-					t.Errorf("%s %d %q:\n got %s\nwant %s", kind, status, body, got, want)
+					t.Errorf("%s %d %q:\n got %s\nwant %s", src.kind, status, body, got, want)
 				}
 			}
 		}
+	}
+	if want := []Kind{FunctionURL, APIGatewayV2, FCHTTP, APIGatewayV1}; !slices.Equal(kinds, want) {
+		t.Errorf("webhook sources %v, want %v", kinds, want)
 	}
 }
 
@@ -74,4 +87,16 @@ func FuzzRender(f *testing.F) {
 			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
 	})
+}
+
+// TestAppendJSONStringAtTheASCIIEdge: bytes at the edge of ASCII (0x7f,
+// and 0x80, a continuation byte with no lead) are escaped as encoding/json
+// escapes them.
+func TestAppendJSONStringAtTheASCIIEdge(t *testing.T) {
+	for _, s := range []string{"\x7f", "\x80", "a\x80b", "\x7f\x80\xbf\xc0"} {
+		want, _ := json.Marshal(s)
+		if got := appendJSONString(nil, []byte(s)); !bytes.Equal(got, want) {
+			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
 }

@@ -3,17 +3,17 @@ package trigger
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"log/slog"
-	"net/http"
 
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
-// AWS SQS events on Lambda (aws-lambda-go events.SQSEvent, testdata
-// sqs-event.json): {"Records": [{"messageId", "body", "eventSource":
-// "aws:sqs", ...}]}. Each record's body is a request. The answer is the
-// partial batch response (events.SQSEventResponse): every record not
+// SQS is an AWS SQS event on Lambda (aws-lambda-go's events.SQSEvent,
+// testdata/sqs-event.json): {"Records": [{"messageId", "body",
+// "eventSource": "aws:sqs", ...}]}. Each record's body is a request. The
+// answer is the partial batch response (events.SQSEventResponse): every record not
 // handled is listed in batchItemFailures, malformed ones included, so the
 // queue's redrive policy moves what keeps failing to its dead-letter queue
 // and nothing is lost; a record whose invocation no longer exists
@@ -23,6 +23,24 @@ import (
 // next delivery carries on. A duplicate of a record shares its fate. The
 // function needs ReportBatchItemFailures on its event source mapping
 // (template.yaml).
+const SQS Kind = "sqs"
+
+var sqs = source{
+	kind: SQS,
+	// SQS writes eventSource, SNS EventSource: encoding/json alone would
+	// decode either as the other.
+	detect: detection{equal: []valueAt{{at(fieldRecords, firstElement, "eventSource"), "aws:sqs"}}},
+	handle: func(h *Handler, ctx context.Context, requestID string, kind Kind, payload []byte) outcome {
+		items, err := sqsItems(payload)
+		out := h.items(ctx, requestID, kind, items, err)
+		if b, ok := out.answer.(stopper.BatchAnswer); ok {
+			logUnhandled(ctx, h.logger(), requestID, b)
+		}
+		return out
+	},
+	answer:       sqsAnswerJSON,
+	answersItems: true,
+}
 
 // sqsItems decodes the records; a record without a messageId could not be
 // named in batchItemFailures, so it fails the whole delivery instead.
@@ -34,45 +52,15 @@ func sqsItems(event []byte) ([]stopper.Item, *stopper.Error) {
 	})
 }
 
-// recordItems reads the Records of an SQS or SNS event: each record's
-// message is a request, decoded on its own.
-func recordItems(event []byte, what string, message func(record map[string][]byte) (id string, body []byte, ok bool)) ([]stopper.Item, *stopper.Error) {
-	fields, err := eventFields(event, what)
-	if err != nil {
-		return nil, undeliverable(err.Message)
-	}
-	var bad *stopper.Error
-	items, err := arrayItems(fields["Records"], what+"'s Records", func(i int, raw []byte) stopper.Item {
-		record, err := eventFields(raw, what+"'s record")
-		if err != nil {
-			bad = err
-			return stopper.Item{}
+// sqsAnswerJSON is the partial batch response of a batch the core handled,
+// and the answer JSON of a delivery it never saw.
+func sqsAnswerJSON(requestID string, out outcome) []byte {
+	if b, ok := out.answer.(stopper.BatchAnswer); ok && out.err == nil {
+		if body, err := json.Marshal(sqsAnswer(b)); err == nil {
+			return body
 		}
-		id, body, ok := message(record)
-		if !ok || id == "" {
-			bad = stopper.Invalid("Records", "record #%d has no message id or body: %s", i, what)
-			return stopper.Item{}
-		}
-		it := stopper.Item{Id: id}
-		it.Request, it.Err = decodeRequest(body)
-		return it
-	})
-	if err != nil {
-		return nil, undeliverable(err.Message)
 	}
-	if bad != nil {
-		return nil, undeliverable(bad.Message)
-	}
-	return items, nil
-}
-
-// undeliverable fails a whole queue delivery that cannot be answered item
-// by item: as a function error, so that the platform retries it and then
-// hands it to the dead-letter queue, rather than as an answer, which would
-// count every message as done.
-func undeliverable(msg string) *stopper.Error {
-	return &stopper.Error{Code: stopper.CodeInvalidParameter, Status: http.StatusBadRequest, Transient: true,
-		Message: msg + " (the whole delivery is failed, so that it is retried and then dead-lettered, not lost)"}
+	return renderAnswer(requestID, out)
 }
 
 // sqsResponse is events.SQSEventResponse: the records not handled.
