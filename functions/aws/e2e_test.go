@@ -138,7 +138,7 @@ func TestRIE(t *testing.T) {
 		})
 	}
 
-	for _, name := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+	for _, name := range []string{"direct-stop.json", "direct-stop-string-instance-ids.json"} {
 		t.Run("direct "+name, func(t *testing.T) {
 			emu := ca.reset(t, emulator.Options{})
 			got := fn.answer(t, "req-direct", readEvent(t, name))

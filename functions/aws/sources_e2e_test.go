@@ -28,7 +28,7 @@ const (
 // instances all run shows in their states.
 var killMode = emulator.Options{StopMode: emulator.StopModeKill, KillDelay: time.Hour}
 
-// testRIEEventSources runs the event sources of issue 11 through the
+// testRIEEventSources runs the queue, topic and webhook event sources through the
 // bootstrap under the RIE: SQS and SNS (with AWS's own samples from
 // aws-lambda-go's events/testdata, copied in shared/trigger/testdata),
 // Alertmanager behind API Gateway with a bearer token, and an EventBridge

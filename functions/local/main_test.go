@@ -37,7 +37,7 @@ func TestInvokeEverySampleEvent(t *testing.T) {
 
 func TestInvokeBothInstanceIdFormsAnswerAlike(t *testing.T) {
 	answers := map[string]map[string]any{}
-	for _, file := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+	for _, file := range []string{"direct-stop.json", "direct-stop-string-instance-ids.json"} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{"invoke", "-event", "../../events/" + file}, &stdout, &stderr); code != 0 {
 			t.Fatalf("%s: exit %d: %s %s", file, code, stdout.String(), stderr.String())
@@ -47,7 +47,7 @@ func TestInvokeBothInstanceIdFormsAnswerAlike(t *testing.T) {
 		delete(a, "RequestId")
 		answers[file] = a
 	}
-	a, b := answers["direct-stop.json"], answers["direct-stop-seed-form.json"]
+	a, b := answers["direct-stop.json"], answers["direct-stop-string-instance-ids.json"]
 	if a["Action"] != "StopInvocation" || a["InvokeId"] != "t-1fad2a8876de47068cc734d57703aa76" {
 		t.Fatalf("answer = %v", a)
 	}

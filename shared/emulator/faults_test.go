@@ -180,7 +180,7 @@ func TestDropAfter(t *testing.T) {
 }
 
 // The project's client retries a stop whose answer was lost; the retry of an
-// already-applied stop must succeed, in both stop modes, whatever the seed.
+// already-applied stop must succeed, in both stop modes, whatever the random seed.
 func TestDropAfterRetriedStopSucceeds(t *testing.T) {
 	for _, mode := range StopModes {
 		dropped := 0

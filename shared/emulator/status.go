@@ -43,7 +43,7 @@ func instanceEnded(status string) bool {
 // Running > Stopping > Pending > Scheduled: the API documents none, so that
 // order is the emulator's choice (what is happening now wins over what is
 // only waiting). Once every instance has ended, the documented derivation
-// applies (shared/reference/ecs-cloud-assistant.md): Success when every
+// applies (docs/reference/cloud-assistant-api.md): Success when every
 // instance is Success or stopped and at least one is Success; Stopped when
 // every instance was stopped (Cancelled, Terminated, Stopped); with
 // failures, PartialFailed when some succeeded and Failed when none did.

@@ -178,7 +178,7 @@ func httpResponse(t *testing.T, a fcAnswer) fcHTTPResponse {
 // A direct request (s invoke, another service) is answered as is, in both
 // of the request's forms.
 func TestRuntimeAPIDirect(t *testing.T) {
-	for _, name := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+	for _, name := range []string{"direct-stop.json", "direct-stop-string-instance-ids.json"} {
 		t.Run(name, func(t *testing.T) {
 			emu, url := newEmulator(t, emulator.Options{})
 			setEnv(t, url)
