@@ -3,6 +3,7 @@ package stopper
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
 // stopRecorder is a CloudAssistant that records stops and answers from a fixed fleet.
@@ -185,5 +187,50 @@ func TestDryRunsOnly(t *testing.T) {
 				t.Fatalf("stops %v under DryRunsOnly", api.stops)
 			}
 		})
+	}
+}
+
+// failingReader answers every DescribeInvocations with an API error.
+type failingReader struct {
+	stopRecorder
+	err error
+}
+
+func (f *failingReader) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	return nil, f.err
+}
+
+// logLines decodes JSON log lines.
+func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// A failed request's log line carries the API's RequestId (for a support
+// ticket) when the API gave one, and no empty one otherwise.
+func TestFailureLogCarriesUpstreamRequestId(t *testing.T) {
+	for _, tc := range []struct {
+		requestID string
+		want      any
+	}{{"4A2C-UP", "4A2C-UP"}, {"", nil}} {
+		var logs bytes.Buffer
+		api := &failingReader{err: &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500, RequestId: tc.requestID}}
+		fn := testFunction(api, &logs)
+		fn.RegionId = "cn-hangzhou"
+		if _, e := fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"}); e == nil || e.Code != "InternalError" {
+			t.Fatalf("error %v", e)
+		}
+		lines := logLines(t, &logs)
+		if got := lines[len(lines)-1]["upstream_request_id"]; got != tc.want {
+			t.Errorf("upstream_request_id %v, want %v: %s", got, tc.want, logs.String())
+		}
 	}
 }
