@@ -77,39 +77,13 @@ var ErrInvalidSignature = errors.New(invalid)
 const invalid = "invalid webhook signature"
 
 // refusal is a refusal whose message is fixed: a constant, so that the
-// dozen of them cost nothing at start-up (built with fmt.Errorf they cost
-// a tenth of a millisecond of every cold start). It wraps ErrInvalidSignature.
+// dozen of them cost nothing at start-up, where errors built with
+// fmt.Errorf would (docs/performance.md, start-to-ready). It wraps
+// ErrInvalidSignature.
 type refusal string
 
 func (r refusal) Error() string { return invalid + ": " + string(r) }
 func (r refusal) Unwrap() error { return ErrInvalidSignature }
-
-// The refusals with a fixed message: authentication is on every webhook's
-// path. None of them carries the secret, the token or the expected
-// signature, only what the caller sent wrong.
-const (
-	errNotConfigured    refusal = "the function has no webhook secret or token configured, so it accepts no webhooks"
-	errMissingTimestamp refusal = "missing " + TimestampHeader + " header"
-	errMissingSignature refusal = "missing " + SignatureHeader + " header"
-	errBadTimestamp     refusal = "malformed " + TimestampHeader + " header: expected Unix seconds"
-	errBadSignature     refusal = "malformed " + SignatureHeader + " header: expected " + SignaturePrefix + " followed by 64 hex digits"
-	errMismatch         refusal = "signature does not match the body and timestamp"
-	errReplayed         refusal = "this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in " + TimestampHeader
-	errNoToken          refusal = "the function has no webhook token configured, so it does not accept " + AuthorizationHeader + ": Bearer; " + signInstead
-	errNoSecret         refusal = "the function has no webhook secret configured, so it accepts no signatures: send " + sendBearer + " without the " + TimestampHeader + " and " + SignatureHeader + " headers"
-	errBadToken         refusal = "the function's webhook token is unusable (shorter than 32 characters, or holding characters a bearer token cannot), so it accepts no bearer tokens until the token is replaced"
-	errBearerMismatch   refusal = "bearer token does not match"
-	errBearerMalformed  refusal = "bearer token does not match: expected one " + AuthorizationHeader + " header holding \"Bearer\", one space and the token"
-
-	// A request without a credential is told what to send: a bearer token,
-	// and a signature too when a secret is configured.
-	errNoCredentials       refusal = "missing credentials: send " + sendBearer
-	errNoCredentialsOrSign refusal = errNoCredentials + ", or " + signInstead
-	errNotBearer           refusal = "the " + AuthorizationHeader + " header is not a Bearer token: send " + sendBearer
-	errNotBearerOrSign     refusal = errNotBearer + ", or " + signInstead
-	sendBearer                     = AuthorizationHeader + ": Bearer <token>"
-	signInstead                    = "sign the request with the " + TimestampHeader + " and " + SignatureHeader + " headers"
-)
 
 // Authenticate checks a request's credentials: the values of its
 // Authorization, X-Stopper-Timestamp and X-Stopper-Signature headers (""
@@ -177,17 +151,27 @@ func (v *Verifier) CheckHeaders(authorization, timestamp, signature string) (Pen
 			return Pending{}, errNoToken
 		case v.Token == "":
 			// Signatures only: the check names the missing header.
-		case authorization != "" && v.Secret != "":
-			return Pending{}, errNotBearerOrSign
-		case authorization != "":
-			return Pending{}, errNotBearer
-		case v.Secret != "":
-			return Pending{}, errNoCredentialsOrSign
 		default:
-			return Pending{}, errNoCredentials
+			return Pending{}, v.noBearer(authorization)
 		}
 	}
 	return v.checkSignatureHeaders(timestamp, signature)
+}
+
+// noBearer is the refusal of an unsigned request without a bearer token,
+// to a function that has one: it says what to send, and that signing would
+// do as well when a secret is configured.
+func (v *Verifier) noBearer(authorization string) refusal {
+	if authorization == "" {
+		if v.Secret != "" {
+			return errNoCredentialsOrSign
+		}
+		return errNoCredentials
+	}
+	if v.Secret != "" {
+		return errNotBearerOrSign
+	}
+	return errNotBearer
 }
 
 // Pending is what remains to authenticate of a request whose headers
