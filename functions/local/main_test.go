@@ -43,7 +43,9 @@ func TestInvokeBothInstanceIdFormsAnswerAlike(t *testing.T) {
 			t.Fatalf("%s: exit %d: %s %s", file, code, stdout.String(), stderr.String())
 		}
 		var a map[string]any
-		json.Unmarshal(stdout.Bytes(), &a)
+		if err := json.Unmarshal(stdout.Bytes(), &a); err != nil {
+			t.Fatalf("%s: the answer is not JSON: %v\n%s", file, err, stdout.String())
+		}
 		delete(a, "RequestId")
 		answers[file] = a
 	}
@@ -69,7 +71,9 @@ func TestInvokeFailureExitsNonZero(t *testing.T) {
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "event.json")
-			os.WriteFile(file, []byte(tc.body), 0o644)
+			if err := os.WriteFile(file, []byte(tc.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			var stdout, stderr bytes.Buffer
 			if code := run(context.Background(), []string{"invoke", "-event", file}, &stdout, &stderr); code == 0 {
 				t.Fatalf("exit 0 for a failure: %s", stdout.String())

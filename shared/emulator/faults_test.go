@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -133,7 +134,8 @@ func TestDropWithoutHijacker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		if r := recover(); r != http.ErrAbortHandler {
+		r := recover()
+		if err, _ := r.(error); !errors.Is(err, http.ErrAbortHandler) {
 			t.Fatalf("recovered %v", r)
 		}
 	}()

@@ -13,11 +13,8 @@ var (
 		ca.StatusSuccess: true, ca.StatusFailed: true, ca.StatusError: true, ca.StatusTimeout: true,
 		ca.StatusInvalid: true, ca.StatusAborted: true, ca.StatusCancelled: true, ca.StatusTerminate: true,
 		// Not in the documented per-instance list, but the emulator puts it on the
-		// scheduled instances of a stopped periodic invocation (the lead's spec).
+		// scheduled instances of a stopped periodic invocation.
 		ca.StatusStopped: true,
-	}
-	failureStatuses = map[string]bool{
-		ca.StatusFailed: true, ca.StatusError: true, ca.StatusTimeout: true, ca.StatusInvalid: true, ca.StatusAborted: true,
 	}
 	stoppedStatuses = map[string]bool{
 		ca.StatusCancelled: true, ca.StatusStopped: true, ca.StatusTerminate: true,
