@@ -10,10 +10,14 @@ BIN         := $(CURDIR)/.bin
 RIE_VERSION := v0.0.0-20261030222936-bef5c4ba774d
 # Keyed by its version: changing RIE_VERSION installs the new one.
 RIE         := $(BIN)/rie-$(RIE_VERSION)/aws-lambda-rie
+# golangci-lint, pinned and keyed by its version like the RIE; .golangci.yml
+# says what it checks.
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT         := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)/golangci-lint
 FUZZTIME    ?= 10s
 BUILDFLAGS  := -trimpath -ldflags='-s -w'
 
-.PHONY: all test vet invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy mutate docs
+.PHONY: all test vet lint invoke serve emulator build build-aws build-aliyun fuzz bench clean rie lint-deploy mutate docs
 
 all: test
 
@@ -24,6 +28,12 @@ vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l .); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
+
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	GOBIN=$(dir $(GOLANGCI_LINT)) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 
 rie: $(RIE)
 $(RIE):

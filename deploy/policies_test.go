@@ -21,7 +21,7 @@ import (
 
 // ecsClientDir is the Cloud Assistant API client: every API action the
 // function calls goes through a call{action: "..."} literal there.
-const ecsClientDir = "../shared/ecs"
+var ecsClientDir = filepath.Join("..", "shared", "ecs")
 
 // calledActions lists the API actions the ECS client calls, read from its
 // source, so that a new action cannot ship without its policies knowing.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -64,7 +65,7 @@ func TestRIESweepAnswersTruncatedBeforeTheDeadline(t *testing.T) {
 			api.mu.Unlock()
 
 			start := time.Now()
-			got := fn.answer(t, "req-late-"+tc.name, readEvent(t, "eventbridge-schedule.json"))
+			got := fn.answer(t, "req-late-"+tc.name, e2e.ReadEvent(t, "eventbridge-schedule.json"))
 			if elapsed := time.Since(start); elapsed >= timeout {
 				t.Errorf("answered %s after the invoke was sent, at or after the %s deadline", elapsed, timeout)
 			}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -20,6 +21,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/internal/testenv"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/webhook"
@@ -75,7 +77,7 @@ func TestRIE(t *testing.T) {
 
 	t.Run("EventBridge schedule sweeps with the defaults", func(t *testing.T) {
 		emu := ca.reset(t, emulator.Options{})
-		got := fresh(t).answer(t, "req-schedule", readEvent(t, "eventbridge-schedule.json"))
+		got := fresh(t).answer(t, "req-schedule", e2e.ReadEvent(t, "eventbridge-schedule.json"))
 		if got["Action"] != "Sweep" || got["RequestId"] != "req-schedule" {
 			t.Fatalf("answer = %v, want a Sweep answer", got)
 		}
@@ -99,7 +101,7 @@ func TestRIE(t *testing.T) {
 		t.Run(tc.name+" signed stops", func(t *testing.T) {
 			emu := ca.reset(t, emulator.Options{})
 			id := "req-" + strings.ReplaceAll(tc.name, " ", "-")
-			resp := fresh(t).httpAnswer(t, id, signEvent(t, readEvent(t, tc.event), hookSecret))
+			resp := fresh(t).httpAnswer(t, id, signEvent(t, e2e.ReadEvent(t, tc.event), hookSecret))
 			if resp.StatusCode != http.StatusOK || resp.Body["Action"] != "StopInvocation" ||
 				resp.Body["InvokeId"] != sampleInvoke || resp.Body["RequestId"] != id {
 				t.Fatalf("answer = %+v, want 200 and the StopInvocation answer", resp)
@@ -124,8 +126,8 @@ func TestRIE(t *testing.T) {
 		t.Run(tc.name+" unsigned is refused", func(t *testing.T) {
 			emu := ca.reset(t, emulator.Options{})
 			for name, event := range map[string][]byte{
-				"unsigned":     readEvent(t, tc.event),
-				"wrong secret": signEvent(t, readEvent(t, tc.event), "another-secret-0123456789abcdef"),
+				"unsigned":     e2e.ReadEvent(t, tc.event),
+				"wrong secret": signEvent(t, e2e.ReadEvent(t, tc.event), "another-secret-0123456789abcdef"),
 			} {
 				resp := fn.httpAnswer(t, "req-unsigned", event)
 				if resp.StatusCode != http.StatusUnauthorized || resp.Body["Code"] != "InvalidSignature" {
@@ -138,10 +140,10 @@ func TestRIE(t *testing.T) {
 		})
 	}
 
-	for _, name := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+	for _, name := range []string{"direct-stop.json", "direct-stop-string-instance-ids.json"} {
 		t.Run("direct "+name, func(t *testing.T) {
 			emu := ca.reset(t, emulator.Options{})
-			got := fn.answer(t, "req-direct", readEvent(t, name))
+			got := fn.answer(t, "req-direct", e2e.ReadEvent(t, name))
 			ids, _ := got["InstanceIds"].([]any)
 			if got["Action"] != "StopInvocation" || got["InvokeId"] != sampleInvoke || len(ids) != 2 {
 				t.Fatalf("answer = %v", got)
@@ -165,7 +167,7 @@ func TestRIE(t *testing.T) {
 
 	t.Run("transient failure is a function error", func(t *testing.T) {
 		emu := ca.reset(t, emulator.Options{FailFirst: 1000})
-		got := fn.answer(t, "req-transient", readEvent(t, "direct-stop.json"))
+		got := fn.answer(t, "req-transient", e2e.ReadEvent(t, "direct-stop.json"))
 		if got["errorType"] != "ServiceUnavailable" || got["errorMessage"] == nil || got["Code"] != nil {
 			t.Fatalf("answer = %v, want a function error with errorType ServiceUnavailable", got)
 		}
@@ -174,7 +176,7 @@ func TestRIE(t *testing.T) {
 		}
 		// A webhook caller gets the 5xx instead: the gateway would turn a
 		// function error into a bare 502.
-		resp := fn.httpAnswer(t, "req-transient-hook", signEvent(t, readEvent(t, "apigw-v2-stop.json"), hookSecret))
+		resp := fn.httpAnswer(t, "req-transient-hook", signEvent(t, e2e.ReadEvent(t, "apigw-v2-stop.json"), hookSecret))
 		if resp.StatusCode < 500 || resp.Body["Code"] == nil {
 			t.Fatalf("webhook answer = %+v, want a 5xx with the code", resp)
 		}
@@ -191,7 +193,7 @@ func TestBadConfiguration(t *testing.T) {
 	cmd := exec.Command(bootstrap)
 	cmd.Env = []string{"STOPPER_MAX_ATTEMPTS=lots", "AWS_LAMBDA_RUNTIME_API=127.0.0.1:1"}
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("STOPPER_MAX_ATTEMPTS")) {
+	if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 || !bytes.Contains(out, []byte("STOPPER_MAX_ATTEMPTS")) {
 		t.Fatalf("exit = %v, output %q: want exit 1 naming the variable", err, out)
 	}
 }
@@ -253,17 +255,13 @@ func buildBootstrap(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		gobin, err := exec.LookPath("go")
-		if err != nil {
-			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-		}
 		builtPath = filepath.Join(dir, "bootstrap")
 		// -buildvcs=false: stamping reads .git, which CI containers often
 		// mount owned by another user, and the tests need no stamp.
-		cmd := exec.Command(gobin, "build", "-buildvcs=false", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", builtPath, ".")
+		cmd := exec.Command("go", "build", "-buildvcs=false", "-tags", "lambda.norpc", "-trimpath", "-ldflags=-s -w", "-o", builtPath, ".")
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+			buildErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if buildErr != nil {
@@ -328,7 +326,7 @@ func (s *switchableEmulator) reset(t *testing.T, opts emulator.Options) *emulato
 // rieFunction is the bootstrap running under the RIE.
 type rieFunction struct {
 	invokeURL string
-	out       *lockedBuffer
+	out       *e2e.Buffer
 	mu        sync.Mutex // one invoke at a time
 }
 
@@ -348,7 +346,7 @@ func freeLoopbackAddr(t *testing.T) string {
 func startRIE(t *testing.T, rie, bootstrap string, env map[string]string) *rieFunction {
 	t.Helper()
 	apiAddr, rieAddr := freeLoopbackAddr(t), freeLoopbackAddr(t)
-	out := &lockedBuffer{}
+	out := &e2e.Buffer{}
 	cmd := exec.Command(rie, "--runtime-api-address", apiAddr, "--runtime-interface-emulator-address", rieAddr, bootstrap)
 	cmd.Dir = filepath.Dir(bootstrap)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
@@ -423,7 +421,7 @@ func (f *rieFunction) invoke(t *testing.T, requestID string, event []byte) []byt
 // answer invokes and decodes a JSON object answer.
 func (f *rieFunction) answer(t *testing.T, requestID string, event []byte) map[string]any {
 	t.Helper()
-	return decodeObject(t, f.invoke(t, requestID, event))
+	return e2e.DecodeObject(t, f.invoke(t, requestID, event))
 }
 
 type httpResp struct {
@@ -448,27 +446,13 @@ func (f *rieFunction) httpAnswer(t *testing.T, requestID string, event []byte) h
 	if raw.IsBase64Encoded {
 		t.Fatalf("JSON body sent as base64: %s", b)
 	}
-	return httpResp{StatusCode: raw.StatusCode, Headers: raw.Headers, Body: decodeObject(t, []byte(raw.Body))}
+	return httpResp{StatusCode: raw.StatusCode, Headers: raw.Headers, Body: e2e.DecodeObject(t, []byte(raw.Body))}
 }
 
 // checkLog fails when the function's log shows a secret.
 func (f *rieFunction) checkLog(t *testing.T) {
 	t.Helper()
-	log := f.out.String()
-	for _, s := range []string{testKeySecret, hookSecret, hookToken} {
-		if strings.Contains(log, s) {
-			t.Errorf("the log shows a secret (%q)", s)
-		}
-	}
-}
-
-func readEvent(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
+	testenv.NoSecret(t, f.out.String(), testKeySecret, hookSecret, hookToken)
 }
 
 // signings makes every signEvent's timestamp a second later than the last:
@@ -507,34 +491,9 @@ func signEvent(t *testing.T, event []byte, secret string) []byte {
 	return out
 }
 
-func decodeObject(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("not a JSON object (%v): %s", err, b)
-	}
-	return m
-}
-
 func instanceStatus(t *testing.T, emu *emulator.Server, instanceID string) string {
 	t.Helper()
-	return statusIn(t, emu, sampleRegion, sampleInvoke, instanceID)
-}
-
-// statusIn is an instance's InvocationStatus in one of the emulator's invocations.
-func statusIn(t *testing.T, emu *emulator.Server, region, invokeID, instanceID string) string {
-	t.Helper()
-	inv, ok := emu.Invocation(region, invokeID)
-	if !ok {
-		t.Fatalf("no invocation %s in %s", invokeID, region)
-	}
-	for _, in := range inv.InvokeInstances.InvokeInstance {
-		if in.InstanceId == instanceID {
-			return in.InvocationStatus
-		}
-	}
-	t.Fatalf("no instance %s in %s", instanceID, invokeID)
-	return ""
+	return e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, instanceID)
 }
 
 func sweptInvocation(answer map[string]any, region, invokeID string) bool {
@@ -545,23 +504,6 @@ func sweptInvocation(answer map[string]any, region, invokeID string) bool {
 		}
 	}
 	return false
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // The tests see none of the function's settings but those they set

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -28,7 +29,7 @@ const (
 // instances all run shows in their states.
 var killMode = emulator.Options{StopMode: emulator.StopModeKill, KillDelay: time.Hour}
 
-// testRIEEventSources runs the event sources of issue 11 through the
+// testRIEEventSources runs the queue, topic and webhook event sources through the
 // bootstrap under the RIE: SQS and SNS (with AWS's own samples from
 // aws-lambda-go's events/testdata, copied in shared/trigger/testdata),
 // Alertmanager behind API Gateway with a bearer token, and an EventBridge
@@ -37,7 +38,7 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 	t.Run("SQS batch with a malformed record", func(t *testing.T) {
 		emu := ca.reset(t, emulator.Options{})
 		const malformed = "7b2e5c1d-0a9f-4e3b-8c6d-5f4e3d2c1b0a"
-		event := withSQSRecord(t, readEvent(t, "sqs-stop.json"), malformed, "stop t-1fad2a8876de47068cc734d57703aa76 please")
+		event := withSQSRecord(t, e2e.ReadEvent(t, "sqs-stop.json"), malformed, "stop t-1fad2a8876de47068cc734d57703aa76 please")
 		got := string(fn.invoke(t, "req-sqs", event))
 		if want := `{"batchItemFailures":[{"itemIdentifier":"` + malformed + `"}]}`; got != want {
 			t.Fatalf("answer = %s, want %s", got, want)
@@ -50,7 +51,7 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 			{sampleRegion, sampleInvoke, sampleRunning, "Running"},
 			{stuckRegion, stuckInvoke, stuckInstance, "Cancelled"},
 		} {
-			if s := statusIn(t, emu, c.region, c.invoke, c.instance); s != c.want {
+			if s := e2e.InstanceStatus(t, emu, c.region, c.invoke, c.instance); s != c.want {
 				t.Errorf("%s of %s is %s, want %s", c.instance, c.invoke, s, c.want)
 			}
 		}
@@ -75,12 +76,12 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 		emu := ca.reset(t, killMode)
 		// It stops every instance of the invocation the Alertmanager
 		// subtest stops one of (see fresh).
-		got := fresh(t).answer(t, "req-sns", readEvent(t, "sns-stop.json"))
+		got := fresh(t).answer(t, "req-sns", e2e.ReadEvent(t, "sns-stop.json"))
 		r := onlyResult(t, got)
 		if got["RequestId"] != "req-sns" || got["errorType"] != nil || r["Id"] != "95df01b4-ee98-5cb9-9903-4c221d41eb5e" || r["Outcome"] != "Stopped" {
 			t.Fatalf("answer = %v, want the message's result Stopped", got)
 		}
-		if s := statusIn(t, emu, sampleRegion, longInvoke, longInstance); s != "Stopping" {
+		if s := e2e.InstanceStatus(t, emu, sampleRegion, longInvoke, longInstance); s != "Stopping" {
 			t.Fatalf("%s is %s, want Stopping", longInstance, s)
 		}
 		if n := emu.StopCalls(sampleRegion, longInvoke); n != 1 || emu.Calls("StopInvocation") != 1 {
@@ -100,7 +101,7 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 		noAPICalls(t, emu)
 	})
 
-	alertmanager := readEvent(t, "alertmanager-apigw-v2.json")
+	alertmanager := e2e.ReadEvent(t, "alertmanager-apigw-v2.json")
 	t.Run("Alertmanager over API Gateway v2 with the bearer token", func(t *testing.T) {
 		emu := ca.reset(t, killMode)
 		resp := fn.httpAnswer(t, "req-alertmanager", withHeader(t, alertmanager, "authorization", "Bearer "+hookToken))
@@ -110,10 +111,10 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 		if got := outcomes(resp.Body); got != "5f4c1b2a9e8d7c6b:Stopped 0a1b2c3d4e5f6a7b:Ignored" {
 			t.Fatalf("results = %s, want the firing alert Stopped and the resolved one Ignored: %v", got, resp.Body)
 		}
-		if s := statusIn(t, emu, sampleRegion, longInvoke, longInstance); s != "Stopping" {
+		if s := e2e.InstanceStatus(t, emu, sampleRegion, longInvoke, longInstance); s != "Stopping" {
 			t.Errorf("%s (the firing alert's) is %s, want Stopping", longInstance, s)
 		}
-		if s := statusIn(t, emu, stuckRegion, stuckInvoke, stuckInstance); s != "Pending" {
+		if s := e2e.InstanceStatus(t, emu, stuckRegion, stuckInvoke, stuckInstance); s != "Pending" {
 			t.Errorf("%s (the resolved alert's) is %s, want Pending", stuckInstance, s)
 		}
 		if n, m := emu.StopCalls(sampleRegion, longInvoke), emu.StopCalls(stuckRegion, stuckInvoke); n != 1 || m != 0 {
@@ -134,14 +135,14 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 			}
 		}
 		noAPICalls(t, emu)
-		if s := statusIn(t, emu, sampleRegion, longInvoke, longInstance); s != "Running" {
+		if s := e2e.InstanceStatus(t, emu, sampleRegion, longInvoke, longInstance); s != "Running" {
 			t.Fatalf("%s is %s, want Running", longInstance, s)
 		}
 	})
 
 	t.Run("EventBridge HTTP target over a Function URL fails fast", func(t *testing.T) {
 		emu := ca.reset(t, emulator.Options{})
-		event := withBody(t, readEvent(t, "function-url-stop.json"), readEvent(t, "eventbridge-taskcompleted-failed.json"))
+		event := withBody(t, e2e.ReadEvent(t, "function-url-stop.json"), e2e.ReadEvent(t, "eventbridge-taskcompleted-failed.json"))
 		resp := fn.httpAnswer(t, "req-eventbridge-refused", event)
 		if resp.StatusCode != http.StatusUnauthorized || emu.Calls("DescribeInvocations") != 0 {
 			t.Fatalf("without credentials: answer = %+v, %d reads; want 401 and none", resp, emu.Calls("DescribeInvocations"))
@@ -155,7 +156,7 @@ func testRIEEventSources(t *testing.T, fn *rieFunction, fresh func(*testing.T) *
 			{"i-bp1agent000000000005", "Cancelled"},
 			{"i-bp1agent000000000003", "Running"},
 		} {
-			if s := statusIn(t, emu, sampleRegion, agentInvoke, c.instance); s != c.want {
+			if s := e2e.InstanceStatus(t, emu, sampleRegion, agentInvoke, c.instance); s != c.want {
 				t.Errorf("%s is %s, want %s", c.instance, s, c.want)
 			}
 		}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/ecs"
@@ -127,7 +128,9 @@ func TestBackendCursorFlag(t *testing.T) {
 // modes are refused with -endpoint, which is no emulator.
 func TestEmulatorFlagErrors(t *testing.T) {
 	event := filepath.Join(t.TempDir(), "event.json")
-	os.WriteFile(event, []byte(`{"RegionId":"cn-hangzhou","InvokeId":"`+sampleOnce+`"}`), 0o644)
+	if err := os.WriteFile(event, []byte(`{"RegionId":"cn-hangzhou","InvokeId":"`+sampleOnce+`"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -197,10 +200,10 @@ func TestEmulatorCommandFlags(t *testing.T) {
 }
 
 // runEmulator runs `local emulator` on a free loopback port until the test ends.
-func runEmulator(t *testing.T, args ...string) (string, *lockedBuffer) {
+func runEmulator(t *testing.T, args ...string) (string, *e2e.Buffer) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	var stderr lockedBuffer
+	var stderr e2e.Buffer
 	done := make(chan int)
 	go func() {
 		done <- run(ctx, append([]string{"emulator", "-addr", "127.0.0.1:0"}, args...), io.Discard, &stderr)

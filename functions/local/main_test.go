@@ -37,17 +37,19 @@ func TestInvokeEverySampleEvent(t *testing.T) {
 
 func TestInvokeBothInstanceIdFormsAnswerAlike(t *testing.T) {
 	answers := map[string]map[string]any{}
-	for _, file := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+	for _, file := range []string{"direct-stop.json", "direct-stop-string-instance-ids.json"} {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{"invoke", "-event", "../../events/" + file}, &stdout, &stderr); code != 0 {
 			t.Fatalf("%s: exit %d: %s %s", file, code, stdout.String(), stderr.String())
 		}
 		var a map[string]any
-		json.Unmarshal(stdout.Bytes(), &a)
+		if err := json.Unmarshal(stdout.Bytes(), &a); err != nil {
+			t.Fatalf("%s: the answer is not JSON: %v\n%s", file, err, stdout.String())
+		}
 		delete(a, "RequestId")
 		answers[file] = a
 	}
-	a, b := answers["direct-stop.json"], answers["direct-stop-seed-form.json"]
+	a, b := answers["direct-stop.json"], answers["direct-stop-string-instance-ids.json"]
 	if a["Action"] != "StopInvocation" || a["InvokeId"] != "t-1fad2a8876de47068cc734d57703aa76" {
 		t.Fatalf("answer = %v", a)
 	}
@@ -69,7 +71,9 @@ func TestInvokeFailureExitsNonZero(t *testing.T) {
 	} {
 		t.Run(tc.code, func(t *testing.T) {
 			file := filepath.Join(t.TempDir(), "event.json")
-			os.WriteFile(file, []byte(tc.body), 0o644)
+			if err := os.WriteFile(file, []byte(tc.body), 0o644); err != nil {
+				t.Fatal(err)
+			}
 			var stdout, stderr bytes.Buffer
 			if code := run(context.Background(), []string{"invoke", "-event", file}, &stdout, &stderr); code == 0 {
 				t.Fatalf("exit 0 for a failure: %s", stdout.String())

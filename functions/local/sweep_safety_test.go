@@ -162,7 +162,7 @@ func TestSweepRefusalsStopNothing(t *testing.T) {
 		{"periodic", `{"Action":"Sweep","IncludePeriodic":true}`, "InvalidParameter", "IncludePeriodic"},
 		{"higher limit", `{"Action":"Sweep","MaxStops":500}`, "InvalidParameter", "MaxStops"},
 		{"empty instance list", `{"InvokeId":"t-stale0000","InstanceIds":[]}`, "InvalidParameter", "omit InstanceIds"},
-		{"empty seed list", `{"InvokeId":"t-stale0000","InstanceIds":"[]"}`, "InvalidParameter", "omit InstanceIds"},
+		{"empty list in a string", `{"InvokeId":"t-stale0000","InstanceIds":"[]"}`, "InvalidParameter", "omit InstanceIds"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			code, a := invokeAgainst(t, emu, tc.body)

@@ -108,3 +108,14 @@ func CarriedRequests(event []byte) [][]byte {
 	}
 	return out
 }
+
+// NoSecret fails t for each secret that text shows: a log line, an error
+// or an answer must never carry a credential, even in part.
+func NoSecret(t testing.TB, text string, secrets ...string) {
+	t.Helper()
+	for _, s := range secrets {
+		if strings.Contains(text, s) {
+			t.Errorf("a secret (%q) shows in:\n%s", s, text)
+		}
+	}
+}

@@ -55,7 +55,6 @@ func CanonicalQuery(params url.Values) string {
 		}
 	}
 	sort.Slice(pairs, func(i, j int) bool {
-		// (<= would do as well for the keys: they differ here.)
 		if pairs[i].k != pairs[j].k {
 			return pairs[i].k < pairs[j].k
 		}

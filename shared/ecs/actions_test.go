@@ -1,14 +1,18 @@
 package ecs_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"reflect"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
@@ -191,5 +195,92 @@ func TestSTSTokenSentAndSigned(t *testing.T) {
 	// verifyV3 already required the token header to be signed; check the key used.
 	if !strings.Contains(h.Get("Authorization"), "Credential="+stsCred.AccessKeyID+",") {
 		t.Errorf("Authorization %q does not use the STS key", h.Get("Authorization"))
+	}
+}
+
+// TestStopInvocationLogsEachBatch: one debug line per batch stopped, naming
+// the batch (from 1) out of how many, and its size.
+func TestStopInvocationLogsEachBatch(t *testing.T) {
+	var (
+		buf bytes.Buffer
+		mu  sync.Mutex
+	)
+	s := newStub(t, answers(status(200, okStopped)))
+	c := newClient(t, s.srv.URL, func(o *ecs.Options) {
+		o.Log = slog.New(slog.NewJSONHandler(&lockedWriter{w: &buf, mu: &mu}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	if err := c.StopInvocation(context.Background(), regionHZ, invokeID, ids(51)); err != nil {
+		t.Fatal(err)
+	}
+	type line struct {
+		Msg       string `json:"msg"`
+		Instances int    `json:"instances"`
+		Batch     int    `json:"batch"`
+		Batches   int    `json:"batches"`
+		RequestID string `json:"request_id"`
+	}
+	var got []line
+	for _, raw := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
+		var l line
+		if err := json.Unmarshal([]byte(raw), &l); err != nil {
+			t.Fatalf("log line %q: %v", raw, err)
+		}
+		if l.Msg == "ecs: stopped" {
+			got = append(got, l)
+		}
+	}
+	want := []line{
+		{"ecs: stopped", 50, 1, 2, "req-ok"},
+		{"ecs: stopped", 1, 2, 2, "req-ok"},
+	}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] {
+		t.Errorf("stop lines %+v, want %+v", got, want)
+	}
+}
+
+// TestStopErrorMessageListsIds: a single batch's failure reads as a plain stop
+// failure; a later batch's lists up to five ids in full and longer lists as
+// the first four and the last.
+func TestStopErrorMessageListsIds(t *testing.T) {
+	forbidden := status(403, apiErr("Operation.Forbidden", "denied"))
+	tests := []struct {
+		name    string
+		n       int
+		answers []func(http.ResponseWriter, *http.Request)
+		batches int
+		want    []string
+		notWant []string
+	}{
+		{"50 instances are one batch", 50, []func(http.ResponseWriter, *http.Request){forbidden}, 1,
+			[]string{"stopping " + invokeID + " in " + regionHZ + ": ecs: StopInvocation: Operation.Forbidden"},
+			[]string{"batch", "already stopped"}},
+		{"five failed ids are listed in full", 55, []func(http.ResponseWriter, *http.Request){status(200, okStopped), forbidden}, 2,
+			[]string{
+				"batch 2 of 2 (5 instances: i-bp0050, i-bp0051, i-bp0052, i-bp0053, i-bp0054) failed",
+				"already stopped: 50 instances (i-bp0000, i-bp0001, i-bp0002, i-bp0003, … i-bp0049); not tried: 0",
+			}, nil},
+		{"six failed ids are cut", 56, []func(http.ResponseWriter, *http.Request){status(200, okStopped), forbidden}, 2,
+			[]string{"batch 2 of 2 (6 instances: i-bp0050, i-bp0051, i-bp0052, i-bp0053, … i-bp0055) failed"}, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := newStub(t, answers(tt.answers...))
+			c := newClient(t, s.srv.URL, nil)
+			err := c.StopInvocation(context.Background(), regionHZ, invokeID, ids(tt.n))
+			var se *ecs.StopError
+			if !errors.As(err, &se) || se.Batches != tt.batches {
+				t.Fatalf("error %v (%T): want a *StopError of %d batches", err, err, tt.batches)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("message %q lacks %q", err, w)
+				}
+			}
+			for _, w := range tt.notWant {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("message %q has %q", err, w)
+				}
+			}
+		})
 	}
 }

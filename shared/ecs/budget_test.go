@@ -20,9 +20,9 @@ import (
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
-// Throttling answers and faults spend separate budgets (issue 10 item 16:
-// four throttled attempts and one dropped connection ended a call allowed
-// five tries).
+// Throttling answers and faults spend separate budgets: four throttled
+// attempts and one dropped connection must not end a call allowed five
+// tries.
 func TestRetryBudgets(t *testing.T) {
 	throttle := status(400, apiErr("Throttling.User", "Request was denied due to user flow control."))
 	busy := status(503, apiErr("ServiceUnavailable", "busy"))
@@ -261,7 +261,7 @@ func TestRetryBudgetPropertySeeded(t *testing.T) {
 
 // The same property against the emulator with its real throttle (a token
 // bucket on the real clock, TimeLeft hints included) and seeded dropped
-// connections, as issue 10 item 16 ran it (-throttle-qps, -drop-rate). Four
+// connections, as the local emulator runs them (-throttle-qps, -drop-rate). Four
 // workers per seed call at once, so the bucket of one token throttles them
 // however slow the machine; each has its own client to count its calls.
 func TestRetryBudgetPropertyEmulator(t *testing.T) {

@@ -183,7 +183,7 @@ func rateLimitWait(h http.Header) time.Duration {
 					continue
 				}
 				ms, err := strconv.ParseInt(strings.TrimSpace(val), 10, 64)
-				if err != nil || ms <= 0 { // (< would do as well: a 0 hint changes no max)
+				if err != nil || ms <= 0 {
 					continue
 				}
 				wait = max(wait, time.Duration(min(ms, maxHint.Milliseconds()))*time.Millisecond)

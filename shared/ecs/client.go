@@ -5,7 +5,7 @@
 // It uses the standard library only, on purpose: the official SDK adds about
 // 2 MB to every bootstrap, does not retry unless told to, waits forever
 // without timeouts and does not honour Network="vpc" for the regions it knows
-// (see shared/reference/ecs-cloud-assistant.md). Everything the project needs
+// (see docs/reference/cloud-assistant-api.md). Everything the project needs
 // from it is two actions.
 //
 // Retries: throttling answers (Throttling*), 5xx answers and connection-level

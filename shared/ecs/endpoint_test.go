@@ -1,8 +1,10 @@
 package ecs_test
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ecs-stopper/stopper/shared/ecs"
 )
@@ -87,6 +89,69 @@ func TestRedactURL(t *testing.T) {
 		"http://u:hunter2@[::1":                        "http://[redacted]@[::1",
 		"":                                             "",
 		"https://ecs.example.com/?user:hunter2@x.test": "https://ecs.example.com/?[redacted]",
+	} {
+		if got := ecs.RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestRegionIDs: a region id goes into the endpoint's host name only when it
+// is a DNS label of lower-case letters, digits and inner '-' (1 to 63
+// characters); anything else is refused before the network.
+func TestRegionIDs(t *testing.T) {
+	long := "cn-" + strings.Repeat("a", 60)
+	tests := []struct {
+		region string
+		ok     bool
+	}{
+		{"cn-hangzhou", true},
+		{"az09", true}, // the ends of both ranges
+		{"a", true},
+		{"9-0", true},
+		{long, true}, // 63 characters
+		{long + "b", false},
+		{"", false},
+		{"-cn", false},
+		{"cn-", false},
+		{"cn`", false}, // the characters either side of each range
+		{"cn{", false},
+		{"cn/", false},
+		{"cn:", false},
+		{"CN-hangzhou", false},
+		{"cn_hangzhou", false},
+		{"cn.hangzhou", false},
+	}
+	for _, tt := range tests {
+		rt := &answering{}
+		c, err := ecs.New(ecs.Options{Credentials: testCred, Transport: rt, MaxAttempts: 1, ReadTimeout: 2 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = c.StopInvocation(context.Background(), tt.region, invokeID, nil)
+		hosts := rt.Hosts()
+		if tt.ok {
+			if want := "ecs." + tt.region + ".aliyuncs.com"; err != nil || len(hosts) != 1 || hosts[0] != want {
+				t.Errorf("region %q: %v, calls to %v; want one call to %s", tt.region, err, hosts, want)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "is not a region id") || len(hosts) != 0 {
+			t.Errorf("region %q: %v after calls to %v; want a refusal before the network", tt.region, err, hosts)
+		}
+	}
+}
+
+// TestRedactURLAtTheStart: the rule holds at the very start of the text too: a
+// query or fragment first, a "://" with no scheme, an '@' right after it.
+func TestRedactURLAtTheStart(t *testing.T) {
+	for in, want := range map[string]string{
+		"?Secret=hunter2":   "?[redacted]",
+		"#hunter2":          "#[redacted]",
+		"?a=b#hunter2":      "?[redacted]#[redacted]",
+		"://u:hunter2@host": "://[redacted]@host",
+		"https://@host/x":   "https://[redacted]@host/x",
+		"@host":             "[redacted]@host",
 	} {
 		if got := ecs.RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)

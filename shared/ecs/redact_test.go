@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/testenv"
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/ecs"
@@ -93,7 +94,7 @@ func TestUpstreamTextIsRedacted(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			srv := httptest.NewServer(http.HandlerFunc(tt.answer))
 			t.Cleanup(srv.Close)
-			err, events, logs := callLogged(t, srv.URL)
+			events, logs, err := callLogged(t, srv.URL)
 			var api *cloudassistant.Error
 			if !errors.As(err, &api) || api.Code != tt.code {
 				t.Fatalf("error %v, want code %s", err, tt.code)
@@ -102,7 +103,9 @@ func TestUpstreamTextIsRedacted(t *testing.T) {
 			for _, e := range events {
 				texts = append(texts, e.Err.Error())
 			}
-			assertNoSecret(t, texts...)
+			for _, text := range texts {
+				testenv.NoSecret(t, text, secretPieces...)
+			}
 			if !strings.Contains(err.Error(), acs.Redacted) {
 				t.Errorf("error %q shows no placeholder: the server's echo was lost rather than redacted", err)
 			}
@@ -123,7 +126,7 @@ func TestConnectionErrorTextIsRedacted(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			url := rawServer(t, func(req *http.Request) string { return tt.reply(req.Header.Get("x-acs-security-token")) })
-			err, events, logs := callLogged(t, url)
+			events, logs, err := callLogged(t, url)
 			if err == nil || !ecs.IsRetryable(err) {
 				t.Fatalf("error %v: want a retryable connection failure", err)
 			}
@@ -131,7 +134,9 @@ func TestConnectionErrorTextIsRedacted(t *testing.T) {
 			for _, e := range events {
 				texts = append(texts, e.Err.Error())
 			}
-			assertNoSecret(t, texts...)
+			for _, text := range texts {
+				testenv.NoSecret(t, text, secretPieces...)
+			}
 			if !strings.Contains(err.Error(), acs.Redacted) {
 				t.Errorf("error %q shows no placeholder: the test did not provoke an echo", err)
 			}
@@ -154,12 +159,13 @@ func TestWrongSecretAnswerIsRedacted(t *testing.T) {
 	if !errors.As(err, &api) || api.Code != "SignatureDoesNotMatch" {
 		t.Fatalf("err = %v, want SignatureDoesNotMatch", err)
 	}
-	assertNoSecret(t, err.Error(), api.Message)
+	testenv.NoSecret(t, err.Error(), secretPieces...)
+	testenv.NoSecret(t, api.Message, secretPieces...)
 }
 
 // callLogged makes one DescribeInvocations call with echoCred, two attempts
 // of each kind, a debug JSON log and the retry events collected.
-func callLogged(t *testing.T, url string) (error, []ecs.RetryEvent, string) {
+func callLogged(t *testing.T, url string) ([]ecs.RetryEvent, string, error) {
 	t.Helper()
 	var (
 		mu     sync.Mutex
@@ -175,18 +181,7 @@ func callLogged(t *testing.T, url string) (error, []ecs.RetryEvent, string) {
 	_, err := c.DescribeInvocations(context.Background(), cloudassistant.DescribeInvocationsRequest{RegionId: regionHZ})
 	mu.Lock()
 	defer mu.Unlock()
-	return err, events, buf.String()
-}
-
-func assertNoSecret(t *testing.T, texts ...string) {
-	t.Helper()
-	for _, s := range texts {
-		for _, p := range secretPieces {
-			if strings.Contains(s, p) {
-				t.Errorf("%q shows %q", s, p)
-			}
-		}
-	}
+	return events, buf.String(), err
 }
 
 // rawServer answers every request on a loopback listener with reply's bytes

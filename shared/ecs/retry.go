@@ -73,7 +73,7 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			}
 		}
 		delay := max(c.backoff(retries+1), res.timeLeft)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay { // (< would do as well: the two are equal to the nanosecond only by chance)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
 			return fmt.Errorf("%w (no retry: the next one would start after the deadline)", annotate(cl.action, n, "", err))
 		}
 		ev := RetryEvent{Action: cl.action, Attempt: n.attempts, Delay: delay, Err: err, Throttled: throttled}

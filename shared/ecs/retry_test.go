@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -286,5 +287,92 @@ func TestDeadlineDuringFirstAttempt(t *testing.T) {
 	}
 	if !errors.Is(err, context.DeadlineExceeded) || len(s.Calls()) != 1 {
 		t.Errorf("error %v after %d calls, want the deadline after 1", err, len(s.Calls()))
+	}
+}
+
+// firstRetryDelay makes one call against a 503 and returns the delay the
+// client chose before its first retry (the retry itself is cancelled).
+func firstRetryDelay(t *testing.T, opts ecs.Options) time.Duration {
+	t.Helper()
+	s := newStub(t, answers(status(503, apiErr("ServiceUnavailable", "busy"))))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var delay time.Duration = -1
+	opts.Credentials, opts.Endpoint = testCred, s.srv.URL
+	opts.OnRetry = func(e ecs.RetryEvent) { delay = e.Delay; cancel() }
+	c, err := ecs.New(opts)
+	if err != nil {
+		t.Fatalf("New(%+v): %v", opts, err)
+	}
+	_ = c.StopInvocation(ctx, regionHZ, invokeID, nil)
+	if delay < 0 {
+		t.Fatal("no retry")
+	}
+	return delay
+}
+
+// TestOneDelaySetCapWins: setting only one of BaseDelay and MaxDelay, across
+// the other's default, is accepted and the cap bounds every sleep.
+func TestOneDelaySetCapWins(t *testing.T) {
+	if d := firstRetryDelay(t, ecs.Options{MaxDelay: 50 * time.Millisecond}); d > 50*time.Millisecond {
+		t.Errorf("MaxDelay 50ms under the default BaseDelay: slept %s", d)
+	}
+	if d := firstRetryDelay(t, ecs.Options{BaseDelay: 10 * time.Second}); d > ecs.DefaultMaxDelay {
+		t.Errorf("BaseDelay 10s over the default MaxDelay: slept %s", d)
+	}
+}
+
+// TestNanosecondDelays: the smallest delays allowed still retry, sleeping at
+// most 1ns.
+func TestNanosecondDelays(t *testing.T) {
+	s := newStub(t, answers(status(503, apiErr("ServiceUnavailable", "busy")), status(200, okStopped)))
+	var delays []time.Duration
+	c := newClient(t, s.srv.URL, func(o *ecs.Options) {
+		o.BaseDelay, o.MaxDelay = time.Nanosecond, time.Nanosecond
+		o.OnRetry = func(e ecs.RetryEvent) { delays = append(delays, e.Delay) }
+	})
+	if err := c.StopInvocation(context.Background(), regionHZ, invokeID, nil); err != nil {
+		t.Fatal(err)
+	}
+	if len(delays) != 1 || delays[0] > time.Nanosecond {
+		t.Errorf("retry delays %v, want one of at most 1ns", delays)
+	}
+}
+
+// TestCancelDuringRetryKeepsTheAPIError: when the caller's context ends
+// during a retry, the error is what the API said last (and the cause), not
+// the cut connection.
+func TestCancelDuringRetryKeepsTheAPIError(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := newStub(t, answers(status(503, apiErr("ServiceUnavailable", "busy")), func(_ http.ResponseWriter, r *http.Request) {
+		cancel()
+		<-r.Context().Done() // the client hangs up
+	}))
+	err := newClient(t, s.srv.URL, nil).StopInvocation(ctx, regionHZ, invokeID, nil)
+	var api *cloudassistant.Error
+	if !errors.As(err, &api) || api.Code != "ServiceUnavailable" || !errors.Is(err, context.Canceled) {
+		t.Fatalf("error %v: want the API's ServiceUnavailable and context.Canceled", err)
+	}
+	if !strings.Contains(err.Error(), "gave up after 1 attempts (0 throttled, 1 faulted)") {
+		t.Errorf("error %q does not count the attempts the API answered", err)
+	}
+	if n := len(s.Calls()); n != 2 {
+		t.Errorf("%d calls, want 2", n)
+	}
+}
+
+// A backoff bound so large that drawing a delay from it would overflow is
+// refused when the client is built, not found by a panic on a retry.
+func TestHugeDelaysAreRefused(t *testing.T) {
+	for _, o := range []ecs.Options{{MaxDelay: time.Duration(math.MaxInt64)}, {BaseDelay: 2 * time.Hour}} {
+		if _, err := ecs.New(o); err == nil || !strings.Contains(err.Error(), "at most 1h") {
+			t.Errorf("New(%+v) = %v", o, err)
+		}
+	}
+	for _, o := range []ecs.Options{{MaxDelay: time.Hour}, {BaseDelay: time.Hour, MaxDelay: time.Hour}} {
+		if _, err := ecs.New(o); err != nil {
+			t.Errorf("an hour is allowed: New(%+v) = %v", o, err)
+		}
 	}
 }

@@ -96,7 +96,7 @@ func verifyV3(r *http.Request, body []byte) error {
 		}
 	}
 	if _, err := time.Parse("2006-01-02T15:04:05Z", r.Header.Get("x-acs-date")); err != nil {
-		return fmt.Errorf("x-acs-date: %v", err)
+		return fmt.Errorf("x-acs-date: %w", err)
 	}
 	if n := r.Header.Get("x-acs-signature-nonce"); len(n) != 32 {
 		return fmt.Errorf("nonce %q is not 16 bytes of hex", n)

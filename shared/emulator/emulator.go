@@ -33,7 +33,7 @@
 // page says (started runs finish, unstarted ones are cancelled); "kill" is
 // what the Cloud Assistant agent's source does (aliyun/aliyun_assist_client,
 // agent/taskengine: a stop cancels the task and kills its process), see
-// shared/reference/ecs-cloud-assistant.md. The function must be safe under
+// docs/reference/cloud-assistant-api.md. The function must be safe under
 // both, so the emulator shows both.
 //
 // Codes the reference does not name, chosen here:

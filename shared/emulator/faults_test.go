@@ -2,6 +2,7 @@ package emulator
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -133,7 +134,8 @@ func TestDropWithoutHijacker(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() {
-		if r := recover(); r != http.ErrAbortHandler {
+		r := recover()
+		if err, _ := r.(error); !errors.Is(err, http.ErrAbortHandler) {
 			t.Fatalf("recovered %v", r)
 		}
 	}()
@@ -180,7 +182,7 @@ func TestDropAfter(t *testing.T) {
 }
 
 // The project's client retries a stop whose answer was lost; the retry of an
-// already-applied stop must succeed, in both stop modes, whatever the seed.
+// already-applied stop must succeed, in both stop modes, whatever the random seed.
 func TestDropAfterRetriedStopSucceeds(t *testing.T) {
 	for _, mode := range StopModes {
 		dropped := 0

@@ -218,7 +218,9 @@ func TestParseFleetErrors(t *testing.T) {
 func TestLoadFleet(t *testing.T) {
 	dir := t.TempDir()
 	bad := filepath.Join(dir, "fleet.json")
-	os.WriteFile(bad, []byte(`{"Invocations":[{"InvokeId":"t-a"}]}`), 0o600)
+	if err := os.WriteFile(bad, []byte(`{"Invocations":[{"InvokeId":"t-a"}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := LoadFleet(bad); err == nil || !strings.Contains(err.Error(), bad) || !strings.Contains(err.Error(), "missing RegionId") {
 		t.Fatalf("error %v", err)
 	}
@@ -226,7 +228,9 @@ func TestLoadFleet(t *testing.T) {
 		t.Fatalf("error %v", err)
 	}
 	good := filepath.Join(dir, "good.json")
-	os.WriteFile(good, sampleFleet, 0o600)
+	if err := os.WriteFile(good, sampleFleet, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if f, err := LoadFleet(good); err != nil || len(f.Invocations) != len(SampleFleet().Invocations) {
 		t.Fatalf("%v", err)
 	}

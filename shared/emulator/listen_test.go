@@ -1,11 +1,12 @@
 package emulator
 
 import (
-	"github.com/ecs-stopper/stopper/shared/acs"
 	"net/http"
 	"net/url"
 	"testing"
 	"time"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
 )
 
 func TestListen(t *testing.T) {

@@ -13,11 +13,8 @@ var (
 		ca.StatusSuccess: true, ca.StatusFailed: true, ca.StatusError: true, ca.StatusTimeout: true,
 		ca.StatusInvalid: true, ca.StatusAborted: true, ca.StatusCancelled: true, ca.StatusTerminate: true,
 		// Not in the documented per-instance list, but the emulator puts it on the
-		// scheduled instances of a stopped periodic invocation (the lead's spec).
+		// scheduled instances of a stopped periodic invocation.
 		ca.StatusStopped: true,
-	}
-	failureStatuses = map[string]bool{
-		ca.StatusFailed: true, ca.StatusError: true, ca.StatusTimeout: true, ca.StatusInvalid: true, ca.StatusAborted: true,
 	}
 	stoppedStatuses = map[string]bool{
 		ca.StatusCancelled: true, ca.StatusStopped: true, ca.StatusTerminate: true,
@@ -43,7 +40,7 @@ func instanceEnded(status string) bool {
 // Running > Stopping > Pending > Scheduled: the API documents none, so that
 // order is the emulator's choice (what is happening now wins over what is
 // only waiting). Once every instance has ended, the documented derivation
-// applies (shared/reference/ecs-cloud-assistant.md): Success when every
+// applies (docs/reference/cloud-assistant-api.md): Success when every
 // instance is Success or stopped and at least one is Success; Stopped when
 // every instance was stopped (Cancelled, Terminated, Stopped); with
 // failures, PartialFailed when some succeeded and Failed when none did.

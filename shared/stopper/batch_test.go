@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
@@ -73,5 +74,75 @@ func TestHandleBatchDuplicates(t *testing.T) {
 				t.Errorf("report lists %d stops, want one per invocation", len(r.Stopped))
 			}
 		})
+	}
+}
+
+// A batch's log line counts its items by outcome, in the words of what
+// they were: stopped for real stops, would_stop for dry runs (both for a
+// batch of both), and never a word that did not happen.
+func TestHandleBatchLogsCounts(t *testing.T) {
+	dry, live := boolp(true), boolp(false)
+	for _, tc := range []struct {
+		name   string
+		dryRun bool // the function's default
+		items  []Item
+		counts string // items stopped would_stop not_stopped ignored failed (<nil>: no such field)
+	}{
+		{name: "real", items: []Item{
+			{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}},
+			{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-c"}}},
+			{Id: "c", Err: Invalid("body", "is not JSON")},
+			{Id: "d", Ignored: "resolved alert"},
+			{Id: "e", Ignored: "resolved alert"},
+		}, counts: "5 1 <nil> 1 2 1"},
+		{name: "dry runs", items: []Item{
+			{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b", DryRun: dry}}},
+			{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-c", DryRun: dry}}},
+		}, counts: "2 <nil> 1 1 0 0"},
+		{name: "both", dryRun: true, items: []Item{
+			{Id: "a", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}},
+			{Id: "b", Request: Request{Stop: &StopRequest{InvokeId: "t-b", DryRun: live}}},
+		}, counts: "2 1 1 0 0 0"},
+		{name: "nothing handled, dry-run function", dryRun: true, items: []Item{{Id: "d", Ignored: "resolved alert"}},
+			counts: "1 <nil> 0 0 1 0"},
+		{name: "nothing handled", items: []Item{{Id: "d", Ignored: "resolved alert"}},
+			counts: "1 0 <nil> 0 1 0"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-b": rollout("t-b", []string{"Running"}), "t-c": rollout("t-c", []string{"Success"})}}
+			var logs bytes.Buffer
+			fn := testFunction(api, &logs)
+			fn.RegionId, fn.DryRun = "cn-hangzhou", tc.dryRun
+			fn.HandleBatch(context.Background(), "req-b", tc.items)
+			lines := logLines(t, &logs)
+			last := lines[len(lines)-1]
+			got := fmt.Sprint(last["items"], " ", last["stopped"], " ", last["would_stop"], " ", last["not_stopped"], " ", last["ignored"], " ", last["failed"])
+			if last["msg"] != "batch done" || got != tc.counts {
+				t.Fatalf("batch log %v %q, want %q", last["msg"], got, tc.counts)
+			}
+		})
+	}
+}
+
+// A sweep in a batch is Stopped when it stopped something, WouldStop when
+// a dry run selected something; a refused sweep is a Failed item.
+func TestHandleBatchSweepOutcomes(t *testing.T) {
+	fn := testFunction(newFake(inv("t-old", 3*time.Hour, ca.StatusRunning)), &bytes.Buffer{})
+	quiet := testFunction(newFake(inv("t-young", time.Hour, ca.StatusRunning)), &bytes.Buffer{})
+	var got []string
+	for _, tc := range []struct {
+		fn  *Function
+		req SweepRequest
+	}{
+		{fn, SweepRequest{DryRun: boolp(true)}},
+		{fn, SweepRequest{}},
+		{quiet, SweepRequest{}},
+		{fn, SweepRequest{OlderThan: time.Minute}},
+	} {
+		b := tc.fn.HandleBatch(context.Background(), "r", []Item{{Id: "s", Request: Request{Sweep: &tc.req}}})
+		got = append(got, b.Results[0].Outcome+":"+b.Results[0].Code)
+	}
+	if want := "WouldStop:|Stopped:|NotStopped:|Failed:InvalidParameter"; strings.Join(got, "|") != want {
+		t.Fatalf("outcomes %s\nwant     %s", strings.Join(got, "|"), want)
 	}
 }

@@ -50,7 +50,8 @@ func Invalid(field, format string, args ...any) *Error {
 		Message: fmt.Sprintf("%s: %s", field, fmt.Sprintf(format, args...))}
 }
 
-// Missing is the seed's 400 MissingParameter.<Field>.
+// Missing is the API's 400 MissingParameter.<Field>, as the StopInvocation
+// page of 2018 lists it (docs/reference/cloud-assistant-api.md).
 func Missing(field, hint string) *Error {
 	return &Error{Code: "MissingParameter." + field, Status: http.StatusBadRequest,
 		Message: fmt.Sprintf("The input parameter %q that is mandatory for processing this request is not supplied. %s", field, hint)}

@@ -157,3 +157,21 @@ func TestAlertStopRespectsProtection(t *testing.T) {
 		t.Fatalf("explicit: %+v %v, stops %v", a, err, api.stops)
 	}
 }
+
+// A count threshold's reason says the count; only a share adds what it
+// came to. An event that is not a failure says what it was.
+func TestFailFastReasons(t *testing.T) {
+	inv := rollout("t-a", []string{"Failed", "Error", "Running", "Pending", "Pending"}, tag(TagMaxErrors, "2"))
+	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-a": inv}}
+	fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.DiscardHandler)}
+	for _, tc := range []struct{ status, reason string }{
+		{"Failed", "2 of 5 instances failed: max-errors 2 reached, the rest stopped"},
+		{"Success", "the run ended success, not in failure: nothing to decide"},
+		{"", "the run ended with no status, not in failure: nothing to decide"},
+	} {
+		a, err := fn.FailFast(context.Background(), "r", FailFastRequest{InvokeId: "t-a", Status: tc.status})
+		if err != nil || a.Reason != tc.reason {
+			t.Errorf("%q: %v, Reason %q\nwant %q", tc.status, err, a.Reason, tc.reason)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package stopper
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,13 +12,13 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/ecs-stopper/stopper/shared/cloudassistant"
+	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
 // stopRecorder is a CloudAssistant that records stops and answers from a fixed fleet.
 type stopRecorder struct {
 	mu        sync.Mutex
-	fleet     map[string]cloudassistant.Invocation // by InvokeId
+	fleet     map[string]ca.Invocation // by InvokeId
 	stops     []string
 	stopErr   error
 	describes int
@@ -33,20 +34,20 @@ func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID stri
 	return nil
 }
 
-func (r *stopRecorder) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
+func (r *stopRecorder) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.describes++
-	resp := &cloudassistant.DescribeInvocationsResponse{}
+	resp := &ca.DescribeInvocationsResponse{}
 	if inv, ok := r.fleet[req.InvokeId]; ok && (inv.RegionId == "" || inv.RegionId == req.RegionId) && inv.Timed == (req.Timed != nil && *req.Timed) {
 		resp.Invocations.Invocation = append(resp.Invocations.Invocation, inv)
 	}
 	return resp, nil
 }
 
-func sampleInvocation() cloudassistant.Invocation {
-	return cloudassistant.Invocation{InvokeId: "t-abc", CommandName: "backup", InvokeInstances: cloudassistant.InvokeInstances{
-		InvokeInstance: []cloudassistant.InvokeInstance{{InstanceId: "i-a", InvocationStatus: "Running"}, {InstanceId: "i-b", InvocationStatus: "Pending"}}}}
+func sampleInvocation() ca.Invocation {
+	return ca.Invocation{InvokeId: "t-abc", CommandName: "backup", InvokeInstances: ca.InvokeInstances{
+		InvokeInstance: []ca.InvokeInstance{{InstanceId: "i-a", InvocationStatus: "Running"}, {InstanceId: "i-b", InvocationStatus: "Pending"}}}}
 }
 
 func TestStop(t *testing.T) {
@@ -71,7 +72,7 @@ func TestStop(t *testing.T) {
 		{name: "dry run unknown instance", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", InstanceIds: []string{"i-x"}, DryRun: boolp(true)}, wantCode: "InvalidInstanceId.NotFound", wantStops: "[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()}}
+			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()}}
 			var logs bytes.Buffer
 			fn := tc.fn
 			fn.API = api
@@ -104,7 +105,7 @@ func TestStop(t *testing.T) {
 }
 
 func TestAsError(t *testing.T) {
-	api := &cloudassistant.Error{Code: "InvalidInvokeId.NotFound", Message: "The specified InvokeId does not exist.", RequestId: "R1", HTTPStatus: 404}
+	api := &ca.Error{Code: "InvalidInvokeId.NotFound", Message: "The specified InvokeId does not exist.", RequestId: "R1", HTTPStatus: 404}
 	for _, tc := range []struct {
 		name      string
 		err       error
@@ -113,12 +114,12 @@ func TestAsError(t *testing.T) {
 		transient bool
 	}{
 		{"api not found", fmt.Errorf("batch 1: %w", api), "InvalidInvokeId.NotFound", 404, false},
-		{"throttled", &cloudassistant.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", 503, true},
-		{"server", &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, "ServiceUnavailable", 503, true},
+		{"throttled", &ca.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", 503, true},
+		{"server", &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, "ServiceUnavailable", 503, true},
 		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, "ServiceUnavailable", 503, true},
 		{"deadline", context.DeadlineExceeded, "ServiceUnavailable", 503, true},
 		{"own error", Invalid("InvokeId", "bad"), "InvalidParameter", 400, false},
-		{"no credentials", fmt.Errorf("ecs: %w: set ...", cloudassistant.ErrNoCredentials), "MissingCredentials", 500, false},
+		{"no credentials", fmt.Errorf("ecs: %w: set ...", ca.ErrNoCredentials), "MissingCredentials", 500, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := AsError(tc.err)
@@ -133,8 +134,8 @@ func TestAsError(t *testing.T) {
 }
 
 func TestStopTransientError(t *testing.T) {
-	fn := Function{API: &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()},
-		stopErr: &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
+	fn := Function{API: &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()},
+		stopErr: &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
 	_, err := fn.Stop(context.Background(), "r", StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"})
 	if err == nil || !err.Transient || err.Status != 503 {
 		t.Fatalf("err = %+v", err)
@@ -165,7 +166,7 @@ func TestDryRunsOnly(t *testing.T) {
 		{name: "fail-fast", req: Request{FailFast: &FailFastRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", Status: "Failed"}}, refused: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{fleet: map[string]cloudassistant.Invocation{"t-abc": sampleInvocation()}}
+			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()}}
 			fn := tc.fn
 			var logs bytes.Buffer
 			fn.API, fn.DryRunsOnly, fn.Log = api, true, slog.New(slog.NewJSONHandler(&logs, nil))
@@ -185,5 +186,50 @@ func TestDryRunsOnly(t *testing.T) {
 				t.Fatalf("stops %v under DryRunsOnly", api.stops)
 			}
 		})
+	}
+}
+
+// failingReader answers every DescribeInvocations with an API error.
+type failingReader struct {
+	stopRecorder
+	err error
+}
+
+func (f *failingReader) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	return nil, f.err
+}
+
+// logLines decodes JSON log lines.
+func logLines(t *testing.T, logs *bytes.Buffer) []map[string]any {
+	t.Helper()
+	var out []map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("log line %q: %v", l, err)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// A failed request's log line carries the API's RequestId (for a support
+// ticket) when the API gave one, and no empty one otherwise.
+func TestFailureLogCarriesUpstreamRequestId(t *testing.T) {
+	for _, tc := range []struct {
+		requestID string
+		want      any
+	}{{"4A2C-UP", "4A2C-UP"}, {"", nil}} {
+		var logs bytes.Buffer
+		api := &failingReader{err: &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500, RequestId: tc.requestID}}
+		fn := testFunction(api, &logs)
+		fn.RegionId = "cn-hangzhou"
+		if _, e := fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"}); e == nil || e.Code != "InternalError" {
+			t.Fatalf("error %v", e)
+		}
+		lines := logLines(t, &logs)
+		if got := lines[len(lines)-1]["upstream_request_id"]; got != tc.want {
+			t.Errorf("upstream_request_id %v, want %v: %s", got, tc.want, logs.String())
+		}
 	}
 }

@@ -17,7 +17,8 @@ import (
 // and another count. The ledger is what one instance remembers of its own
 // stops, so that each invocation is stopped once:
 //
-//   - One stop in flight per key (account, region, invocation, instances):
+//   - One stop in flight per key (region, invocation, instances; the
+//     account is always the credentials' own):
 //     a request that comes to stop a key another request is stopping waits
 //     for it (as long as its context allows), then finds it stopped.
 //   - A stop is remembered for StopMemory. A request for a key stopped
@@ -62,7 +63,7 @@ type StopLedger struct {
 // ledgerKey names what a stop targets; instances is the sorted instance
 // ids joined by commas, "" for every instance.
 type ledgerKey struct {
-	account, region, invokeID, instances string
+	region, invokeID, instances string
 }
 
 type ledgerStop struct {
@@ -77,8 +78,7 @@ func NewStopLedger() *StopLedger {
 }
 
 // keyOf is the ledger's key of a stop of invokeID on instances (every
-// instance when there are none). Accounts are not told apart yet: the
-// account is always the credentials' own.
+// instance when there are none).
 func keyOf(region, invokeID string, instances []string) ledgerKey {
 	sorted := slices.Clone(instances)
 	slices.Sort(sorted)

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/fakeapi"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
@@ -172,7 +173,7 @@ func TestRequestsStopOnce(t *testing.T) {
 					f.Ledger = NewStopLedger()
 				}
 				if strings.HasPrefix(tc.name, "alert") {
-					f.Stop(context.Background(), "first", StopRequest{InvokeId: "t-a"})
+					_, _ = f.Stop(context.Background(), "first", StopRequest{InvokeId: "t-a"}) // what it leaves is what the case checks
 				}
 				var mu sync.Mutex
 				stopped := 0
@@ -247,7 +248,7 @@ func TestDryRunsConsultTheLedger(t *testing.T) {
 // nothing, and says why.
 func TestSweepsTakeTurns(t *testing.T) {
 	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
-	api.stopDelay = 300 * time.Millisecond
+	api.StopDelay = 300 * time.Millisecond
 	var logs bytes.Buffer
 	f := testFunction(api, &logs)
 	f.Ledger = NewStopLedger()
@@ -257,11 +258,7 @@ func TestSweepsTakeTurns(t *testing.T) {
 		first <- a
 	}()
 	// The first has its turn once it lists.
-	reads := func() int {
-		api.mu.Lock()
-		defer api.mu.Unlock()
-		return api.describes
-	}
+	reads := api.Describes
 	for reads() == 0 {
 		time.Sleep(time.Millisecond)
 	}
@@ -283,26 +280,24 @@ func TestSweepsTakeTurns(t *testing.T) {
 	if e != nil || a.Truncated || a.Matched != 0 || len(a.Spared) != 1 || a.Spared[0].Reason != ReasonAlreadyStopped {
 		t.Fatalf("third sweep: %+v, err %v", a, e)
 	}
-	if n := api.stopCount("cn-hangzhou", "t-old"); n != 1 {
+	if n := api.StopCount("cn-hangzhou", "t-old"); n != 1 {
 		t.Fatalf("%d stops", n)
 	}
 }
 
-// changeOnStop is a fakeAPI that, at its first stop, changes the other
+// changeOnStop is a fake API that, at its first stop, changes the other
 // invocations as change says: what a sweep's read just before each stop
 // must catch.
 type changeOnStop struct {
-	*fakeAPI
+	*fakeapi.API
 	once   sync.Once
-	change func(f *fakeAPI)
+	change func(fleet []ca.Invocation)
 }
 
 func (c *changeOnStop) StopInvocation(ctx context.Context, region, id string, instances []string) error {
-	err := c.fakeAPI.StopInvocation(ctx, region, id, instances)
+	err := c.API.StopInvocation(ctx, region, id, instances)
 	c.once.Do(func() {
-		c.fakeAPI.mu.Lock()
-		defer c.fakeAPI.mu.Unlock()
-		c.change(c.fakeAPI)
+		c.Edit(c.change)
 	})
 	return err
 }
@@ -311,7 +306,7 @@ func (c *changeOnStop) StopInvocation(ctx context.Context, region, id string, in
 // went or got every active instance Stopping meanwhile is counted in
 // NoLongerStoppable, what was tagged stopper:protect meanwhile is Spared.
 func TestSweepRereadsBeforeStopping(t *testing.T) {
-	api := &changeOnStop{fakeAPI: newFake(
+	api := &changeOnStop{API: newFake(
 		inv("t-0first", 3*time.Hour, ca.StatusRunning),
 		inv("t-ended", 3*time.Hour, ca.StatusRunning),
 		inv("t-gone", 3*time.Hour, ca.StatusRunning),
@@ -320,9 +315,9 @@ func TestSweepRereadsBeforeStopping(t *testing.T) {
 			i.InvokeInstances.InvokeInstance = []ca.InvokeInstance{{InstanceId: "i-1", InvocationStatus: ca.StatusRunning}}
 		}),
 		inv("t-still", 3*time.Hour, ca.StatusRunning),
-	), change: func(f *fakeAPI) {
-		for i := range f.fleet {
-			switch inv := &f.fleet[i]; inv.InvokeId {
+	), change: func(fleet []ca.Invocation) {
+		for i := range fleet {
+			switch inv := &fleet[i]; inv.InvokeId {
 			case "t-ended":
 				inv.InvocationStatus = ca.StatusFinished
 			case "t-gone":
@@ -345,8 +340,8 @@ func TestSweepRereadsBeforeStopping(t *testing.T) {
 		t.Fatalf("answer %+v", a)
 	}
 	// Each stop cost one read more than the listing.
-	if api.describes != 4+6 {
-		t.Errorf("%d reads, want 4 listings and 6 reads again", api.describes)
+	if api.Describes() != 4+6 {
+		t.Errorf("%d reads, want 4 listings and 6 reads again", api.Describes())
 	}
 }
 
@@ -372,7 +367,7 @@ func TestSweepUnfinished(t *testing.T) {
 	}
 	// Through a sweep: a stop that keeps failing transiently.
 	api := newFake(inv("t-5xx", 3*time.Hour, ca.StatusRunning))
-	api.stopErr["t-5xx"] = fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500})
+	api.StopErr["t-5xx"] = fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500})
 	a, _ := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
 	if got := a.Unfinished(); !strings.Contains(got, "t-5xx") || a.Truncated {
 		t.Fatalf("Unfinished() = %q, answer %+v", got, a)

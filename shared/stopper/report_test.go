@@ -163,3 +163,34 @@ func TestFinishDryRuns(t *testing.T) {
 		})
 	}
 }
+
+// Finish with only metrics records; with only a notifier notifies.
+func TestFinishWithOneSink(t *testing.T) {
+	stopped := StopAnswer{InvokeId: "t-a", Stopped: boolp(true)}
+	metrics := &recordingNotifier{}
+	fn := testFunction(nil, &bytes.Buffer{})
+	fn.Metrics = metrics
+	fn.Finish(context.Background(), "direct", "r1", stopped, nil)
+	if len(metrics.reports) != 1 {
+		t.Fatalf("metrics alone: %d reports", len(metrics.reports))
+	}
+	notes := &recordingNotifier{}
+	fn = testFunction(nil, &bytes.Buffer{})
+	fn.Notifier = notes
+	fn.Finish(context.Background(), "direct", "r2", stopped, nil)
+	if len(notes.reports) != 1 || notes.reports[0].RequestId != "r2" {
+		t.Fatalf("notifier alone: %+v", notes.reports)
+	}
+}
+
+// A report names every region it touches once, sorted, and no empty one.
+func TestReportRegions(t *testing.T) {
+	r := Report{
+		Matched: map[string]int{"cn-b": 1, "cn-a": 0},
+		Stopped: []ReportedStop{{RegionId: "cn-b"}},
+		Failed:  []ReportedFailure{{Item: "bad"}, {RegionId: "cn-c"}},
+	}
+	if got := fmt.Sprint(r.Regions()); got != "[cn-a cn-b cn-c]" {
+		t.Fatalf("Regions() = %s", got)
+	}
+}

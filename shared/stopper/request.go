@@ -404,8 +404,8 @@ func boolField(fields map[string][]byte, name string) (*bool, error) {
 	return &v, nil
 }
 
-// instanceIDs accepts today's JSON array and the seed's string holding a JSON
-// array ("[\"i-a\",\"i-b\"]"). A list that is present but empty ([], "[]",
+// instanceIDs accepts today's JSON array and the older API's string holding a
+// JSON array ("[\"i-a\",\"i-b\"]"). A list that is present but empty ([], "[]",
 // "", null, "null") is refused: it is what a caller's bug produces, and
 // reading it as "every instance" would stop (and may kill) them all.
 func instanceIDs(raw []byte) ([]string, error) {

@@ -16,7 +16,7 @@ func TestDecodeStopRequest(t *testing.T) {
 	}{
 		{"array form", `{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1fad2a8876de47068cc734d57703aa76","InstanceIds":["i-a1","i-b2"]}`,
 			StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-1fad2a8876de47068cc734d57703aa76", InstanceIds: []string{"i-a1", "i-b2"}}},
-		{"seed string form", `{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1","InstanceIds":"[\"i-a1\", \"hbm-b2\"]"}`,
+		{"string form", `{"Action":"StopInvocation","RegionId":"cn-hangzhou","InvokeId":"t-1","InstanceIds":"[\"i-a1\", \"hbm-b2\"]"}`,
 			StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-1", InstanceIds: []string{"i-a1", "hbm-b2"}}},
 		{"action defaults with InvokeId", `{"InvokeId":"t-abc"}`, StopRequest{InvokeId: "t-abc"}},
 		{"duplicates removed in order", `{"InvokeId":"t-abc","InstanceIds":["i-b","i-a","i-b","mi-c","i-a"]}`,
@@ -88,7 +88,7 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"bad region", `{"InvokeId":"t-1","RegionId":"CN Hangzhou"}`, "InvalidParameter", "RegionId"},
 		{"bad instance id", `{"InvokeId":"t-1","InstanceIds":["i-a","vm-b"]}`, "InvalidParameter", "InstanceIds"},
 		{"instances not a list", `{"InvokeId":"t-1","InstanceIds":{"i-a":1}}`, "InvalidParameter", "InstanceIds"},
-		{"seed string not a list", `{"InvokeId":"t-1","InstanceIds":"i-a,i-b"}`, "InvalidParameter", "InstanceIds"},
+		{"string not a list", `{"InvokeId":"t-1","InstanceIds":"i-a,i-b"}`, "InvalidParameter", "InstanceIds"},
 		{"dry run not bool", `{"InvokeId":"t-1","DryRun":"yes"}`, "InvalidParameter", "DryRun"},
 		{"sweep bad duration", `{"Action":"Sweep","OlderThan":"2 hours"}`, "InvalidParameter", "OlderThan"},
 		{"sweep negative duration", `{"Action":"Sweep","OlderThan":"-1h"}`, "InvalidParameter", "OlderThan"},
@@ -98,10 +98,10 @@ func TestDecodeRequestErrors(t *testing.T) {
 		{"sweep stop field", `{"Action":"Sweep","InvokeId":"t-1"}`, "InvalidParameter", "InvokeId"},
 		// A present but empty list is a caller's bug, never "every instance".
 		{"empty instance list", `{"InvokeId":"t-1","InstanceIds":[]}`, "InvalidParameter", "omit InstanceIds"},
-		{"empty seed list", `{"InvokeId":"t-1","InstanceIds":"[]"}`, "InvalidParameter", "omit InstanceIds"},
-		{"empty seed string", `{"InvokeId":"t-1","InstanceIds":""}`, "InvalidParameter", "omit InstanceIds"},
-		{"blank seed string", `{"InvokeId":"t-1","InstanceIds":"  "}`, "InvalidParameter", "omit InstanceIds"},
-		{"seed null string", `{"InvokeId":"t-1","InstanceIds":"null"}`, "InvalidParameter", "omit InstanceIds"},
+		{"empty list in a string", `{"InvokeId":"t-1","InstanceIds":"[]"}`, "InvalidParameter", "omit InstanceIds"},
+		{"empty string", `{"InvokeId":"t-1","InstanceIds":""}`, "InvalidParameter", "omit InstanceIds"},
+		{"blank string", `{"InvokeId":"t-1","InstanceIds":"  "}`, "InvalidParameter", "omit InstanceIds"},
+		{"null in a string", `{"InvokeId":"t-1","InstanceIds":"null"}`, "InvalidParameter", "omit InstanceIds"},
 		{"null list", `{"InvokeId":"t-1","InstanceIds":null}`, "InvalidParameter", "omit InstanceIds"},
 		{"instance not a string", `{"InvokeId":"t-1","InstanceIds":["i-a",7]}`, "InvalidParameter", "InstanceIds"},
 		{"too many instances", `{"InvokeId":"t-1","InstanceIds":[` + strings.Repeat(`"i-a",`, 10000) + `"i-b"]}`, "InvalidParameter", "10001 entries"},
@@ -209,5 +209,122 @@ func TestHugeInstanceListCostsAScan(t *testing.T) {
 	}
 	if grew := after.TotalAlloc - before.TotalAlloc; grew > 1<<20 {
 		t.Fatalf("refusing a %d-byte list allocated %d bytes", len(body), grew)
+	}
+}
+
+// The request rules hold at their exact bounds: the largest value allowed
+// is accepted and the next one refused, naming the field.
+func TestDecodeRequestBounds(t *testing.T) {
+	sweep := func(fields string) string { return `{"Action":"Sweep",` + fields + `}` }
+	quoted := func(n int) string { return `"` + strings.Repeat("a", n) + `"` }
+	tags := func(n int) string {
+		var kv []string
+		for i := range n {
+			kv = append(kv, fmt.Sprintf(`"k%02d":"v"`, i))
+		}
+		return `{` + strings.Join(kv, ",") + `}`
+	}
+	regions := func(n int) string {
+		var ids []string
+		for i := range n {
+			ids = append(ids, fmt.Sprintf(`"cn-r%02d"`, i))
+		}
+		return `[` + strings.Join(ids, ",") + `]`
+	}
+	nested := func(depth int) string { // a body nesting depth levels, the innermost a Tags value
+		return sweep(`"Tags":{"a":` + strings.Repeat("[", depth-2) + `1` + strings.Repeat("]", depth-2) + `}`)
+	}
+	for _, tc := range []struct {
+		name, body string
+		err        string // "" accepted; else the start of the error message
+		check      func(Request) bool
+	}{
+		{"OlderThan 1ns", sweep(`"OlderThan":"1ns"`), "", func(r Request) bool { return r.Sweep.OlderThan == 1 }},
+		{"OlderThan 0s", sweep(`"OlderThan":"0s"`), "OlderThan: ", nil},
+		{"CommandName of 128", sweep(`"CommandName":` + quoted(128)), "", func(r Request) bool { return len(r.Sweep.CommandName) == 128 }},
+		{"CommandName of 129", sweep(`"CommandName":` + quoted(129)), "CommandName: ", nil},
+		{"MaxStops 1", sweep(`"MaxStops":1`), "", func(r Request) bool { return r.Sweep.MaxStops == 1 }},
+		{"MaxStops 90", sweep(`"MaxStops":90`), "", func(r Request) bool { return r.Sweep.MaxStops == 90 }},
+		{"MaxStops 109", sweep(`"MaxStops":109`), "", func(r Request) bool { return r.Sweep.MaxStops == 109 }},
+		{"MaxStops of 9 digits", sweep(`"MaxStops":987654321`), "", func(r Request) bool { return r.Sweep.MaxStops == 987654321 }},
+		{"MaxStops of 10 digits", sweep(`"MaxStops":1000000000`), "MaxStops: ", nil},
+		{"MaxStops 0", sweep(`"MaxStops":0`), "MaxStops: ", nil},
+		{"MaxStops with a leading 0", sweep(`"MaxStops":07`), "body: ", nil},
+		{"MaxStops negative", sweep(`"MaxStops":-1`), "MaxStops: ", nil},
+		{"MaxStops fraction", sweep(`"MaxStops":1.5`), "MaxStops: ", nil},
+		{"MaxStops exponent", sweep(`"MaxStops":1e3`), "MaxStops: ", nil},
+		{"MaxStops string", sweep(`"MaxStops":"5"`), "MaxStops: ", nil},
+		{"tag key of 128", sweep(`"Tags":{` + quoted(128) + `:"v"}`), "", func(r Request) bool { return r.Sweep.Tags[strings.Repeat("a", 128)] == "v" }},
+		{"tag key of 129", sweep(`"Tags":{` + quoted(129) + `:"v"}`), "Tags: tag keys", nil},
+		{"tag value of 128", sweep(`"Tags":{"k":` + quoted(128) + `}`), "", func(r Request) bool { return len(r.Sweep.Tags["k"]) == 128 }},
+		{"tag value of 129", sweep(`"Tags":{"k":` + quoted(129) + `}`), `Tags: the value of "k"`, nil},
+		{"20 tags", sweep(`"Tags":` + tags(MaxTags)), "", func(r Request) bool { return len(r.Sweep.Tags) == MaxTags }},
+		{"21 tags", sweep(`"Tags":` + tags(MaxTags+1)), "Tags: has more than 20", nil},
+		{"50 regions", sweep(`"RegionIds":` + regions(MaxRegions)), "", func(r Request) bool { return len(r.Sweep.RegionIds) == MaxRegions }},
+		{"51 regions", sweep(`"RegionIds":` + regions(MaxRegions+1)), "RegionIds: has 51 entries", nil},
+		// MaxNesting levels pass the nesting check (and fail on the field);
+		// one more is refused before any field is read.
+		{"nesting 8", nested(MaxNesting), "Tags: ", nil},
+		{"nesting 9", nested(MaxNesting + 1), "body: nests deeper than 8", nil},
+		{"InstanceIds string nesting 9", `{"InvokeId":"t-1","InstanceIds":"` + strings.Repeat("[", 9) + strings.Repeat("]", 9) + `"}`,
+			"InstanceIds: must be a JSON array", nil},
+		{"not JSON says where", `{"InvokeId": }`, "body: is not valid JSON: invalid character '}'", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r, err := DecodeRequest([]byte(tc.body))
+			switch {
+			case tc.err == "" && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.err == "" && !tc.check(r):
+				t.Fatalf("decoded as %+v", r.Sweep)
+			case tc.err != "" && (err == nil || !strings.HasPrefix(AsError(err).Message, tc.err) || AsError(err).Code != CodeInvalidParameter):
+				t.Fatalf("err = %v, want a message starting %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// Ids and region ids: every letter and digit at the ends of their ranges,
+// and the longest id accepted.
+func TestIDFormBounds(t *testing.T) {
+	for _, tc := range []struct {
+		valid func(string) bool
+		id    string
+		want  bool
+	}{
+		{ValidRegionID, "z-1", true},
+		{ValidRegionID, "cn-r0", true},
+		{ValidRegionID, "cn-r9", true},
+		{ValidRegionID, "cn-r/", false},
+		{ValidRegionID, "cn-r:", false},
+		{ValidRegionID, "{n-hangzhou", false},
+		{ValidRegionID, strings.Repeat("a", 64), true},
+		{ValidRegionID, strings.Repeat("a", 65), false},
+		{ValidInvokeID, "t-" + strings.Repeat("a", 64), true},
+		{ValidInvokeID, "t-z", true},
+		{ValidInvokeID, "t-Z", true},
+		{ValidInvokeID, "t-09", true},
+		{ValidInvokeID, "t-{", false},
+		{ValidInvokeID, "t-[", false},
+		{ValidInstanceID, "i-" + strings.Repeat("Z", 64), true},
+		{ValidInstanceID, "i-" + strings.Repeat("z", 65), false},
+	} {
+		if got := tc.valid(tc.id); got != tc.want {
+			t.Errorf("%q: %v, want %v", tc.id, got, tc.want)
+		}
+	}
+}
+
+// Hostile values are cut at 80 bytes in error messages; shorter ones are
+// shown whole.
+func TestRefusalQuotesValuesUpTo80Bytes(t *testing.T) {
+	id80 := "t-" + strings.Repeat("a", 78)
+	_, err := DecodeRequest([]byte(`{"InvokeId":"` + id80 + `"}`))
+	if err == nil || !strings.Contains(err.Error(), `"`+id80+`"`) {
+		t.Fatalf("80 bytes: %v", err)
+	}
+	_, err = DecodeRequest([]byte(`{"InvokeId":"` + id80 + `b"}`))
+	if err == nil || !strings.Contains(err.Error(), id80+"...(81 bytes)") {
+		t.Fatalf("81 bytes: %v", err)
 	}
 }

@@ -9,8 +9,9 @@ import (
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
-// A stop may kill running work. The StopInvocation page (and the seed) say
-// that instances already running finish and only those not yet started are
+// A stop may kill running work. The StopInvocation page
+// (https://www.alibabacloud.com/help/en/ecs/developer-reference/api-ecs-2014-05-26-stopinvocation)
+// says that instances already running finish and only those not yet started are
 // cancelled; the Cloud Assistant agent's source kills the running process
 // (aliyun/aliyun_assist_client, agent/taskengine/scheduletask.go:
 // dispatchStopTask -> Task.Cancel -> process kill, reported "killed"), and

@@ -93,7 +93,7 @@ func (p *pacer) start() {
 // wait blocks until the caller may start a call, or ctx ends.
 func (p *pacer) wait(ctx context.Context) error {
 	p.mu.Lock()
-	if p.rate == 0 {
+	if p.rate <= 0 {
 		p.mu.Unlock()
 		return ctx.Err()
 	}
@@ -106,7 +106,7 @@ func (p *pacer) wait(ctx context.Context) error {
 	d := slot.Sub(now)
 	p.win.waited += d
 	p.mu.Unlock()
-	if d == 0 { // the slot is now (it is never before now)
+	if d <= 0 {
 		return ctx.Err()
 	}
 	if dl, ok := ctx.Deadline(); ok && !dl.After(slot) {
@@ -139,7 +139,7 @@ func (p *pacer) done(o outcome, latency time.Duration) {
 	}
 	now := p.now()
 	length := p.minWin
-	if p.rate != 0 {
+	if p.rate > 0 {
 		// At least about 10 calls a window, so that a rate is a measure, not noise.
 		length = max(length, time.Duration(10/p.rate*float64(time.Second)))
 	}
@@ -158,8 +158,7 @@ func (p *pacer) adjust(elapsed time.Duration) {
 	w := p.win
 	secs := elapsed.Seconds()
 	okRate := float64(w.ok) / secs
-	// calls is at least 1 (a window ends on a call), so no slow call is no congestion.
-	congested := w.throttled > 0 || float64(w.pushback) >= 0.05*float64(w.calls)
+	congested := w.throttled > 0 || (w.pushback > 0 && float64(w.pushback) >= 0.05*float64(w.calls))
 	switch {
 	case congested:
 		old := p.rate

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/fakeapi"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
@@ -58,20 +59,20 @@ func TestSweepAllowlistHoldsForEveryRegion(t *testing.T) {
 			if err == nil || err.Code != CodeForbiddenRegion || err.Status != http.StatusForbidden || !strings.Contains(err.Message, tc.forbidden) {
 				t.Fatalf("RunSweep = %+v, %v; want Forbidden.Region naming %s", a, err, tc.forbidden)
 			}
-			if api.describes != 0 || len(api.stops) != 0 {
-				t.Errorf("a refused sweep made %d listings and %d stops", api.describes, len(api.stops))
+			if api.Describes() != 0 || len(api.Stops()) != 0 {
+				t.Errorf("a refused sweep made %d listings and %d stops", api.Describes(), len(api.Stops()))
 			}
 		})
 	}
 }
 
-// slowLister makes some DescribeInvocations calls of a fakeAPI last until
+// slowLister makes some DescribeInvocations calls of a fake API last until
 // the sweep's work context ends (the deadline minus the reserve): a listing
 // too slow to finish in time. A call that honours its context fails with
 // the context's error, as the ECS client does; one that does not answers a
 // little after the deadline, as a call already on its way back does.
 type slowLister struct {
-	*fakeAPI
+	*fakeapi.API
 	// slow says which calls wait for the deadline.
 	slow func(ca.DescribeInvocationsRequest) bool
 	// honour makes a slow call fail with ctx's error.
@@ -89,7 +90,7 @@ func (s *slowLister) DescribeInvocations(ctx context.Context, req ca.DescribeInv
 		}
 		time.Sleep(s.late)
 	}
-	return s.fakeAPI.DescribeInvocations(ctx, req)
+	return s.API.DescribeInvocations(ctx, req)
 }
 
 // A listing that runs out of time makes the answer Truncated, and is not a
@@ -109,22 +110,22 @@ func TestSweepListingCutOffByDeadlineIsTruncated(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		regions []string
-		lister  func(*fakeAPI) *slowLister
+		lister  func(*fakeapi.API) *slowLister
 		// listed is how many invocations the answer lists as (dry-run) stopped.
 		listed int
 	}{
 		{
 			name: "a call in flight at the deadline", regions: []string{"cn-hangzhou"},
-			lister: func(f *fakeAPI) *slowLister {
-				return &slowLister{fakeAPI: f, honour: true, slow: func(ca.DescribeInvocationsRequest) bool { return true }}
+			lister: func(f *fakeapi.API) *slowLister {
+				return &slowLister{API: f, honour: true, slow: func(ca.DescribeInvocationsRequest) bool { return true }}
 			},
 		},
 		{
 			// The first page comes back after the deadline with a NextToken:
 			// the second page is never asked for.
 			name: "between two pages", regions: []string{"cn-hangzhou"}, listed: ca.MaxResultsLimit,
-			lister: func(f *fakeAPI) *slowLister {
-				return &slowLister{fakeAPI: f, late: 10 * time.Millisecond, slow: func(r ca.DescribeInvocationsRequest) bool {
+			lister: func(f *fakeapi.API) *slowLister {
+				return &slowLister{API: f, late: 10 * time.Millisecond, slow: func(r ca.DescribeInvocationsRequest) bool {
 					return r.InvokeStatus == ca.StatusPending && r.NextToken == ""
 				}}
 			},
@@ -134,8 +135,8 @@ func TestSweepListingCutOffByDeadlineIsTruncated(t *testing.T) {
 			// its last listing, which answers late but completely; the other
 			// two never get a slot.
 			name: "a region waiting for a slot", regions: sixRegions,
-			lister: func(f *fakeAPI) *slowLister {
-				return &slowLister{fakeAPI: f, late: 300 * time.Millisecond, slow: func(r ca.DescribeInvocationsRequest) bool {
+			lister: func(f *fakeapi.API) *slowLister {
+				return &slowLister{API: f, late: 300 * time.Millisecond, slow: func(r ca.DescribeInvocationsRequest) bool {
 					return r.InvokeStatus == ca.StatusStopping
 				}}
 			},
@@ -155,9 +156,34 @@ func TestSweepListingCutOffByDeadlineIsTruncated(t *testing.T) {
 			if !a.Truncated || len(a.Failed) != 0 || len(a.WouldStop) != tc.listed || a.Stopped != nil {
 				t.Fatalf("Truncated %v, Failed %+v, %d listed; want Truncated, no failure, %d listed", a.Truncated, a.Failed, len(a.WouldStop), tc.listed)
 			}
-			if len(api.stops) != 0 {
-				t.Errorf("a dry run stopped %v", api.stops)
+			if len(api.Stops()) != 0 {
+				t.Errorf("a dry run stopped %v", api.Stops())
 			}
 		})
+	}
+}
+
+// A request may ask for the configured MaxStops itself, and configured and
+// requested tags together may make MaxTags conditions, not more.
+func TestSweepRailsAtTheirBounds(t *testing.T) {
+	fn := testFunction(newFake(), &bytes.Buffer{})
+	fn.Sweep.MaxStops = 10
+	if p, e := fn.plan(SweepRequest{MaxStops: 10}); e != nil || p.maxStops != 10 {
+		t.Fatalf("MaxStops equal to the configured one: %v, %d", e, p.maxStops)
+	}
+	fn.Sweep.Tags = map[string]string{}
+	for i := range 10 {
+		fn.Sweep.Tags[fmt.Sprintf("c%d", i)] = "x"
+	}
+	req := map[string]string{}
+	for i := range MaxTags - 10 {
+		req[fmt.Sprintf("r%d", i)] = ""
+	}
+	if p, e := fn.plan(SweepRequest{Tags: req}); e != nil || len(p.tags) != MaxTags {
+		t.Fatalf("%d tags: %v, %d", MaxTags, e, len(p.tags))
+	}
+	req["one-more"] = "y"
+	if _, e := fn.plan(SweepRequest{Tags: req}); e == nil || !strings.HasPrefix(e.Message, "Tags: with STOPPER_SWEEP_TAGS makes 21") {
+		t.Fatalf("%d tags: %v", MaxTags+1, e)
 	}
 }

@@ -4,151 +4,25 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/fakeapi"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
-// fakeAPI is an in-memory CloudAssistant for the sweep's unit tests. Its
-// listing honours Timed, InvokeStatus, CommandName, Tags and paging (an
-// offset token), and it records every stop.
-type fakeAPI struct {
-	mu    sync.Mutex
-	fleet []ca.Invocation // RegionId set
-	stops map[string]int  // region/id → successful stops
-
-	// stopErr answers a stop of an invocation with an error.
-	stopErr map[string]error
-	// listErr answers every listing of a region with an error.
-	listErr map[string]error
-	// overlap makes each page repeat the previous page's last item.
-	overlap bool
-	// stopEnds makes a stop end the invocation (status Stopped), so that
-	// the offset token of a status-filtered listing shifts under a caller
-	// that stops while paging.
-	stopEnds bool
-	// failTimes answers the first N stops of an invocation with a 503.
-	failTimes map[string]int
-	attempts  map[string]int
-	// stopDelay is how long each stop takes (it ignores its context, as a
-	// call already on the wire does).
-	stopDelay time.Duration
-	// stopCtxErr records the context error each stop saw when it ended.
-	stopCtxErr []error
-	// qps, when set, throttles stops with a token bucket of burst 1.
-	qps       float64
-	tokens    float64
-	last      time.Time
-	throttled int
-	describes int
-}
-
-func newFake(invs ...ca.Invocation) *fakeAPI {
-	return &fakeAPI{fleet: invs, stops: map[string]int{}, stopErr: map[string]error{}, listErr: map[string]error{}}
-}
-
-func (f *fakeAPI) StopInvocation(ctx context.Context, region, id string, instances []string) error {
-	if instances != nil {
-		return errors.New("a sweep must stop every instance (nil list)")
-	}
-	if f.stopDelay > 0 {
-		time.Sleep(f.stopDelay)
-	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.stopCtxErr = append(f.stopCtxErr, ctx.Err())
-	if f.qps > 0 {
-		now := time.Now()
-		if f.last.IsZero() {
-			f.tokens, f.last = 1, now
-		}
-		f.tokens = math.Min(1, f.tokens+now.Sub(f.last).Seconds()*f.qps)
-		f.last = now
-		if f.tokens < 1 {
-			f.throttled++
-			return &ca.Error{Code: "Throttling.User", Message: "Request was denied due to user flow control.", HTTPStatus: 400}
-		}
-		f.tokens--
-	}
-	if f.attempts == nil {
-		f.attempts = map[string]int{}
-	}
-	f.attempts[id]++
-	if err := f.stopErr[id]; err != nil {
-		return err
-	}
-	if f.failTimes[id] > 0 {
-		f.failTimes[id]--
-		return fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "ServiceUnavailable", Message: "busy", HTTPStatus: 503})
-	}
-	f.stops[region+"/"+id]++
-	if f.stopEnds {
-		for i := range f.fleet {
-			if f.fleet[i].RegionId == region && f.fleet[i].InvokeId == id {
-				f.fleet[i].InvocationStatus = ca.StatusStopped
-			}
-		}
-	}
-	return nil
-}
-
-func (f *fakeAPI) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.describes++
-	if err := f.listErr[req.RegionId]; err != nil {
-		return nil, err
-	}
-	if req.MaxResults != ca.MaxResultsLimit && req.InvokeId == "" {
-		return nil, fmt.Errorf("MaxResults %d, want %d", req.MaxResults, ca.MaxResultsLimit)
-	}
-	timed := req.Timed != nil && *req.Timed
-	var match []ca.Invocation
-	for _, inv := range f.fleet {
-		if inv.RegionId != req.RegionId || inv.Timed != timed || req.InvokeId != "" && inv.InvokeId != req.InvokeId ||
-			req.InvokeStatus != "" && inv.InvocationStatus != req.InvokeStatus ||
-			req.CommandName != "" && inv.CommandName != req.CommandName {
-			continue
-		}
-		ok := true
-		for _, t := range req.Tags {
-			ok = ok && slices.Contains(inv.Tags.Tag, t)
-		}
-		if ok {
-			inv.RegionId = ""
-			match = append(match, inv)
-		}
-	}
-	start := 0
-	if req.NextToken != "" {
-		start, _ = strconv.Atoi(req.NextToken)
-	}
-	end := min(start+req.MaxResults, len(match))
-	resp := &ca.DescribeInvocationsResponse{TotalCount: len(match), Invocations: ca.Invocations{Invocation: match[start:end]}}
-	if end < len(match) {
-		next := end
-		if f.overlap {
-			next--
-		}
-		resp.NextToken = strconv.Itoa(next)
-	}
-	return resp, nil
-}
-
-func (f *fakeAPI) stopCount(region, id string) int {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.stops[region+"/"+id]
+// newFake is an in-memory Cloud Assistant over invs (RegionId set) that,
+// as the sweep's tests expect, refuses stops naming instances.
+func newFake(invs ...ca.Invocation) *fakeapi.API {
+	f := fakeapi.New(invs...)
+	f.WholeOnly = true
+	return f
 }
 
 var testNow = time.Date(2026, 11, 26, 12, 0, 0, 0, time.UTC)
@@ -245,11 +119,11 @@ func TestSweepSelection(t *testing.T) {
 				t.Errorf("answer = %+v", a)
 			}
 			for _, s := range a.Stopped {
-				if n := api.stopCount(s.RegionId, s.InvokeId); n != 1 {
+				if n := api.StopCount(s.RegionId, s.InvokeId); n != 1 {
 					t.Errorf("%s stopped %d times", s.InvokeId, n)
 				}
 			}
-			if n := len(api.stops); n != len(a.Stopped) {
+			if n := len(api.Stops()); n != len(a.Stopped) {
 				t.Errorf("%d invocations stopped, answer lists %d", n, len(a.Stopped))
 			}
 		})
@@ -286,8 +160,8 @@ func TestSweepPlanErrors(t *testing.T) {
 	if err == nil || err.Code != CodeForbiddenRegion || err.Status != http.StatusForbidden {
 		t.Errorf("forbidden region: %v", err)
 	}
-	if api.describes != 0 || len(api.stops) != 0 {
-		t.Errorf("a refused sweep made %d listings and %d stops", api.describes, len(api.stops))
+	if api.Describes() != 0 || len(api.Stops()) != 0 {
+		t.Errorf("a refused sweep made %d listings and %d stops", api.Describes(), len(api.Stops()))
 	}
 }
 
@@ -363,8 +237,8 @@ func TestSweepRails(t *testing.T) {
 				!strings.HasPrefix(err.Message, tc.field+":") || (tc.field != "Tags" && !strings.Contains(err.Message, "never widen")) {
 				t.Fatalf("err = %v, want InvalidParameter naming %s", err, tc.field)
 			}
-			if api.describes != 0 || len(api.stops) != 0 {
-				t.Errorf("a refused sweep made %d listings and %d stops", api.describes, len(api.stops))
+			if api.Describes() != 0 || len(api.Stops()) != 0 {
+				t.Errorf("a refused sweep made %d listings and %d stops", api.Describes(), len(api.Stops()))
 			}
 		})
 	}
@@ -406,8 +280,8 @@ func TestSweepLimit(t *testing.T) {
 				!strings.Contains(err.Message, "selected 6 invocations (cn-hangzhou 5, cn-shanghai 1)") || !strings.Contains(err.Message, "nothing was stopped") {
 				t.Fatalf("err = %+v", err)
 			}
-			if len(api.stops) != 0 {
-				t.Errorf("%d invocations stopped over the limit", len(api.stops))
+			if len(api.Stops()) != 0 {
+				t.Errorf("%d invocations stopped over the limit", len(api.Stops()))
 			}
 		})
 	}
@@ -455,7 +329,7 @@ func TestSweepOwnerTags(t *testing.T) {
 		!strings.Contains(a.Failed[0].Message, `stopper:ttl="soon"`) || !strings.Contains(a.Failed[0].Message, "left alone") {
 		t.Errorf("Failed = %+v", a.Failed)
 	}
-	if api.stopCount("cn-hangzhou", "t-ttlbad") != 0 || api.stopCount("cn-hangzhou", "t-protected") != 0 {
+	if api.StopCount("cn-hangzhou", "t-ttlbad") != 0 || api.StopCount("cn-hangzhou", "t-protected") != 0 {
 		t.Error("a protected or unreadable invocation was stopped")
 	}
 }
@@ -491,7 +365,7 @@ func TestSweepInstanceStates(t *testing.T) {
 	if want := "t-mixed p2 r1|t-stoppingpending p1 r0"; strings.Join(got, "|") != want {
 		t.Errorf("Stopped = %q, want %q", strings.Join(got, "|"), want)
 	}
-	if api.stopCount("cn-hangzhou", "t-allstopping") != 0 {
+	if api.StopCount("cn-hangzhou", "t-allstopping") != 0 {
 		t.Error("an invocation already Stopping was stopped again")
 	}
 }
@@ -506,7 +380,7 @@ func TestSweepListsBeforeStopping(t *testing.T) {
 		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
 	}
 	api := newFake(fleet...)
-	api.stopEnds = true
+	api.StopEnds = true
 	fn := testFunction(api, &bytes.Buffer{})
 	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
 	if err != nil || len(a.Stopped) != 230 || a.Truncated || len(a.Failed) != 0 {
@@ -522,8 +396,8 @@ func TestSweepListsBeforeStopping(t *testing.T) {
 // dropped connection) is tried again while there is time.
 func TestSweepRetriesFaults(t *testing.T) {
 	api := newFake(inv("t-a", 3*time.Hour, ca.StatusRunning), inv("t-b", 3*time.Hour, ca.StatusRunning))
-	api.failTimes = map[string]int{"t-a": 2}
-	api.stopErr["t-b"] = &ca.Error{Code: "ServiceUnavailable", Message: "down", HTTPStatus: 503}
+	api.FailTimes = map[string]int{"t-a": 2}
+	api.StopErr["t-b"] = &ca.Error{Code: "ServiceUnavailable", Message: "down", HTTPStatus: 503}
 	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
 	if err != nil {
 		t.Fatal(err)
@@ -531,7 +405,7 @@ func TestSweepRetriesFaults(t *testing.T) {
 	if ids(a.Stopped) != "cn-hangzhou/t-a" || len(a.Failed) != 1 || a.Failed[0].InvokeId != "t-b" || a.Failed[0].Code != "ServiceUnavailable" {
 		t.Errorf("answer = %+v", a)
 	}
-	if n := api.attempts["t-b"]; n != 1+faultRetries {
+	if n := api.Attempts("t-b"); n != 1+faultRetries {
 		t.Errorf("t-b tried %d times, want %d", n, 1+faultRetries)
 	}
 }
@@ -543,8 +417,8 @@ func TestSweepDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.DryRun || ids(a.WouldStop) != "cn-hangzhou/t-old" || a.Stopped != nil || a.Matched != 1 || len(api.stops) != 0 {
-		t.Errorf("dry run: %+v, %d stops", a, len(api.stops))
+	if !a.DryRun || ids(a.WouldStop) != "cn-hangzhou/t-old" || a.Stopped != nil || a.Matched != 1 || len(api.Stops()) != 0 {
+		t.Errorf("dry run: %+v, %d stops", a, len(api.Stops()))
 	}
 }
 
@@ -556,7 +430,7 @@ func TestSweepDeduplicatesPages(t *testing.T) {
 		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
 	}
 	api := newFake(fleet...)
-	api.overlap = true
+	api.Overlap = true
 	var logs bytes.Buffer
 	a, err := testFunction(api, &logs).RunSweep(context.Background(), "r", SweepRequest{})
 	if err != nil {
@@ -566,12 +440,12 @@ func TestSweepDeduplicatesPages(t *testing.T) {
 		t.Errorf("Scanned %d Matched %d Stopped %d, want 180 each", a.Scanned, a.Matched, len(a.Stopped))
 	}
 	for _, i := range fleet {
-		if n := api.stopCount(i.RegionId, i.InvokeId); n != 1 {
+		if n := api.StopCount(i.RegionId, i.InvokeId); n != 1 {
 			t.Errorf("%s stopped %d times", i.InvokeId, n)
 		}
 	}
-	if api.describes < 5 {
-		t.Errorf("%d listings: the test needs several pages", api.describes)
+	if api.Describes() < 5 {
+		t.Errorf("%d listings: the test needs several pages", api.Describes())
 	}
 }
 
@@ -584,9 +458,9 @@ func TestSweepFailures(t *testing.T) {
 		inv("t-badtime", 3*time.Hour, ca.StatusRunning, func(i *ca.Invocation) { i.CreationTime = "yesterday" }),
 		inv("t-c", 3*time.Hour, ca.StatusRunning, inRegion("cn-beijing")),
 	)
-	api.stopErr["t-gone"] = &ca.Error{Code: "InvalidInvokeId.NotFound", Message: "The specified InvokeId does not exist.", HTTPStatus: 404}
-	api.stopErr["t-5xx"] = fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500})
-	api.listErr["xx-nowhere-1"] = &ca.Error{Code: "InvalidRegionId.NotFound", Message: "The RegionId provided does not exist in our items.", HTTPStatus: 404}
+	api.StopErr["t-gone"] = &ca.Error{Code: "InvalidInvokeId.NotFound", Message: "The specified InvokeId does not exist.", HTTPStatus: 404}
+	api.StopErr["t-5xx"] = fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500})
+	api.ListErr["xx-nowhere-1"] = &ca.Error{Code: "InvalidRegionId.NotFound", Message: "The RegionId provided does not exist in our items.", HTTPStatus: 404}
 	var logs bytes.Buffer
 	fn := testFunction(api, &logs)
 	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "xx-nowhere-1", "cn-beijing"}})
@@ -616,7 +490,7 @@ func TestSweepFailures(t *testing.T) {
 // answer Truncated: part of the fleet was not looked at.
 func TestSweepTransientListingFailure(t *testing.T) {
 	api := newFake(inv("t-a", 3*time.Hour, ca.StatusRunning), inv("t-b", 3*time.Hour, ca.StatusRunning, inRegion("cn-beijing")))
-	api.listErr["cn-beijing"] = &ca.Error{Code: "ServiceUnavailable", Message: "busy", HTTPStatus: 503}
+	api.ListErr["cn-beijing"] = &ca.Error{Code: "ServiceUnavailable", Message: "busy", HTTPStatus: 503}
 	var logs bytes.Buffer
 	a, err := testFunction(api, &logs).RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "cn-beijing"}})
 	if err != nil {
@@ -625,8 +499,8 @@ func TestSweepTransientListingFailure(t *testing.T) {
 	if ids(a.Stopped) != "cn-hangzhou/t-a" || len(a.Failed) != 1 || a.Failed[0].Code != "ServiceUnavailable" || a.Failed[0].RegionId != "cn-beijing" || !a.Truncated {
 		t.Errorf("answer = %+v", a)
 	}
-	if api.describes < 1+listRetries+1 {
-		t.Errorf("%d listings: a transient failure is tried again", api.describes)
+	if api.Describes() < 1+listRetries+1 {
+		t.Errorf("%d listings: a transient failure is tried again", api.Describes())
 	}
 }
 
@@ -677,7 +551,7 @@ func TestSweepDeadline(t *testing.T) {
 		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
 	}
 	api := newFake(fleet...)
-	api.stopDelay = 50 * time.Millisecond
+	api.StopDelay = 50 * time.Millisecond
 	var logs bytes.Buffer
 	fn := testFunction(api, &logs)
 	fn.Sweep.Concurrency = 2
@@ -692,17 +566,17 @@ func TestSweepDeadline(t *testing.T) {
 	if !a.Truncated || len(a.Stopped) == 0 || len(a.Stopped) >= 100 || len(a.Failed) != 0 {
 		t.Fatalf("Truncated %v, %d stopped, Failed %v: want a partial sweep without failures", a.Truncated, len(a.Stopped), a.Failed)
 	}
-	if len(api.stops) != len(a.Stopped) {
-		t.Errorf("%d stopped, answer lists %d", len(api.stops), len(a.Stopped))
+	if len(api.Stops()) != len(a.Stopped) {
+		t.Errorf("%d stopped, answer lists %d", len(api.Stops()), len(a.Stopped))
 	}
-	for _, e := range api.stopCtxErr {
+	for _, e := range api.StopContextErrs() {
 		if e != nil {
 			t.Errorf("a stop in flight saw its context end: %v", e)
 		}
 	}
-	for k, n := range api.stops {
-		if n != 1 {
-			t.Errorf("%s stopped %d times", k, n)
+	for _, s := range api.Stops() {
+		if n := api.StopCount(s.RegionID, s.InvokeID); n != 1 {
+			t.Errorf("%s/%s stopped %d times", s.RegionID, s.InvokeID, n)
 		}
 	}
 }
@@ -734,8 +608,8 @@ func TestSweepPastDeadlineDoesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !a.Truncated || len(a.Stopped) != 0 || api.describes != 0 {
-		t.Errorf("a sweep with less time than its reserve: %+v, %d listings", a, api.describes)
+	if !a.Truncated || len(a.Stopped) != 0 || api.Describes() != 0 {
+		t.Errorf("a sweep with less time than its reserve: %+v, %d listings", a, api.Describes())
 	}
 }
 
@@ -747,7 +621,7 @@ func TestSweepThrottlingStopsEverything(t *testing.T) {
 		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
 	}
 	api := newFake(fleet...)
-	api.qps = 300
+	api.QPS = 300
 	fn := testFunction(api, &bytes.Buffer{})
 	fn.Sweep.Concurrency = 8
 	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
@@ -757,12 +631,12 @@ func TestSweepThrottlingStopsEverything(t *testing.T) {
 	if len(a.Stopped) != 150 || len(a.Failed) != 0 || a.Truncated {
 		t.Errorf("%d stopped, Failed %v, Truncated %v", len(a.Stopped), a.Failed, a.Truncated)
 	}
-	for k, n := range api.stops {
-		if n != 1 {
-			t.Errorf("%s stopped %d times", k, n)
+	for _, s := range api.Stops() {
+		if n := api.StopCount(s.RegionID, s.InvokeID); n != 1 {
+			t.Errorf("%s/%s stopped %d times", s.RegionID, s.InvokeID, n)
 		}
 	}
-	if api.throttled == 0 {
+	if api.Throttled() == 0 {
 		t.Error("the fake never throttled: the test tests nothing")
 	}
 }
@@ -771,7 +645,7 @@ func TestSweepThrottlingStopsEverything(t *testing.T) {
 // is simply not done, and the answer is Truncated.
 func TestSweepThrottledUntilDeadline(t *testing.T) {
 	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
-	api.stopErr["t-old"] = &ca.Error{Code: "Throttling.User", Message: "slow down", HTTPStatus: 400}
+	api.StopErr["t-old"] = &ca.Error{Code: "Throttling.User", Message: "slow down", HTTPStatus: 400}
 	fn := testFunction(api, &bytes.Buffer{})
 	fn.Sweep.Reserve = 100 * time.Millisecond
 	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
@@ -782,84 +656,6 @@ func TestSweepThrottledUntilDeadline(t *testing.T) {
 	}
 	if !a.Truncated || len(a.Failed) != 0 || len(a.Stopped) != 0 || a.Matched != 1 {
 		t.Errorf("answer = %+v", a)
-	}
-}
-
-func TestPacerAdjust(t *testing.T) {
-	p := newPacer()
-	// Unpaced until the API pushes back.
-	p.win = window{ok: 50, calls: 50}
-	p.adjust(100 * time.Millisecond)
-	if p.rate != 0 {
-		t.Fatalf("clean window while unpaced: rate %v, want 0", p.rate)
-	}
-	// Congestion: the successes measure the quota (500/s here).
-	p.win = window{ok: 50, calls: 400, pushback: 350, throttled: 1}
-	p.adjust(100 * time.Millisecond)
-	if p.rate < 1999 || p.rate > 2001 { // bounded below by half the offered 4000/s
-		t.Fatalf("first congestion: rate %v, want 2000 (half of 4000)", p.rate)
-	}
-	p.win = window{ok: 50, calls: 60, pushback: 10}
-	p.adjust(100 * time.Millisecond)
-	if p.rate < 999 || p.rate > 1001 || p.ceiling != 2000 {
-		t.Fatalf("second congestion: rate %v ceiling %v, want 1000 and 2000", p.rate, p.ceiling)
-	}
-	p.rate, p.ceiling = 500, 520
-	p.win = window{ok: 50, calls: 50}
-	// A clean window in which the workers did not wait: nothing to learn.
-	p.adjust(100 * time.Millisecond)
-	if p.rate != 500 {
-		t.Fatalf("idle window changed the rate to %v", p.rate)
-	}
-	// A clean window in which the pacer held the workers back: probe.
-	p.win = window{ok: 50, calls: 50, waited: 80 * time.Millisecond}
-	p.adjust(100 * time.Millisecond)
-	if p.rate != 525 {
-		t.Fatalf("probe: rate %v, want 525", p.rate)
-	}
-	p.rate, p.ceiling = 100, 500
-	p.win = window{ok: 10, calls: 10, waited: 80 * time.Millisecond}
-	p.adjust(100 * time.Millisecond)
-	if p.rate != 300 {
-		t.Fatalf("recovery: rate %v, want 300 (halfway to the ceiling)", p.rate)
-	}
-	// A slow call here and there (under 5%) is noise, not push-back.
-	p.win = window{ok: 100, calls: 100, pushback: 2, waited: 80 * time.Millisecond}
-	p.adjust(100 * time.Millisecond)
-	if p.rate != 400 {
-		t.Fatalf("noise: rate %v, want 400", p.rate)
-	}
-	// The rate never falls below the floor.
-	p.rate = 1
-	p.win = window{calls: 10, pushback: 10, throttled: 10}
-	p.adjust(time.Second)
-	if p.rate != p.minRate {
-		t.Fatalf("floor: rate %v, want %v", p.rate, p.minRate)
-	}
-}
-
-func TestPacerSpacesCalls(t *testing.T) {
-	p := newPacer()
-	p.rate = 1000 // 1 ms apart
-	ctx := context.Background()
-	var prev time.Time
-	for i := range 3 {
-		if err := p.wait(ctx); err != nil {
-			t.Fatal(err)
-		}
-		// Each grant moves the next slot at least 1/rate on.
-		if i > 0 && p.next.Sub(prev) < time.Millisecond {
-			t.Errorf("slots %v apart at 1000/s", p.next.Sub(prev))
-		}
-		prev = p.next
-	}
-	// A slot beyond the deadline is refused at once.
-	p.rate = 0.5
-	p.next = time.Now().Add(time.Hour)
-	dctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := p.wait(dctx); err == nil {
-		t.Error("a slot after the deadline was granted")
 	}
 }
 
@@ -891,7 +687,7 @@ func FuzzSweepOwnerTags(f *testing.F) {
 			t.Fatal(err)
 		}
 		owner := readOwnerTags([]ca.Tag{{TagKey: key, TagValue: value}})
-		stopped := api.stopCount("cn-hangzhou", "t-fuzz") > 0
+		stopped := api.StopCount("cn-hangzhou", "t-fuzz") > 0
 		if stopped != (len(a.Stopped) == 1) {
 			t.Fatalf("stopped %v, answer %+v", stopped, a)
 		}
@@ -935,24 +731,9 @@ func FuzzParseThreshold(f *testing.F) {
 	})
 }
 
-// The time a sweep spends listing before its first stop is not a window
-// of the pacer's: a window that long with a few stops in it would read as
-// a rate of almost nothing at the first throttling answer.
-func TestPacerStartsWithTheStops(t *testing.T) {
-	p := newPacer()
-	p.win.start = time.Now().Add(-time.Minute)
-	p.start()
-	time.Sleep(30 * time.Millisecond) // past a fifth of the window: a throttling answer ends it
-	p.win.ok, p.win.calls = 40, 40
-	p.done(outcomeThrottled, 0)
-	if p.rate < 10 {
-		t.Fatalf("rate %v after 40 stops in a fresh window: the listing time was counted", p.rate)
-	}
-}
-
 // concurrentLister counts DescribeInvocations calls in flight at once.
 type concurrentLister struct {
-	*fakeAPI
+	*fakeapi.API
 	mu        sync.Mutex
 	now, most int
 }
@@ -964,7 +745,7 @@ func (c *concurrentLister) DescribeInvocations(ctx context.Context, req ca.Descr
 	c.mu.Unlock()
 	defer func() { c.mu.Lock(); c.now--; c.mu.Unlock() }()
 	time.Sleep(5 * time.Millisecond) // long enough for the other listers to pile up
-	return c.fakeAPI.DescribeInvocations(ctx, req)
+	return c.API.DescribeInvocations(ctx, req)
 }
 
 // A sweep naming many regions lists at most regionListers of them at once
@@ -974,12 +755,105 @@ func TestSweepBoundsRegionsListedAtOnce(t *testing.T) {
 	for i := range MaxRegions {
 		regions = append(regions, fmt.Sprintf("cn-r%02d", i))
 	}
-	api := &concurrentLister{fakeAPI: newFake()}
+	api := &concurrentLister{API: newFake()}
 	fn := testFunction(api, &bytes.Buffer{})
 	if _, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: regions}); err != nil {
 		t.Fatal(err)
 	}
 	if api.most > regionListers || api.most < 2 {
 		t.Fatalf("%d listings at once, want at most %d (and some concurrency)", api.most, regionListers)
+	}
+}
+
+// throttledLister throttles the first n listings, as a busy API does to a
+// client that does not retry.
+type throttledLister struct {
+	*fakeapi.API
+	mu sync.Mutex
+	n  int
+}
+
+func (l *throttledLister) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
+	l.mu.Lock()
+	if l.n > 0 {
+		l.n--
+		l.mu.Unlock()
+		return nil, &ca.Error{Code: "Throttling.User", Message: "Request was denied due to user flow control.", HTTPStatus: 400}
+	}
+	l.mu.Unlock()
+	return l.API.DescribeInvocations(ctx, req)
+}
+
+// Throttled listings are waited out, not counted as faults: a sweep that
+// lists first cannot do without its listing.
+func TestSweepWaitsOutThrottledListings(t *testing.T) {
+	var fleet []ca.Invocation
+	for i := range 60 {
+		fleet = append(fleet, inv(fmt.Sprintf("t-%03d", i), 3*time.Hour, ca.StatusRunning))
+	}
+	api := &throttledLister{API: newFake(fleet...), n: listRetries + 2}
+	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil || len(a.Stopped) != 60 || len(a.Failed) != 0 || a.Truncated {
+		t.Fatalf("err %v, %d stopped, Failed %v, Truncated %v", err, len(a.Stopped), a.Failed, a.Truncated)
+	}
+}
+
+// A stopper:ttl of 0s is no stale age at all: reported, never guessed.
+func TestSweepZeroTTLIsReported(t *testing.T) {
+	api := newFake(inv("t-zero", 3*time.Hour, ca.StatusRunning, tagged(TagTTL, "0s")))
+	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil || len(a.Stopped) != 0 || len(a.Failed) != 1 || a.Failed[0].Code != CodeInvalidTag || api.StopCount("cn-hangzhou", "t-zero") != 0 {
+		t.Fatalf("err %v, answer %+v", err, a)
+	}
+}
+
+// A protected invocation is listed as Spared only once it is stale: at
+// exactly its limit it is not stale yet.
+func TestSweepProtectedAtTheLimit(t *testing.T) {
+	api := newFake(
+		inv("t-at", 2*time.Hour, ca.StatusRunning, tagged(TagProtect, "true")),
+		inv("t-over", 2*time.Hour+time.Second, ca.StatusRunning, tagged(TagProtect, "true")),
+		inv("t-plain", 2*time.Hour, ca.StatusRunning),
+	)
+	a, err := testFunction(api, &bytes.Buffer{}).RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil || len(a.Spared) != 1 || a.Spared[0].InvokeId != "t-over" || len(a.Stopped) != 0 {
+		t.Fatalf("err %v, Spared %+v, Stopped %+v", err, a.Spared, a.Stopped)
+	}
+}
+
+// A sweep's report counts what it matched, region by region.
+func TestSweepReportMatchedByRegion(t *testing.T) {
+	api := newFake(
+		inv("t-a1", 3*time.Hour, ca.StatusRunning),
+		inv("t-a2", 3*time.Hour, ca.StatusRunning),
+		inv("t-b1", 3*time.Hour, ca.StatusRunning, inRegion("cn-shanghai")),
+		inv("t-young", time.Hour, ca.StatusRunning, inRegion("cn-shanghai")),
+	)
+	fn := testFunction(api, &bytes.Buffer{})
+	fn.Sweep.RegionIds = []string{"cn-hangzhou", "cn-shanghai"}
+	a, err := fn.RunSweep(context.Background(), "r", SweepRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := NewReport("fc-timer", "r", a, nil)
+	if fmt.Sprint(r.Matched) != "map[cn-hangzhou:2 cn-shanghai:1]" || len(r.Stopped) != 3 {
+		t.Fatalf("Matched %v, Stopped %d", r.Matched, len(r.Stopped))
+	}
+}
+
+// jitter draws uniformly from [d/2, d], both ends included.
+func TestJitterBounds(t *testing.T) {
+	for _, d := range []time.Duration{2, throttleBackoff} {
+		seen := map[time.Duration]bool{}
+		for range 2000 {
+			j := jitter(d)
+			if j < d/2 || j > d {
+				t.Fatalf("jitter(%v) = %v, outside [%v, %v]", d, j, d/2, d)
+			}
+			seen[j] = true
+		}
+		if d == 2 && (!seen[1] || !seen[2]) {
+			t.Fatalf("jitter(%v) never drew an end of its range: %v", d, seen)
+		}
 	}
 }

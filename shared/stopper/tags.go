@@ -145,7 +145,7 @@ func ParseThreshold(s string) (Threshold, error) {
 	if p, ok := strings.CutSuffix(s, "%"); ok {
 		share, err := parseShare(strings.TrimSpace(p))
 		switch {
-		case err == errTooPrecise:
+		case errors.Is(err, errTooPrecise):
 			return Threshold{}, Invalid("max-errors", "%q has more than %d decimal places: give a share such as 12.25%%", truncate(s), ShareDecimals)
 		case err != nil || share <= 0 || share > 100*OnePercent:
 			return Threshold{}, Invalid("max-errors", "%q is not a share such as 10%% or 12.5%% (more than 0%%, at most 100%%, at most %d decimal places)", truncate(s), ShareDecimals)

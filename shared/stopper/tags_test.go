@@ -218,3 +218,22 @@ func FuzzShareLimit(f *testing.F) {
 		}
 	})
 }
+
+// Shares: more than 0 %, at most 100 %; a count: at least 1. The threshold
+// reads back as written ("" when unset).
+func TestThresholdBounds(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want string // "" refused
+	}{
+		{"100%", "100%"}, {"0%", ""}, {"0.5%", "0.5%"}, {"100.0001%", ""}, {"1", "1"}, {"0", ""}, {"12", "12"},
+	} {
+		th, err := ParseThreshold(tc.in)
+		if got := th.String(); got != tc.want || (err == nil) != (tc.want != "") {
+			t.Errorf("%q: %q, %v; want %q", tc.in, got, err, tc.want)
+		}
+	}
+	if s := (Threshold{}).String(); s != "" {
+		t.Errorf("unset threshold reads %q", s)
+	}
+}

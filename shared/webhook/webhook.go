@@ -77,44 +77,13 @@ var ErrInvalidSignature = errors.New(invalid)
 const invalid = "invalid webhook signature"
 
 // refusal is a refusal whose message is fixed: a constant, so that the
-// dozen of them cost nothing at start-up (built with fmt.Errorf they cost
-// a tenth of a millisecond of every cold start). It wraps ErrInvalidSignature.
+// dozen of them cost nothing at start-up, where errors built with
+// fmt.Errorf would (docs/performance.md, start-to-ready). It wraps
+// ErrInvalidSignature.
 type refusal string
 
 func (r refusal) Error() string { return invalid + ": " + string(r) }
 func (r refusal) Unwrap() error { return ErrInvalidSignature }
-
-// The refusals with a fixed message: authentication is on every webhook's
-// path. None of them carries the secret, the token or the expected
-// signature, only what the caller sent wrong. They spell the header names
-// out (TestRefusalsNameTheHeaders holds them to the constants): a constant
-// built with + is a mutant no test can reach.
-const (
-	errNotConfigured    refusal = "the function has no webhook secret or token configured, so it accepts no webhooks"
-	errMissingTimestamp refusal = "missing X-Stopper-Timestamp header"
-	errMissingSignature refusal = "missing X-Stopper-Signature header"
-	errBadTimestamp     refusal = "malformed X-Stopper-Timestamp header: expected Unix seconds"
-	errBadSignature     refusal = "malformed X-Stopper-Signature header: expected sha256= followed by 64 hex digits"
-	errMismatch         refusal = "signature does not match the body and timestamp"
-	errReplayed         refusal = "this signature was already used: a signed request is accepted once, so sign every request (and every retry) anew with the current time in X-Stopper-Timestamp"
-	errNoToken          refusal = "the function has no webhook token configured, so it does not accept Authorization: Bearer; sign the request with the X-Stopper-Timestamp and X-Stopper-Signature headers"
-	errNoSecret         refusal = "the function has no webhook secret configured, so it accepts no signatures: send Authorization: Bearer <token> without the X-Stopper-Timestamp and X-Stopper-Signature headers"
-	errBadToken         refusal = "the function's webhook token is unusable (shorter than 32 characters, or holding characters a bearer token cannot), so it accepts no bearer tokens until the token is replaced"
-	errBearerMismatch   refusal = "bearer token does not match"
-	errBearerMalformed  refusal = "bearer token does not match: expected one Authorization header holding \"Bearer\", one space and the token"
-)
-
-// Indexed by whether a secret is configured: only then is signing an option.
-var (
-	errNoCredentials = [2]refusal{
-		"missing credentials: send Authorization: Bearer <token>",
-		"missing credentials: send Authorization: Bearer <token>, or sign the request with the X-Stopper-Timestamp and X-Stopper-Signature headers",
-	}
-	errNotBearer = [2]refusal{
-		"the Authorization header is not a Bearer token: send Authorization: Bearer <token>",
-		"the Authorization header is not a Bearer token: send Authorization: Bearer <token>, or sign the request with the X-Stopper-Timestamp and X-Stopper-Signature headers",
-	}
-)
 
 // Authenticate checks a request's credentials: the values of its
 // Authorization, X-Stopper-Timestamp and X-Stopper-Signature headers (""
@@ -182,13 +151,27 @@ func (v *Verifier) CheckHeaders(authorization, timestamp, signature string) (Pen
 			return Pending{}, errNoToken
 		case v.Token == "":
 			// Signatures only: the check names the missing header.
-		case authorization != "":
-			return Pending{}, errNotBearer[b2i(v.Secret != "")]
 		default:
-			return Pending{}, errNoCredentials[b2i(v.Secret != "")]
+			return Pending{}, v.noBearer(authorization)
 		}
 	}
 	return v.checkSignatureHeaders(timestamp, signature)
+}
+
+// noBearer is the refusal of an unsigned request without a bearer token,
+// to a function that has one: it says what to send, and that signing would
+// do as well when a secret is configured.
+func (v *Verifier) noBearer(authorization string) refusal {
+	if authorization == "" {
+		if v.Secret != "" {
+			return errNoCredentialsOrSign
+		}
+		return errNoCredentials
+	}
+	if v.Secret != "" {
+		return errNotBearerOrSign
+	}
+	return errNotBearer
 }
 
 // Pending is what remains to authenticate of a request whose headers
@@ -334,8 +317,6 @@ func CheckToken(token string) error {
 // (case-insensitive), whatever follows it.
 func isBearer(authorization string) bool {
 	scheme := authorization
-	// (i > 0 would do as well: at i == 0 neither "" nor the whole value,
-	// which then starts with a separator, is "Bearer".)
 	if i := strings.IndexAny(authorization, " \t,"); i >= 0 {
 		scheme = authorization[:i]
 	}
@@ -479,13 +460,6 @@ func fromHex(c byte) (byte, bool) {
 		return c - 'A' + 10, true
 	}
 	return 0, false
-}
-
-func b2i(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // trimOWS drops the optional white space HTTP allows around a header value.

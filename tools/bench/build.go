@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 )
 
@@ -17,14 +16,9 @@ type artifact struct {
 	size              int64
 }
 
-// goTool is the go command that runs this tool (the same toolchain builds
-// everything it measures).
-func goTool() string {
-	if p, err := exec.LookPath("go"); err == nil {
-		return p
-	}
-	return filepath.Join(runtime.GOROOT(), "bin", "go")
-}
+// goTool is the go command on PATH (make bench runs this tool with it, so
+// the same toolchain builds everything it measures).
+func goTool() string { return "go" }
 
 // build builds a for linux as the Makefile does: CGO_ENABLED=0, -trimpath,
 // -ldflags='-s -w', and the artifact's tags.
@@ -39,7 +33,7 @@ func build(root, dir string, a *artifact) error {
 	cmd.Dir = root
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+a.goarch)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("GOARCH=%s go %s: %v\n%s", a.goarch, strings.Join(args, " "), err, out)
+		return fmt.Errorf("GOARCH=%s go %s: %w\n%s", a.goarch, strings.Join(args, " "), err, out)
 	}
 	fi, err := os.Stat(a.path)
 	if err != nil {

@@ -341,7 +341,7 @@ func (b *bencher) handlerRows() {
 		if err == nil {
 			err = fmt.Errorf("no benchmark lines")
 		}
-		b.fail(fig, fmt.Errorf("go test -bench: %v\n%s", err, out.String()))
+		b.fail(fig, fmt.Errorf("go test -bench: %w\n%s", err, out.String()))
 		return
 	}
 	for _, be := range benches {

@@ -37,7 +37,7 @@ func (p *proc) waitReady(api *runtimeAPI, timeout time.Duration) (time.Time, err
 	case t := <-api.ready:
 		return t, nil
 	case <-p.exited:
-		return time.Time{}, fmt.Errorf("%s exited before asking for an event (%v):\n%s", p.cmd.Path, p.err, p.out)
+		return time.Time{}, fmt.Errorf("%s exited before asking for an event (%s):\n%s", p.cmd.Path, exitStatus(p.err), p.out)
 	case <-time.After(timeout):
 		return time.Time{}, fmt.Errorf("%s did not ask for an event within %s:\n%s", p.cmd.Path, timeout, p.out)
 	}
@@ -106,4 +106,12 @@ func (t *tail) String() string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return string(t.b)
+}
+
+// exitStatus is how a process ended, from what Wait returned.
+func exitStatus(err error) string {
+	if err == nil {
+		return "exit status 0"
+	}
+	return err.Error()
 }

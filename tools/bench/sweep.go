@@ -87,7 +87,7 @@ func runSweep(api *runtimeAPI, bin string, env []string, n, stale int, qps float
 	select {
 	case a = <-api.answers:
 	case <-p.exited:
-		return res, fmt.Errorf("the function exited during the sweep (%v):\n%s", p.err, p.out)
+		return res, fmt.Errorf("the function exited during the sweep (%s):\n%s", exitStatus(p.err), p.out)
 	case <-time.After(timeout + 10*time.Second):
 		return res, fmt.Errorf("no answer to the sweep within %s:\n%s", timeout, p.out)
 	}
@@ -101,7 +101,7 @@ func runSweep(api *runtimeAPI, bin string, env []string, n, stale int, qps float
 		Truncated bool
 	}
 	if err := json.Unmarshal(a.body, &body); err != nil {
-		return res, fmt.Errorf("the sweep's answer %.200s: %v", a.body, err)
+		return res, fmt.Errorf("the sweep's answer %.200s: %w", a.body, err)
 	}
 	res.stopped, res.failed, res.truncated = len(body.Stopped), len(body.Failed), body.Truncated
 	res.stopCalls, res.stops = emu.Calls("StopInvocation"), emu.Stops()

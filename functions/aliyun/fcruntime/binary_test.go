@@ -2,18 +2,19 @@ package fcruntime
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -25,14 +26,10 @@ func buildBinary(t *testing.T) string {
 	if testing.Short() {
 		t.Skip("builds the binary: skipped with -short")
 	}
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
-	}
 	bin := filepath.Join(t.TempDir(), "main")
 	// -buildvcs=false: stamping reads .git, which CI containers often
 	// mount owned by another user, and the tests need no stamp.
-	cmd := exec.Command(gobin, "build", "-buildvcs=false", "-trimpath", "-ldflags=-s -w", "-o", bin, "..")
+	cmd := exec.Command("go", "build", "-buildvcs=false", "-trimpath", "-ldflags=-s -w", "-o", bin, "..")
 	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -42,9 +39,9 @@ func buildBinary(t *testing.T) string {
 
 // startBinary runs the binary with only the given environment and stops
 // it with SIGTERM when the test ends.
-func startBinary(t *testing.T, bin string, env map[string]string) *syncBuffer {
+func startBinary(t *testing.T, bin string, env map[string]string) *e2e.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &e2e.Buffer{}
 	cmd := exec.Command(bin)
 	for k, v := range env {
 		cmd.Env = append(cmd.Env, k+"="+v)
@@ -64,8 +61,7 @@ func startBinary(t *testing.T, bin string, env map[string]string) *syncBuffer {
 			}
 		case <-time.After(20 * time.Second):
 			_ = cmd.Process.Kill()
-			<-exited
-			t.Error("the binary did not exit on SIGTERM")
+			t.Errorf("the binary did not exit on SIGTERM (killed: %v)", <-exited)
 		}
 		noSecrets(t, out.String())
 		if t.Failed() {
@@ -97,15 +93,15 @@ func TestBinary(t *testing.T) {
 		env["FC_RUNTIME_API"] = fc.addr()
 		out := startBinary(t, bin, env)
 
-		fc.push("req-bin-timer", fcHeaders(), readEvent(t, "fc-timer-stop.json"))
-		if a := fc.wait(t, "req-bin-timer"); a.kind != "response" || decodeObject(t, a.body)["Action"] != "StopInvocation" {
+		fc.push("req-bin-timer", fcHeaders(), e2e.ReadEvent(t, "fc-timer-stop.json"))
+		if a := fc.wait(t, "req-bin-timer"); a.kind != "response" || e2e.DecodeObject(t, a.body)["Action"] != "StopInvocation" {
 			t.Fatalf("answer = %s %s", a.kind, a.body)
 		}
-		fc.push("req-bin-http-unsigned", fcHeaders(), readEvent(t, "fc-http-stop.json"))
+		fc.push("req-bin-http-unsigned", fcHeaders(), e2e.ReadEvent(t, "fc-http-stop.json"))
 		if r := httpResponse(t, fc.wait(t, "req-bin-http-unsigned")); r.StatusCode != 401 || r.Body["Code"] != "InvalidSignature" {
 			t.Fatalf("unsigned = %+v", r)
 		}
-		fc.push("req-bin-http", fcHeaders(), signFCHTTP(t, readEvent(t, "fc-http-stop.json"), hookSecret))
+		fc.push("req-bin-http", fcHeaders(), signFCHTTP(t, e2e.ReadEvent(t, "fc-http-stop.json"), hookSecret))
 		if r := httpResponse(t, fc.wait(t, "req-bin-http")); r.StatusCode != 200 || r.Body["Action"] != "StopInvocation" {
 			t.Fatalf("signed = %+v", r)
 		}
@@ -123,8 +119,8 @@ func TestBinary(t *testing.T) {
 
 		// FC's EventBridge trigger: a TaskCompleted failure of the rollout
 		// tagged stopper:max-errors=2 stops its pending instances.
-		fc.push("req-bin-eventbridge", fcHeaders(), readEvent(t, "eventbridge-taskcompleted-failed.json"))
-		if a := fc.wait(t, "req-bin-eventbridge"); a.kind != "response" || decodeObject(t, a.body)["Stopped"] != true {
+		fc.push("req-bin-eventbridge", fcHeaders(), e2e.ReadEvent(t, "eventbridge-taskcompleted-failed.json"))
+		if a := fc.wait(t, "req-bin-eventbridge"); a.kind != "response" || e2e.DecodeObject(t, a.body)["Stopped"] != true {
 			t.Fatalf("EventBridge event = %s %s, want the FailFast answer, Stopped", a.kind, a.body)
 		}
 		checkStates(t, emu, agentStopped, untouched)
@@ -139,13 +135,13 @@ func TestBinary(t *testing.T) {
 		base := "http://127.0.0.1:" + port
 		waitListening(t, base)
 
-		resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-bin-invoke"), readEvent(t, "fc-timer-stop.json"))
-		if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, body)["Action"] != "StopInvocation" {
+		resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-bin-invoke"), e2e.ReadEvent(t, "fc-timer-stop.json"))
+		if resp.Header.Get("x-fc-status") != "200" || e2e.DecodeObject(t, body)["Action"] != "StopInvocation" {
 			t.Fatalf("POST /invoke = %d %s", resp.StatusCode, body)
 		}
 		// FC's EventBridge trigger with batch push: answered event by event.
-		resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-bin-batch"), readEvent(t, "eventbridge-taskcompleted-batch.json"))
-		if results, _ := decodeObject(t, body)["Results"].([]any); resp.Header.Get("x-fc-status") != "200" || len(results) != 5 {
+		resp, body = send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-bin-batch"), e2e.ReadEvent(t, "eventbridge-taskcompleted-batch.json"))
+		if results, _ := e2e.DecodeObject(t, body)["Results"].([]any); resp.Header.Get("x-fc-status") != "200" || len(results) != 5 {
 			t.Fatalf("POST /invoke with the batch = %d %s, want five results", resp.StatusCode, body)
 		}
 		checkStates(t, emu, agentStopped, untouched)
@@ -161,7 +157,7 @@ func TestBinary(t *testing.T) {
 		hook := []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-hz0periodic7c1d2e3f4a5b6c7d8e9f"}`)
 		h := with(fcHeaders(), "x-fc-control-path", "/http-invoke", "Content-Type", "application/json")
 		resp, body = send(t, http.MethodPost, base+"/stop", h, hook)
-		if resp.StatusCode != 401 || decodeObject(t, body)["Code"] != "InvalidSignature" {
+		if resp.StatusCode != 401 || e2e.DecodeObject(t, body)["Code"] != "InvalidSignature" {
 			t.Fatalf("unsigned webhook = %d %s", resp.StatusCode, body)
 		}
 		if n := emu.StopCalls(sampleRegion, "t-hz0periodic7c1d2e3f4a5b6c7d8e9f"); n != 0 {
@@ -169,10 +165,10 @@ func TestBinary(t *testing.T) {
 		}
 		h["X-Stopper-Timestamp"], h["X-Stopper-Signature"] = webhook.Sign(hookSecret, time.Now(), hook)
 		resp, body = send(t, http.MethodPost, base+"/stop", h, hook)
-		if resp.StatusCode != 200 || decodeObject(t, body)["InvokeId"] != "t-hz0periodic7c1d2e3f4a5b6c7d8e9f" {
+		if resp.StatusCode != 200 || e2e.DecodeObject(t, body)["InvokeId"] != "t-hz0periodic7c1d2e3f4a5b6c7d8e9f" {
 			t.Fatalf("signed webhook = %d %s", resp.StatusCode, body)
 		}
-		if s := instanceStatus(t, emu, sampleRegion, "t-hz0periodic7c1d2e3f4a5b6c7d8e9f", "i-bp1periodic00000002"); s != "Stopped" {
+		if s := e2e.InstanceStatus(t, emu, sampleRegion, "t-hz0periodic7c1d2e3f4a5b6c7d8e9f", "i-bp1periodic00000002"); s != "Stopped" {
 			t.Fatalf("periodic instance is %s, want Stopped", s)
 		}
 	})
@@ -183,7 +179,7 @@ func TestBinary(t *testing.T) {
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		err := cmd.Run()
-		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 || !strings.Contains(out.String(), "STOPPER_SWEEP_OLDER_THAN") {
+		if ee := (*exec.ExitError)(nil); !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(out.String(), "STOPPER_SWEEP_OLDER_THAN") {
 			t.Fatalf("exit = %v, output %q: want exit 1 naming the variable", err, out.String())
 		}
 	})

@@ -15,7 +15,7 @@ import (
 	"github.com/ecs-stopper/stopper/shared/trigger"
 )
 
-// The custom runtime's HTTP protocol (shared/reference/function-compute.md):
+// The custom runtime's HTTP protocol (docs/reference/function-compute.md):
 // POST /invoke for events, POST /initialize and GET /pre-stop for the
 // lifecycle hooks, every other request is an HTTP trigger's request passed
 // through unchanged: a webhook.
@@ -57,7 +57,7 @@ func newServer(h http.Handler) *http.Server {
 		// server alive across freezes and reuses them after a thaw, and its
 		// FAQ ("Process exited unexpectedly before completing request")
 		// asks for Keep-Alive with a server timeout of at least 15 minutes,
-		// no timeout being its example (shared/reference/function-compute.md).
+		// no timeout being its example (docs/reference/function-compute.md).
 		// A connection closed while the instance was frozen fails FC's next
 		// request on it, and a deadline that passed while the instance was
 		// frozen fires at the thaw, just as FC reuses the connection. Only
@@ -145,7 +145,7 @@ func (a *app) lifecycle(w http.ResponseWriter, r *http.Request, kind string) {
 // invokeEvent handles POST /invoke: the body is the raw event.
 //
 // FC documents two answers to /invoke: HTTP 200 for a success and 404 for a
-// failure, each with the same x-fc-status (shared/reference/function-compute.md);
+// failure, each with the same x-fc-status (docs/reference/function-compute.md);
 // what it does with any other status is not documented. So the HTTP status
 // is always 200 or 404 and the detail is in the body. Success and permanent
 // failures (a bad request, an invocation that does not exist) are answers,

@@ -13,14 +13,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/trigger"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
 // startCustom serves the custom-runtime protocol in-process on a loopback port.
-func startCustom(t *testing.T, fcRegion string) (base string, out *syncBuffer) {
+func startCustom(t *testing.T, fcRegion string) (base string, out *e2e.Buffer) {
 	t.Helper()
-	out = &syncBuffer{}
+	out = &e2e.Buffer{}
 	a := newTestApp(t, out, fcRegion)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -83,8 +86,8 @@ func TestCustomInvoke(t *testing.T) {
 	setEnv(t, url)
 	base, out := startCustom(t, "")
 
-	resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-timer-stop"), readEvent(t, "fc-timer-stop.json"))
-	got := decodeObject(t, body)
+	resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-timer-stop"), e2e.ReadEvent(t, "fc-timer-stop.json"))
+	got := e2e.DecodeObject(t, body)
 	if resp.StatusCode != 200 || resp.Header.Get("x-fc-status") != "200" || got["Action"] != "StopInvocation" ||
 		got["RequestId"] != "req-timer-stop" || got["InvokeId"] != sampleInvoke {
 		t.Fatalf("POST /invoke = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
@@ -103,8 +106,8 @@ func TestCustomInvoke(t *testing.T) {
 	stopsBefore := emu.Calls("StopInvocation")
 	h := without(invokeHeaders("req-direct"), "x-fc-control-path")
 	h["Content-Type"] = "application/json"
-	resp, body = send(t, http.MethodPost, base+"/invoke", h, readEvent(t, "direct-stop.json"))
-	if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, body)["Code"] != "InvalidSignature" {
+	resp, body = send(t, http.MethodPost, base+"/invoke", h, e2e.ReadEvent(t, "direct-stop.json"))
+	if resp.StatusCode != http.StatusUnauthorized || e2e.DecodeObject(t, body)["Code"] != "InvalidSignature" {
 		t.Fatalf("POST /invoke without x-fc-control-path = %d %s, want 401 InvalidSignature", resp.StatusCode, body)
 	}
 	if emu.Calls("StopInvocation") != stopsBefore {
@@ -113,8 +116,8 @@ func TestCustomInvoke(t *testing.T) {
 	// The local runner has no FC in front of it: there the path decides.
 	local := httptest.NewServer(CustomRuntime(newTestApp(t, io.Discard, "").h, "", io.Discard))
 	defer local.Close()
-	resp, body = send(t, http.MethodPost, local.URL+"/invoke", h, readEvent(t, "direct-stop.json"))
-	if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, body)["Action"] != "StopInvocation" {
+	resp, body = send(t, http.MethodPost, local.URL+"/invoke", h, e2e.ReadEvent(t, "direct-stop.json"))
+	if resp.Header.Get("x-fc-status") != "200" || e2e.DecodeObject(t, body)["Action"] != "StopInvocation" {
 		t.Fatalf("local POST /invoke = %d %s", resp.StatusCode, body)
 	}
 
@@ -133,7 +136,7 @@ func TestCustomInvoke(t *testing.T) {
 	} {
 		id := "req-" + strings.ReplaceAll(tc.name, " ", "-")
 		resp, body = send(t, tc.method, base+"/invoke", invokeHeaders(id), tc.body)
-		got = decodeObject(t, body)
+		got = e2e.DecodeObject(t, body)
 		if resp.StatusCode != 200 || resp.Header.Get("x-fc-status") != "200" || got["Code"] != tc.code || got["RequestId"] != id {
 			t.Errorf("%s: %s /invoke = %d x-fc-status=%q %s, want 200/200 %s", tc.name, tc.method,
 				resp.StatusCode, resp.Header.Get("x-fc-status"), body, tc.code)
@@ -146,7 +149,7 @@ func TestCustomTransientFailure(t *testing.T) {
 	setEnv(t, url)
 	t.Setenv("STOPPER_MAX_ATTEMPTS", "1")
 	base, _ := startCustom(t, "")
-	resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-transient"), readEvent(t, "fc-timer-stop.json"))
+	resp, body := send(t, http.MethodPost, base+"/invoke", invokeHeaders("req-transient"), e2e.ReadEvent(t, "fc-timer-stop.json"))
 	var e struct {
 		ErrorMessage, ErrorType string
 		StackTrace              *[]string
@@ -155,7 +158,7 @@ func TestCustomTransientFailure(t *testing.T) {
 		e.ErrorType != "ServiceUnavailable" || e.StackTrace == nil || resp.StatusCode != 404 {
 		t.Fatalf("transient = %d x-fc-status=%q %s", resp.StatusCode, resp.Header.Get("x-fc-status"), body)
 	}
-	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
+	if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
 		t.Fatalf("instance is %s, want Pending", s)
 	}
 }
@@ -166,8 +169,8 @@ func TestCustomTimerSweep(t *testing.T) {
 	setEnv(t, url)
 	base, _ := startCustom(t, stuckRegion)
 	resp, body := send(t, http.MethodPost, base+"/invoke", without(invokeHeaders("req-sweep"), "x-fc-region"),
-		readEvent(t, "fc-timer-sweep.json"))
-	got := decodeObject(t, body)
+		e2e.ReadEvent(t, "fc-timer-sweep.json"))
+	got := e2e.DecodeObject(t, body)
 	if resp.Header.Get("x-fc-status") != "200" || got["Action"] != "Sweep" {
 		t.Fatalf("sweep = %d %s", resp.StatusCode, body)
 	}
@@ -224,7 +227,7 @@ func TestCustomWebhook(t *testing.T) {
 		// /invoke as the caller's own path: still a webhook, by the control path.
 		for _, path := range []string{"/stop", "/invoke"} {
 			resp, b := send(t, http.MethodPost, base+path, h, body)
-			if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, b)["Code"] != "InvalidSignature" {
+			if resp.StatusCode != http.StatusUnauthorized || e2e.DecodeObject(t, b)["Code"] != "InvalidSignature" {
 				t.Fatalf("%s POST %s = %d %s, want 401 InvalidSignature", name, path, resp.StatusCode, b)
 			}
 		}
@@ -236,11 +239,11 @@ func TestCustomWebhook(t *testing.T) {
 	signed := webhookHeaders("req-signed")
 	signed["X-Stopper-Timestamp"], signed["X-Stopper-Signature"] = webhook.Sign(hookSecret, time.Now(), body)
 	resp, b := send(t, http.MethodPost, base+"/stop", signed, body)
-	got := decodeObject(t, b)
+	got := e2e.DecodeObject(t, b)
 	if resp.StatusCode != http.StatusOK || got["Action"] != "StopInvocation" || got["InvokeId"] != sampleInvoke {
 		t.Fatalf("signed webhook = %d %s", resp.StatusCode, b)
 	}
-	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Cancelled" {
+	if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Cancelled" {
 		t.Fatalf("instance is %s, want Cancelled", s)
 	}
 	if resp.Header.Get("x-fc-status") != "" {
@@ -257,7 +260,7 @@ func TestCustomControlPath(t *testing.T) {
 	base, _ := startCustom(t, "")
 	local := httptest.NewServer(CustomRuntime(newTestApp(t, io.Discard, "").h, "", io.Discard))
 	defer local.Close()
-	stop := readEvent(t, "direct-stop.json")
+	stop := e2e.ReadEvent(t, "direct-stop.json")
 	for _, tc := range []struct {
 		name    string
 		control []string
@@ -289,7 +292,7 @@ func TestCustomControlPath(t *testing.T) {
 			}
 			b, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()
-			if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, b)["Code"] != "InvalidSignature" {
+			if resp.StatusCode != http.StatusUnauthorized || e2e.DecodeObject(t, b)["Code"] != "InvalidSignature" {
 				t.Errorf("%s (%s): POST /invoke = %d %s, want a webhook's 401 InvalidSignature", tc.name, srv, resp.StatusCode, b)
 			}
 		}
@@ -299,7 +302,7 @@ func TestCustomControlPath(t *testing.T) {
 	}
 	// Exactly one /invoke is an event, on any path.
 	resp, b := send(t, http.MethodPost, base+"/anything", invokeHeaders("req-one-control"), stop)
-	if resp.Header.Get("x-fc-status") != "200" || decodeObject(t, b)["Action"] != "StopInvocation" {
+	if resp.Header.Get("x-fc-status") != "200" || e2e.DecodeObject(t, b)["Action"] != "StopInvocation" {
 		t.Fatalf("one x-fc-control-path: /invoke = %d %s", resp.StatusCode, b)
 	}
 }
@@ -342,5 +345,87 @@ func TestCustomServerKeepsIdleConnections(t *testing.T) {
 	}
 	if len(reused) != 2 || !reused[1] {
 		t.Fatalf("connection reuse = %v, want the second request on the first one's connection", reused)
+	}
+}
+
+// TestCustomShutdownAnswersInFlight: when the custom runtime is told to
+// stop (SIGTERM), the invocation in flight is still answered and the
+// server ends cleanly.
+func TestCustomShutdownAnswersInFlight(t *testing.T) {
+	api := &blockingAPI{release: make(chan struct{})}
+	a := appOver(api, io.Discard)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- a.serve(ctx, ln) }()
+
+	type answer struct {
+		status int
+		body   []byte
+		err    error
+	}
+	answered := make(chan answer, 1)
+	go func() {
+		req, _ := http.NewRequest(http.MethodPost, "http://"+ln.Addr().String()+"/invoke",
+			strings.NewReader(`{"InvokeId":"t-held00000001"}`))
+		req.Header.Set("x-fc-control-path", "/invoke")
+		req.Header.Set("x-fc-request-id", "req-in-flight")
+		resp, err := client.Do(req)
+		if err != nil {
+			answered <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		answered <- answer{resp.StatusCode, b, err}
+	}()
+	waitFor(t, "the invocation to reach the API", func() bool { return api.inFlight() == 1 })
+	cancel()
+	waitFor(t, "the server to stop listening", func() bool {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	close(api.release)
+
+	got := <-answered
+	if got.err != nil || got.status != 200 || e2e.DecodeObject(t, got.body)["Action"] != "StopInvocation" {
+		t.Fatalf("in-flight invocation = %d %s (%v), want its answer", got.status, got.body, got.err)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("serve = %v, want a clean end", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the server did not stop")
+	}
+}
+
+// TestRuntimeLogsWithoutAHandlerLogger: given a handler without a logger,
+// the runtime's own lines (here a refused local event) are JSON on out.
+func TestRuntimeLogsWithoutAHandlerLogger(t *testing.T) {
+	out := &e2e.Buffer{}
+	h := CustomRuntime(&trigger.Handler{Function: &stopper.Function{API: &blockingAPI{}, RegionId: sampleRegion}}, "", out)
+	r := httptest.NewRequest(http.MethodPost, "/invoke", strings.NewReader(`{"InvokeId":"t-fine"}`))
+	r.Host = "attacker.example"
+	r.Header.Set("x-fc-request-id", "req-no-logger")
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	var line struct {
+		Level     string `json:"level"`
+		Msg       string `json:"msg"`
+		RequestID string `json:"request_id"`
+		Code      string `json:"code"`
+	}
+	if err := json.Unmarshal([]byte(out.String()), &line); err != nil || w.Code != 403 ||
+		line.Level != "WARN" || line.Msg != "refused" || line.RequestID != "req-no-logger" || line.Code != "Forbidden.Host" {
+		t.Fatalf("%d, log %q (%v): want the refusal logged as one JSON line", w.Code, out, err)
 	}
 }

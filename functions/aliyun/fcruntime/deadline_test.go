@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -112,7 +113,7 @@ func TestRuntimeAPISweepAnswersTruncatedBeforeTheDeadline(t *testing.T) {
 			fc := newFakeFC(t)
 			startLoop(t, fc, nil)
 			dl := time.Now().Add(sweepDeadline)
-			fc.push("req-late", deadlineHeaders(dl), readEvent(t, "fc-timer-sweep.json"))
+			fc.push("req-late", deadlineHeaders(dl), e2e.ReadEvent(t, "fc-timer-sweep.json"))
 			a := fc.wait(t, "req-late")
 			answered := time.Now()
 			if a.kind != "response" {
@@ -164,9 +165,9 @@ func TestCustomSweepAnswersTruncatedBeforeTheDeadline(t *testing.T) {
 // the answer, whether the invocation is an event or a webhook, on either
 // runtime protocol.
 func TestInvocationCredentialsNeverShow(t *testing.T) {
-	stop := readEvent(t, "direct-stop.json")
+	stop := e2e.ReadEvent(t, "direct-stop.json")
 	body := []byte(`{"RegionId":"cn-hangzhou","InvokeId":"` + sampleInvoke + `","InstanceIds":["` + samplePendingA + `"]}`)
-	check := func(t *testing.T, emu *emulator.Server, out *syncBuffer, answer []byte) {
+	check := func(t *testing.T, emu *emulator.Server, out *e2e.Buffer, answer []byte) {
 		t.Helper()
 		if n := emu.Calls("DescribeInvocations") + emu.Calls("StopInvocation"); n < 3 {
 			t.Fatalf("%d calls: the faults were not retried", n)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -61,7 +62,7 @@ var fcTransports = []fcTransport{
 func batchEvent(t *testing.T, i int) []byte {
 	t.Helper()
 	var batch []json.RawMessage
-	if err := json.Unmarshal(readEvent(t, "eventbridge-taskcompleted-batch.json"), &batch); err != nil || i >= len(batch) {
+	if err := json.Unmarshal(e2e.ReadEvent(t, "eventbridge-taskcompleted-batch.json"), &batch); err != nil || i >= len(batch) {
 		t.Fatalf("batch sample: %v", err)
 	}
 	return batch[i]
@@ -93,7 +94,7 @@ func checkStates(t *testing.T, emu *emulator.Server, states ...[]instanceState) 
 	t.Helper()
 	for _, list := range states {
 		for _, s := range list {
-			if got := instanceStatus(t, emu, sampleRegion, s.invoke, s.instance); got != s.want {
+			if got := e2e.InstanceStatus(t, emu, sampleRegion, s.invoke, s.instance); got != s.want {
 				t.Errorf("%s of %s is %s, want %s", s.instance, s.invoke, got, s.want)
 			}
 		}
@@ -120,7 +121,7 @@ func TestEventBridgeFailFast(t *testing.T) {
 			// reads is how many DescribeInvocations the event may cost.
 			reads int
 		}{
-			{"max-errors reached", func(t *testing.T) []byte { return readEvent(t, "eventbridge-taskcompleted-failed.json") },
+			{"max-errors reached", func(t *testing.T) []byte { return e2e.ReadEvent(t, "eventbridge-taskcompleted-failed.json") },
 				want{true, "2", 2, "the rest stopped"}, 1},
 			{"canary below its threshold", func(t *testing.T) []byte { return batchEvent(t, 0) }, want{false, "3", 1, "below max-errors 3"}, 1},
 			{"untagged", func(t *testing.T) []byte { return batchEvent(t, 1) }, want{false, "", 1, "not watched"}, 1},
@@ -132,7 +133,7 @@ func TestEventBridgeFailFast(t *testing.T) {
 				setEnv(t, url)
 				invoke := tr.start(t)
 				id := "req-" + strings.ReplaceAll(tc.name, " ", "-")
-				got := decodeObject(t, invoke(t, id, tc.event(t)))
+				got := e2e.DecodeObject(t, invoke(t, id, tc.event(t)))
 				reason, _ := got["Reason"].(string)
 				if got["Action"] != "FailFast" || got["RequestId"] != id || got["Stopped"] != tc.want.stopped ||
 					got["MaxErrors"] != tc.want.maxErrors || got["Failed"] != float64(tc.want.failed) || !strings.Contains(reason, tc.want.reason) {
@@ -164,7 +165,7 @@ func TestEventBridgeFailFast(t *testing.T) {
 			emu, url := newEmulator(t, emulator.Options{})
 			setEnv(t, url)
 			invoke := tr.start(t)
-			got := decodeObject(t, invoke(t, "req-batch", readEvent(t, "eventbridge-taskcompleted-batch.json")))
+			got := e2e.DecodeObject(t, invoke(t, "req-batch", e2e.ReadEvent(t, "eventbridge-taskcompleted-batch.json")))
 			var results []string
 			list, _ := got["Results"].([]any)
 			for _, r := range list {
@@ -208,7 +209,7 @@ func TestCustomCloudEventWebhook(t *testing.T) {
 	setEnv(t, url)
 	t.Setenv("STOPPER_WEBHOOK_TOKEN", bearerToken)
 	base, out := startCustom(t, "")
-	event := readEvent(t, "eventbridge-taskcompleted-failed.json")
+	event := e2e.ReadEvent(t, "eventbridge-taskcompleted-failed.json")
 	headers := func(id string) map[string]string {
 		return with(fcHeaders(), "x-fc-request-id", id, "x-fc-control-path", "/http-invoke", "Content-Type", "application/json")
 	}
@@ -219,7 +220,7 @@ func TestCustomCloudEventWebhook(t *testing.T) {
 		"token as basic": with(headers("req-basic"), "Authorization", "Basic "+bearerToken),
 	} {
 		resp, b := send(t, http.MethodPost, base+"/events", h, event)
-		if resp.StatusCode != http.StatusUnauthorized || decodeObject(t, b)["Code"] != "InvalidSignature" {
+		if resp.StatusCode != http.StatusUnauthorized || e2e.DecodeObject(t, b)["Code"] != "InvalidSignature" {
 			t.Fatalf("%s: POST /events = %d %s, want 401 InvalidSignature", name, resp.StatusCode, b)
 		}
 	}
@@ -229,7 +230,7 @@ func TestCustomCloudEventWebhook(t *testing.T) {
 	checkStates(t, emu, []instanceState{{agentInvoke, "i-bp1agent000000000004", "Pending"}})
 
 	resp, b := send(t, http.MethodPost, base+"/events", with(headers("req-bearer"), "Authorization", "Bearer "+bearerToken), event)
-	got := decodeObject(t, b)
+	got := e2e.DecodeObject(t, b)
 	if resp.StatusCode != http.StatusOK || got["Action"] != "FailFast" || got["Stopped"] != true || got["InvokeId"] != agentInvoke {
 		t.Fatalf("with the token: POST /events = %d %s, want 200 and the FailFast answer, Stopped", resp.StatusCode, b)
 	}
@@ -241,8 +242,8 @@ func TestCustomCloudEventWebhook(t *testing.T) {
 	t.Setenv("STOPPER_WEBHOOK_TOKEN", bearerToken)
 	base2, _ := startCustom(t, "")
 	resp, b = send(t, http.MethodPost, base2+"/events", with(headers("req-bearer-batch"), "Authorization", "Bearer "+bearerToken),
-		readEvent(t, "eventbridge-taskcompleted-batch.json"))
-	results, _ := decodeObject(t, b)["Results"].([]any)
+		e2e.ReadEvent(t, "eventbridge-taskcompleted-batch.json"))
+	results, _ := e2e.DecodeObject(t, b)["Results"].([]any)
 	if resp.StatusCode != http.StatusOK || len(results) != 5 {
 		t.Fatalf("batch with the token: POST /events = %d %s, want 200 and five results", resp.StatusCode, b)
 	}
@@ -260,7 +261,7 @@ func TestRuntimeAPICloudEventWebhook(t *testing.T) {
 	t.Setenv("STOPPER_WEBHOOK_TOKEN", bearerToken)
 	fc := newFakeFC(t)
 	out := startLoop(t, fc, nil)
-	event := fcHTTPEvent(t, readEvent(t, "eventbridge-taskcompleted-failed.json"), "")
+	event := fcHTTPEvent(t, e2e.ReadEvent(t, "eventbridge-taskcompleted-failed.json"), "")
 
 	fc.push("req-no-credentials", fcHeaders(), event)
 	if r := httpResponse(t, fc.wait(t, "req-no-credentials")); r.StatusCode != http.StatusUnauthorized || r.Body["Code"] != "InvalidSignature" {
@@ -270,7 +271,7 @@ func TestRuntimeAPICloudEventWebhook(t *testing.T) {
 		t.Fatalf("an unauthenticated event reached the API: %d reads, %d stops", n, m)
 	}
 
-	fc.push("req-bearer", fcHeaders(), fcHTTPEvent(t, readEvent(t, "eventbridge-taskcompleted-failed.json"), "Bearer "+bearerToken))
+	fc.push("req-bearer", fcHeaders(), fcHTTPEvent(t, e2e.ReadEvent(t, "eventbridge-taskcompleted-failed.json"), "Bearer "+bearerToken))
 	r := httpResponse(t, fc.wait(t, "req-bearer"))
 	if r.StatusCode != http.StatusOK || r.Body["Action"] != "FailFast" || r.Body["Stopped"] != true {
 		t.Fatalf("with the token = %+v, want 200 and the FailFast answer, Stopped", r)
@@ -286,7 +287,7 @@ func TestRuntimeAPICloudEventWebhook(t *testing.T) {
 func fcHTTPEvent(t *testing.T, body []byte, authorization string) []byte {
 	t.Helper()
 	var ev map[string]any
-	if err := json.Unmarshal(readEvent(t, "fc-http-stop.json"), &ev); err != nil {
+	if err := json.Unmarshal(e2e.ReadEvent(t, "fc-http-stop.json"), &ev); err != nil {
 		t.Fatal(err)
 	}
 	ev["body"], ev["isBase64Encoded"] = string(body), false

@@ -53,9 +53,8 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	if api := getenv("FC_RUNTIME_API"); api != "" {
 		// SIGTERM ends the loop gracefully (invocations taken are answered),
 		// but the handler is installed only once an invocation arrives: it
-		// costs a thread, which measured 1.22x a hello world's
-		// start-to-ready against 1.09x without it. Before the first
-		// invocation there is nothing to finish.
+		// costs a thread, which shows in start-to-ready (docs/performance.md).
+		// Before the first invocation there is nothing to finish.
 		ctx, cancel := context.WithCancel(ctx)
 		defer cancel()
 		loop := a.runtimeAPI(api)

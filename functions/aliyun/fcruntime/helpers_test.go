@@ -1,24 +1,25 @@
 package fcruntime
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
+	"github.com/ecs-stopper/stopper/internal/testenv"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/config"
 	"github.com/ecs-stopper/stopper/shared/emulator"
+	"github.com/ecs-stopper/stopper/shared/stopper"
+	"github.com/ecs-stopper/stopper/shared/trigger"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
@@ -136,16 +137,6 @@ func with(h map[string]string, kv ...string) map[string]string {
 	return out
 }
 
-// readEvent reads a sample from events/.
-func readEvent(t *testing.T, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join("..", "..", "..", "events", name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
 // signFCHTTP adds a fresh signature to an FC HTTP-trigger event's headers.
 func signFCHTTP(t *testing.T, event []byte, secret string) []byte {
 	t.Helper()
@@ -169,22 +160,6 @@ func signFCHTTP(t *testing.T, event []byte, secret string) []byte {
 	return out
 }
 
-// instanceStatus is an instance's InvocationStatus in the emulator.
-func instanceStatus(t *testing.T, emu *emulator.Server, region, invokeID, instanceID string) string {
-	t.Helper()
-	inv, ok := emu.Invocation(region, invokeID)
-	if !ok {
-		t.Fatalf("no invocation %s in %s", invokeID, region)
-	}
-	for _, in := range inv.InvokeInstances.InvokeInstance {
-		if in.InstanceId == instanceID {
-			return in.InvocationStatus
-		}
-	}
-	t.Fatalf("no instance %s in %s", instanceID, invokeID)
-	return ""
-}
-
 // addPending adds a one-time invocation with one pending instance.
 func addPending(t *testing.T, emu *emulator.Server, region, invokeID, instanceID string) {
 	t.Helper()
@@ -197,42 +172,10 @@ func addPending(t *testing.T, emu *emulator.Server, region, invokeID, instanceID
 	}
 }
 
-// decodeObject decodes a JSON object answer.
-func decodeObject(t *testing.T, b []byte) map[string]any {
-	t.Helper()
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		t.Fatalf("answer is not a JSON object: %v: %s", err, b)
-	}
-	return m
-}
-
-// syncBuffer is a bytes.Buffer safe for the concurrent writers a test has.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // noSecrets fails when the log shows a secret.
 func noSecrets(t *testing.T, log string) {
 	t.Helper()
-	for _, s := range []string{testKeySecret, testToken, wrongKeySecret, hookSecret} {
-		if strings.Contains(log, s) {
-			t.Errorf("the log shows a secret (%q):\n%s", s, log)
-		}
-	}
+	testenv.NoSecret(t, log, testKeySecret, testToken, wrongKeySecret, hookSecret)
 }
 
 // fakeFC speaks FC's go1 Runtime API: it serves queued events on GET next
@@ -381,9 +324,9 @@ func (f *fakeFC) wait(t *testing.T, id string) fcAnswer {
 
 // startLoop runs the function as the go1 runtime starts it (run with
 // FC_RUNTIME_API) until the test ends.
-func startLoop(t *testing.T, f *fakeFC, env map[string]string) *syncBuffer {
+func startLoop(t *testing.T, f *fakeFC, env map[string]string) *e2e.Buffer {
 	t.Helper()
-	out := &syncBuffer{}
+	out := &e2e.Buffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	getenv := func(k string) string {
@@ -409,4 +352,46 @@ func startLoop(t *testing.T, f *fakeFC, env map[string]string) *syncBuffer {
 		}
 	})
 	return out
+}
+
+// appOver is the function over api (no emulator), logging JSON to out.
+func appOver(api stopper.CloudAssistant, out io.Writer) *app {
+	log := slog.New(slog.NewJSONHandler(out, nil))
+	return newApp(&trigger.Handler{
+		Function: &stopper.Function{API: api, RegionId: sampleRegion, Log: log,
+			Sweep: stopper.SweepDefaults{OlderThan: time.Hour, Concurrency: 1}},
+		Webhook: &webhook.Verifier{Secret: hookSecret},
+		Log:     log,
+	}, "", out)
+}
+
+// runLoop runs l until the test ends.
+func runLoop(t *testing.T, l *runtimeLoop) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { l.run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(30 * time.Second):
+				t.Error("the runtime loop did not stop")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond with a generous bound.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -49,7 +50,7 @@ func decodeFC2Answer(t *testing.T, a fcAnswer) fc2Answer {
 	if err := json.Unmarshal(raw, &r); err != nil || r.Status == 0 {
 		t.Fatalf("answer x-fc-http-params = %s (%v), want {status, headersMap}", raw, err)
 	}
-	r.body = decodeObject(t, a.body)
+	r.body = e2e.DecodeObject(t, a.body)
 	return r
 }
 
@@ -61,7 +62,7 @@ func TestRuntimeAPIHTTPFunction(t *testing.T) {
 	setEnv(t, url)
 	fc := newFakeFC(t)
 	out := startLoop(t, fc, nil)
-	body := readEvent(t, "direct-stop.json") // a valid direct request
+	body := e2e.ReadEvent(t, "direct-stop.json") // a valid direct request
 	push := func(id string, params ...string) fc2Answer {
 		t.Helper()
 		h := http.Header{}
@@ -122,7 +123,7 @@ func TestRuntimeAPIHTTPFunction(t *testing.T) {
 		r.body["RequestId"] != "req-fc2-signed" {
 		t.Fatalf("signed: answer = %d %v", r.Status, r.body)
 	}
-	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingB); s != "Cancelled" {
+	if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingB); s != "Cancelled" {
 		t.Fatalf("%s is %s, want Cancelled", samplePendingB, s)
 	}
 	waitLog(t, out, "FC Invoke End RequestId: req-fc2-signed\n")

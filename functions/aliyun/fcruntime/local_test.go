@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
 
@@ -59,7 +61,7 @@ func TestLocalEventGuard(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		got := decodeObject(t, b)
+		got := e2e.DecodeObject(t, b)
 		switch {
 		case tc.status == 200 && (resp.StatusCode != 200 || got["Action"] != "StopInvocation"):
 			t.Errorf("%s: POST /invoke = %d %s, want the dry-run answer", tc.name, resp.StatusCode, b)
@@ -69,5 +71,40 @@ func TestLocalEventGuard(t *testing.T) {
 	}
 	if n := emu.Calls("StopInvocation"); n != 0 {
 		t.Fatalf("%d StopInvocation calls for dry runs", n)
+	}
+}
+
+// TestLocalRefusalsQuoteTheHeader: the local runner's refusals quote the
+// Host or Content-Type they refuse, "(missing)" when there is none, cut at
+// 64 bytes and without control characters.
+func TestLocalRefusalsQuoteTheHeader(t *testing.T) {
+	h := CustomRuntime(appOver(&blockingAPI{}, io.Discard).h, "", io.Discard)
+	long := strings.Repeat("h", 60) + ".com"
+	for _, tc := range []struct {
+		name, host, contentType string
+		status                  int
+		message                 string
+	}{
+		{"no Host", "", "application/json", 403, `Host (missing) is not a loopback name`},
+		{"Host of 64 bytes", long, "application/json", 403, `Host "` + long + `" is not a loopback name`},
+		{"Host of 65 bytes", long + "x", "application/json", 403, `Host "` + long + `..." is not a loopback name`},
+		{"Host with a control character", "evil\x01.example", "application/json", 403, `Host "evil.example" is not`},
+		{"no Content-Type", "127.0.0.1:9000", "", 415, `Content-Type (missing) is not application/json`},
+		{"text/plain", "localhost", "text/plain", 415, `Content-Type "text/plain" is not application/json`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := httptest.NewRequest(http.MethodPost, "/invoke", strings.NewReader(`{"InvokeId":"t-fine","DryRun":true}`))
+			r.Host = tc.host
+			if tc.contentType != "" {
+				r.Header.Set("Content-Type", tc.contentType)
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			got := e2e.DecodeObject(t, w.Body.Bytes())
+			msg, _ := got["Message"].(string)
+			if w.Code != tc.status || !strings.HasPrefix(msg, tc.message) {
+				t.Errorf("%d %q, want %d %q", w.Code, msg, tc.status, tc.message)
+			}
+		})
 	}
 }

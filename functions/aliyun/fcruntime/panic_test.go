@@ -80,8 +80,8 @@ func TestPanicIsAFunctionError(t *testing.T) {
 			t.Fatal(err)
 		}
 		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan error, 1)
-		go func() { done <- panicApp(io.Discard).serve(ctx, ln) }()
+		done := make(chan struct{})
+		go func() { _ = panicApp(io.Discard).serve(ctx, ln); close(done) }() // ended by cancel
 		defer func() { cancel(); <-done }()
 		base := "http://" + ln.Addr().String()
 

@@ -15,7 +15,7 @@ import (
 	"time"
 )
 
-// The go1 runtime's Runtime API (shared/reference/function-compute.md):
+// The go1 runtime's Runtime API (docs/reference/function-compute.md):
 // GET next for each event, POST {id}/response or {id}/error with the outcome.
 const runtimeAPIPath = "/2020-11-11/runtime/invocation/"
 

@@ -7,11 +7,13 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/e2e"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -26,12 +28,12 @@ func TestRuntimeAPITimerStop(t *testing.T) {
 	fc := newFakeFC(t)
 	out := startLoop(t, fc, nil)
 
-	fc.push("req-timer-stop", fcHeaders(), readEvent(t, "fc-timer-stop.json"))
+	fc.push("req-timer-stop", fcHeaders(), e2e.ReadEvent(t, "fc-timer-stop.json"))
 	a := fc.wait(t, "req-timer-stop")
 	if a.kind != "response" || a.contentType != "application/json" {
 		t.Fatalf("answer = %s (%s) %s, want a JSON response", a.kind, a.contentType, a.body)
 	}
-	got := decodeObject(t, a.body)
+	got := e2e.DecodeObject(t, a.body)
 	if got["RequestId"] != "req-timer-stop" || got["Action"] != "StopInvocation" ||
 		got["InvokeId"] != sampleInvoke || got["RegionId"] != sampleRegion {
 		t.Fatalf("answer = %s", a.body)
@@ -39,7 +41,7 @@ func TestRuntimeAPITimerStop(t *testing.T) {
 	if n := emu.StopCalls(sampleRegion, sampleInvoke); n != 1 {
 		t.Fatalf("StopInvocation calls on the invocation = %d, want 1", n)
 	}
-	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Cancelled" {
+	if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Cancelled" {
 		t.Fatalf("pending instance is %s after the stop, want Cancelled", s)
 	}
 	waitLog(t, out, "FC Invoke End RequestId: req-timer-stop")
@@ -49,7 +51,7 @@ func TestRuntimeAPITimerStop(t *testing.T) {
 }
 
 // waitLog waits for a line: End is written after the answer is posted.
-func waitLog(t *testing.T, out *syncBuffer, line string) {
+func waitLog(t *testing.T, out *e2e.Buffer, line string) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for !strings.Contains(out.String(), line) {
@@ -79,12 +81,12 @@ func TestRuntimeAPITimerSweep(t *testing.T) {
 			if tc.headerRegion != "" {
 				h["x-fc-region"] = tc.headerRegion
 			}
-			fc.push("req-sweep", h, readEvent(t, "fc-timer-sweep.json"))
+			fc.push("req-sweep", h, e2e.ReadEvent(t, "fc-timer-sweep.json"))
 			a := fc.wait(t, "req-sweep")
 			if a.kind != "response" {
 				t.Fatalf("answer = %s %s, want a response", a.kind, a.body)
 			}
-			got := decodeObject(t, a.body)
+			got := e2e.DecodeObject(t, a.body)
 			if got["Action"] != "Sweep" || got["RequestId"] != "req-sweep" {
 				t.Fatalf("answer = %s, want a Sweep answer", a.body)
 			}
@@ -114,7 +116,7 @@ func TestRuntimeAPIHTTPTrigger(t *testing.T) {
 	setEnv(t, url)
 	fc := newFakeFC(t)
 	startLoop(t, fc, nil)
-	sample := readEvent(t, "fc-http-stop.json")
+	sample := e2e.ReadEvent(t, "fc-http-stop.json")
 
 	for _, tc := range []struct{ id, event string }{
 		{"req-unsigned", string(sample)},
@@ -139,11 +141,11 @@ func TestRuntimeAPIHTTPTrigger(t *testing.T) {
 		t.Fatalf("answer = %s, want 200 and the StopInvocation answer", a.body)
 	}
 	for _, id := range []string{samplePendingA, samplePendingB} {
-		if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, id); s != "Cancelled" {
+		if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, id); s != "Cancelled" {
 			t.Fatalf("%s is %s, want Cancelled", id, s)
 		}
 	}
-	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, sampleRunning); s != "Running" {
+	if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, sampleRunning); s != "Running" {
 		t.Fatalf("%s (not asked for) is %s, want Running", sampleRunning, s)
 	}
 }
@@ -172,22 +174,22 @@ func httpResponse(t *testing.T, a fcAnswer) fcHTTPResponse {
 	if raw.IsBase64Encoded {
 		t.Fatalf("JSON answer sent as base64: %s", a.body)
 	}
-	return fcHTTPResponse{StatusCode: raw.StatusCode, Headers: raw.Headers, Body: decodeObject(t, []byte(raw.Body))}
+	return fcHTTPResponse{StatusCode: raw.StatusCode, Headers: raw.Headers, Body: e2e.DecodeObject(t, []byte(raw.Body))}
 }
 
 // A direct request (s invoke, another service) is answered as is, in both
 // of the request's forms.
 func TestRuntimeAPIDirect(t *testing.T) {
-	for _, name := range []string{"direct-stop.json", "direct-stop-seed-form.json"} {
+	for _, name := range []string{"direct-stop.json", "direct-stop-string-instance-ids.json"} {
 		t.Run(name, func(t *testing.T) {
 			emu, url := newEmulator(t, emulator.Options{})
 			setEnv(t, url)
 			fc := newFakeFC(t)
 			startLoop(t, fc, nil)
 
-			fc.push("req-direct", fcHeaders(), readEvent(t, name))
+			fc.push("req-direct", fcHeaders(), e2e.ReadEvent(t, name))
 			a := fc.wait(t, "req-direct")
-			got := decodeObject(t, a.body)
+			got := e2e.DecodeObject(t, a.body)
 			if a.kind != "response" || got["Action"] != "StopInvocation" || got["InvokeId"] != sampleInvoke {
 				t.Fatalf("answer = %s %s", a.kind, a.body)
 			}
@@ -195,14 +197,14 @@ func TestRuntimeAPIDirect(t *testing.T) {
 			if len(ids) != 2 {
 				t.Fatalf("InstanceIds = %v, want the two asked for", got["InstanceIds"])
 			}
-			if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingB); s != "Cancelled" {
+			if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingB); s != "Cancelled" {
 				t.Fatalf("%s is %s, want Cancelled", samplePendingB, s)
 			}
 
 			// A permanent failure is an answer on /response, not a function error.
 			fc.push("req-not-found", fcHeaders(), []byte(`{"RegionId":"cn-hangzhou","InvokeId":"t-doesnotexist0000"}`))
 			a = fc.wait(t, "req-not-found")
-			got = decodeObject(t, a.body)
+			got = e2e.DecodeObject(t, a.body)
 			if a.kind != "response" || got["Code"] != "InvalidInvokeId.NotFound" || got["RequestId"] != "req-not-found" {
 				t.Fatalf("answer = %s %s, want InvalidInvokeId.NotFound on /response", a.kind, a.body)
 			}
@@ -227,7 +229,7 @@ func TestRuntimeAPICredentials(t *testing.T) {
 	fc.push("req-env-creds", without(fcHeaders(), "x-fc-access-key-id", "x-fc-access-key-secret", "x-fc-security-token"),
 		stop("t-credsenv0000000001"))
 	a := fc.wait(t, "req-env-creds")
-	if got := decodeObject(t, a.body); got["Code"] == nil && got["errorType"] == nil {
+	if got := e2e.DecodeObject(t, a.body); got["Code"] == nil && got["errorType"] == nil {
 		t.Fatalf("the wrong environment key pair was accepted: %s %s", a.kind, a.body)
 	}
 	if n := emu.StopCalls(sampleRegion, "t-credsenv0000000001"); n != 0 {
@@ -237,7 +239,7 @@ func TestRuntimeAPICredentials(t *testing.T) {
 	// Header credentials: they are used.
 	fc.push("req-header-creds", fcHeaders(), stop("t-credsenv0000000001"))
 	a = fc.wait(t, "req-header-creds")
-	if got := decodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" {
+	if got := e2e.DecodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" {
 		t.Fatalf("answer = %s %s, want a success with the header credentials", a.kind, a.body)
 	}
 	if n := emu.StopCalls(sampleRegion, "t-credsenv0000000001"); n != 1 {
@@ -254,9 +256,9 @@ func TestRuntimeAPIEnvironmentCredentials(t *testing.T) {
 	fc := newFakeFC(t)
 	startLoop(t, fc, nil)
 	fc.push("req-env", without(fcHeaders(), "x-fc-access-key-id", "x-fc-access-key-secret", "x-fc-security-token"),
-		readEvent(t, "fc-timer-stop.json"))
+		e2e.ReadEvent(t, "fc-timer-stop.json"))
 	a := fc.wait(t, "req-env")
-	if got := decodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" {
+	if got := e2e.DecodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" {
 		t.Fatalf("answer = %s %s", a.kind, a.body)
 	}
 	if n := emu.StopCalls(sampleRegion, sampleInvoke); n != 1 {
@@ -273,7 +275,7 @@ func TestRuntimeAPILifecycle(t *testing.T) {
 	out := startLoop(t, fc, nil)
 	for typ, name := range map[string]string{"1": "Initialize", "2": "PreStop", "3": "PreFreeze"} {
 		id := "req-hook-" + typ
-		fc.push(id, with(fcHeaders(), "x-fc-function-type", typ), readEvent(t, "direct-stop.json"))
+		fc.push(id, with(fcHeaders(), "x-fc-function-type", typ), e2e.ReadEvent(t, "direct-stop.json"))
 		a := fc.wait(t, id)
 		if a.kind != "response" || string(a.body) != "{}" {
 			t.Fatalf("type %s: answer = %s %s, want {}", typ, a.kind, a.body)
@@ -303,7 +305,7 @@ func TestRuntimeAPIDeadlineHeaders(t *testing.T) {
 	}
 	for name := range cases {
 		a := fc.wait(t, "req-deadline-"+name)
-		if got := decodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" || got["DryRun"] != true {
+		if got := e2e.DecodeObject(t, a.body); a.kind != "response" || got["Action"] != "StopInvocation" || got["DryRun"] != true {
 			t.Errorf("%s: answer = %s %s, want a dry-run success", name, a.kind, a.body)
 		}
 	}
@@ -327,7 +329,7 @@ func TestRuntimeAPIConcurrentInvocations(t *testing.T) {
 	for i := range n {
 		id := fmt.Sprintf("req-concurrent-%02d", i)
 		a := fc.wait(t, id)
-		got := decodeObject(t, a.body)
+		got := e2e.DecodeObject(t, a.body)
 		ids, _ := got["InstanceIds"].([]any)
 		if a.kind != "response" || got["RequestId"] != id || got["InvokeId"] != fmt.Sprintf("t-concurrent%08d", i) ||
 			len(ids) != 1 || ids[0] != fmt.Sprintf("i-bp1concurrent%06d", i) {
@@ -359,7 +361,7 @@ func TestRuntimeAPITransientFailure(t *testing.T) {
 	t.Setenv("STOPPER_MAX_ATTEMPTS", "1")
 	fc := newFakeFC(t)
 	startLoop(t, fc, nil)
-	fc.push("req-transient", fcHeaders(), readEvent(t, "fc-timer-stop.json"))
+	fc.push("req-transient", fcHeaders(), e2e.ReadEvent(t, "fc-timer-stop.json"))
 	a := fc.wait(t, "req-transient")
 	var e struct {
 		ErrorMessage string    `json:"errorMessage"`
@@ -372,7 +374,7 @@ func TestRuntimeAPITransientFailure(t *testing.T) {
 	if e.ErrorType != "ServiceUnavailable" {
 		t.Errorf("errorType = %q, want ServiceUnavailable", e.ErrorType)
 	}
-	if s := instanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
+	if s := e2e.InstanceStatus(t, emu, sampleRegion, sampleInvoke, samplePendingA); s != "Pending" {
 		t.Fatalf("instance is %s, want Pending (nothing stopped)", s)
 	}
 }
@@ -395,7 +397,7 @@ func TestRuntimeAPINextFailures(t *testing.T) {
 	t.Run("never gives up", func(t *testing.T) {
 		fc := newFakeFC(t)
 		fc.failNext = 40 // the loop used to exit after 10
-		out := &syncBuffer{}
+		out := &e2e.Buffer{}
 		l := newTestApp(t, out, "").runtimeAPI(fc.addr())
 		l.backoff, l.maxBackoff = time.Millisecond, 4*time.Millisecond
 		ctx, cancel := context.WithCancel(context.Background())
@@ -497,7 +499,7 @@ func TestRuntimeAPIEventTooLarge(t *testing.T) {
 	big := []byte(`{"pad":"` + strings.Repeat("x", maxEvent) + `"}`)
 	fc.push("req-big", fcHeaders(), big)
 	a := fc.wait(t, "req-big")
-	if got := decodeObject(t, a.body); a.kind != "response" || got["Code"] != "PayloadTooLarge" {
+	if got := e2e.DecodeObject(t, a.body); a.kind != "response" || got["Code"] != "PayloadTooLarge" {
 		t.Fatalf("answer = %s %.200s", a.kind, a.body)
 	}
 }
@@ -545,5 +547,150 @@ func TestStripCredentials(t *testing.T) {
 	}
 	if _, ok := headerCredentials(http.Header{"X-Fc-Access-Key-Id": {"only-the-id"}}); ok {
 		t.Fatal("an id without a secret counted as credentials")
+	}
+}
+
+// nextWarnings are the loop's warnings for failed next calls: attempt and delay.
+func nextWarnings(t *testing.T, out *e2e.Buffer) (attempts []float64, delays []string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		var l struct {
+			Msg     string  `json:"msg"`
+			Attempt float64 `json:"attempt"`
+			Delay   string  `json:"delay"`
+		}
+		if json.Unmarshal([]byte(line), &l) == nil && l.Msg == "runtime API next failed; retrying" {
+			attempts, delays = append(attempts, l.Attempt), append(delays, l.Delay)
+		}
+	}
+	return attempts, delays
+}
+
+// TestRuntimeAPIBackoffGrowsAndResets: a failing next is retried after a
+// wait that doubles up to the longest, each failure logged with its
+// attempt; an event taken starts the count again.
+func TestRuntimeAPIBackoffGrowsAndResets(t *testing.T) {
+	out := &e2e.Buffer{}
+	fc := newFakeFC(t)
+	fc.failNext = 4
+	l := appOver(&blockingAPI{}, out).runtimeAPI(fc.addr())
+	l.backoff, l.maxBackoff = time.Millisecond, 4*time.Millisecond
+	stop := runLoop(t, l)
+	fc.push("req-after-4", fcHeaders(), []byte(`{"InvokeId":"t-fine","DryRun":true}`))
+	if a := fc.wait(t, "req-after-4"); a.kind != "response" {
+		t.Fatalf("answer %s %s", a.kind, a.body)
+	}
+	fc.mu.Lock()
+	fc.failNext = 2
+	fc.mu.Unlock()
+	fc.push("req-after-2", fcHeaders(), []byte(`{"InvokeId":"t-fine","DryRun":true}`))
+	if a := fc.wait(t, "req-after-2"); a.kind != "response" {
+		t.Fatalf("answer %s %s", a.kind, a.body)
+	}
+	waitFor(t, "six warnings", func() bool { a, _ := nextWarnings(t, out); return len(a) >= 6 })
+	stop()
+	attempts, delays := nextWarnings(t, out)
+	wantAttempts, wantDelays := []float64{1, 2, 3, 4, 1, 2}, []string{"1ms", "2ms", "4ms", "4ms", "1ms", "2ms"}
+	if len(attempts) != 6 || len(delays) != 6 {
+		t.Fatalf("warnings: attempts %v delays %v, want %v and %v", attempts, delays, wantAttempts, wantDelays)
+	}
+	for i := range wantAttempts {
+		if attempts[i] != wantAttempts[i] || delays[i] != wantDelays[i] {
+			t.Fatalf("warnings: attempts %v delays %v, want %v and %v", attempts, delays, wantAttempts, wantDelays)
+		}
+	}
+}
+
+// answerAPI is a Runtime API that hands out one event and answers each
+// post of its outcome as respond says (n counts the posts, from 1).
+type answerAPI struct {
+	respond func(n int, w http.ResponseWriter)
+	mu      sync.Mutex
+	served  bool
+	posts   int
+}
+
+func (f *answerAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.mu.Lock()
+	if r.Method == http.MethodGet {
+		first := !f.served
+		f.served = true
+		f.mu.Unlock()
+		if !first {
+			<-r.Context().Done()
+			return
+		}
+		w.Header().Set("x-fc-request-id", "req-post")
+		_, _ = w.Write([]byte(`{"InvokeId":"t-fine","DryRun":true}`))
+		return
+	}
+	f.posts++
+	n := f.posts
+	f.mu.Unlock()
+	_, _ = io.Copy(io.Discard, r.Body)
+	f.respond(n, w)
+}
+
+func (f *answerAPI) postCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.posts
+}
+
+// dropConnection closes the connection without an answer, as a dropped
+// keep-alive connection does.
+func dropConnection(w http.ResponseWriter) {
+	conn, _, err := w.(http.Hijacker).Hijack()
+	if err == nil {
+		conn.Close()
+	}
+}
+
+// TestRuntimeAPIAnswerPosts: an answer is posted again once when the
+// connection drops (a dropped keep-alive connection), never a third time
+// (the answer is then logged as lost);
+// an answer that FC refuses (any status from 300) is logged as not
+// posted, and not posted again.
+func TestRuntimeAPIAnswerPosts(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		respond func(n int, w http.ResponseWriter)
+		posts   int
+		failed  string // the error logged; "" when posted
+	}{
+		{"dropped once", func(n int, w http.ResponseWriter) {
+			if n == 1 {
+				dropConnection(w)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted)
+		}, 2, ""},
+		{"dropped twice", func(n int, w http.ResponseWriter) {
+			if n <= 2 {
+				dropConnection(w)
+				return
+			}
+			w.WriteHeader(http.StatusAccepted) // a third post would get through
+		}, 2, "EOF"},
+		{"accepted with 299", func(n int, w http.ResponseWriter) { w.WriteHeader(299) }, 1, ""},
+		{"answered 300", func(n int, w http.ResponseWriter) { w.WriteHeader(300) }, 1, "response answered 300"},
+		{"answered 500", func(n int, w http.ResponseWriter) { w.WriteHeader(500) }, 1, "response answered 500"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &answerAPI{respond: tc.respond}
+			srv := httptest.NewServer(api)
+			defer srv.Close()
+			out := &e2e.Buffer{}
+			stop := runLoop(t, appOver(&blockingAPI{}, out).runtimeAPI(srv.URL))
+			waitFor(t, "the invocation to end", func() bool { return strings.Contains(out.String(), "FC Invoke End RequestId: req-post\n") })
+			stop()
+			if n := api.postCount(); n != tc.posts {
+				t.Errorf("%d posts, want %d", n, tc.posts)
+			}
+			logged := strings.Contains(out.String(), `"msg":"runtime API: could not post the answer"`)
+			if logged != (tc.failed != "") || !strings.Contains(out.String(), tc.failed) {
+				t.Errorf("log:\n%s\nwant the post's failure logged: %v (%q)", out, tc.failed != "", tc.failed)
+			}
+		})
 	}
 }
