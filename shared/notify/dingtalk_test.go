@@ -85,7 +85,9 @@ func dingTalkInert(t testing.TB, s string, body []byte, twinBody func() []byte) 
 		t.Fatalf("dingtalk: not a markdown message without mentions: %s", body)
 	}
 	var w dingTalkMessage
-	json.Unmarshal(twinBody(), &w)
+	if err := json.Unmarshal(twinBody(), &w); err != nil {
+		t.Fatal(err)
+	}
 	// Links and images need [ ], HTML < >, entities &, headings #,
 	// emphasis * ~, code `, mentions @, escapes \, tables |.
 	sameMarkup(t, FormatDingTalk, s, d.Markdown.Text, w.Markdown.Text, "[]<>&#*~`@\\|")

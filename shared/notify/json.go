@@ -69,7 +69,7 @@ func (jsonFormat) render(d draft) ([]byte, error) {
 	}
 	body, err := jsonBody(d.report.Answer, d.redact, suppressed)
 	if err != nil {
-		return nil, fmt.Errorf("the answer is not JSON: %v", err)
+		return nil, fmt.Errorf("the answer is not JSON: %w", err)
 	}
 	return body, nil
 }

@@ -92,7 +92,9 @@ func TestJSONBodyFromRedactedValues(t *testing.T) {
 				t.Fatalf("changed without secrets:\n%s\n%s", body, plain)
 			}
 			var got map[string]any
-			json.Unmarshal(body, &got)
+			if err := json.Unmarshal(body, &got); err != nil {
+				t.Fatalf("not JSON: %v\n%s", err, body)
+			}
 			if got["Scanned"] != float64(3) || got["DryRun"] != false && got[redacted] != false {
 				t.Fatalf("a boolean or number was touched: %s", body)
 			}

@@ -94,7 +94,9 @@ func larkInert(t testing.TB, s string, body []byte, _ func() []byte) {
 			} `json:"post"`
 		} `json:"content"`
 	}
-	json.Unmarshal(body, &raw)
+	if err := json.Unmarshal(body, &raw); err != nil {
+		t.Fatal(err)
+	}
 	paras := raw.Content.Post["zh_cn"].Content
 	for _, p := range paras {
 		// Only text elements: never "a", "at" or "img".

@@ -198,10 +198,10 @@ func checkRenderers(t *testing.T, invokeID, command, region, why, code, message 
 			st := stopper.ReportedStop{RegionId: region, InvokeId: invokeID + fmt.Sprint(i), CommandName: command,
 				Why: why, Pending: i, Running: int(n)}
 			// Real stops, a dry run's selection, or both (a batch).
-			switch {
-			case n%3 == 1:
+			switch n % 3 {
+			case 1:
 				r.WouldStop = append(r.WouldStop, st)
-			case n%3 == 2:
+			case 2:
 				r.WouldStop = append(r.WouldStop, st)
 				fallthrough
 			default:

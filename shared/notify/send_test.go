@@ -62,7 +62,7 @@ func newReceiver(t *testing.T, check func(r *http.Request, body []byte) string, 
 			w.Header().Set("Retry-After", a.retryAfter)
 		}
 		w.WriteHeader(a.status)
-		io.WriteString(w, a.body)
+		_, _ = io.WriteString(w, a.body)
 	}))
 	t.Cleanup(rc.Close)
 	return rc

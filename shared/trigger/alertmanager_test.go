@@ -175,7 +175,9 @@ func TestAlertmanagerRefusals(t *testing.T) {
 	var b stopper.BatchAnswer
 	a := decodeHTTPAnswer(t, APIGatewayV2, res.Payload)
 	raw, _ := json.Marshal(a.Body)
-	json.Unmarshal(raw, &b)
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
 	var got []string
 	for _, r := range b.Results {
 		got = append(got, r.Id+":"+r.Outcome+":"+r.Code)

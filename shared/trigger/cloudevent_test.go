@@ -120,7 +120,9 @@ func TestCloudEventAttributeLimits(t *testing.T) {
 				t.Fatalf("failure %v answer %s, want the event read", res.Failure, res.Payload)
 			}
 			var ev map[string]any
-			json.Unmarshal(taskCompleted(t, tc.edit), &ev)
+			if err := json.Unmarshal(taskCompleted(t, tc.edit), &ev); err != nil {
+				t.Fatal(err)
+			}
 			if status := ev["data"].(map[string]any)["invocationStatus"]; a.EventId != ev["id"] || a.InvocationStatus != status {
 				t.Errorf("answer %s, want event %v with status %v", res.Payload, ev["id"], status)
 			}
@@ -188,7 +190,9 @@ func TestCloudEventRefusals(t *testing.T) {
 	sample := readTestdata(t, "eventbridge-taskcompleted-event.json")
 	edit := func(f func(ev map[string]any)) string {
 		var ev map[string]any
-		json.Unmarshal(sample, &ev)
+		if err := json.Unmarshal(sample, &ev); err != nil {
+			t.Fatal(err)
+		}
 		f(ev)
 		b, _ := json.Marshal(ev)
 		return string(b)

@@ -219,7 +219,7 @@ func (h *Handler) readWebhook(w http.ResponseWriter, r *http.Request, req *webho
 		_ = rc.SetReadDeadline(time.Now().Add(unverifiedBodyTime))
 		// Lifted once the body is in: a deadline left set would fire in the
 		// server's background read while the request runs, and cancel it.
-		defer rc.SetReadDeadline(time.Time{})
+		defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
 	}
 	req.body, req.tooLarge, err = readBody(w, r)
 	if err != nil {

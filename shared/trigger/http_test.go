@@ -460,6 +460,14 @@ func TestServeHTTPBoundsUnverifiedBodies(t *testing.T) {
 			t.Fatalf("request %d: %d %v, want %d", i, w.Code, answer, want)
 		}
 	}
+	// Every slot is free again.
+	for i := range webhook.UnverifiedBodies {
+		release, ok := v.ReserveBody(context.Background(), 0)
+		if !ok {
+			t.Fatalf("slot %d is still held after every request was answered", i)
+		}
+		defer release()
+	}
 	env = newEnv(t)
 	v = env.handler.Webhook
 	var releases []func()

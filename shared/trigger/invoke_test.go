@@ -398,7 +398,9 @@ func TestWebhookBase64Body(t *testing.T) {
 
 			env = newEnv(t)
 			var ev map[string]any
-			json.Unmarshal(s.event(t, c), &ev)
+			if err := json.Unmarshal(s.event(t, c), &ev); err != nil {
+				t.Fatal(err)
+			}
 			ev["body"] = "not base64!"
 			bad, _ := json.Marshal(ev)
 			res, _ = env.handler.Invoke(context.Background(), testRequestID, bad)
@@ -629,8 +631,7 @@ func TestSweepEventsReachTheCore(t *testing.T) {
 				}
 			}
 			var answer map[string]any
-			json.Unmarshal(res.Payload, &answer)
-			if answer["RequestId"] != testRequestID {
+			if err := json.Unmarshal(res.Payload, &answer); err != nil || answer["RequestId"] != testRequestID {
 				t.Errorf("answer %s lacks the request id", res.Payload)
 			}
 			if res.Failure == nil && answer["Action"] != "Sweep" {
@@ -706,7 +707,7 @@ func TestDirectFailures(t *testing.T) {
 					t.Errorf("Failure %v", res.Failure)
 				}
 				var answer stopper.ErrorAnswer
-				if json.Unmarshal(res.Payload, &answer); answer.RequestId != testRequestID || answer.Code != tt.code {
+				if err := json.Unmarshal(res.Payload, &answer); err != nil || answer.RequestId != testRequestID || answer.Code != tt.code {
 					t.Errorf("answer %s", res.Payload)
 				}
 			})
@@ -810,8 +811,7 @@ func TestScheduleEventsCarryNothingElse(t *testing.T) {
 			}
 			if tt.field == "" {
 				var answer map[string]any
-				json.Unmarshal(res.Payload, &answer)
-				if res.Failure != nil || answer["Action"] != "Sweep" || answer["DryRun"] != false {
+				if err := json.Unmarshal(res.Payload, &answer); err != nil || res.Failure != nil || answer["Action"] != "Sweep" || answer["DryRun"] != false {
 					t.Errorf("failure %v answer %s, want a sweep with the defaults", res.Failure, res.Payload)
 				}
 				return

@@ -10,8 +10,6 @@ import (
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
-import ()
-
 func TestSNS(t *testing.T) {
 	env := failFastEnv(t)
 	event := fmt.Sprintf(`{"Records":[{"EventVersion":"1.0","EventSource":"aws:sns","Sns":{"MessageId":"sns-1","Type":"Notification","Message":%q}}]}`,
