@@ -43,7 +43,7 @@ func TestEMF(t *testing.T) {
 			{Region: "cn-shanghai", WouldStop: 1, Failures: 1, Matched: 2, DryRun: true},
 		}},
 		{name: "refused sweep", r: refused, action: "Sweep", lines: []emfLine{{Failures: 1, Refused: 1}}},
-		{name: "failed before knowing the action", r: stopper.NewReport("direct", "req-3", nil, stopper.Invalid("InvokeId", "bad")),
+		{name: "failed before knowing the action", r: stopper.NewReport("direct", "req-3", nil, stopper.AsError(stopper.Invalid("InvokeId", "bad"))),
 			action: "Unknown", lines: []emfLine{{Failures: 1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

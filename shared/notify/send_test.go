@@ -168,7 +168,7 @@ func TestNothingStoppedSendsNothing(t *testing.T) {
 	n := newTestNotifier(t, Options{URL: rc.URL, Format: FormatSlack})
 	for _, r := range []stopper.Report{
 		stopper.NewReport("fc-timer", "r1", stopper.SweepAnswer{Action: stopper.ActionSweep, Stopped: []stopper.SweptInvoke{}}, nil),
-		stopper.NewReport("direct", "r2", nil, stopper.Invalid("InvokeId", "bad")),
+		stopper.NewReport("direct", "r2", nil, stopper.AsError(stopper.Invalid("InvokeId", "bad"))),
 		stopper.NewReport("fc-timer", "r3", stopper.SweepAnswer{Action: stopper.ActionSweep, DryRun: true, WouldStop: []stopper.SweptInvoke{}}, nil),
 	} {
 		if err := n.Notify(context.Background(), r); err != nil {
@@ -197,7 +197,7 @@ func TestDryRunSent(t *testing.T) {
 // A sweep refused by its limit stopped nothing: the message says so and
 // what to do (the error's message).
 func TestRefusedSweep(t *testing.T) {
-	refusal := &stopper.Error{Code: stopper.CodeSweepLimitExceeded, Status: http.StatusConflict,
+	refusal := &stopper.Error{Code: stopper.CodeSweepLimitExceeded,
 		Message: "the sweep selected 150 invocations, over STOPPER_SWEEP_MAX_STOPS=100: nothing was stopped; check the selection with a dry run, then raise the limit"}
 	r := stopper.NewReport("fc-timer", "req-9", nil, refusal)
 	rc := newReceiver(t, checkLark(""), answer{200, `{"code":0}`, ""})

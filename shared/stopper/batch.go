@@ -24,7 +24,7 @@ import (
 type Item struct {
 	Id      string
 	Request Request
-	Err     *Error
+	Err     error
 	Ignored string
 }
 
@@ -63,7 +63,7 @@ type BatchAnswer struct {
 // runtime whose platform retries whole deliveries reports it as the
 // delivery's failure (stops are idempotent, so items handled already are
 // harmless to handle again).
-func (b BatchAnswer) Transient() *Error {
+func (b BatchAnswer) Transient() error {
 	for _, r := range b.Results {
 		if r.Err != nil && r.Err.Transient {
 			return r.Err
@@ -143,7 +143,7 @@ func (f *Function) handleItem(ctx context.Context, requestID string, it Item) It
 	r := ItemResult{Id: it.Id}
 	switch {
 	case it.Err != nil:
-		return r.fail(it.Err)
+		return r.fail(AsError(it.Err))
 	case it.Ignored != "":
 		r.Outcome, r.Reason = OutcomeIgnored, it.Ignored
 		return r
@@ -153,9 +153,9 @@ func (f *Function) handleItem(ctx context.Context, requestID string, it Item) It
 		// another delivery.
 		return r.fail(AsError(err))
 	}
-	answer, e := f.Handle(ctx, requestID, it.Request)
-	if e != nil {
-		return r.fail(e)
+	answer, err := f.Handle(ctx, requestID, it.Request)
+	if err != nil {
+		return r.fail(AsError(err))
 	}
 	r.Answer, r.Outcome = answer, OutcomeNotStopped
 	switch a := answer.(type) {

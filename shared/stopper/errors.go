@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
 // Error is a failure the function answers with: the API's own code (or one of
-// the function's), a message that says how to fix the cause, and the HTTP
-// status a webhook caller gets.
+// the function's) and a message that says how to fix the cause. The HTTP
+// status a webhook caller gets is the trigger's to choose, from the code
+// (and, for the API's errors, the API's own status, reachable with
+// errors.As through Unwrap).
 //
 // Transient errors outlived the client's retries (throttling, 5xx, dropped
 // connections): runtimes turn them into function errors so that the platform's
@@ -20,13 +21,22 @@ import (
 type Error struct {
 	Code      string
 	Message   string
-	Status    int
 	Transient bool
 	// UpstreamRequestId is the Cloud Assistant API's RequestId, for support tickets.
 	UpstreamRequestId string
+	// api is the API's error this one passes through, nil for the function's own.
+	api *cloudassistant.Error
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Unwrap is the API's error this one passes through, or nil.
+func (e *Error) Unwrap() error {
+	if e == nil || e.api == nil {
+		return nil
+	}
+	return e.api
+}
 
 // The function's own codes; the API's codes pass through unchanged.
 const (
@@ -44,50 +54,40 @@ const (
 	CodeDryRunRequired        = "DryRun.Required"
 )
 
-// Invalid is a 400 InvalidParameter that names the field at fault.
-func Invalid(field, format string, args ...any) *Error {
-	return &Error{Code: CodeInvalidParameter, Status: http.StatusBadRequest,
+// Invalid is an InvalidParameter error that names the field at fault.
+func Invalid(field, format string, args ...any) error {
+	return &Error{Code: CodeInvalidParameter,
 		Message: fmt.Sprintf("%s: %s", field, fmt.Sprintf(format, args...))}
 }
 
-// Missing is the API's 400 MissingParameter.<Field>, as the StopInvocation
+// Missing is the API's MissingParameter.<Field>, as the StopInvocation
 // page of 2018 lists it (docs/reference/cloud-assistant-api.md).
-func Missing(field, hint string) *Error {
-	return &Error{Code: "MissingParameter." + field, Status: http.StatusBadRequest,
+func Missing(field, hint string) error {
+	return &Error{Code: "MissingParameter." + field,
 		Message: fmt.Sprintf("The input parameter %q that is mandatory for processing this request is not supplied. %s", field, hint)}
 }
 
 // AsError turns any failure into the Error the function answers with.
-// API errors keep their code, message and status; connection failures and
-// deadlines become a transient 503 ServiceUnavailable that says what happened.
+// API errors keep their code and message, and wrap the API's error (its
+// HTTP status among the rest); connection failures and deadlines become a
+// transient ServiceUnavailable that says what happened.
 func AsError(err error) *Error {
 	if err == nil {
 		return nil
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e, ok := errors.AsType[*Error](err); ok {
 		return e
 	}
 	if errors.Is(err, cloudassistant.ErrNoCredentials) {
-		return &Error{Code: CodeMissingCredentials, Status: http.StatusInternalServerError, Message: err.Error()}
+		return &Error{Code: CodeMissingCredentials, Message: err.Error()}
 	}
-	var api *cloudassistant.Error
-	if errors.As(err, &api) {
-		status := api.HTTPStatus
-		switch {
-		case status == 0:
-			status = http.StatusBadGateway
-		case cloudassistant.Throttling(api.Code):
-			// The API throttles with 400/403/429; after the client's retries
-			// it is an upstream fault for the caller, not the caller's mistake.
-			status = http.StatusServiceUnavailable
-		}
-		return &Error{Code: api.Code, Message: api.Message, Status: status,
-			Transient: api.Retryable(), UpstreamRequestId: api.RequestId}
+	if api, ok := errors.AsType[*cloudassistant.Error](err); ok {
+		return &Error{Code: api.Code, Message: api.Message,
+			Transient: api.Retryable(), UpstreamRequestId: api.RequestId, api: api}
 	}
 	msg := "the Cloud Assistant API could not be reached: " + err.Error()
 	if errors.Is(err, context.DeadlineExceeded) {
 		msg = "the function's deadline passed before the Cloud Assistant API answered: " + err.Error()
 	}
-	return &Error{Code: CodeServiceUnavailable, Message: msg, Status: http.StatusServiceUnavailable, Transient: true}
+	return &Error{Code: CodeServiceUnavailable, Message: msg, Transient: true}
 }

@@ -71,7 +71,7 @@ type FailFastAnswer struct {
 // Permanent problems with the event or the invocation's tags are in the
 // answer's Reason; errors are the API's (the invocation does not exist, the
 // API failed).
-func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastRequest) (FailFastAnswer, *Error) {
+func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastRequest) (FailFastAnswer, error) {
 	start := f.now()
 	dryRun := f.dryRun(req.DryRun)
 	a := FailFastAnswer{RequestId: requestID, Action: ActionFailFast, EventId: req.EventId, RegionId: cmp.Or(req.RegionId, f.RegionId),

@@ -77,7 +77,7 @@ func TestFailFast(t *testing.T) {
 			if tc.config != "" {
 				fn.FailFastMaxErrors, _ = ParseThreshold(tc.config)
 			}
-			a, err := fn.FailFast(context.Background(), "req-ff", FailFastRequest{EventId: "ev-1", InvokeId: "t-a", InstanceId: "i-a0", Status: tc.status})
+			a, err := withError(fn.FailFast(context.Background(), "req-ff", FailFastRequest{EventId: "ev-1", InvokeId: "t-a", InstanceId: "i-a0", Status: tc.status}))
 			if tc.wantErrCode != "" {
 				if err == nil || err.Code != tc.wantErrCode {
 					t.Fatalf("err = %v, want %s", err, tc.wantErrCode)
@@ -137,7 +137,7 @@ func TestHandleBatch(t *testing.T) {
 	}
 	api.stopErr = &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}
 	b = fn.HandleBatch(context.Background(), "req-c", []Item{{Id: "x", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}}})
-	if e := b.Transient(); e == nil || e.Code != "ServiceUnavailable" {
+	if _, e := withError(0, b.Transient()); e == nil || e.Code != "ServiceUnavailable" {
 		t.Fatalf("Transient = %v", e)
 	}
 }

@@ -6,7 +6,6 @@ package stopper
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"slices"
 	"time"
 
@@ -84,11 +83,11 @@ type SweepDefaults struct {
 }
 
 // Handle carries out one request and returns the answer to render: a
-// StopAnswer, a SweepAnswer or a FailFastAnswer on success, an *Error
-// otherwise.
-func (f *Function) Handle(ctx context.Context, requestID string, req Request) (any, *Error) {
+// StopAnswer, a SweepAnswer or a FailFastAnswer on success, an error
+// otherwise (an *Error, for errors.As).
+func (f *Function) Handle(ctx context.Context, requestID string, req Request) (any, error) {
 	if f.DryRunsOnly && !f.dryRun(req.requestedDryRun()) {
-		e := &Error{Code: CodeDryRunRequired, Status: http.StatusForbidden,
+		e := &Error{Code: CodeDryRunRequired,
 			Message: "only dry runs are allowed here, and this request is not one: nothing was read or stopped; " +
 				`send it with "DryRun": true to see what it would stop`}
 		f.logOutcome(ctx, requestID, req.Action(), e, f.now())
@@ -132,11 +131,11 @@ func (f *Function) region(requested string) (string, error) {
 	return region, nil
 }
 
-func (f *Function) allowed(region string) *Error {
+func (f *Function) allowed(region string) error {
 	if len(f.AllowedRegions) == 0 || slices.Contains(f.AllowedRegions, region) {
 		return nil
 	}
-	return &Error{Code: CodeForbiddenRegion, Status: http.StatusForbidden,
+	return &Error{Code: CodeForbiddenRegion,
 		Message: "region " + region + " is not in STOPPER_ALLOWED_REGIONS; add it there to act on it"}
 }
 

@@ -77,7 +77,7 @@ func TestStop(t *testing.T) {
 			fn := tc.fn
 			fn.API = api
 			fn.Log = slog.New(slog.NewJSONHandler(&logs, nil))
-			a, err := fn.Stop(context.Background(), "req-1", tc.req)
+			a, err := withError(fn.Stop(context.Background(), "req-1", tc.req))
 			if got := fmt.Sprint(api.stops); got != tc.wantStops && !(got == "[]" && tc.wantStops == "[]") {
 				t.Fatalf("stops = %s, want %s", got, tc.wantStops)
 			}
@@ -110,34 +110,44 @@ func TestAsError(t *testing.T) {
 		name      string
 		err       error
 		code      string
-		status    int
 		transient bool
+		apiStatus int // the API's status, reachable with errors.As; 0 for the function's own errors
 	}{
-		{"api not found", fmt.Errorf("batch 1: %w", api), "InvalidInvokeId.NotFound", 404, false},
-		{"throttled", &ca.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", 503, true},
-		{"server", &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, "ServiceUnavailable", 503, true},
-		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, "ServiceUnavailable", 503, true},
-		{"deadline", context.DeadlineExceeded, "ServiceUnavailable", 503, true},
-		{"own error", Invalid("InvokeId", "bad"), "InvalidParameter", 400, false},
-		{"no credentials", fmt.Errorf("ecs: %w: set ...", ca.ErrNoCredentials), "MissingCredentials", 500, false},
+		{"api not found", fmt.Errorf("batch 1: %w", api), "InvalidInvokeId.NotFound", false, 404},
+		{"throttled", &ca.Error{Code: "Throttling.User", HTTPStatus: 400}, "Throttling.User", true, 400},
+		{"server", &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, "ServiceUnavailable", true, 503},
+		{"network", &net.OpError{Op: "dial", Err: errors.New("connection refused")}, "ServiceUnavailable", true, 0},
+		{"deadline", context.DeadlineExceeded, "ServiceUnavailable", true, 0},
+		{"own error", Invalid("InvokeId", "bad"), "InvalidParameter", false, 0},
+		{"no credentials", fmt.Errorf("ecs: %w: set ...", ca.ErrNoCredentials), "MissingCredentials", false, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := AsError(tc.err)
-			if e.Code != tc.code || e.Status != tc.status || e.Transient != tc.transient {
+			if e.Code != tc.code || e.Transient != tc.transient {
 				t.Fatalf("AsError = %+v", e)
+			}
+			status := 0
+			if upstream, ok := errors.AsType[*ca.Error](e); ok {
+				status = upstream.HTTPStatus
+			}
+			if status != tc.apiStatus {
+				t.Fatalf("AsError(%v) carries the API's status %d, want %d", tc.err, status, tc.apiStatus)
 			}
 		})
 	}
-	if e := AsError(api); e.UpstreamRequestId != "R1" {
-		t.Fatalf("upstream request id lost: %+v", e)
+	if e := AsError(api); e.UpstreamRequestId != "R1" || !errors.Is(e, api) {
+		t.Fatalf("upstream request id or error lost: %+v", e)
 	}
 }
 
 func TestStopTransientError(t *testing.T) {
 	fn := Function{API: &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()},
 		stopErr: &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
-	_, err := fn.Stop(context.Background(), "r", StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"})
-	if err == nil || !err.Transient || err.Status != 503 {
+	_, err := withError(fn.Stop(context.Background(), "r", StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"}))
+	if err == nil || !err.Transient {
+		t.Fatalf("err = %+v", err)
+	}
+	if upstream, ok := errors.AsType[*ca.Error](err); !ok || upstream.HTTPStatus != 503 {
 		t.Fatalf("err = %+v", err)
 	}
 }
@@ -170,7 +180,7 @@ func TestDryRunsOnly(t *testing.T) {
 			fn := tc.fn
 			var logs bytes.Buffer
 			fn.API, fn.DryRunsOnly, fn.Log = api, true, slog.New(slog.NewJSONHandler(&logs, nil))
-			_, err := fn.Handle(context.Background(), "r", tc.req)
+			_, err := withError(fn.Handle(context.Background(), "r", tc.req))
 			if tc.refused && !strings.Contains(logs.String(), `"code":"DryRun.Required"`) {
 				t.Errorf("the refusal was not logged:\n%s", logs.String())
 			}
@@ -224,7 +234,7 @@ func TestFailureLogCarriesUpstreamRequestId(t *testing.T) {
 		api := &failingReader{err: &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500, RequestId: tc.requestID}}
 		fn := testFunction(api, &logs)
 		fn.RegionId = "cn-hangzhou"
-		if _, e := fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"}); e == nil || e.Code != "InternalError" {
+		if _, e := withError(fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"})); e == nil || e.Code != "InternalError" {
 			t.Fatalf("error %v", e)
 		}
 		lines := logLines(t, &logs)
@@ -232,4 +242,17 @@ func TestFailureLogCarriesUpstreamRequestId(t *testing.T) {
 			t.Errorf("upstream_request_id %v, want %v: %s", got, tc.want, logs.String())
 		}
 	}
+}
+
+// withError is a call's answer with its error as the *Error a caller finds
+// with errors.As; an error of another type comes back under a code no test
+// expects.
+func withError[T any](answer T, err error) (T, *Error) {
+	if err == nil {
+		return answer, nil
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return answer, e
+	}
+	return answer, &Error{Code: "NotAnError", Message: err.Error()}
 }

@@ -153,15 +153,15 @@ func TestRequestsStopOnce(t *testing.T) {
 		run  func(f *Function) (stopped bool, reason string, e *Error)
 	}{
 		{"stop", func(f *Function) (bool, string, *Error) {
-			a, e := f.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"})
+			a, e := withError(f.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"}))
 			return isTrue(a.Stopped), a.Reason, e
 		}},
 		{"alert on an instance after a stop of all", func(f *Function) (bool, string, *Error) {
-			a, e := f.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a", InstanceIds: []string{"i-a2"}, Alert: "TooLong"})
+			a, e := withError(f.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a", InstanceIds: []string{"i-a2"}, Alert: "TooLong"}))
 			return isTrue(a.Stopped), a.Reason, e
 		}},
 		{"fail-fast", func(f *Function) (bool, string, *Error) {
-			a, e := f.FailFast(context.Background(), "r", FailFastRequest{EventId: "ev", InvokeId: "t-a", InstanceId: "i-a0", Status: "Failed"})
+			a, e := withError(f.FailFast(context.Background(), "r", FailFastRequest{EventId: "ev", InvokeId: "t-a", InstanceId: "i-a0", Status: "Failed"}))
 			return isTrue(a.Stopped), a.Reason, e
 		}},
 	} {
@@ -383,7 +383,7 @@ func TestStopWaitingPastTheDeadline(t *testing.T) {
 	defer done(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, e := f.Stop(ctx, "r", StopRequest{InvokeId: "t-abc"})
+	_, e := withError(f.Stop(ctx, "r", StopRequest{InvokeId: "t-abc"}))
 	if e == nil || !e.Transient || e.Code != CodeServiceUnavailable || !strings.Contains(e.Message, "another request") || len(api.stops) != 0 {
 		t.Fatalf("err %+v, %d stops", e, len(api.stops))
 	}

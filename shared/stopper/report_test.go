@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 	"testing"
 )
@@ -18,7 +17,7 @@ func TestNewReport(t *testing.T) {
 		matchedByRegion: map[string]int{"cn-hangzhou": 2, "cn-shanghai": 1}}
 	dry := sweep
 	dry.DryRun, dry.Stopped, dry.WouldStop = true, nil, sweep.Stopped
-	limit := &Error{Code: CodeSweepLimitExceeded, Status: http.StatusConflict, Message: "the sweep selected 150 invocations"}
+	limit := &Error{Code: CodeSweepLimitExceeded, Message: "the sweep selected 150 invocations"}
 	for _, tc := range []struct {
 		name      string
 		answer    any
@@ -38,7 +37,7 @@ func TestNewReport(t *testing.T) {
 			wouldStop: "t-a/backup/2/1/OlderThan=2h0m0s t-b/warm/0/1/stopper:ttl=30m", failed: "t-c:InternalError", matched: "map[cn-hangzhou:2 cn-shanghai:1]"},
 		{name: "dry run of nothing", answer: SweepAnswer{Action: ActionSweep, DryRun: true, WouldStop: []SweptInvoke{}}, action: ActionSweep, dryRun: true, matched: "map[]"},
 		{name: "limit", err: limit, worth: true, action: ActionSweep, failed: ":Sweep.LimitExceeded", matched: "map[]"},
-		{name: "other error", err: Invalid("InvokeId", "bad"), failed: ":InvalidParameter", matched: "map[]"},
+		{name: "other error", err: AsError(Invalid("InvokeId", "bad")), failed: ":InvalidParameter", matched: "map[]"},
 		{name: "stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", CommandName: "backup", Pending: 1, Stopped: boolp(true)},
 			worth: true, action: ActionStopInvocation, stopped: "t-a/backup/1/0/requested", matched: "map[cn-hangzhou:1]"},
 		{name: "dry-run stop", answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-a", CommandName: "backup", Pending: 1, DryRun: true, WouldStop: boolp(true)},
@@ -52,7 +51,7 @@ func TestNewReport(t *testing.T) {
 			{Id: "ev-1", Outcome: OutcomeStopped, Answer: FailFastAnswer{RegionId: "cn-hangzhou", InvokeId: "t-f", CommandName: "rollout", Stopped: boolp(true), Pending: 2, Reason: "max-errors 2 reached"}},
 			{Id: "alert-1", Outcome: OutcomeStopped, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-g", Stopped: boolp(true), Running: 1, Alert: "TooLong"}},
 			{Id: "alert-2", Outcome: OutcomeWouldStop, Answer: StopAnswer{RegionId: "cn-hangzhou", InvokeId: "t-h", DryRun: true, WouldStop: boolp(true), Alert: "TooLong"}},
-			{Id: "bad", Outcome: OutcomeFailed, Code: "InvalidParameter", Message: "no", Err: Invalid("body", "no")}}},
+			{Id: "bad", Outcome: OutcomeFailed, Code: "InvalidParameter", Message: "no", Err: AsError(Invalid("body", "no"))}}},
 			worth: true, action: ActionBatch, stopped: "t-f/rollout/2/0/max-errors 2 reached t-g//0/1/alert TooLong",
 			wouldStop: "t-h//0/0/alert TooLong", failed: ":InvalidParameter", matched: "map[cn-hangzhou:3]"},
 		{name: "batch of dry runs", answer: BatchAnswer{Results: []ItemResult{
@@ -119,7 +118,7 @@ func TestFinish(t *testing.T) {
 	fn.Notifier, fn.Metrics = notes, metrics
 	fn.Finish(context.Background(), "direct", "r1", StopAnswer{InvokeId: "t-a", Stopped: boolp(true)}, nil)
 	fn.Finish(context.Background(), "direct", "r2", StopAnswer{InvokeId: "t-a"}, nil)
-	fn.Finish(context.Background(), "direct", "r3", nil, Invalid("InvokeId", "bad"))
+	fn.Finish(context.Background(), "direct", "r3", nil, AsError(Invalid("InvokeId", "bad")))
 	if len(metrics.reports) != 3 || len(notes.reports) != 1 || notes.reports[0].RequestId != "r1" {
 		t.Fatalf("metrics %d, notifications %+v", len(metrics.reports), notes.reports)
 	}

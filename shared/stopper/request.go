@@ -322,7 +322,7 @@ func decodeObject(body []byte) (map[string][]byte, error) {
 
 // invalidJSON says where body stops being JSON; only refusals pay for
 // encoding/json's error.
-func invalidJSON(body []byte) *Error {
+func invalidJSON(body []byte) error {
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
 		return Invalid("body", "is not valid JSON: %v", err)
@@ -436,7 +436,7 @@ func instanceIDs(raw []byte) ([]string, error) {
 	return uniqueIDs("InstanceIds", ids, ValidInstanceID, `an instance id: "i-", "hbm-" or "mi-" followed by letters and digits`)
 }
 
-func emptyInstanceIDs() *Error {
+func emptyInstanceIDs() error {
 	return Invalid("InstanceIds", "is empty: omit InstanceIds to stop every instance of the invocation, or name the instances to stop")
 }
 

@@ -3,7 +3,6 @@ package stopper
 import (
 	"context"
 	"log/slog"
-	"net/http"
 	"time"
 
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
@@ -29,7 +28,7 @@ import (
 // Stopping) is not stopped again, nor is one this instance stopped already
 // (ledger.go). Protection tags do not apply: the request names the
 // invocation.
-func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) (StopAnswer, *Error) {
+func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) (StopAnswer, error) {
 	start := f.now()
 	dryRun := f.dryRun(req.DryRun)
 	ids := req.InstanceIds
@@ -109,7 +108,7 @@ func (f *Function) stopOnce(ctx context.Context, key ledgerKey, read time.Time, 
 	}
 	already, done, err := f.Ledger.claim(ctx, key, read, pending)
 	if err != nil {
-		return false, &Error{Code: CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Transient: true,
+		return false, &Error{Code: CodeServiceUnavailable, Transient: true,
 			Message: "the deadline passed while another request of this function instance was stopping the same invocation (" +
 				err.Error() + "): nothing was sent; the next try finds it stopped, or stops it"}
 	}
@@ -137,7 +136,7 @@ func (f *Function) findInvocation(ctx context.Context, region, invokeID string) 
 			}
 		}
 	}
-	return nil, &Error{Code: CodeInvalidInvokeNotFound, Status: http.StatusNotFound,
+	return nil, &Error{Code: CodeInvalidInvokeNotFound,
 		Message: "The specified InvokeId does not exist: " + invokeID + " in " + region + " (DescribeInvocations keeps the last four weeks)"}
 }
 
@@ -180,7 +179,7 @@ func countTargets(inv *ca.Invocation, ids []string) (instanceCounts, error) {
 	for _, id := range ids {
 		i, ok := byID[id]
 		if !ok {
-			return instanceCounts{}, &Error{Code: "InvalidInstanceId.NotFound", Status: http.StatusNotFound,
+			return instanceCounts{}, &Error{Code: "InvalidInstanceId.NotFound",
 				Message: "The specified instance " + id + " is not part of invocation " + inv.InvokeId}
 		}
 		targets = append(targets, instances[i])

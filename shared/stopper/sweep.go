@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"maps"
 	"math/rand/v2"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -143,7 +142,7 @@ type sweepPlan struct {
 // CommandName than the configured one, a region outside
 // STOPPER_SWEEP_REGION_IDS (when set) or a MaxStops above the configured
 // one are refused naming the field; its Tags add to the configured ones.
-func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
+func (f *Function) plan(req SweepRequest) (sweepPlan, error) {
 	d := f.Sweep
 	configured := cmp.Or(d.OlderThan, defaultSweepOlderThan)
 	p := sweepPlan{
@@ -157,7 +156,7 @@ func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
 		concurrency:     cmp.Or(max(d.Concurrency, 0), defaultSweepConcurrency),
 		reserve:         max(d.Reserve, 0),
 	}
-	widens := func(field, format string, args ...any) *Error {
+	widens := func(field, format string, args ...any) error {
 		return Invalid(field, "%s: a request may narrow the configured sweep, never widen it", fmt.Sprintf(format, args...))
 	}
 	if req.OlderThan != 0 && req.OlderThan < configured {
@@ -211,7 +210,7 @@ func (f *Function) plan(req SweepRequest) (sweepPlan, *Error) {
 // empty value asks for the key with any value, so a request may give a
 // value the configuration leaves open, but not another value than the
 // configured one (no invocation could match both).
-func mergeTags(configured, requested map[string]string) (map[string]string, *Error) {
+func mergeTags(configured, requested map[string]string) (map[string]string, error) {
 	tags := maps.Clone(configured)
 	if tags == nil {
 		tags = map[string]string{}
@@ -270,10 +269,11 @@ type sweep struct {
 // allowlist, a request that widens the sweep, more selected than the limit)
 // are errors; everything that happens to single regions and invocations is
 // in the answer.
-func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequest) (SweepAnswer, *Error) {
+func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequest) (SweepAnswer, error) {
 	start := f.now()
-	p, e := f.plan(req)
-	if e != nil {
+	p, err := f.plan(req)
+	if err != nil {
+		e := AsError(err)
 		f.logOutcome(ctx, requestID, ActionSweep, e, start, slog.Any("region_ids", p.regions))
 		return SweepAnswer{}, e
 	}
@@ -347,7 +347,7 @@ func (s *sweep) checkLimit() *Error {
 	if s.truncated {
 		truncated = " (the listing did not finish: there may be more)"
 	}
-	return &Error{Code: CodeSweepLimitExceeded, Status: http.StatusConflict,
+	return &Error{Code: CodeSweepLimitExceeded,
 		Message: fmt.Sprintf("the sweep selected %d invocations (%s)%s, more than its limit of %d: nothing was stopped. "+
 			"Run it with \"DryRun\": true to see them, narrow it (OlderThan, CommandName, Tags, RegionIds), "+
 			"protect long jobs with the stopper:protect or stopper:ttl tags, or raise STOPPER_SWEEP_MAX_STOPS",

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -55,8 +54,8 @@ func TestSweepAllowlistHoldsForEveryRegion(t *testing.T) {
 			if position != tc.forbiddenPosition {
 				t.Fatalf("the case is mislabelled: %s sorts %s in %v", tc.forbidden, position, regions)
 			}
-			a, err := fn.RunSweep(context.Background(), "req-allow", SweepRequest{RegionIds: tc.requested})
-			if err == nil || err.Code != CodeForbiddenRegion || err.Status != http.StatusForbidden || !strings.Contains(err.Message, tc.forbidden) {
+			a, err := withError(fn.RunSweep(context.Background(), "req-allow", SweepRequest{RegionIds: tc.requested}))
+			if err == nil || err.Code != CodeForbiddenRegion || !strings.Contains(err.Message, tc.forbidden) {
 				t.Fatalf("RunSweep = %+v, %v; want Forbidden.Region naming %s", a, err, tc.forbidden)
 			}
 			if api.Describes() != 0 || len(api.Stops()) != 0 {
@@ -183,7 +182,7 @@ func TestSweepRailsAtTheirBounds(t *testing.T) {
 		t.Fatalf("%d tags: %v, %d", MaxTags, e, len(p.tags))
 	}
 	req["one-more"] = "y"
-	if _, e := fn.plan(SweepRequest{Tags: req}); e == nil || !strings.HasPrefix(e.Message, "Tags: with STOPPER_SWEEP_TAGS makes 21") {
+	if _, e := withError(fn.plan(SweepRequest{Tags: req})); e == nil || !strings.HasPrefix(e.Message, "Tags: with STOPPER_SWEEP_TAGS makes 21") {
 		t.Fatalf("%d tags: %v", MaxTags+1, e)
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -146,18 +145,18 @@ func TestSweepPlanErrors(t *testing.T) {
 	var logs bytes.Buffer
 	fn := testFunction(newFake(), &logs)
 	fn.Sweep.RegionIds = nil
-	if _, err := fn.RunSweep(context.Background(), "r", SweepRequest{}); err == nil || err.Code != "MissingParameter.RegionIds" ||
-		!strings.Contains(err.Message, "STOPPER_SWEEP_REGION_IDS") || err.Status != http.StatusBadRequest {
+	if _, err := withError(fn.RunSweep(context.Background(), "r", SweepRequest{})); err == nil || err.Code != "MissingParameter.RegionIds" ||
+		!strings.Contains(err.Message, "STOPPER_SWEEP_REGION_IDS") {
 		t.Errorf("no regions: %v", err)
 	}
-	if _, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{}}); err == nil || err.Code != "MissingParameter.RegionIds" {
+	if _, err := withError(fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{}})); err == nil || err.Code != "MissingParameter.RegionIds" {
 		t.Errorf("empty regions: %v", err)
 	}
 	fn.AllowedRegions = []string{"cn-hangzhou"}
 	api := newFake(inv("t-old", 3*time.Hour, ca.StatusRunning))
 	fn.API = api
-	_, err := fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "cn-beijing"}})
-	if err == nil || err.Code != CodeForbiddenRegion || err.Status != http.StatusForbidden {
+	_, err := withError(fn.RunSweep(context.Background(), "r", SweepRequest{RegionIds: []string{"cn-hangzhou", "cn-beijing"}}))
+	if err == nil || err.Code != CodeForbiddenRegion {
 		t.Errorf("forbidden region: %v", err)
 	}
 	if api.Describes() != 0 || len(api.Stops()) != 0 {
@@ -226,14 +225,14 @@ func TestSweepRails(t *testing.T) {
 				d.RegionIds = []string{"cn-hangzhou"}
 			}
 			fn.Sweep = d
-			_, err := fn.RunSweep(context.Background(), "r", tc.req)
+			_, err := withError(fn.RunSweep(context.Background(), "r", tc.req))
 			if tc.field == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
 				}
 				return
 			}
-			if err == nil || err.Code != CodeInvalidParameter || err.Status != http.StatusBadRequest ||
+			if err == nil || err.Code != CodeInvalidParameter ||
 				!strings.HasPrefix(err.Message, tc.field+":") || (tc.field != "Tags" && !strings.Contains(err.Message, "never widen")) {
 				t.Fatalf("err = %v, want InvalidParameter naming %s", err, tc.field)
 			}
@@ -269,14 +268,14 @@ func TestSweepLimit(t *testing.T) {
 			fn := testFunction(api, &bytes.Buffer{})
 			fn.Sweep.MaxStops = tc.max
 			fn.Sweep.RegionIds = []string{"cn-hangzhou", "cn-shanghai"}
-			a, err := fn.RunSweep(context.Background(), "r", tc.req)
+			a, err := withError(fn.RunSweep(context.Background(), "r", tc.req))
 			if !tc.exceeded {
 				if err != nil || len(a.Stopped)+len(a.WouldStop) != 6 || a.Matched != 6 {
 					t.Fatalf("answer %+v, err %v", a, err)
 				}
 				return
 			}
-			if err == nil || err.Code != CodeSweepLimitExceeded || err.Status != http.StatusConflict || err.Transient ||
+			if err == nil || err.Code != CodeSweepLimitExceeded || err.Transient ||
 				!strings.Contains(err.Message, "selected 6 invocations (cn-hangzhou 5, cn-shanghai 1)") || !strings.Contains(err.Message, "nothing was stopped") {
 				t.Fatalf("err = %+v", err)
 			}

@@ -3,7 +3,6 @@ package stopper
 import (
 	"errors"
 	"fmt"
-	"net/http"
 	"strconv"
 	"strings"
 	"time"
@@ -66,7 +65,7 @@ func readOwnerTags(tags []cloudassistant.Tag) ownerTags {
 }
 
 func badTag(key, value, want string) *Error {
-	return &Error{Code: CodeInvalidTag, Status: http.StatusBadRequest,
+	return &Error{Code: CodeInvalidTag,
 		Message: "tag " + key + "=" + strconv.Quote(truncate(value)) + " is not " + want +
 			": the invocation was left alone; fix the tag, or stop the invocation explicitly"}
 }

@@ -44,7 +44,7 @@ func isAlertmanager(fields map[string][]byte) bool {
 }
 
 // alertmanagerItems turns an Alertmanager payload into one item per alert.
-func alertmanagerItems(fields map[string][]byte) ([]stopper.Item, *stopper.Error) {
+func alertmanagerItems(fields map[string][]byte) ([]stopper.Item, error) {
 	if v := fields["version"]; !jsonscan.IsString(v, "4") {
 		got, _ := jsonscan.Unquote(v)
 		return nil, stopper.Invalid("version", "%s is not an Alertmanager webhook version this function reads (\"4\")", strconv.Quote(truncate(string(got))))

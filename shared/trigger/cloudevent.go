@@ -95,7 +95,7 @@ func (h *Handler) handleCloudEvents(ctx context.Context, requestID string, kind 
 // request. Extension attributes of the envelope (aliyun*, and any the
 // platform adds) and data fields other than the three it reads are left
 // alone; a repeated attribute is refused, as everywhere else.
-func cloudEventRequest(event []byte) (stopper.FailFastRequest, *stopper.Error) {
+func cloudEventRequest(event []byte) (stopper.FailFastRequest, error) {
 	var req stopper.FailFastRequest
 	fields, err := eventFields(event, "an EventBridge event")
 	if err != nil {
@@ -152,7 +152,7 @@ func cloudEventRequest(event []byte) (stopper.FailFastRequest, *stopper.Error) {
 // cloudEventItems decodes a batch push: a JSON array of events (objects),
 // each one an item of its own (a bad event fails alone). An array holding
 // anything but objects is no batch of events, and is refused whole.
-func cloudEventItems(batch []byte) ([]stopper.Item, *stopper.Error) {
+func cloudEventItems(batch []byte) ([]stopper.Item, error) {
 	if e, ok := jsonscan.Array(batch, 0); ok {
 		for e.Next() {
 			if e.Value[0] != '{' {

@@ -26,14 +26,6 @@ func handleDirect(h *Handler, ctx context.Context, requestID string, kind Kind, 
 		return h.refuse(ctx, requestID, kind, stopper.Invalid("body",
 			`is empty: invoke the function with a request such as {"RegionId": "cn-hangzhou", "InvokeId": "t-..."} or {"Action": "Sweep"}`))
 	}
-	req, err := decodeRequest(payload)
+	req, err := stopper.DecodeRequest(payload)
 	return h.request(ctx, requestID, kind, req, err)
-}
-
-func decodeRequest(body []byte) (stopper.Request, *stopper.Error) {
-	req, err := stopper.DecodeRequest(body)
-	if err != nil {
-		return stopper.Request{}, stopper.AsError(err)
-	}
-	return req, nil
 }

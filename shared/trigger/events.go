@@ -21,7 +21,7 @@ const maxBatch = 1000
 // "triggerName": ..., "DryRun": true} once ran a real sweep, and a
 // request's keys beside an event's must not become a request that skipped
 // the payload's rules either.
-func onlyEventKeys(event []byte, allowed []string, values [][]byte, what, hint string) *stopper.Error {
+func onlyEventKeys(event []byte, allowed []string, values [][]byte, what, hint string) error {
 	m, ok := jsonscan.Object(event, 0)
 	if !ok {
 		return stopper.Invalid("body", "is not a JSON object")
@@ -47,7 +47,7 @@ func sweepDefaults() stopper.Request {
 
 // arrayItems reads a JSON array of at most maxBatch elements (counted
 // before any is decoded) and turns each into an item.
-func arrayItems(raw []byte, what string, item func(i int, raw []byte) stopper.Item) ([]stopper.Item, *stopper.Error) {
+func arrayItems(raw []byte, what string, item func(i int, raw []byte) stopper.Item) ([]stopper.Item, error) {
 	e, ok := jsonscan.Array(raw, 0)
 	if !ok {
 		return nil, stopper.Invalid("body", "must be a JSON array (%s)", what)
@@ -72,7 +72,7 @@ func arrayItems(raw []byte, what string, item func(i int, raw []byte) stopper.It
 
 // eventFields reads a JSON object's members by exact name, refusing a
 // repeated one; values stay raw.
-func eventFields(raw []byte, what string) (map[string][]byte, *stopper.Error) {
+func eventFields(raw []byte, what string) (map[string][]byte, error) {
 	m, ok := jsonscan.Object(raw, 1)
 	if !ok {
 		return nil, stopper.Invalid("body", "must be a JSON object (%s)", what)

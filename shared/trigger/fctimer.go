@@ -41,7 +41,7 @@ var timerKeys = []string{"triggerTime", "triggerName", "payload"}
 const timerHint = `put the request in the timer trigger's payload (a string), such as {"Action": "Sweep", "DryRun": true}, or leave the payload empty to sweep with the configured defaults`
 
 // timerRequest is the request an FC timer's payload asks for.
-func timerRequest(event []byte) (stopper.Request, *stopper.Error) {
+func timerRequest(event []byte) (stopper.Request, error) {
 	var values [3][]byte // timerKeys'
 	if err := onlyEventKeys(event, timerKeys, values[:], "an FC timer event", timerHint); err != nil {
 		return stopper.Request{}, err
@@ -68,5 +68,5 @@ func timerRequest(event []byte) (stopper.Request, *stopper.Error) {
 		return stopper.Request{}, stopper.Invalid("payload",
 			`is not a JSON request: set the timer's payload to a request such as {"Action": "StopInvocation", "InvokeId": "t-..."} or {"Action": "Sweep"}, or leave it empty to sweep with the configured defaults`)
 	}
-	return decodeRequest(s)
+	return stopper.DecodeRequest(s)
 }

@@ -179,7 +179,7 @@ func FuzzCloudEvent(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, event []byte) {
-		req, err := cloudEventRequest(event)
+		req, err := withError(cloudEventRequest(event))
 		if err != nil {
 			if err.Code != stopper.CodeInvalidParameter || err.Transient {
 				t.Fatalf("refused with %+v, want a permanent InvalidParameter", err)
@@ -213,7 +213,7 @@ func FuzzCloudEventBatch(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, batch []byte) {
-		items, err := cloudEventItems(batch)
+		items, err := withError(cloudEventItems(batch))
 		if err != nil {
 			if err.Code != stopper.CodeInvalidParameter || err.Transient {
 				t.Fatalf("refused with %+v, want a permanent InvalidParameter", err)
@@ -291,7 +291,7 @@ func FuzzAlertmanager(f *testing.F) {
 		stopItems := -1 // unknown: not an Alertmanager payload
 		// As webhookBody routes it: an array or a CloudEvent is no Alertmanager payload.
 		if fields, err := eventFields(body, "the body"); err == nil && fields["specversion"] == nil && isAlertmanager(fields) {
-			items, err := alertmanagerItems(fields)
+			items, err := withError(alertmanagerItems(fields))
 			if err != nil {
 				if err.Code != stopper.CodeInvalidParameter {
 					t.Fatalf("refused with %+v, want InvalidParameter", err)

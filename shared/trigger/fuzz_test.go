@@ -97,7 +97,7 @@ func FuzzDetect(f *testing.F) {
 			if after := api.stops.Load(); after != before {
 				t.Fatalf("an unsigned %s event stopped an invocation: %q", res.Kind, payload)
 			}
-			if res.Failure == nil || res.Failure.Status == 200 {
+			if res.Failure == nil || HTTPStatus(res.Failure) == 200 {
 				t.Fatalf("an unsigned %s event was not refused", res.Kind)
 			}
 			checkResponseShape(t, res)
@@ -148,7 +148,7 @@ func checkResponseShape(t *testing.T, res Result) {
 	}
 	want := 200
 	if res.Failure != nil {
-		want = res.Failure.Status
+		want = HTTPStatus(res.Failure)
 	}
 	if resp.StatusCode != want {
 		t.Fatalf("status %d, want %d", resp.StatusCode, want)

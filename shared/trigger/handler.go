@@ -36,8 +36,8 @@ type Result struct {
 	Failure *stopper.Error
 }
 
-// Invoke handles one raw event. A non-nil error is transient (*stopper.Error
-// with Transient set): the runtime reports a function error so the platform
+// Invoke handles one raw event. A non-nil error is transient (a
+// *stopper.Error with Transient set, for errors.As): the runtime reports a function error so the platform
 // retries; Result.Payload then still holds the error answer, for logs and
 // the local runner.
 func (h *Handler) Invoke(ctx context.Context, requestID string, payload []byte) (Result, error) {
@@ -98,7 +98,7 @@ func (o outcome) failure() *stopper.Error {
 // retry is the transient failure the platform should retry the delivery
 // for: the error, or a batch's first transient item (unless the answer
 // names the items to retry).
-func (o outcome) retry(answersItems bool) *stopper.Error {
+func (o outcome) retry(answersItems bool) error {
 	if o.err != nil {
 		if o.err.Transient {
 			return o.err
@@ -115,27 +115,24 @@ func (o outcome) retry(answersItems bool) *stopper.Error {
 // that failed transiently is a 503, so that the sender (Alertmanager,
 // EventBridge) tries it again.
 func (o outcome) status() int {
-	switch {
-	case o.err == nil:
-		if b, ok := o.answer.(stopper.BatchAnswer); ok && b.Transient() != nil {
-			return http.StatusServiceUnavailable
-		}
-		return http.StatusOK
-	case o.err.Status == 0:
-		return http.StatusInternalServerError
+	if o.err != nil {
+		return HTTPStatus(o.err)
 	}
-	return o.err.Status
+	if b, ok := o.answer.(stopper.BatchAnswer); ok && b.Transient() != nil {
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusOK
 }
 
 // handle hands a decoded request to the core, which logs the outcome.
 func (h *Handler) handle(ctx context.Context, requestID string, kind Kind, req stopper.Request) outcome {
 	answer, err := h.Function.Handle(ctx, requestID, req)
-	return outcome{trigger: string(kind), answer: answer, err: err}
+	return outcome{trigger: string(kind), answer: answer, err: stopper.AsError(err)}
 }
 
 // request hands the request an event decoded to the core, or refuses the
 // event when it could not be decoded.
-func (h *Handler) request(ctx context.Context, requestID string, kind Kind, req stopper.Request, err *stopper.Error) outcome {
+func (h *Handler) request(ctx context.Context, requestID string, kind Kind, req stopper.Request, err error) outcome {
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
@@ -149,7 +146,7 @@ func (h *Handler) batch(ctx context.Context, requestID, trigger string, items []
 
 // items hands the items an event decoded to the core, or refuses the event
 // when it could not be decoded.
-func (h *Handler) items(ctx context.Context, requestID string, kind Kind, items []stopper.Item, err *stopper.Error) outcome {
+func (h *Handler) items(ctx context.Context, requestID string, kind Kind, items []stopper.Item, err error) outcome {
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
@@ -166,11 +163,12 @@ func (h *Handler) finish(ctx context.Context, requestID string, out outcome) {
 // refuse ends a request the core never saw, with the one log line the core
 // would otherwise have written. Nothing secret is logged: the messages say
 // what the caller sent wrong, never what was expected.
-func (h *Handler) refuse(ctx context.Context, requestID string, kind Kind, err *stopper.Error) outcome {
+func (h *Handler) refuse(ctx context.Context, requestID string, kind Kind, err error) outcome {
+	e := stopper.AsError(err)
 	h.logger().LogAttrs(ctx, slog.LevelWarn, "refused",
 		slog.String("request_id", requestID), slog.String("kind", string(kind)),
-		slog.String("code", err.Code), slog.Int("status", err.Status), slog.String("error", err.Message))
-	return outcome{trigger: string(kind), err: err}
+		slog.String("code", e.Code), slog.Int("status", HTTPStatus(e)), slog.String("error", e.Message))
+	return outcome{trigger: string(kind), err: e}
 }
 
 func (h *Handler) logger() *slog.Logger {

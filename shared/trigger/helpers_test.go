@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -351,4 +352,17 @@ func failFastEnv(t *testing.T) *testEnv {
 		"t-belowlimit1": rollout("t-belowlimit1", "3", "Failed", "Pending"),
 	}
 	return env
+}
+
+// withError is a call's result with its error as the *stopper.Error a caller
+// finds with errors.As; an error of another type comes back under a code no
+// test expects.
+func withError[T any](result T, err error) (T, *stopper.Error) {
+	if err == nil {
+		return result, nil
+	}
+	if e, ok := errors.AsType[*stopper.Error](err); ok {
+		return result, e
+	}
+	return result, &stopper.Error{Code: "NotAnError", Message: err.Error()}
 }

@@ -49,16 +49,16 @@ func (h *Handler) eventWebhook(ctx context.Context, requestID string, src *sourc
 // bearer token, the signature headers and the timestamp). A request
 // refused here is refused before its body is read or decoded. What remains
 // is the body's: its real size and the signature over it (verifyBody).
-func (h *Handler) admit(r *webhookRequest) (webhook.Pending, *stopper.Error) {
+func (h *Handler) admit(r *webhookRequest) (webhook.Pending, error) {
 	if r.method != http.MethodPost {
-		return webhook.Pending{}, &stopper.Error{Code: stopper.CodeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
+		return webhook.Pending{}, &stopper.Error{Code: stopper.CodeMethodNotAllowed,
 			Message: "method " + truncate(r.method) + " is not allowed: send the request with POST"}
 	}
 	if r.tooLarge || r.longerThanLimit() {
 		return webhook.Pending{}, payloadTooLarge()
 	}
 	if !isJSONMediaType(r.contentType) {
-		return webhook.Pending{}, &stopper.Error{Code: stopper.CodeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
+		return webhook.Pending{}, &stopper.Error{Code: stopper.CodeUnsupportedMediaType,
 			Message: "Content-Type " + quoteOrMissing(r.contentType) + " is not JSON: send the request as application/json"}
 	}
 	pending, err := h.Webhook.CheckHeaders(r.authorization, r.timestamp, r.signature)
@@ -72,7 +72,7 @@ func (h *Handler) admit(r *webhookRequest) (webhook.Pending, *stopper.Error) {
 // base64 decoding, the size of what was sent, the signature over it.
 // Nothing reaches the core, nor the Cloud Assistant API, unless the
 // credentials hold.
-func (r *webhookRequest) verifyBody(pending webhook.Pending) *stopper.Error {
+func (r *webhookRequest) verifyBody(pending webhook.Pending) error {
 	if err := r.decodeBase64(); err != nil {
 		return err
 	}
@@ -95,13 +95,13 @@ func (r *webhookRequest) longerThanLimit() bool {
 	return len(r.body) > MaxBodyBytes
 }
 
-func payloadTooLarge() *stopper.Error {
-	return &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
+func payloadTooLarge() error {
+	return &stopper.Error{Code: stopper.CodePayloadTooLarge,
 		Message: "the body is larger than 1 MiB; a request is a small JSON object"}
 }
 
-func invalidSignature(err error) *stopper.Error {
-	return &stopper.Error{Code: stopper.CodeInvalidSignature, Status: http.StatusUnauthorized, Message: err.Error()}
+func invalidSignature(err error) error {
+	return &stopper.Error{Code: stopper.CodeInvalidSignature, Message: err.Error()}
 }
 
 // webhookBody handles an authenticated webhook's body: a request, or what a
@@ -126,7 +126,7 @@ func (h *Handler) webhookBody(ctx context.Context, requestID string, kind Kind, 
 			return h.batch(ctx, requestID, "alertmanager", items)
 		}
 	}
-	req, err := decodeRequest(body)
+	req, err := stopper.DecodeRequest(body)
 	if err != nil {
 		return h.refuse(ctx, requestID, kind, err)
 	}
@@ -200,7 +200,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // verifies it; read reports whether the body was read. The body of a
 // signed request is read under one of the Verifier's slots, held until its
 // signature is checked.
-func (h *Handler) readWebhook(w http.ResponseWriter, r *http.Request, req *webhookRequest) (read bool, err *stopper.Error) {
+func (h *Handler) readWebhook(w http.ResponseWriter, r *http.Request, req *webhookRequest) (read bool, err error) {
 	pending, err := h.admit(req)
 	if err != nil {
 		return false, err
@@ -208,7 +208,7 @@ func (h *Handler) readWebhook(w http.ResponseWriter, r *http.Request, req *webho
 	if pending.NeedsBody() {
 		release, ok := h.Webhook.ReserveBody(r.Context(), bodySlotWait)
 		if !ok {
-			return false, &stopper.Error{Code: stopper.CodeServiceUnavailable, Status: http.StatusServiceUnavailable, Transient: true,
+			return false, &stopper.Error{Code: stopper.CodeServiceUnavailable, Transient: true,
 				Message: "too many signed webhooks are being checked at once; retry after " + retryAfterSeconds +
 					" s (the signature stays valid until it is accepted, within its 300 s window)"}
 		}
@@ -248,7 +248,7 @@ func headerValue(h http.Header, name string) string {
 // grows with the bytes that arrive, never ahead of them: the length is the
 // client's claim, and sizing memory by it let unauthenticated clients that
 // claimed 1 MiB and sent a byte hold 1 MiB each.
-func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool, err *stopper.Error) {
+func readBody(w http.ResponseWriter, r *http.Request) (body []byte, tooLarge bool, err error) {
 	if r.ContentLength > MaxBodyBytes {
 		return nil, true, nil
 	}

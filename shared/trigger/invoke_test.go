@@ -214,7 +214,7 @@ func checkRefused(t *testing.T, kind Kind, res Result, status int, code string) 
 	if res.Kind != kind {
 		t.Errorf("Kind = %q, want %q", res.Kind, kind)
 	}
-	if res.Failure == nil || res.Failure.Code != code || res.Failure.Status != status {
+	if res.Failure == nil || res.Failure.Code != code || HTTPStatus(res.Failure) != status {
 		t.Errorf("Failure = %+v, want %d %s", res.Failure, status, code)
 	}
 	a := decodeHTTPAnswer(t, kind, res.Payload)
@@ -566,9 +566,9 @@ func scheduleRequest(t *testing.T, payload []byte) (stopper.Request, *stopper.Er
 	t.Helper()
 	switch k := Detect(payload); k {
 	case FCTimer:
-		return timerRequest(payload)
+		return withError(timerRequest(payload))
 	case EventBridgeSchedule:
-		return scheduledEventRequest(payload)
+		return withError(scheduledEventRequest(payload))
 	default:
 		t.Fatalf("%s is no schedule's event", k)
 		return stopper.Request{}, nil
@@ -603,7 +603,7 @@ func TestTimerPayloads(t *testing.T) {
 		if k := Detect(payload); k != FCTimer {
 			t.Fatalf("%s: kind %s", tt.payload, k)
 		}
-		req, err := timerRequest(payload)
+		req, err := withError(timerRequest(payload))
 		switch {
 		case tt.code != "":
 			if err == nil || err.Code != tt.code {

@@ -1,8 +1,6 @@
 package trigger
 
 import (
-	"net/http"
-
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
@@ -21,12 +19,12 @@ var otherRecords = source{
 
 // recordItems reads the Records of an SQS or SNS event: each record's
 // message is a request, decoded on its own.
-func recordItems(event []byte, what string, message func(record map[string][]byte) (id string, body []byte, ok bool)) ([]stopper.Item, *stopper.Error) {
+func recordItems(event []byte, what string, message func(record map[string][]byte) (id string, body []byte, ok bool)) ([]stopper.Item, error) {
 	fields, err := eventFields(event, what)
 	if err != nil {
-		return nil, undeliverable(err.Message)
+		return nil, undeliverable(err)
 	}
-	var bad *stopper.Error
+	var bad error
 	items, err := arrayItems(fields["Records"], what+"'s Records", func(i int, raw []byte) stopper.Item {
 		record, err := eventFields(raw, what+"'s record")
 		if err != nil {
@@ -39,14 +37,14 @@ func recordItems(event []byte, what string, message func(record map[string][]byt
 			return stopper.Item{}
 		}
 		it := stopper.Item{Id: id}
-		it.Request, it.Err = decodeRequest(body)
+		it.Request, it.Err = stopper.DecodeRequest(body)
 		return it
 	})
 	if err != nil {
-		return nil, undeliverable(err.Message)
+		return nil, undeliverable(err)
 	}
 	if bad != nil {
-		return nil, undeliverable(bad.Message)
+		return nil, undeliverable(bad)
 	}
 	return items, nil
 }
@@ -55,7 +53,7 @@ func recordItems(event []byte, what string, message func(record map[string][]byt
 // by item: as a function error, so that the platform retries it and then
 // hands it to the dead-letter queue, rather than as an answer, which would
 // count every message as done.
-func undeliverable(msg string) *stopper.Error {
-	return &stopper.Error{Code: stopper.CodeInvalidParameter, Status: http.StatusBadRequest, Transient: true,
-		Message: msg + " (the whole delivery is failed, so that it is retried and then dead-lettered, not lost)"}
+func undeliverable(err error) error {
+	return &stopper.Error{Code: stopper.CodeInvalidParameter, Transient: true,
+		Message: stopper.AsError(err).Message + " (the whole delivery is failed, so that it is retried and then dead-lettered, not lost)"}
 }

@@ -38,7 +38,7 @@ var scheduledEventKeys = []string{"version", "id", "detail-type", "source", "acc
 
 const ruleHint = `to sweep with other settings, give the rule's target a constant input holding the request, such as {"Action": "Sweep", "DryRun": true}`
 
-func scheduledEventRequest(event []byte) (stopper.Request, *stopper.Error) {
+func scheduledEventRequest(event []byte) (stopper.Request, error) {
 	var values [9][]byte // scheduledEventKeys'
 	if err := onlyEventKeys(event, scheduledEventKeys, values[:], "an EventBridge Scheduled Event", ruleHint); err != nil {
 		return stopper.Request{}, err

@@ -25,7 +25,7 @@ var sns = source{
 	},
 }
 
-func snsItems(event []byte) ([]stopper.Item, *stopper.Error) {
+func snsItems(event []byte) ([]stopper.Item, error) {
 	return recordItems(event, "an SNS event", func(record map[string][]byte) (string, []byte, bool) {
 		notification, err := eventFields(record["Sns"], "an SNS record's Sns")
 		if err != nil {

@@ -44,7 +44,7 @@ var sqs = source{
 
 // sqsItems decodes the records; a record without a messageId could not be
 // named in batchItemFailures, so it fails the whole delivery instead.
-func sqsItems(event []byte) ([]stopper.Item, *stopper.Error) {
+func sqsItems(event []byte) ([]stopper.Item, error) {
 	return recordItems(event, "an SQS event", func(record map[string][]byte) (string, []byte, bool) {
 		id, okID := jsonscan.Unquote(record["messageId"])
 		body, okBody := jsonscan.Unquote(record["body"])

@@ -43,7 +43,7 @@ type webhookRequest struct {
 // webhookRequest pulls the HTTP request out of an event of a webhook
 // source. Platform events are well-formed; a field of the wrong type is
 // answered as a 400 naming it.
-func (p *probe) webhookRequest(src *source) (webhookRequest, *stopper.Error) {
+func (p *probe) webhookRequest(src *source) (webhookRequest, error) {
 	var r webhookRequest
 	kind := src.kind
 	if m, ok := jsonscan.Unquote(p.lookup(src.webhook.method)); ok {
@@ -76,7 +76,7 @@ func (p *probe) webhookRequest(src *source) (webhookRequest, *stopper.Error) {
 // v2, Function URLs and FC send lower case. One header under two
 // spellings is joined with a comma, as FC joins repeated headers, so that
 // an ambiguous credential or content type is refused rather than picked.
-func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
+func (p *probe) readHeaders(r *webhookRequest) error {
 	headers := p.values[fieldHeaders]
 	if headers == nil || jsonscan.IsNull(headers) {
 		return nil
@@ -117,7 +117,7 @@ func (p *probe) readHeaders(r *webhookRequest) *stopper.Error {
 // found not to be base64): it cannot hold a body within the limit. Text
 // within it decodes to at most MaxBodyBytes+2 bytes, which the size check
 // after it refuses.
-func (r *webhookRequest) decodeBase64() *stopper.Error {
+func (r *webhookRequest) decodeBase64() error {
 	if !r.base64 {
 		return nil
 	}

@@ -235,7 +235,7 @@ func webhookRequest(r *http.Request, id string) *http.Request {
 }
 
 func methodNotAllowed(requestID string) []byte {
-	e := &stopper.Error{Code: stopper.CodeMethodNotAllowed, Status: http.StatusMethodNotAllowed,
+	e := &stopper.Error{Code: stopper.CodeMethodNotAllowed,
 		Message: "events are delivered with POST /invoke"}
 	return mustJSON(e.Answer(requestID))
 }

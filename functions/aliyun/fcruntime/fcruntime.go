@@ -198,7 +198,7 @@ func transientBody(err error) (errorBody, *stopper.Error) {
 const maxEvent = 6 << 20
 
 func tooLarge(requestID string) []byte {
-	e := &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
+	e := &stopper.Error{Code: stopper.CodePayloadTooLarge,
 		Message: fmt.Sprintf("the event is larger than %d bytes", maxEvent)}
 	return mustJSON(e.Answer(requestID))
 }

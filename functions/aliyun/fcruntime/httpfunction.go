@@ -149,7 +149,7 @@ func (r *httpFunctionResponse) params() string {
 // refuse answers with an error the shared handling never saw.
 func (r *httpFunctionResponse) refuse(requestID string, e *stopper.Error) {
 	r.header.Set("Content-Type", "application/json")
-	r.WriteHeader(e.Status)
+	r.WriteHeader(trigger.HTTPStatus(e))
 	_, _ = r.Write(mustJSON(e.Answer(requestID)))
 }
 
@@ -169,11 +169,11 @@ func (l *runtimeLoop) handleHTTP(ctx context.Context, inv *invocation, params []
 	}
 	switch {
 	case err != nil:
-		e := stopper.Invalid(headerHTTPParams, "%v: FC 2.0 sent an HTTP request this function cannot read, and it was not run", err)
-		l.app.log.Warn("refused", "request_id", id, "code", e.Code, "status", e.Status, "error", e.Message)
+		e := stopper.AsError(stopper.Invalid(headerHTTPParams, "%v: FC 2.0 sent an HTTP request this function cannot read, and it was not run", err))
+		l.app.log.Warn("refused", "request_id", id, "code", e.Code, "status", trigger.HTTPStatus(e), "error", e.Message)
 		w.refuse(id, e)
 	case inv.large:
-		w.refuse(id, &stopper.Error{Code: stopper.CodePayloadTooLarge, Status: http.StatusRequestEntityTooLarge,
+		w.refuse(id, &stopper.Error{Code: stopper.CodePayloadTooLarge,
 			Message: "the body is larger than 1 MiB; a request is a small JSON object"})
 	default:
 		ictx, cancel := invocationContext(ctx, inv.header)

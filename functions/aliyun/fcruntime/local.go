@@ -25,7 +25,7 @@ import (
 // nil when it may run.
 func localEventRefusal(r *http.Request) *stopper.Error {
 	if !loopbackHost(r.Host) {
-		return &stopper.Error{Code: "Forbidden.Host", Status: http.StatusForbidden,
+		return &stopper.Error{Code: "Forbidden.Host",
 			Message: "Host " + quoteOrMissing(r.Host) + " is not a loopback name: the local runner takes events on /invoke " +
 				"only from this machine, addressed as localhost, 127.0.0.1 or [::1], so that no web page can send them"}
 	}
@@ -33,7 +33,7 @@ func localEventRefusal(r *http.Request) *stopper.Error {
 		return nil // answered MethodNotAllowed by invokeEvent, as on FC
 	}
 	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/json" {
-		return &stopper.Error{Code: stopper.CodeUnsupportedMediaType, Status: http.StatusUnsupportedMediaType,
+		return &stopper.Error{Code: stopper.CodeUnsupportedMediaType,
 			Message: "Content-Type " + quoteOrMissing(r.Header.Get("Content-Type")) + " is not application/json: " +
 				"the local runner takes events on /invoke only as application/json, which no web page can send to it cross-origin"}
 	}
@@ -64,9 +64,9 @@ func loopbackHost(host string) bool {
 // 200/404 rule.
 func (a *app) refuseLocalEvent(w http.ResponseWriter, r *http.Request, e *stopper.Error) {
 	id := trigger.RequestID(r.Header.Get("x-fc-request-id"))
-	a.log.Warn("refused", "request_id", id, "code", e.Code, "status", e.Status, "error", e.Message)
+	a.log.Warn("refused", "request_id", id, "code", e.Code, "status", trigger.HTTPStatus(e), "error", e.Message)
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(e.Status)
+	w.WriteHeader(trigger.HTTPStatus(e))
 	_, _ = w.Write(mustJSON(e.Answer(id)))
 }
 
