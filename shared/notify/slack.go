@@ -146,7 +146,8 @@ func utf16Len(s string) int {
 }
 
 // clipUTF16 cuts s to at most max UTF-16 code units, ending in an ellipsis
-// when cut.
+// when cut. The text is escaped already, so a cut never splits one of the
+// escaper's entities (&amp;, &lt;, &gt;): half of one would leave a bare &.
 func clipUTF16(s string, max int) string {
 	if utf16Len(s) <= max {
 		return s
@@ -159,6 +160,14 @@ func clipUTF16(s string, max int) string {
 		}
 		n += utf16.RuneLen(r)
 		cut += size
+	}
+	if amp := strings.LastIndexByte(s[:cut], '&'); amp >= 0 {
+		for _, entity := range []string{"&amp;", "&lt;", "&gt;"} {
+			if strings.HasPrefix(s[amp:], entity) && amp+len(entity) > cut {
+				cut = amp
+				break
+			}
+		}
 	}
 	return s[:cut] + "…"
 }

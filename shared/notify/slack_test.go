@@ -108,3 +108,24 @@ func TestSlackAnswers(t *testing.T) {
 		{name: "200 but not ok", format: FormatSlack, answers: []answer{{200, "maybe", ""}}, requests: 1, err: `answered HTTP 200: "maybe"`},
 	})
 }
+
+// A cut keeps Slack's entities whole: half of one would leave a bare &.
+func TestClipUTF16KeepsEntitiesWhole(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		max  int
+		want string
+	}{
+		{"short", 10, "short"},
+		{"abcdefghij", 5, "abcd…"},
+		{"ab&amp;cdef", 5, "ab…"},
+		{"ab&amp;cdef", 8, "ab&amp;…"},
+		{"abc&lt;", 6, "abc…"},
+		{"a&gt;&gt;", 7, "a&gt;…"},
+		{"é&amp;x", 4, "é…"},
+	} {
+		if got := clipUTF16(tc.in, tc.max); got != tc.want {
+			t.Errorf("clipUTF16(%q, %d) = %q, want %q", tc.in, tc.max, got, tc.want)
+		}
+	}
+}
