@@ -94,17 +94,7 @@ func TestNotificationOutsideTextIsInert(t *testing.T) {
 	for _, format := range []string{"dingtalk", "lark", "slack"} {
 		for _, tc := range cases {
 			t.Run(format+"/"+tc.name, func(t *testing.T) {
-				rc := &receiver{format: format}
-				srv := httptest.NewServer(rc)
-				defer srv.Close()
-				t.Setenv("STOPPER_NOTIFY_URL", srv.URL+"/hook")
-				t.Setenv("STOPPER_NOTIFY_FORMAT", format)
-				switch format {
-				case "dingtalk":
-					t.Setenv("STOPPER_NOTIFY_SECRET", dingTalkSecret)
-				case "lark":
-					t.Setenv("STOPPER_NOTIFY_SECRET", larkSecret)
-				}
+				rc := chatReceiver(t, format)
 				_, _, logs := invokeOn(t, inertFleet(t, 2, tc.tags...), tc.event)
 				if !strings.Contains(logs, `"code":"`+tc.echoed+`"`) {
 					t.Fatalf("no %s:\n%s", tc.echoed, logs)

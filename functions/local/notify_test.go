@@ -105,20 +105,28 @@ func sweepWith(t *testing.T, fleet string) (int, map[string]any, string) {
 
 // A sweep that stops two invocations sends one message naming both, in
 // each format; the services' signatures verify.
+// chatReceiver starts a receiver of format on loopback and points
+// STOPPER_NOTIFY_* at it, with the signing secret the format needs.
+func chatReceiver(t *testing.T, format string) *receiver {
+	t.Helper()
+	rc := &receiver{format: format}
+	srv := httptest.NewServer(rc)
+	t.Cleanup(srv.Close)
+	t.Setenv("STOPPER_NOTIFY_URL", srv.URL+"/hook")
+	t.Setenv("STOPPER_NOTIFY_FORMAT", format)
+	switch format {
+	case "dingtalk":
+		t.Setenv("STOPPER_NOTIFY_SECRET", dingTalkSecret)
+	case "lark":
+		t.Setenv("STOPPER_NOTIFY_SECRET", larkSecret)
+	}
+	return rc
+}
+
 func TestNotificationEachFormat(t *testing.T) {
 	for _, format := range []string{"json", "dingtalk", "lark", "slack"} {
 		t.Run(format, func(t *testing.T) {
-			rc := &receiver{format: format}
-			srv := httptest.NewServer(rc)
-			defer srv.Close()
-			t.Setenv("STOPPER_NOTIFY_URL", srv.URL+"/hook")
-			t.Setenv("STOPPER_NOTIFY_FORMAT", format)
-			switch format {
-			case "dingtalk":
-				t.Setenv("STOPPER_NOTIFY_SECRET", dingTalkSecret)
-			case "lark":
-				t.Setenv("STOPPER_NOTIFY_SECRET", larkSecret)
-			}
+			rc := chatReceiver(t, format)
 			code, a, logs := sweepWith(t, twoStaleFleet(t, 2))
 			if code != 0 || len(a["Stopped"].([]any)) != 2 {
 				t.Fatalf("sweep: exit %d, %v\n%s", code, a, logs)

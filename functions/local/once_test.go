@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -99,12 +98,7 @@ func TestFailFastEventsStopOnce(t *testing.T) {
 	rollout := bigRollout(time.Now())
 	emu := startOnceEmulator(t, []ca.Invocation{rollout}, emulator.Options{Latency: 5 * time.Millisecond})
 	// DingTalk, whose robot allows 20 messages a minute: the flood must reach it as one.
-	rc := &receiver{format: "dingtalk"}
-	chat := httptest.NewServer(rc)
-	t.Cleanup(chat.Close)
-	t.Setenv("STOPPER_NOTIFY_URL", chat.URL+"/robot/send?access_token=0123456789abcdef0123456789abcdef")
-	t.Setenv("STOPPER_NOTIFY_FORMAT", "dingtalk")
-	t.Setenv("STOPPER_NOTIFY_SECRET", dingTalkSecret)
+	rc := chatReceiver(t, "dingtalk")
 	url := serveAgainst(t, emu)
 	var events []string
 	for i := range 50 {
@@ -236,17 +230,6 @@ func invokeOnce(t *testing.T, emu *emulator.Running, event string) (int, string,
 	return code, stdout.String(), stderr.String()
 }
 
-// notifyTo points notifications at a Slack-like receiver.
-func notifyTo(t *testing.T) *receiver {
-	t.Helper()
-	rc := &receiver{format: "slack"}
-	srv := httptest.NewServer(rc)
-	t.Cleanup(srv.Close)
-	t.Setenv("STOPPER_NOTIFY_URL", srv.URL+"/hook")
-	t.Setenv("STOPPER_NOTIFY_FORMAT", "slack")
-	return rc
-}
-
 // 1,000 firing alerts naming one invocation in one Alertmanager payload
 // are one stop, one result that says Stopped, and a message that counts
 // one invocation.
@@ -259,7 +242,7 @@ func TestAlertmanagerDuplicatesAreOneStop(t *testing.T) {
 			{InstanceId: "i-bp1alerted000000001", InvocationStatus: ca.StatusRunning, CreationTime: created},
 			{InstanceId: "i-bp1alerted000000002", InvocationStatus: ca.StatusPending, CreationTime: created}}}}
 	emu := startOnceEmulator(t, []ca.Invocation{job}, emulator.Options{})
-	rc := notifyTo(t)
+	rc := chatReceiver(t, "slack")
 	var alerts []string
 	for i := range 1000 {
 		alerts = append(alerts, fmt.Sprintf(`{"status":"firing","fingerprint":"fp%04d","labels":{"alertname":"CommandRunsTooLong","invoke_id":%q,"region_id":%q}}`,
@@ -349,7 +332,7 @@ func TestQueuedSweepRefusedIsNotified(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv("STOPPER_SWEEP_MAX_STOPS", "50")
 			emu := startOnceEmulator(t, safetyFleet(time.Now()), emulator.Options{})
-			rc := notifyTo(t)
+			rc := chatReceiver(t, "slack")
 			code, stdout, stderr := invokeOnce(t, emu, tc.event)
 			if tc.name == "sqs" && strings.TrimSpace(stdout) != `{"batchItemFailures":[{"itemIdentifier":"m-0"}]}` {
 				t.Errorf("answer %s", stdout)
