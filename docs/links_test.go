@@ -4,8 +4,8 @@
 package docs
 
 import (
-	"bufio"
 	"io/fs"
+	"iter"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -64,24 +64,7 @@ func markdownFiles(t *testing.T) []string {
 // and code spans.
 func linksIn(file, text string) []link {
 	var links []link
-	fence := ""
-	sc := bufio.NewScanner(strings.NewReader(text))
-	sc.Buffer(make([]byte, 0, 64*1024), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		if marker := fenceMarker(trimmed); marker != "" {
-			switch {
-			case fence == "":
-				fence = marker
-			case strings.HasPrefix(trimmed, fence):
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" {
-			continue
-		}
+	for n, line := range proseLines(text) {
 		if m := referenceDef.FindStringSubmatch(line); m != nil {
 			links = append(links, link{file, n, m[1]})
 			continue
@@ -91,6 +74,31 @@ func linksIn(file, text string) []link {
 		}
 	}
 	return links
+}
+
+// proseLines yields a markdown text's lines, numbered from 1, that are
+// outside fenced code blocks (the fences' own lines included).
+func proseLines(text string) iter.Seq2[int, string] {
+	return func(yield func(int, string) bool) {
+		fence := ""
+		n := 0
+		for line := range strings.SplitSeq(text, "\n") {
+			n++
+			trimmed := strings.TrimSpace(line)
+			if marker := fenceMarker(trimmed); marker != "" {
+				switch {
+				case fence == "":
+					fence = marker
+				case strings.HasPrefix(trimmed, fence):
+					fence = ""
+				}
+				continue
+			}
+			if fence == "" && !yield(n, line) {
+				return
+			}
+		}
+	}
 }
 
 // fenceMarker is the ``` or ~~~ run that opens or closes a fenced block, or "".
@@ -145,19 +153,8 @@ func stripInlineMarkup(s string) string {
 func anchorsOf(text string) map[string]bool {
 	anchors := map[string]bool{}
 	seen := map[string]int{}
-	fence := ""
-	for line := range strings.SplitSeq(text, "\n") {
-		trimmed := strings.TrimSpace(line)
-		if marker := fenceMarker(trimmed); marker != "" {
-			switch {
-			case fence == "":
-				fence = marker
-			case strings.HasPrefix(trimmed, fence):
-				fence = ""
-			}
-			continue
-		}
-		if fence != "" || !strings.HasPrefix(line, "#") {
+	for _, line := range proseLines(text) {
+		if !strings.HasPrefix(line, "#") {
 			continue
 		}
 		level := len(line) - len(strings.TrimLeft(line, "#"))
