@@ -216,3 +216,16 @@ func TestLowerHexEscapes(t *testing.T) {
 		}
 	}
 }
+
+func TestStaticProviderNeverPrintsTheSecret(t *testing.T) {
+	p := Static(Credentials{AccessKeyID: "LTAI1234567890abcdef", AccessKeySecret: "supersecret", SecurityToken: "tok/en+="})
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
+		if s := fmt.Sprintf(verb, p); strings.Contains(s, "supersecret") || strings.Contains(s, "tok/en") {
+			t.Errorf("Sprintf(%q) = %s: shows a secret", verb, s)
+		}
+	}
+	got, err := p.Credentials(t.Context())
+	if err != nil || got.AccessKeySecret != "supersecret" {
+		t.Errorf("Credentials() = %v, %v; want the pair", got, err)
+	}
+}

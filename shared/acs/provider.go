@@ -10,12 +10,16 @@ type CredentialsProvider interface {
 	Credentials(ctx context.Context) (Credentials, error)
 }
 
-// Static is a provider of one fixed pair: an AccessKey from the environment,
-// or the role credentials Function Compute hands one invocation.
-type Static Credentials
+// Static returns a provider of one fixed pair: an AccessKey from the
+// environment, or the role credentials Function Compute hands one
+// invocation.
+func Static(c Credentials) CredentialsProvider { return static{Pair: c} }
 
-// Credentials returns the pair.
-func (s Static) Credentials(context.Context) (Credentials, error) { return Credentials(s), nil }
+// static holds its pair in an exported field so that fmt, printing the
+// provider, renders the pair through Credentials' own redacting methods.
+type static struct{ Pair Credentials }
+
+func (s static) Credentials(context.Context) (Credentials, error) { return s.Pair, nil }
 
 // Invalidator is implemented by providers whose credentials can go stale
 // before the provider knows it: a rotated AccessKey (the API answers
