@@ -4,7 +4,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -19,7 +18,6 @@ import (
 	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
-	"github.com/kelseyhightower/envconfig"
 )
 
 // Prefix is the prefix of every setting's environment variable.
@@ -71,11 +69,7 @@ func Load() (Config, error) {
 		return Config{}, err
 	}
 	var c Config
-	if err := envconfig.Process(Prefix, &c); err != nil {
-		// Only a field of a type checkEnvironment does not know gets here
-		// (a test refuses such a field).
-		return Config{}, errors.New("configuration: a STOPPER_ variable could not be read: check each against docs/configuration.md")
-	}
+	read(&c, os.LookupEnv)
 	c.warnings = warnings
 	return c, c.Validate()
 }

@@ -53,12 +53,6 @@ func checkEnvironment(environ []string) ([]string, error) {
 	for _, s := range all {
 		v, ok := env[s.Name]
 		if !ok {
-			// The reader falls back to the name without the prefix: a
-			// LOG_LEVEL or REGION_ID meant for something else would
-			// silently become this function's setting.
-			if _, bare := env[s.Bare]; bare {
-				return nil, fmt.Errorf("configuration: %s is set and %s is not, so %s would be read as %s: rename it %s, or set %s as well", s.Bare, s.Name, s.Bare, s.Name, s.Name, s.Name)
-			}
 			continue
 		}
 		if err := checkValue(s, v); err != nil {
