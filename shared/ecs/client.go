@@ -41,12 +41,14 @@
 package ecs
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
@@ -74,6 +76,10 @@ const (
 
 // Options configure a Client. The zero value of every field means its default.
 type Options struct {
+	// Provider, when set, yields the credentials each call is signed with
+	// (temporary ones, refreshed as they near expiry); it wins over
+	// Credentials.
+	Provider acs.CredentialsProvider
 	// Credentials sign every call. They may be left empty here and supplied
 	// per invocation with WithCredentials; a call without them fails before
 	// touching the network.
@@ -140,6 +146,9 @@ type RetryEvent struct {
 
 // Client calls the Cloud Assistant API. Create it with New.
 type Client struct {
+	provider acs.CredentialsProvider
+	keys     *keyCache // of provider
+	// cred and redact are set on the per-call copy that do signs with.
 	cred      acs.Credentials
 	redact    acs.Redactor // of cred
 	endpoint  string       // override, without trailing slash; "" = regional
@@ -158,8 +167,8 @@ type Client struct {
 // New validates the options and builds a Client. Errors name the option at fault.
 func New(opts Options) (*Client, error) {
 	c := &Client{
-		cred:      opts.Credentials,
-		redact:    opts.Credentials.Redactor(),
+		provider:  opts.Provider,
+		keys:      &keyCache{},
 		throttles: opts.MaxThrottleRetries,
 		readTO:    orDefault(opts.ReadTimeout, DefaultReadTimeout),
 		attempts:  opts.MaxAttempts,
@@ -212,6 +221,9 @@ func New(opts Options) (*Client, error) {
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
+	if c.provider == nil {
+		c.provider = acs.Static(opts.Credentials)
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -235,10 +247,46 @@ func New(opts Options) (*Client, error) {
 // WithCredentials returns a copy of c that signs with cred. The copy shares
 // c's transport and connection pool.
 func (c *Client) WithCredentials(cred acs.Credentials) *Client {
+	return c.WithProvider(acs.Static(cred))
+}
+
+// WithProvider returns a copy of c that asks p for the credentials of each
+// call. The copy shares c's transport and connection pool.
+func (c *Client) WithProvider(p acs.CredentialsProvider) *Client {
 	cp := *c
-	cp.cred = cred
-	cp.redact = cred.Redactor()
+	cp.provider = p
+	cp.keys = &keyCache{}
 	return &cp
+}
+
+// keyCache remembers the redactor of the credentials last signed with:
+// building one encodes each value several ways, and a provider returns the
+// same credentials for an hour at a time.
+type keyCache struct{ last atomic.Pointer[signingKey] }
+
+type signingKey struct {
+	cred   acs.Credentials
+	redact acs.Redactor
+}
+
+// signer returns a copy of c that signs with the provider's current
+// credentials and redacts them from every text it returns.
+func (c *Client) signer(ctx context.Context) (*Client, error) {
+	cred, err := c.provider.Credentials(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !cred.Set() {
+		return nil, ErrNoCredentials
+	}
+	k := c.keys.last.Load()
+	if k == nil || k.cred != cred {
+		k = &signingKey{cred: cred, redact: cred.Redactor()}
+		c.keys.last.Store(k)
+	}
+	cp := *c
+	cp.cred, cp.redact = k.cred, k.redact
+	return &cp, nil
 }
 
 // WithMaxAttempts returns a copy of c whose calls give up at their n-th

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"strings"
 	"time"
 
+	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
@@ -27,24 +29,37 @@ import (
 // API answered), annotated with how many attempts were made, how many of
 // them were throttled and how many faulted.
 func (c *Client) do(ctx context.Context, cl call) error {
-	if !c.cred.Set() {
-		return ErrNoCredentials
+	s, err := c.signer(ctx)
+	if err != nil {
+		return err
 	}
 	base, err := c.endpointFor(cl.regionID)
 	if err != nil {
 		return err
 	}
 	var (
-		last error
-		n    tally
+		last    error
+		n       tally
+		renewed bool // the provider was told once that the API refused its credentials
 	)
 	for {
 		if err := ctx.Err(); err != nil {
 			return stopped(cl.action, n, last, context.Cause(ctx))
 		}
-		res, err := c.attempt(ctx, base, cl)
+		res, err := s.attempt(ctx, base, cl)
 		if err == nil {
 			return nil
+		}
+		if inv, ok := c.provider.(acs.Invalidator); ok && !renewed && refusesCredentials(err) {
+			// A rotated key or credentials the API already takes for
+			// expired: the provider fetches new ones, and the call is made
+			// once more at once. A second refusal is final.
+			renewed = true
+			inv.Invalidate(s.cred)
+			if s, err = c.signer(ctx); err != nil {
+				return err
+			}
+			continue
 		}
 		var api *cloudassistant.Error
 		if ctx.Err() != nil && last != nil && !errors.As(err, &api) {
@@ -96,7 +111,22 @@ func (c *Client) do(ctx context.Context, cl call) error {
 			return stopped(cl.action, n, last, context.Cause(ctx))
 		case <-t.C:
 		}
+		// Temporary credentials may have been renewed while this call slept.
+		if s, err = c.signer(ctx); err != nil {
+			return err
+		}
 	}
+}
+
+// refusesCredentials reports an answer that says the credentials, not the
+// request, are at fault: an AccessKey that no longer exists (rotated) or a
+// security token the API no longer accepts.
+func refusesCredentials(err error) bool {
+	var api *cloudassistant.Error
+	if !errors.As(err, &api) {
+		return false
+	}
+	return api.Code == "InvalidAccessKeyId.NotFound" || strings.HasPrefix(api.Code, "InvalidSecurityToken.")
 }
 
 // pacedThrottleRetries bounds the throttled retries of a caller that paces
