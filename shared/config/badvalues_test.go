@@ -143,6 +143,26 @@ var badValues = []badValue{
 
 	{name: "STOPPER_LOG_LEVEL", value: "loud"},
 	{name: "STOPPER_LOG_LEVEL", value: ""},
+
+	{name: "STOPPER_AWS_OIDC_AUDIENCE", value: " sts.aliyuncs.com"},
+	{name: "STOPPER_AWS_OIDC_AUDIENCE", value: strings.Repeat("a", 1001)},
+	{name: "STOPPER_AWS_STS_ENDPOINT", value: "https://sts.us-east-1.amazonaws.com"},
+	{name: "STOPPER_AWS_STS_ENDPOINT", value: "http://sts.us-east-1.amazonaws.com", with: map[string]string{"STOPPER_AWS_OIDC_AUDIENCE": "sts.aliyuncs.com"}},
+	{name: "STOPPER_AWS_STS_ENDPOINT", value: "sts.us-east-1.amazonaws.com", with: map[string]string{"STOPPER_AWS_OIDC_AUDIENCE": "sts.aliyuncs.com"}},
+	{name: "STOPPER_ALIBABA_SECRET_ID", value: "name "},
+	{name: "STOPPER_ASSUME_ROLE_ARN", value: "arn:aws:iam::111122223333:role/stopper"},
+	{name: "STOPPER_ASSUME_ROLE_ARN", value: "acs:ram::1000000000000001:user/ops"},
+	{name: "STOPPER_ASSUME_ROLE_ARN", value: "acs:ram::acme:role/ecs-stopper"},
+	{name: "STOPPER_ASSUME_ROLE_EXTERNAL_ID", value: "abcd"},
+	{name: "STOPPER_ASSUME_ROLE_EXTERNAL_ID", value: "a", with: map[string]string{"STOPPER_ASSUME_ROLE_ARN": "acs:ram::1000000000000001:role/ecs-stopper"}},
+	{name: "STOPPER_STS_ENDPOINT", value: "http://sts.cn-hangzhou.aliyuncs.com"},
+	{name: "STOPPER_STS_ENDPOINT", value: "https://sts.cn-hangzhou.aliyuncs.com/v1"},
+	{name: "STOPPER_ACCOUNTS", value: "resource-directory,1000000000000002"},
+	{name: "STOPPER_ACCOUNTS", value: "self,acme"},
+	{name: "STOPPER_ACCOUNTS", value: "1000000000000002,1000000000000002"},
+	{name: "STOPPER_ACCOUNT_ROLE_NAME", value: ""},
+	{name: "STOPPER_ACCOUNT_ROLE_NAME", value: "ecs_stopper"},
+	{name: "STOPPER_ACCOUNT_EXTERNAL_ID", value: "x"},
 }
 
 func manyRegions(n int) string {
@@ -238,6 +258,13 @@ func TestLoadAcceptsValuesAtTheBounds(t *testing.T) {
 		{"STOPPER_MAX_THROTTLE_RETRIES", "100"},
 		{"STOPPER_LOG_LEVEL", "DEBUG"},
 		{"STOPPER_LOG_LEVEL", "error"},
+		{"STOPPER_ASSUME_ROLE_ARN", "acs:ram::1000000000000001:role/" + strings.Repeat("r", 64)},
+		{"STOPPER_STS_ENDPOINT", "http://127.0.0.1:8080/"},
+		{"STOPPER_STS_ENDPOINT", "https://sts-vpc.cn-hangzhou.aliyuncs.com"},
+		{"STOPPER_ACCOUNTS", "self,1000000000000002"},
+		{"STOPPER_ACCOUNTS", "resource-directory"},
+		{"STOPPER_ACCOUNT_ROLE_NAME", strings.Repeat("r", 64)},
+		{"STOPPER_ACCOUNT_EXTERNAL_ID", "ab"},
 	} {
 		t.Run(tc.name+"="+tc.value, func(t *testing.T) {
 			t.Setenv(tc.name, tc.value)

@@ -51,6 +51,17 @@ type Config struct {
 	NotifyTimeout time.Duration `envconfig:"NOTIFY_TIMEOUT" default:"2s" desc:"most a notification may take, its one retry included (never past the deadline)"`
 	NotifyDryRun  bool          `envconfig:"NOTIFY_DRY_RUN" default:"false" desc:"also tell of dry runs that would stop something (their messages say Dry run)"`
 
+	AWSOIDCAudience      string `envconfig:"AWS_OIDC_AUDIENCE" desc:"AWS Lambda: get an OIDC token for this audience from AWS STS GetWebIdentityToken and exchange it for Alibaba Cloud STS credentials (ALIBABA_CLOUD_ROLE_ARN, ALIBABA_CLOUD_OIDC_PROVIDER_ARN); docs/identity.md"`
+	AWSSTSEndpoint       string `envconfig:"AWS_STS_ENDPOINT" desc:"AWS STS URL GetWebIdentityToken is called at (default https://sts.<AWS_REGION>.amazonaws.com)"`
+	AlibabaSecretID      string `envconfig:"ALIBABA_SECRET_ID" desc:"AWS Lambda: read the AccessKey pair from this AWS Secrets Manager secret through the Parameters and Secrets extension"`
+	AssumeRoleArn        string `envconfig:"ASSUME_ROLE_ARN" desc:"assume this RAM role (acs:ram::<account>:role/<name>) with whichever credentials the function has, and act as it"`
+	AssumeRoleExternalID string `envconfig:"ASSUME_ROLE_EXTERNAL_ID" desc:"the ExternalId STOPPER_ASSUME_ROLE_ARN's trust policy asks for"`
+	STSEndpoint          string `envconfig:"STS_ENDPOINT" desc:"Alibaba Cloud STS URL (default: the emulator when STOPPER_ECS_ENDPOINT is set, else sts[-vpc].<region>.aliyuncs.com)"`
+
+	Accounts          []string `envconfig:"ACCOUNTS" desc:"accounts the function acts in: empty (the credentials' own), comma-separated account ids (self = the credentials' own), or resource-directory (every member); docs/accounts.md"`
+	AccountRoleName   string   `envconfig:"ACCOUNT_ROLE_NAME" default:"ecs-stopper" desc:"the RAM role assumed in each account of STOPPER_ACCOUNTS"`
+	AccountExternalID string   `envconfig:"ACCOUNT_EXTERNAL_ID" desc:"the ExternalId the accounts' role trust policies ask for"`
+
 	ConnectTimeout     time.Duration `envconfig:"CONNECT_TIMEOUT" default:"5s" desc:"TCP/TLS connect timeout to the ECS API"`
 	ReadTimeout        time.Duration `envconfig:"READ_TIMEOUT" default:"10s" desc:"timeout of one ECS API attempt"`
 	MaxAttempts        int           `envconfig:"MAX_ATTEMPTS" default:"5" desc:"attempts per ECS API call that may fault (5xx, connection errors, timeouts); throttling has its own budget (1-20)"`
@@ -200,7 +211,7 @@ func (c Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		return refuse("STOPPER_LOG_LEVEL", c.LogLevel, "is not a log level", "give debug, info, warn or error, such as info")
 	}
-	return nil
+	return c.validateIdentity()
 }
 
 // failFastMaxErrors is FailFastMaxErrors parsed; empty is the zero Threshold.
