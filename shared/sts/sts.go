@@ -1,11 +1,14 @@
 // Package sts is the project's Alibaba Cloud STS client (API version
 // 2015-04-01, RPC style as ECS): GetCallerIdentity, which says whose
 // credentials a key pair is — the account and the principal a caller acts
-// as. Calls are signed with ACS3-HMAC-SHA256 by package acs, as the ECS
-// client signs its own, and the emulator answers them on its ECS listener.
+// as — and the two exchanges for a role's temporary credentials, AssumeRole
+// (signed) and AssumeRoleWithOIDC (anonymous, an OIDC token as proof).
+// Signed calls use ACS3-HMAC-SHA256 by package acs, as the ECS client signs
+// its own, and the emulator answers them on its ECS listener.
 //
 // Credentials never leave through its errors: every text that came from the
-// other side has the call's credentials removed (acs.Credentials.Redactor).
+// other side has the call's credentials and the OIDC token removed
+// (acs.Redactor), and an exchange's answer is never quoted.
 //
 // API reference: https://www.alibabacloud.com/help/en/ram/developer-reference/api-sts-2015-04-01-getcalleridentity
 package sts
@@ -153,39 +156,62 @@ const maxBody = 1 << 20
 // call sends one signed RPC call, as the ECS client does (every parameter in
 // the canonical query, an empty body), and decodes its answer into out.
 func (c *Client) call(ctx context.Context, action string, params url.Values, out any) error {
+	body, requestID, status, err := c.signed(ctx, action, params)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: status, RequestId: requestID,
+			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, quotePrefix(body))}, c.redact)
+	}
+	return nil
+}
+
+// signed sends one call signed with the client's credentials and returns
+// the body of a 2xx answer.
+func (c *Client) signed(ctx context.Context, action string, params url.Values) (body []byte, requestID string, status int, err error) {
 	if !c.cred.Set() {
-		return ErrNoCredentials
+		return nil, "", 0, ErrNoCredentials
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/?"+acs.CanonicalQuery(params), http.NoBody)
 	if err != nil {
-		return fmt.Errorf("sts: %s: building the request: %w", action, err)
+		return nil, "", 0, fmt.Errorf("sts: %s: building the request: %w", action, err)
 	}
+	setHeaders(req, action)
+	acs.SignV3(req, nil, c.cred, c.now(), nonce())
+	return c.send(req, action, c.redact)
+}
+
+func setHeaders(req *http.Request, action string) {
 	req.Header.Set("x-acs-action", action)
 	req.Header.Set("x-acs-version", Version)
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", userAgent)
-	acs.SignV3(req, nil, c.cred, c.now(), nonce())
+}
 
+// send sends req and returns the body of a 2xx answer; every other outcome
+// is an error whose texts have r's secrets removed.
+func (c *Client) send(req *http.Request, action string, r acs.Redactor) (body []byte, requestID string, status int, err error) {
 	resp, err := c.http.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
 			err = ue.Err // its URL repeats the query: the host is enough
 		}
-		return fmt.Errorf("sts: %s: calling %s: %s", action, req.URL.Host, c.redact.Redact(err.Error()))
+		return nil, "", 0, fmt.Errorf("sts: %s: calling %s: %s", action, req.URL.Host, r.Redact(err.Error()))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	body, err = io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
 	if err != nil {
-		return fmt.Errorf("sts: %s: reading the answer from %s: %s", action, req.URL.Host, c.redact.Redact(err.Error()))
+		return nil, "", resp.StatusCode, fmt.Errorf("sts: %s: reading the answer from %s: %s", action, req.URL.Host, r.Redact(err.Error()))
 	}
-	requestID := resp.Header.Get("x-acs-request-id")
+	requestID = resp.Header.Get("x-acs-request-id")
 	switch {
 	case len(body) > maxBody:
-		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: resp.StatusCode, RequestId: requestID,
-			Message: fmt.Sprintf("the answer is larger than %d bytes", maxBody)})
+		return nil, requestID, resp.StatusCode, c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: resp.StatusCode, RequestId: requestID,
+			Message: fmt.Sprintf("the answer is larger than %d bytes", maxBody)}, r)
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
 		e := &Error{}
 		if json.Unmarshal(body, e) != nil || e.Code == "" {
@@ -196,20 +222,17 @@ func (c *Client) call(ctx context.Context, action string, params url.Values, out
 		if e.RequestId == "" {
 			e.RequestId = requestID
 		}
-		return c.redactError(e)
+		return nil, requestID, resp.StatusCode, c.redactError(e, r)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
-		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: resp.StatusCode, RequestId: requestID,
-			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, quotePrefix(body))})
-	}
-	return nil
+	return body, requestID, resp.StatusCode, nil
 }
 
-// redactError removes the call's credentials from every text of an error:
-// SignatureDoesNotMatch messages echo the string to sign, STS token included.
-func (c *Client) redactError(e *Error) *Error {
+// redactError removes secrets from every text of an error:
+// SignatureDoesNotMatch messages echo the string to sign, STS token
+// included, and OIDC errors may quote the token.
+func (c *Client) redactError(e *Error, r acs.Redactor) *Error {
 	for _, f := range []*string{&e.Code, &e.Message, &e.Recommend, &e.RequestId, &e.HostId} {
-		*f = c.redact.Redact(*f)
+		*f = r.Redact(*f)
 	}
 	return e
 }
