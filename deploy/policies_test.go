@@ -149,6 +149,19 @@ func readPolicy(t *testing.T, name string) policy {
 	return p
 }
 
+// conditions reads a statement's Condition: operator -> key -> value.
+func conditions(t *testing.T, s statement) map[string]map[string]any {
+	t.Helper()
+	if len(s.Condition) == 0 {
+		return nil
+	}
+	var c map[string]map[string]any
+	if err := json.Unmarshal(s.Condition, &c); err != nil {
+		t.Fatalf("Condition: %v", err)
+	}
+	return c
+}
+
 // ecs prefixes RAM's service name to API actions.
 func ecs(actions []string) []string {
 	out := make([]string, len(actions))
@@ -182,7 +195,8 @@ func TestPermissionPoliciesGrantExactlyWhatTheFunctionCalls(t *testing.T) {
 		want []string
 	}{
 		{"fc-role-policy.json", "the FC function's role", slices.Concat(called, logs)},
-		{"lambda-ram-user-policy.json", "the RAM user whose AccessKey the Lambda function uses", called},
+		{"lambda-ram-user-policy.json", "the Lambda function's RAM user or OIDC role", called},
+		{"account-member-role-policy.json", "the role the function assumes in each member account", called},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
@@ -228,7 +242,10 @@ func TestFCRoleTrustPolicyLetsOnlyFunctionComputeAssumeIt(t *testing.T) {
 // Every policy file is tested above and explained in the README; every
 // policy file the descriptors or the README name exists.
 func TestPolicyFilesAreKnownAndReferenced(t *testing.T) {
-	tested := []string{"fc-role-policy.json", "fc-role-trust-policy.json", "lambda-ram-user-policy.json"}
+	tested := []string{
+		"account-central-policy.json", "account-member-role-policy.json", "account-member-role-trust-policy.json",
+		"fc-role-policy.json", "fc-role-trust-policy.json", "lambda-oidc-role-trust-policy.json", "lambda-ram-user-policy.json",
+	}
 	files, err := filepath.Glob("*.json")
 	if err != nil {
 		t.Fatal(err)
