@@ -7,6 +7,7 @@ require (
 	github.com/alibabacloud-go/ecs-20140526/v7 v7.7.0
 	github.com/alibabacloud-go/tea v1.5.3
 	github.com/aws/aws-lambda-go v1.55.1
+	github.com/aws/smithy-go/aws-http-auth v1.2.2
 	github.com/kelseyhightower/envconfig v1.4.0
 )
 
