@@ -8,6 +8,7 @@ require (
 	github.com/alibabacloud-go/tea v1.5.3
 	github.com/aliyun/credentials-go v1.4.14
 	github.com/aws/aws-lambda-go v1.55.1
+	github.com/aws/smithy-go/aws-http-auth v1.2.2
 	github.com/kelseyhightower/envconfig v1.4.0
 )
 
