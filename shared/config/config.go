@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -236,16 +235,6 @@ func (c Config) Level() (slog.Level, error) {
 	var l slog.Level
 	err := l.UnmarshalText([]byte(strings.ToUpper(c.LogLevel)))
 	return l, err
-}
-
-// Credentials reads the standard Alibaba Cloud credential variables. On FC
-// the per-invocation x-fc-* credentials win over these.
-func Credentials() acs.Credentials {
-	return acs.Credentials{
-		AccessKeyID:     os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_ID"),
-		AccessKeySecret: os.Getenv("ALIBABA_CLOUD_ACCESS_KEY_SECRET"),
-		SecurityToken:   os.Getenv("ALIBABA_CLOUD_SECURITY_TOKEN"),
-	}
 }
 
 // Function builds the core with this configuration's defaults, and the

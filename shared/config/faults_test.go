@@ -52,7 +52,7 @@ func wire(t *testing.T, opts emulator.Options, env map[string]string) (*emulator
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	h, err := cfg.Handler(acs.Credentials{AccessKeyID: akid, AccessKeySecret: akSecret}, slog.New(slog.NewJSONHandler(&logs, nil)))
+	h, err := cfg.Handler(staticIdentity(acs.Credentials{AccessKeyID: akid, AccessKeySecret: akSecret}), slog.New(slog.NewJSONHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ func TestStartUpWarnings(t *testing.T) {
 				t.Fatal(err)
 			}
 			var logs bytes.Buffer
-			if _, err := cfg.Handler(acs.Credentials{}, cfg.Logger(&logs)); err != nil {
+			if _, err := cfg.Handler(staticIdentity(acs.Credentials{}), cfg.Logger(&logs)); err != nil {
 				t.Fatal(err)
 			}
 			var warns []string

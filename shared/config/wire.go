@@ -6,15 +6,17 @@ import (
 	"log/slog"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/credentials"
 	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/trigger"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
 
-// Client builds the Cloud Assistant client with these settings and credentials.
-func (c Config) Client(cred acs.Credentials, log *slog.Logger) (*ecs.Client, error) {
+// Client builds the Cloud Assistant client with these settings, signing
+// with what provider hands out.
+func (c Config) Client(provider acs.CredentialsProvider, log *slog.Logger) (*ecs.Client, error) {
 	client, err := ecs.New(ecs.Options{
-		Credentials:    cred,
+		Provider:       provider,
 		Endpoint:       c.ECSEndpoint,
 		Network:        c.ECSNetwork,
 		ConnectTimeout: c.ConnectTimeout,
@@ -33,8 +35,12 @@ func (c Config) Client(cred acs.Credentials, log *slog.Logger) (*ecs.Client, err
 // Handler wires the whole function: client, core and trigger handling.
 // Every runtime starts from here, so they behave the same, and each logs
 // here, once, what its configuration leaves doubtful or switched off.
-func (c Config) Handler(cred acs.Credentials, log *slog.Logger) (*trigger.Handler, error) {
-	client, err := c.Client(cred, log)
+// Every line the function logs names where its credentials come from.
+func (c Config) Handler(id credentials.Identity, log *slog.Logger) (*trigger.Handler, error) {
+	for _, a := range id.LogAttrs() {
+		log = log.With(a)
+	}
+	client, err := c.Client(id.Provider, log)
 	if err != nil {
 		return nil, err
 	}

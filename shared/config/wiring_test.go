@@ -10,6 +10,7 @@ import (
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/config"
+	"github.com/ecs-stopper/stopper/shared/credentials"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
@@ -51,7 +52,7 @@ func TestDebugLogOfRetriedCallsShowsNoCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	var logs bytes.Buffer
-	h, err := cfg.Handler(acs.Credentials{AccessKeyID: akid, AccessKeySecret: akSecret, SecurityToken: token}, cfg.Logger(&logs))
+	h, err := cfg.Handler(staticIdentity(acs.Credentials{AccessKeyID: akid, AccessKeySecret: akSecret, SecurityToken: token}), cfg.Logger(&logs))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,4 +96,9 @@ func TestDebugLogOfRetriedCallsShowsNoCredentials(t *testing.T) {
 			}
 		}
 	}
+}
+
+// staticIdentity signs with one fixed pair, as the env source does.
+func staticIdentity(c acs.Credentials) credentials.Identity {
+	return credentials.Identity{Provider: acs.Static(c), Source: credentials.SourceEnv}
 }

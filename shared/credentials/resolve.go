@@ -85,6 +85,11 @@ func STSEndpoint(explicit, ecsEndpoint, network, regionID string) (string, error
 	return sts.Endpoint(regionID, network == "vpc"), nil
 }
 
+// ErrNotConfigured is what Resolve's error wraps when no source is
+// configured at all: Function Compute's runtime then relies on the role
+// credentials each invocation brings.
+var ErrNotConfigured = errors.New("credentials: no Alibaba Cloud credentials are configured")
+
 // sourceList is what the "nothing configured" error offers.
 const sourceList = `set one of:
   - ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET (+ ALIBABA_CLOUD_SECURITY_TOKEN) (env);
@@ -294,11 +299,11 @@ func (s Settings) cliProfile(getenv func(string) string) (id Identity, ok bool, 
 // nothing is the error when no source is configured, with a word on
 // settings this runtime ignores.
 func (s Settings) nothing(getenv func(string) string) error {
-	msg := "credentials: no Alibaba Cloud credentials are configured: " + sourceList
+	msg := sourceList
 	if !s.AllowCLIProfile && anySet(getenv, EnvConfigFile, EnvProfile) {
 		msg += fmt.Sprintf(" (%s and %s are read by local runs only)", EnvConfigFile, EnvProfile)
 	}
-	return errors.New(msg)
+	return fmt.Errorf("%w: %s", ErrNotConfigured, msg)
 }
 
 // stsClient builds the STS client a source needs; why names the source or

@@ -42,7 +42,11 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	}
 	out = &lockedWriter{w: out}
 	log := cfg.Logger(out)
-	h, err := cfg.Handler(config.Credentials(), log)
+	id, role, err := identity(cfg, log)
+	if err != nil {
+		return err
+	}
+	h, err := cfg.Handler(id, log)
 	if err != nil {
 		return err
 	}
@@ -50,6 +54,7 @@ func Run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	// log line per request, which SLS can chart.
 	h.Function.Metrics = notify.LogMetrics{Log: log}
 	a := newApp(h, getenv("FC_REGION"), out)
+	a.role = role
 	if api := getenv("FC_RUNTIME_API"); api != "" {
 		// SIGTERM ends the loop gracefully (invocations taken are answered),
 		// but the handler is installed only once an invocation arrives: it
@@ -105,8 +110,12 @@ func cancelOnSignal(ctx context.Context, cancel context.CancelFunc) {
 // headers tailor it.
 type app struct {
 	h *trigger.Handler
-	// client is the handler's Cloud Assistant client, re-keyed per invocation
-	// with the x-fc-* credentials; nil when the handler calls something else.
+	// role receives each invocation's x-fc-* credentials: the fc-role
+	// source the handler's client signs with. nil (tests that wire the
+	// handler themselves): the client is re-keyed per invocation instead.
+	role *roleCredentials
+	// client is the handler's Cloud Assistant client; nil when the handler
+	// calls something else.
 	client *ecs.Client
 	// region is FC_REGION, the default when the configuration names none and
 	// the invocation carries no x-fc-region.
@@ -140,8 +149,13 @@ func (a *app) handlerFor(hdr http.Header) *trigger.Handler {
 		return a.h
 	}
 	var api stopper.CloudAssistant
-	if cred, ok := headerCredentials(hdr); ok && a.client != nil {
-		api = a.client.WithCredentials(cred)
+	if cred, ok := headerCredentials(hdr); ok {
+		switch {
+		case a.role != nil:
+			a.role.set(cred)
+		case a.client != nil:
+			api = a.client.WithCredentials(cred)
+		}
 	}
 	return a.h.For(api, cmp.Or(strings.TrimSpace(hdr.Get(headerRegion)), a.region))
 }

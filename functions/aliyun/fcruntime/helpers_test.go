@@ -91,11 +91,17 @@ func newTestApp(t *testing.T, out io.Writer, fcRegion string) *app {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(out, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	h, err := cfg.Handler(config.Credentials(), log)
+	id, role, err := identity(cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newApp(h, fcRegion, out)
+	h, err := cfg.Handler(id, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newApp(h, fcRegion, out)
+	a.role = role
+	return a
 }
 
 // fcHeaders are the headers FC sends with an event: the role's credentials,
