@@ -25,6 +25,7 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	akid := fs.String("access-key-id", localAccessKeyID, "the AccessKey id it accepts")
 	secret := fs.String("access-key-secret", localAccessKeySecret, "the AccessKey secret it accepts")
 	account := fs.String("account-id", emulator.DefaultAccountId, "the account the key pair belongs to, as STS GetCallerIdentity answers")
+	stsDuration := fs.Duration("sts-duration", emulator.DefaultSTSDuration, "how long credentials its STS issues (AssumeRole, AssumeRoleWithOIDC) last")
 	latency := fs.Duration("latency", 0, "added to every answer")
 	failFirst := fs.Int("fail-first", 0, "the first N calls answer 503 ServiceUnavailable")
 	qps := fs.Float64("throttle-qps", 0, "per-action rate limit; above it calls answer 400 Throttling.User (0: off)")
@@ -46,6 +47,9 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	if *failFirst < 0 || *qps < 0 || *latency < 0 {
 		return errors.New("-fail-first, -throttle-qps and -latency must not be negative")
 	}
+	if *stsDuration <= 0 {
+		return fmt.Errorf("-sts-duration %v must be positive", *stsDuration)
+	}
 	fleet := emulator.SampleFleet()
 	if *fleetFile != "" {
 		var err error
@@ -56,7 +60,7 @@ func emulate(ctx context.Context, args []string, stderr io.Writer) error {
 	log := newLogger(stderr)
 	opts := emulator.Options{AccessKeyID: *akid, AccessKeySecret: *secret, Fleet: fleet,
 		Latency: *latency, FailFirst: *failFirst, ThrottleQPS: *qps, DropRate: *dropRate, DropAfterRate: *dropAfterRate,
-		Seed: time.Now().UnixNano(), Log: log, AccountId: *account}
+		Seed: time.Now().UnixNano(), Log: log, AccountId: *account, STSDuration: *stsDuration}
 	modes.apply(&opts)
 	emu, err := emulator.New(opts)
 	if err != nil {

@@ -50,10 +50,11 @@ func (s *Server) verifyV3(c *call, authz string) *apiError {
 	if e := checkSignedHeaders(c, a.SignedHeaders); e != nil {
 		return e
 	}
-	if a.AccessKeyID != s.keyID {
-		return keyNotFound()
-	}
 	h := c.r.Header
+	secret, e := s.credential(c, a.AccessKeyID, h.Get("x-acs-security-token"))
+	if e != nil {
+		return e
+	}
 	if e := s.checkDate("x-acs-date", h.Get("x-acs-date")); e != nil {
 		return e
 	}
@@ -89,7 +90,7 @@ func (s *Server) verifyV3(c *call, authz string) *apiError {
 		headers[name] = strings.Join(vals, ",")
 	}
 	canonical := acs.CanonicalRequestV3(c.r.Method, c.r.URL.EscapedPath(), c.query, headers, signed, hashed)
-	want := acs.SignatureV3(s.secret, canonical)
+	want := acs.SignatureV3(secret, canonical)
 	if !hmac.Equal([]byte(strings.ToLower(a.Signature)), []byte(want)) {
 		// Like the real service, show what was signed so that a client can
 		// find its mistake, but with the credential headers' values replaced:
@@ -121,14 +122,15 @@ func (s *Server) verifyV1(c *call) *apiError {
 	if v := p.Get("SignatureVersion"); v != "" && v != "1.0" {
 		return incompleteSignature("unsupported SignatureVersion " + v + "; want 1.0")
 	}
-	if p.Get("AccessKeyId") != s.keyID {
-		return keyNotFound()
+	secret, e := s.credential(c, p.Get("AccessKeyId"), p.Get("SecurityToken"))
+	if e != nil {
+		return e
 	}
 	if e := s.checkDate("Timestamp", p.Get("Timestamp")); e != nil {
 		return e
 	}
 	sts := acs.StringToSignV1(c.r.Method, p)
-	if !hmac.Equal([]byte(p.Get("Signature")), []byte(acs.SignatureV1(s.secret, sts))) {
+	if !hmac.Equal([]byte(p.Get("Signature")), []byte(acs.SignatureV1(secret, sts))) {
 		// The string to sign holds every parameter: show it with the
 		// credential parameters' values replaced (see verifyV3).
 		return newError(http.StatusBadRequest, CodeSignatureDoesNotMatch,

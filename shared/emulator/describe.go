@@ -128,7 +128,7 @@ func (s *Server) describe(c *call) (any, *apiError) {
 	}
 	resp := ca.DescribeInvocationsResponse{RequestId: c.requestID, PageNumber: page, PageSize: size,
 		Invocations: ca.Invocations{Invocation: []ca.Invocation{}}}
-	g := s.regions[regionID]
+	g := s.books[c.account][regionID]
 	if g == nil {
 		return resp, nil
 	}

@@ -1,6 +1,7 @@
 // Package emulator is an in-memory Cloud Assistant that speaks the real ECS
 // RPC protocol over HTTP (StopInvocation and DescribeInvocations, API version
-// 2014-05-26; and STS's GetCallerIdentity, 2015-04-01, see sts.go): JSON
+// 2014-05-26; STS's AssumeRole, AssumeRoleWithOIDC and GetCallerIdentity,
+// 2015-04-01, see sts.go; Resource Manager's ListAccounts, 2020-03-31): JSON
 // answers and error bodies as the real API writes them, V3
 // (ACS3-HMAC-SHA256) and V1 (HMAC-SHA1) signatures verified with package acs,
 // so that the official SDKs, the aliyun CLI and this project's client can
@@ -29,6 +30,31 @@
 // invocation that is still active, which is also what the Timed filter
 // selects.
 //
+// Accounts and identities: the fleet's top-level Invocations are the
+// default account's (Options.AccountId), Accounts holds other accounts'.
+// Every ECS call acts in its caller's account: the static key pair is the
+// default account's; credentials STS issued are the account's of the role
+// they were issued for, and must come with their SecurityToken (400
+// MissingSecurityToken, InvalidSecurityToken.MismatchWithAccessKey or
+// .Malformed otherwise; 400 InvalidSecurityToken.Expired once
+// Options.STSDuration, or a shorter DurationSeconds, has passed). A role's
+// Trust names who may assume it: acs:ram::<account>:root (the static pair
+// of that account, or credentials of any role in it), a role ARN
+// (credentials of that role), or oidc:<provider ARN> (AssumeRoleWithOIDC
+// with that provider's tokens, whose sub must be among OIDCSubjects when
+// the role lists them). A role with an ExternalId is assumed only by an
+// AssumeRole that sends the same ExternalId (403 NoPermission otherwise, as
+// an unmet sts:ExternalId condition). Unlike the real STS, the static pair,
+// being an account's root key, may call AssumeRole: the emulator has no RAM
+// users. Throttling (Options.ThrottleQPS) counts each account's calls to
+// each action apart, as API quotas are per account. ListAccounts answers
+// from ResourceDirectory.Members, to the default account only.
+//
+// Every call is logged as one line with its action, account, principal
+// ("key:<masked id>" for the static pair, the role ARN for STS credentials,
+// the provider ARN or "anonymous" for AssumeRoleWithOIDC) and code (empty on
+// success); never a secret, token or JWT.
+//
 // What a stop does (Options.StopMode): "documented" is what the StopInvocation
 // page says (started runs finish, unstarted ones are cancelled); "kill" is
 // what the Cloud Assistant agent's source does (aliyun/aliyun_assist_client,
@@ -46,9 +72,16 @@
 //     minutes from the emulator's clock), 400 SignatureNonceUsed;
 //   - 400 SignatureDoesNotMatch also when x-acs-content-sha256 disagrees with
 //     the body;
-//   - 400 MissingParameter.Action, 400 InvalidVersion (missing, or neither
-//     ECS's 2014-05-26 nor STS's 2015-04-01), 404 InvalidAction.NotFound
-//     (any other action of the version);
+//   - 400 MissingParameter.Action, 400 InvalidVersion (missing, or none of
+//     ECS's 2014-05-26, STS's 2015-04-01 and Resource Manager's
+//     2020-03-31), 404 InvalidAction.NotFound (any other action of the
+//     version);
+//   - 400 InvalidParameter.RoleArn (not acs:ram::<account>:role/<name>);
+//     DurationSeconds is accepted from 900 to 43200;
+//   - 401 AuthenticationFail.OIDCToken.Invalid for a token whose iss is not
+//     the provider's, or that is not valid yet (see oidc.go), and 401
+//     AuthenticationFail.OIDCToken.HttpsUrlInvalid when the provider's JWKS
+//     cannot be read;
 //   - 400 InvalidParameter.<Name> for a value that cannot be used:
 //     MaxResults/PageSize outside 1..50, a NextToken not issued by this
 //     server in its cursor mode, Timed or IncludeOutput not true/false, an
@@ -66,6 +99,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
+	"net/http"
 	"slices"
 	"strings"
 	"sync"
@@ -119,8 +153,15 @@ type Options struct {
 	// Log receives one line per call (never secrets); nil discards.
 	Log *slog.Logger
 	// AccountId is the account the key pair belongs to, as STS
-	// GetCallerIdentity answers it; "" is DefaultAccountId.
+	// GetCallerIdentity answers it, and the account the fleet's top-level
+	// Invocations are in; "" is DefaultAccountId.
 	AccountId string
+	// STSDuration is how long the credentials STS issues last (a shorter
+	// DurationSeconds asked for wins); 0 is DefaultSTSDuration.
+	STSDuration time.Duration
+	// JWKSClient fetches OIDC providers' JWKS (loopback URLs only); nil is
+	// a client with a 5 s timeout.
+	JWKSClient *http.Client
 }
 
 // Stop modes and cursors (Options.StopMode, Options.Cursor).
@@ -145,6 +186,9 @@ const (
 	CursorOffset = "offset"
 	// DefaultKillDelay is KillDelay's zero value.
 	DefaultKillDelay = time.Second
+	// DefaultSTSDuration is STSDuration's zero value, as STS's default
+	// DurationSeconds.
+	DefaultSTSDuration = time.Hour
 )
 
 // StopModes and Cursors are the values Options.StopMode and Options.Cursor
@@ -168,11 +212,16 @@ type Server struct {
 	tokenKey []byte
 	// latency is kept for the HTTP server's read timeout.
 	latency time.Duration
-	// account is the key pair's account (STS).
+	// account is the key pair's account (STS), the management account of
+	// the resource directory.
 	account string
+	// identity holds the fleet's roles, OIDC providers and resource
+	// directory, and the STS sessions issued (identity.go).
+	identity *identity
 
-	mu        sync.Mutex
-	regions   map[string]*region
+	mu sync.Mutex
+	// books holds each account's invocations, by account id then region.
+	books     map[string]ledger
 	known     map[string]bool
 	calls     map[string]int
 	succeeded map[string]int
@@ -217,7 +266,7 @@ func New(opts Options) (*Server, error) {
 		tokenKey:     make([]byte, 32),
 		latency:      opts.Latency,
 		account:      cmp.Or(opts.AccountId, DefaultAccountId),
-		regions:      map[string]*region{},
+		books:        map[string]ledger{},
 		known:        map[string]bool{},
 		calls:        map[string]int{},
 		succeeded:    map[string]int{},
@@ -233,28 +282,62 @@ func New(opts Options) (*Server, error) {
 	for _, r := range knownRegions {
 		s.known[r] = true
 	}
-	if opts.Fleet != nil {
-		for i, inv := range opts.Fleet.Invocations {
-			if err := s.Add(inv); err != nil {
-				return nil, fmt.Errorf("emulator: fleet invocation #%d: %w", i+1, err)
+	if opts.STSDuration < 0 {
+		return nil, fmt.Errorf("emulator: STSDuration %v must not be negative (0 is %v)", opts.STSDuration, DefaultSTSDuration)
+	}
+	if !accountIDPattern.MatchString(s.account) {
+		return nil, fmt.Errorf("emulator: AccountId %q is not a 16-digit account id", s.account)
+	}
+	fleet := opts.Fleet
+	if fleet == nil {
+		fleet = &Fleet{}
+	}
+	id, err := newIdentity(fleet, s.account, cmp.Or(opts.STSDuration, DefaultSTSDuration), opts.JWKSClient)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: %w", err)
+	}
+	s.identity = id
+	s.books[s.account] = ledger{}
+	for i, inv := range fleet.Invocations {
+		if err := s.Add(inv); err != nil {
+			return nil, fmt.Errorf("emulator: fleet invocation #%d: %w", i+1, err)
+		}
+	}
+	for _, a := range fleet.Accounts {
+		if a.AccountId == s.account {
+			return nil, fmt.Errorf("emulator: fleet Accounts lists the default account %s; put its invocations in the top-level Invocations", a.AccountId)
+		}
+		s.books[a.AccountId] = ledger{}
+		for i, inv := range a.Invocations {
+			if err := s.AddTo(a.AccountId, inv); err != nil {
+				return nil, fmt.Errorf("emulator: fleet account %s invocation #%d: %w", a.AccountId, i+1, err)
 			}
 		}
 	}
 	return s, nil
 }
 
-// Add adds an invocation at run time (tests build big fleets this way).
-func (s *Server) Add(inv ca.Invocation) error {
+// Add adds an invocation to the default account at run time (tests build
+// big fleets this way).
+func (s *Server) Add(inv ca.Invocation) error { return s.AddTo(s.account, inv) }
+
+// AddTo adds an invocation to an account at run time.
+func (s *Server) AddTo(account string, inv ca.Invocation) error {
 	r, err := newRecord(inv, s.now())
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	g := s.regions[inv.RegionId]
+	book := s.books[account]
+	if book == nil {
+		book = ledger{}
+		s.books[account] = book
+	}
+	g := book[inv.RegionId]
 	if g == nil {
 		g = newRegion()
-		s.regions[inv.RegionId] = g
+		book[inv.RegionId] = g
 		s.known[inv.RegionId] = true
 	}
 	if _, dup := g.byID[inv.InvokeId]; dup {
@@ -264,11 +347,17 @@ func (s *Server) Add(inv ca.Invocation) error {
 	return nil
 }
 
-// Invocation is a snapshot of one invocation with its derived statuses.
+// Invocation is a snapshot of one invocation of the default account with
+// its derived statuses.
 func (s *Server) Invocation(regionID, invokeID string) (ca.Invocation, bool) {
+	return s.InvocationIn(s.account, regionID, invokeID)
+}
+
+// InvocationIn is Invocation in any account.
+func (s *Server) InvocationIn(account, regionID, invokeID string) (ca.Invocation, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	r := s.lookup(regionID, invokeID)
+	r := s.lookup(account, regionID, invokeID)
 	if r == nil {
 		return ca.Invocation{}, false
 	}
@@ -278,27 +367,50 @@ func (s *Server) Invocation(regionID, invokeID string) (ca.Invocation, bool) {
 	return inv, true
 }
 
-// Fleet is a snapshot of the whole state in the fleet file's shape: regions
-// by name, each in listing order.
+// Fleet is a snapshot of the whole state in the fleet file's shape: the
+// default account's invocations, then the other accounts' by id, regions by
+// name, each in listing order; and the roles, OIDC providers and resource
+// directory the emulator started with.
 func (s *Server) Fleet() *Fleet {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	f := &Fleet{}
-	ids := make([]string, 0, len(s.regions))
-	for id := range s.regions {
+	f := s.identity.fleet()
+	now := s.now()
+	f.Invocations = s.books[s.account].snapshot(now)
+	accounts := make([]string, 0, len(s.books))
+	for id := range s.books {
+		if id != s.account {
+			accounts = append(accounts, id)
+		}
+	}
+	slices.Sort(accounts)
+	for _, id := range accounts {
+		f.Accounts = append(f.Accounts, AccountFleet{AccountId: id, Invocations: s.books[id].snapshot(now)})
+	}
+	return f
+}
+
+// ledger is one account's invocations by region.
+type ledger map[string]*region
+
+// snapshot lists the invocations, regions by name, each in listing order;
+// the caller holds s.mu.
+func (l ledger) snapshot(now time.Time) []ca.Invocation {
+	ids := make([]string, 0, len(l))
+	for id := range l {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	now := s.now()
+	var out []ca.Invocation
 	for _, id := range ids {
-		for _, r := range s.regions[id].ordered() {
+		for _, r := range l[id].ordered() {
 			r.settle(now)
 			inv := r.snapshot()
 			inv.RegionId = id
-			f.Invocations = append(f.Invocations, inv)
+			out = append(out, inv)
 		}
 	}
-	return f
+	return out
 }
 
 // Calls is how many calls of an action reached the emulator, faulted and
@@ -328,20 +440,25 @@ func (s *Server) DroppedAfter(action string) int {
 // Stops is how many StopInvocation calls succeeded, answered or not.
 func (s *Server) Stops() int { return s.Succeeded(actionStop) }
 
-// StopCalls is how many StopInvocation calls succeeded on one invocation,
-// answered or not.
+// StopCalls is how many StopInvocation calls succeeded on one invocation of
+// the default account, answered or not.
 func (s *Server) StopCalls(regionID, invokeID string) int {
+	return s.StopCallsIn(s.account, regionID, invokeID)
+}
+
+// StopCallsIn is StopCalls in any account.
+func (s *Server) StopCallsIn(account, regionID, invokeID string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if r := s.lookup(regionID, invokeID); r != nil {
+	if r := s.lookup(account, regionID, invokeID); r != nil {
 		return r.stopCalls
 	}
 	return 0
 }
 
 // lookup finds a record; the caller holds s.mu.
-func (s *Server) lookup(regionID, invokeID string) *record {
-	if g := s.regions[regionID]; g != nil {
+func (s *Server) lookup(account, regionID, invokeID string) *record {
+	if g := s.books[account][regionID]; g != nil {
 		return g.byID[invokeID]
 	}
 	return nil

@@ -44,6 +44,22 @@ const (
 	CodeServiceUnavailable     = "ServiceUnavailable"
 	CodeThrottlingUser         = "Throttling.User"
 	CodeInternalError          = "InternalError"
+
+	// STS and credentials (see sts.go and identity.go for the sources).
+	CodeMissingSecurityToken      = "MissingSecurityToken"
+	CodeSecurityTokenExpired      = "InvalidSecurityToken.Expired"
+	CodeSecurityTokenMismatch     = "InvalidSecurityToken.MismatchWithAccessKey"
+	CodeSecurityTokenMalformed    = "InvalidSecurityToken.Malformed"
+	CodeRoleNotFound              = "EntityNotExist.Role"
+	CodeNoPermission              = "NoPermission"
+	CodeOIDCNoPermission          = "AuthenticationFail.NoPermission"
+	CodeOIDCTokenInvalid          = "AuthenticationFail.OIDCToken.Invalid"
+	CodeOIDCTokenExpired          = "AuthenticationFail.OIDCToken.Expired"
+	CodeOIDCTokenAudience         = "AuthenticationFail.OIDCToken.AudienceNotMatch"
+	CodeOIDCTokenSignature        = "AuthenticationFail.OIDCToken.InvalidSignature"
+	CodeOIDCProviderURL           = "AuthenticationFail.OIDCToken.HttpsUrlInvalid"
+	CodeResourceDirectoryNotInUse = "NotExists.ResourceDirectory"
+	CodeResourceDirectoryMember   = "NoPermission.ResourceDirectory.MemberAccount"
 )
 
 func missingParameter(name string) *apiError {

@@ -78,20 +78,22 @@ func (f *faults) failing() *apiError {
 		"The request has failed due to a temporary failure of the server.")
 }
 
-// throttle takes a token from the action's bucket, or answers Throttling.User
-// with the rate-limit header the SDKs read their back-off from. It runs on
-// the real clock: see Options.Now.
-func (f *faults) throttle(action string) *apiError {
+// throttle takes a token from the account's bucket for the action (API
+// quotas are per account), or answers Throttling.User with the rate-limit
+// header the SDKs read their back-off from. It runs on the real clock: see
+// Options.Now.
+func (f *faults) throttle(account, action string) *apiError {
 	if f.qps <= 0 {
 		return nil
 	}
 	now := time.Now()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	b := f.buckets[action]
+	key := account + "/" + action
+	b := f.buckets[key]
 	if b == nil {
 		b = &bucket{tokens: f.burst, last: now}
-		f.buckets[action] = b
+		f.buckets[key] = b
 	}
 	b.tokens = math.Min(f.burst, b.tokens+now.Sub(b.last).Seconds()*f.qps)
 	b.last = now

@@ -15,7 +15,56 @@ import (
 // DescribeInvocations' Invocations.Invocation, each with its RegionId. The
 // invocation-level status may be left out; it is derived from the instances.
 type Fleet struct {
+	// Invocations are the default account's (Options.AccountId).
 	Invocations []ca.Invocation `json:"Invocations"`
+	// Accounts are the other accounts and their invocations.
+	Accounts []AccountFleet `json:"Accounts,omitempty"`
+	// Roles are the RAM roles STS lets callers assume, in any account.
+	Roles []Role `json:"Roles,omitempty"`
+	// OIDCProviders are the OIDC identity providers AssumeRoleWithOIDC
+	// trusts tokens of.
+	OIDCProviders []OIDCProvider `json:"OIDCProviders,omitempty"`
+	// ResourceDirectory, when set, is the default account's resource
+	// directory, which ListAccounts answers from.
+	ResourceDirectory *ResourceDirectory `json:"ResourceDirectory,omitempty"`
+}
+
+// AccountFleet is one more account's invocations.
+type AccountFleet struct {
+	AccountId   string          `json:"AccountId"`
+	Invocations []ca.Invocation `json:"Invocations"`
+}
+
+// Role is a RAM role: its ARN (acs:ram::<16-digit account>:role/<name>),
+// who may assume it (Trust) and, optionally, the external id AssumeRole
+// must carry and the OIDC subjects AssumeRoleWithOIDC accepts.
+type Role struct {
+	Arn string `json:"Arn"`
+	// Trust entries: acs:ram::<account>:root (any key or role of that
+	// account), a role ARN (sessions of that role), or oidc:<provider ARN>.
+	Trust []string `json:"Trust"`
+	// OIDCSubjects, when present, must hold an OIDC token's sub.
+	OIDCSubjects []string `json:"OIDCSubjects,omitempty"`
+	// ExternalId, when set, must equal AssumeRole's ExternalId (a trust
+	// policy's sts:ExternalId condition).
+	ExternalId string `json:"ExternalId,omitempty"`
+}
+
+// OIDCProvider is an OIDC identity provider registered in RAM.
+type OIDCProvider struct {
+	Arn       string `json:"Arn"`
+	IssuerUrl string `json:"IssuerUrl"`
+	// JwksUrl is where the provider's signing keys are fetched: an http or
+	// https URL on a loopback host, so that the emulator never leaves the
+	// machine.
+	JwksUrl   string   `json:"JwksUrl"`
+	ClientIds []string `json:"ClientIds"`
+}
+
+// ResourceDirectory lists the member accounts of the default account's
+// resource directory.
+type ResourceDirectory struct {
+	Members []string `json:"Members"`
 }
 
 //go:embed sample-fleet.json
@@ -97,23 +146,45 @@ func LoadFleet(path string) (*Fleet, error) {
 // ParseFleet decodes and checks a fleet. Unknown fields are tolerated so that
 // a real DescribeInvocations answer, with fields this project does not model,
 // can be pasted in.
+//
+// The identity sections (Accounts, Roles, OIDCProviders, ResourceDirectory)
+// are decoded strictly: a misspelt key there would silently change who may
+// do what, so it is refused with the field's name.
 func ParseFleet(data []byte) (*Fleet, error) {
-	var f Fleet
-	if err := json.Unmarshal(data, &f); err != nil {
+	var top struct {
+		Invocations       []ca.Invocation `json:"Invocations"`
+		Accounts          json.RawMessage `json:"Accounts"`
+		Roles             json.RawMessage `json:"Roles"`
+		OIDCProviders     json.RawMessage `json:"OIDCProviders"`
+		ResourceDirectory json.RawMessage `json:"ResourceDirectory"`
+	}
+	if err := json.Unmarshal(data, &top); err != nil {
 		return nil, fmt.Errorf("not a fleet (want {\"Invocations\": [...]}): %w", err)
 	}
+	f := Fleet{Invocations: top.Invocations}
+	if err := checkInvocations(f.Invocations); err != nil {
+		return nil, err
+	}
+	if err := parseIdentity(&f, top.Accounts, top.Roles, top.OIDCProviders, top.ResourceDirectory); err != nil {
+		return nil, err
+	}
+	return &f, nil
+}
+
+// checkInvocations checks one account's invocations.
+func checkInvocations(invs []ca.Invocation) error {
 	seen := map[string]int{}
-	for i, inv := range f.Invocations {
+	for i, inv := range invs {
 		if _, err := newRecord(inv, time.Time{}); err != nil {
-			return nil, fmt.Errorf("invocation #%d%s: %w", i+1, label(inv), err)
+			return fmt.Errorf("invocation #%d%s: %w", i+1, label(inv), err)
 		}
 		key := inv.RegionId + "/" + inv.InvokeId
 		if j, dup := seen[key]; dup {
-			return nil, fmt.Errorf("invocation #%d%s: duplicate InvokeId in %s (first at #%d)", i+1, label(inv), inv.RegionId, j)
+			return fmt.Errorf("invocation #%d%s: duplicate InvokeId in %s (first at #%d)", i+1, label(inv), inv.RegionId, j)
 		}
 		seen[key] = i + 1
 	}
-	return &f, nil
+	return nil
 }
 
 func label(inv ca.Invocation) string {

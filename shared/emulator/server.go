@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -34,6 +35,11 @@ type call struct {
 	form            bool // the body was read as form parameters
 	action, version string
 	signature       string // V3 or V1, once known, for the log
+	// account is the account the call acts in and principal who makes it
+	// (for the log: never a secret); session is the STS session whose
+	// credentials signed it, nil for the static key pair.
+	account, principal string
+	session            *session
 }
 
 // ServeHTTP answers one RPC call.
@@ -72,8 +78,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		writeJSON(w, c, status, result)
 	}
-	s.log.Info("emulator: call", "action", c.action, "status", status, "code", codeOf(e),
-		"signature", c.signature, "requestId", c.requestID, "elapsed", time.Since(start))
+	s.log.Info("emulator: call", "action", c.action, "account", c.account, "principal", c.principal,
+		"status", status, "code", codeOf(e), "signature", c.signature, "requestId", c.requestID, "elapsed", time.Since(start))
 }
 
 func codeOf(e *apiError) string {
@@ -98,36 +104,53 @@ func (s *Server) answer(c *call, parseErr *apiError) (result any, e *apiError, r
 	if e := s.faults.failing(); e != nil {
 		return nil, e, false
 	}
-	if e := s.faults.throttle(c.action); e != nil {
+	s.claimCaller(c)
+	if e := s.faults.throttle(c.account, c.action); e != nil {
 		return nil, e, false
 	}
 	if !s.faults.wait(c.r.Context()) {
 		return nil, errGone, false
 	}
-	// The version says which service is called: ECS or STS, on one listener.
+	// The version says which service is called: ECS, STS or Resource
+	// Manager, on one listener.
 	switch {
 	case c.action == "":
 		return nil, missingParameter("Action"), false
 	case c.version == stsVersion:
-		if c.action != actionGetCallerIdentity {
+		if !slices.Contains(stsActions, c.action) {
 			return nil, newError(http.StatusNotFound, CodeInvalidAction,
-				"Specified api is not found, please check your url and method: the emulator's STS serves %s.", actionGetCallerIdentity), false
+				"Specified api is not found, please check your url and method: the emulator's STS serves %s.", strings.Join(stsActions, ", ")), false
+		}
+	case c.version == rmVersion:
+		if c.action != actionListAccounts {
+			return nil, newError(http.StatusNotFound, CodeInvalidAction,
+				"Specified api is not found, please check your url and method: the emulator's Resource Manager serves %s.", actionListAccounts), false
 		}
 	case c.version != ca.Version:
 		return nil, newError(http.StatusBadRequest, CodeInvalidVersion,
-			"Specified parameter Version is not valid: the emulator serves ECS API version %s and STS API version %s.", ca.Version, stsVersion), false
+			"Specified parameter Version is not valid: the emulator serves ECS API version %s, STS API version %s and Resource Manager API version %s.",
+			ca.Version, stsVersion, rmVersion), false
 	case c.action != actionStop && c.action != actionDescribe:
 		return nil, newError(http.StatusNotFound, CodeInvalidAction,
 			"Specified api is not found, please check your url and method: the emulator serves %s and %s.", actionStop, actionDescribe), false
 	}
-	if e := s.authenticate(c); e != nil {
-		return nil, e, false
+	// AssumeRoleWithOIDC is the one unsigned action: the token is the proof.
+	if !(c.version == stsVersion && c.action == actionAssumeRoleWithOIDC) {
+		if e := s.authenticate(c); e != nil {
+			return nil, e, false
+		}
 	}
-	switch c.action {
-	case actionStop:
+	switch {
+	case c.version == rmVersion:
+		result, e = s.listAccounts(c)
+	case c.action == actionStop:
 		result, e = s.stop(c)
-	case actionDescribe:
+	case c.action == actionDescribe:
 		result, e = s.describe(c)
+	case c.action == actionAssumeRole:
+		result, e = s.assumeRole(c)
+	case c.action == actionAssumeRoleWithOIDC:
+		result, e = s.assumeRoleWithOIDC(c)
 	default:
 		result, e = s.callerIdentity(c)
 	}

@@ -39,7 +39,7 @@ func (s *Server) stop(c *call) (any, *apiError) {
 	if len(ids) > maxInstances {
 		return nil, tooManyInstances(len(ids))
 	}
-	r := s.lookup(regionID, invokeID)
+	r := s.lookup(c.account, regionID, invokeID)
 	if r == nil {
 		return nil, invokeNotFound()
 	}
