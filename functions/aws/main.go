@@ -4,7 +4,9 @@
 // -trimpath -ldflags='-s -w' -o bootstrap ./functions/aws (make build-aws).
 //
 // Everything is read once, before lambda.Start, and nothing at init touches
-// the network: the configuration, the ALIBABA_CLOUD_* credentials, the client.
+// the network: the configuration, where the credentials come from (an
+// OIDC token from AWS STS or a key from Secrets Manager is fetched on the
+// first call), the client.
 package main
 
 import (
@@ -15,7 +17,10 @@ import (
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
+	"github.com/ecs-stopper/stopper/shared/awssecrets"
+	"github.com/ecs-stopper/stopper/shared/awssts"
 	"github.com/ecs-stopper/stopper/shared/config"
+	"github.com/ecs-stopper/stopper/shared/credentials"
 	"github.com/ecs-stopper/stopper/shared/notify"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/trigger"
@@ -27,7 +32,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "stopper:", err)
 		os.Exit(1)
 	}
-	h, err := cfg.Handler(config.Credentials(), cfg.Logger(os.Stderr))
+	log := cfg.Logger(os.Stderr)
+	id, err := cfg.Identity(config.IdentityOptions{NewTokenSource: webIdentityTokens(cfg), NewKeySource: secretsExtension, Log: log})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "stopper:", err)
+		os.Exit(1)
+	}
+	h, err := cfg.Handler(id, log)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "stopper:", err)
 		os.Exit(1)
@@ -66,4 +77,29 @@ func (f function) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 func functionError(err error) error {
 	e := stopper.AsError(err)
 	return messages.InvokeResponse_Error{Type: e.Code, Message: e.Message}
+}
+
+// webIdentityTokens is the oidc-aws token source: AWS STS
+// GetWebIdentityToken, signed with the Lambda role's credentials.
+func webIdentityTokens(cfg config.Config) func(audience string) (credentials.TokenSource, error) {
+	return func(audience string) (credentials.TokenSource, error) {
+		return awssts.New(awssts.Options{
+			Audience:        audience,
+			Region:          os.Getenv("AWS_REGION"),
+			Endpoint:        cfg.AWSSTSEndpoint,
+			AccessKeyID:     os.Getenv("AWS_ACCESS_KEY_ID"),
+			SecretAccessKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+			SessionToken:    os.Getenv("AWS_SESSION_TOKEN"),
+		})
+	}
+}
+
+// secretsExtension is the secrets-manager key source: the AWS Parameters
+// and Secrets Lambda Extension on this sandbox's loopback.
+func secretsExtension(secretID string) (credentials.KeySource, error) {
+	return awssecrets.New(awssecrets.Options{
+		SecretID:     secretID,
+		Port:         os.Getenv("PARAMETERS_SECRETS_EXTENSION_HTTP_PORT"),
+		SessionToken: os.Getenv("AWS_SESSION_TOKEN"),
+	})
 }

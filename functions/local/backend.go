@@ -9,12 +9,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/config"
+	"github.com/ecs-stopper/stopper/shared/credentials"
 	"github.com/ecs-stopper/stopper/shared/ecs"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/notify"
@@ -122,17 +124,20 @@ func (f *delayFlag) Set(v string) error {
 // backend is a configured function environment: the settings, the
 // credentials to call with, and the embedded emulator when there is one.
 type backend struct {
-	cfg  config.Config
-	cred acs.Credentials
+	cfg config.Config
+	// id is where the credentials come from: the emulator's pair, the
+	// flags' pair, or the chain (docs/identity.md) with the aliyun CLI's
+	// profile allowed.
+	id   credentials.Identity
 	emu  *emulator.Server
 	stop func()
 	// real is set when -endpoint's host is not this machine: a real
 	// account, which guard stands in front of.
 	real bool
-	// credSource says where cred came from: "env" (ALIBABA_CLOUD_*),
-	// "flags" (-access-key-id, -access-key-secret) or "emulator".
-	credSource string
-	// stsEndpoint is where guard asks whose account cred acts in.
+	// keyLine names a fixed pair's key, masked, for the banner: "" for
+	// other sources.
+	keyLine string
+	// stsEndpoint is where guard asks whose account the credentials act in.
 	stsEndpoint string
 	// generatedSecret is set when the webhook secret was made up for this
 	// run, for the embedded emulator only: it may be shown.
@@ -155,12 +160,12 @@ var apiTransport http.RoundTripper
 // handler is the function on this backend, with its metrics as on FC: one
 // log line per request. -dry-run makes every request a dry run.
 func (b *backend) handler(log *slog.Logger) (*trigger.Handler, error) {
-	h, err := b.cfg.Handler(b.cred, log)
+	h, err := b.cfg.Handler(b.id, log)
 	if err != nil {
 		return nil, err
 	}
 	if apiTransport != nil {
-		client, err := ecs.New(ecs.Options{Credentials: b.cred, Endpoint: b.cfg.ECSEndpoint, Network: b.cfg.ECSNetwork,
+		client, err := ecs.New(ecs.Options{Provider: b.id.Provider, Endpoint: b.cfg.ECSEndpoint, Network: b.cfg.ECSNetwork,
 			Transport: apiTransport, Log: log})
 		if err != nil {
 			return nil, err
@@ -198,16 +203,14 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 		if err := cfg.Validate(); err != nil {
 			return nil, fmt.Errorf("-endpoint: %w", err)
 		}
-		cred, source := config.Credentials(), "env"
-		if b.accessKeyID != "" || b.accessKeySecret != "" {
-			cred, source = acs.Credentials{AccessKeyID: b.accessKeyID, AccessKeySecret: b.accessKeySecret}, "flags"
+		stsEndpoint := cmp.Or(b.stsEndpoint, cfg.STSEndpoint, defaultSTSEndpoint(cfg.ECSEndpoint))
+		cfg.STSEndpoint = stsEndpoint // the credentials' exchanges too, not the ECS endpoint
+		id, err := b.identity(cfg, log)
+		if err != nil {
+			return nil, fmt.Errorf("-endpoint needs credentials: %w", err)
 		}
-		if !cred.Set() {
-			return nil, errors.New("-endpoint needs credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or -access-key-id and -access-key-secret")
-		}
-		return &backend{cfg: cfg, cred: cred, credSource: source, real: realEndpoint(cfg.ECSEndpoint),
-			stsEndpoint: cmp.Or(b.stsEndpoint, defaultSTSEndpoint(cfg.ECSEndpoint)),
-			forceDryRun: b.dryRun, stop: func() {}}, nil
+		return &backend{cfg: cfg, id: id, keyLine: b.keyLine(id), real: realEndpoint(cfg.ECSEndpoint),
+			stsEndpoint: stsEndpoint, forceDryRun: b.dryRun, stop: func() {}}, nil
 	}
 
 	fleet := emulator.SampleFleet()
@@ -246,8 +249,43 @@ func (b *backendFlags) start(log *slog.Logger) (*backend, error) {
 	}
 	log.Info("local: embedded Cloud Assistant emulator", "endpoint", cfg.ECSEndpoint, "invocations", len(fleet.Invocations), "regions", regions,
 		"stop_mode", opts.StopMode, "kill_delay", b.modes.killDelay.d.String(), "cursor", opts.Cursor)
-	return &backend{cfg: cfg, cred: cred, credSource: "emulator", emu: emu.Server, stop: func() { emu.Close() },
+	return &backend{cfg: cfg, id: credentials.Identity{Provider: acs.Static(cred), Source: sourceEmulator}, emu: emu.Server, stop: func() { emu.Close() },
 		generatedSecret: generated, forceDryRun: b.dryRun}, nil
+}
+
+// Where the local runner's credentials come from, besides the chain's sources.
+const (
+	sourceFlags    = "flags"    // -access-key-id, -access-key-secret
+	sourceEmulator = "emulator" // the embedded emulator's pair
+)
+
+// identity is the flags' pair when given, else the chain with the aliyun
+// CLI's profile allowed (docs/identity.md).
+func (b *backendFlags) identity(cfg config.Config, log *slog.Logger) (credentials.Identity, error) {
+	if b.accessKeyID != "" || b.accessKeySecret != "" {
+		cred := acs.Credentials{AccessKeyID: b.accessKeyID, AccessKeySecret: b.accessKeySecret}
+		if !cred.Set() {
+			return credentials.Identity{}, errors.New("give both -access-key-id and -access-key-secret")
+		}
+		id := credentials.Identity{Provider: acs.Static(cred), Source: sourceFlags}
+		return cfg.OnTopOf(id, config.IdentityOptions{Transport: apiTransport, Log: log})
+	}
+	return cfg.Identity(config.IdentityOptions{AllowCLIProfile: true, Transport: apiTransport, Log: log})
+}
+
+// keyLine is the banner's word on a fixed pair: which key, masked.
+func (b *backendFlags) keyLine(id credentials.Identity) string {
+	switch id.Source {
+	case sourceFlags:
+		return "-access-key-id " + acs.MaskKeyID(b.accessKeyID)
+	case credentials.SourceEnv:
+		line := "ALIBABA_CLOUD_ACCESS_KEY_ID " + acs.MaskKeyID(os.Getenv(credentials.EnvAccessKeyID))
+		if os.Getenv(credentials.EnvSecurityToken) != "" {
+			line += ", with ALIBABA_CLOUD_SECURITY_TOKEN"
+		}
+		return line
+	}
+	return ""
 }
 
 // setFlags lists, as -name, those of names that were given on the command line.

@@ -17,6 +17,7 @@ import (
 	"github.com/ecs-stopper/stopper/internal/e2e"
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
+	"github.com/ecs-stopper/stopper/shared/credentials"
 	"github.com/ecs-stopper/stopper/shared/ecs"
 )
 
@@ -67,7 +68,7 @@ func TestBackendStopModeFlag(t *testing.T) {
 	} {
 		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
 			b := startBackend(t, tc.args...)
-			h, err := b.cfg.Handler(b.cred, slog.New(slog.NewJSONHandler(io.Discard, nil)))
+			h, err := b.cfg.Handler(b.id, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -91,7 +92,7 @@ func TestBackendStopModeFlag(t *testing.T) {
 func TestBackendCursorFlag(t *testing.T) {
 	page := func(t *testing.T, cursor string) (seen, running int) {
 		b := startBackend(t, "-stop-mode", "kill", "-cursor", cursor)
-		c := clientOf(t, b.cfg.ECSEndpoint, b.cred, 1)
+		c := clientOf(t, b.cfg.ECSEndpoint, mustCred(t, b.id), 1)
 		ctx := context.Background()
 		req := cloudassistant.DescribeInvocationsRequest{RegionId: "cn-hangzhou", InvokeStatus: "Running", MaxResults: 50}
 		all, err := c.DescribeInvocations(ctx, req)
@@ -224,4 +225,14 @@ func runEmulator(t *testing.T, args ...string) (string, *e2e.Buffer) {
 	}
 	t.Fatalf("the emulator did not start: %s", stderr.String())
 	return "", nil
+}
+
+// mustCred is what a fixed-pair identity signs with.
+func mustCred(t *testing.T, id credentials.Identity) acs.Credentials {
+	t.Helper()
+	c, err := id.Provider.Credentials(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

@@ -94,7 +94,7 @@ func (b *backend) guard(ctx context.Context, command string, bf *backendFlags, s
 	}
 	if err != nil {
 		p("local %s: GetCallerIdentity failed, so nothing else was sent: %s", command, identityError(err))
-		p("local %s: check the credentials (%s) and -sts-endpoint", command, b.credSource)
+		p("local %s: check the credentials (%s) and -sts-endpoint", command, b.id.Source)
 		return errRefused
 	}
 	b.accountId = id.AccountId
@@ -117,24 +117,25 @@ func (b *backend) refusal(command string, r *stopper.Report) string {
 	return ""
 }
 
-// credentialsLine names where the credentials came from and which key
-// they are, masked.
+// credentialsLine names where the credentials came from, which key a
+// fixed pair is (masked), and the role assumed on top.
 func (b *backend) credentialsLine() string {
-	switch b.credSource {
-	case "flags":
-		return "flags (-access-key-id " + acs.MaskKeyID(b.cred.AccessKeyID) + ")"
-	case "env":
-		line := "env (ALIBABA_CLOUD_ACCESS_KEY_ID " + acs.MaskKeyID(b.cred.AccessKeyID)
-		if b.cred.SecurityToken != "" {
-			line += ", with ALIBABA_CLOUD_SECURITY_TOKEN"
-		}
-		return line + ")"
+	line := b.id.Source
+	if b.keyLine != "" {
+		line += " (" + b.keyLine + ")"
 	}
-	return b.credSource
+	if b.id.RoleArn != "" {
+		line += ", assuming " + b.id.RoleArn
+	}
+	return line
 }
 
 func (b *backend) callerIdentity(ctx context.Context) (sts.Identity, error) {
-	client, err := sts.New(sts.Options{Endpoint: b.stsEndpoint, Credentials: b.cred, Transport: apiTransport})
+	cred, err := b.id.Provider.Credentials(ctx)
+	if err != nil {
+		return sts.Identity{}, err
+	}
+	client, err := sts.New(sts.Options{Endpoint: b.stsEndpoint, Credentials: cred, Transport: apiTransport})
 	if err != nil {
 		return sts.Identity{}, fmt.Errorf("-sts-endpoint: %w", err)
 	}
