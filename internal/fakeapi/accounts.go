@@ -6,14 +6,22 @@ import (
 	"sync"
 
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
-	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
-// Accounts is a stopper.Accounts over in-memory accounts, each with its
-// own API (its own fleet, faults and QPS), for tests. An account in
-// Unreachable is listed but its API cannot be had: API answers the given
-// error, as STS refusing AssumeRole would (see RoleMissing). Set its fields
-// before the first call; read what it recorded through its methods.
+// Accounts is the accounts a multi-account function acts in, in memory,
+// each with its own API (its own fleet, faults and QPS), for tests. An
+// account in Unreachable is listed but its API cannot be had: Account
+// answers the given error, as STS refusing AssumeRole would (see
+// RoleMissing). Set its fields before the first call; read what it
+// recorded through its methods.
+//
+// It has stopper.Accounts' methods but Account in place of API (this
+// package cannot import stopper, whose own tests use it); a test adapts
+// it in three lines:
+//
+//	type fakeAccounts struct{ *fakeapi.Accounts }
+//	func (f fakeAccounts) API(ctx context.Context, id string) (stopper.CloudAssistant, error) {
+//		api, err := f.Account(ctx, id); if err != nil { return nil, err }; return api, nil }
 type Accounts struct {
 	// SelfId is the credentials' own account.
 	SelfId string
@@ -62,8 +70,8 @@ func (a *Accounts) Listed(_ context.Context, id string) (bool, error) {
 	return slices.Contains(a.Order, id) || slices.Contains(a.Members, id), nil
 }
 
-// API is the account's API, or its Unreachable error.
-func (a *Accounts) API(_ context.Context, id string) (stopper.CloudAssistant, error) {
+// Account is the account's API, or its Unreachable error.
+func (a *Accounts) Account(_ context.Context, id string) (*API, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.apiCalls == nil {
@@ -80,7 +88,7 @@ func (a *Accounts) API(_ context.Context, id string) (stopper.CloudAssistant, er
 	return api, nil
 }
 
-// APICalls is how often API was asked for id (a sweep asks once per account).
+// APICalls is how often Account was asked for id (a sweep asks once per account).
 func (a *Accounts) APICalls(id string) int {
 	a.mu.Lock()
 	defer a.mu.Unlock()
