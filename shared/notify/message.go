@@ -1,6 +1,7 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strconv"
@@ -64,7 +65,9 @@ type summary struct {
 
 type stopLine struct {
 	InvokeId, CommandName, RegionId, Why string
-	Pending, Running                     int
+	// AccountId is "" when the function acts in its own account only.
+	AccountId        string
+	Pending, Running int
 }
 
 type failLine struct {
@@ -87,7 +90,7 @@ func summarize(r stopper.Report, rd redactor) summary {
 	s := summary{Action: c(r.Action, maxID), Trigger: c(r.Trigger, maxName), RequestId: c(r.RequestId, maxID)}
 	line := func(st stopper.ReportedStop) stopLine {
 		return stopLine{InvokeId: c(st.InvokeId, maxID), CommandName: c(st.CommandName, maxName),
-			RegionId: c(st.RegionId, maxID), Why: c(st.Why, maxWhy), Pending: st.Pending, Running: st.Running}
+			RegionId: c(st.RegionId, maxID), AccountId: c(st.AccountId, maxID), Why: c(st.Why, maxWhy), Pending: st.Pending, Running: st.Running}
 	}
 	for _, st := range r.Stopped {
 		s.Stops = append(s.Stops, line(st))
@@ -104,6 +107,9 @@ func summarize(r stopper.Report, rd redactor) summary {
 			continue // the refusal itself, said apart
 		}
 		var where []string
+		if f.AccountId != "" {
+			where = append(where, "account "+c(f.AccountId, maxID))
+		}
 		for _, w := range []string{f.RegionId, f.InvokeId, f.Item} {
 			if w != "" {
 				where = append(where, c(w, maxID))
@@ -114,7 +120,20 @@ func summarize(r stopper.Report, rd redactor) summary {
 	if r.Refused != nil {
 		s.RefusedCode, s.RefusedMessage = c(r.Refused.Code, maxID), c(r.Refused.Message, maxMessage)
 	}
-	if len(r.Matched) > 0 && (r.Action == stopper.ActionSweep || r.Refused != nil) {
+	if len(r.Accounts()) > 0 && len(r.MatchedAt) > 0 && (r.Action == stopper.ActionSweep || r.Refused != nil) {
+		places := make([]stopper.Place, 0, len(r.MatchedAt))
+		for place := range r.MatchedAt {
+			places = append(places, place)
+		}
+		slices.SortFunc(places, func(a, b stopper.Place) int {
+			return cmp.Or(cmp.Compare(a.AccountId, b.AccountId), cmp.Compare(a.RegionId, b.RegionId))
+		})
+		parts := make([]string, len(places))
+		for i, place := range places {
+			parts[i] = c(place.AccountId, maxID) + "/" + c(place.RegionId, maxID) + " " + strconv.Itoa(r.MatchedAt[place])
+		}
+		s.Matched = clean(strings.Join(parts, ", "), maxMessage)
+	} else if len(r.Matched) > 0 && (r.Action == stopper.ActionSweep || r.Refused != nil) {
 		regions := make([]string, 0, len(r.Matched))
 		for region := range r.Matched {
 			regions = append(regions, region)

@@ -6,6 +6,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,6 +36,12 @@ const DefaultNamespace = "ecs-stopper"
 // dimensioned by Action and Region: no number is counted twice in a
 // dimension set. Failures without a region (a batch item that could not
 // be decoded, a refusal) are in the totals only.
+//
+// When the report names accounts (the function acts in several), the
+// AccountId dimension is added: one line per account, dimensioned by
+// Action and AccountId (an account skipped by a sweep is a failure there),
+// and the region lines become one per account and region, dimensioned by
+// Action, AccountId and Region. Without accounts no line names one.
 type EMF struct {
 	W         io.Writer
 	Namespace string // default "ecs-stopper"
@@ -63,6 +70,7 @@ type emfMeta struct {
 type emfLine struct {
 	AWS       emfMeta `json:"_aws"`
 	Action    string  `json:"Action"`
+	AccountId string  `json:"AccountId,omitempty"`
 	Region    string  `json:"Region,omitempty"`
 	Stops     int     `json:"Stops"`
 	WouldStop int     `json:"WouldStop"`
@@ -79,44 +87,69 @@ var emfMetrics = []emfMetric{{"Stops", "Count"}, {"WouldStop", "Count"}, {"Failu
 // counts is one scope's numbers (the request's, or one region's).
 type counts struct{ stops, wouldStop, failures, matched, refused int }
 
-func tally(r stopper.Report) (total counts, regions map[string]*counts) {
-	regions = map[string]*counts{}
-	in := func(region string) *counts {
-		c := regions[region]
-		if c == nil {
-			c = &counts{}
-			regions[region] = c
+// tallyPlaces counts the report by place: by region alone (account "")
+// unless byAccount, then by account and region, and by account (region
+// "") in accounts.
+func tallyPlaces(r stopper.Report, byAccount bool) (total counts, places, accounts map[stopper.Place]*counts) {
+	places, accounts = map[stopper.Place]*counts{}, map[stopper.Place]*counts{}
+	in := func(account, region string, add func(*counts)) {
+		if !byAccount {
+			account = ""
 		}
-		return c
+		if region != "" {
+			p := stopper.Place{AccountId: account, RegionId: region}
+			if places[p] == nil {
+				places[p] = &counts{}
+			}
+			add(places[p])
+		}
+		if account != "" {
+			p := stopper.Place{AccountId: account}
+			if accounts[p] == nil {
+				accounts[p] = &counts{}
+			}
+			add(accounts[p])
+		}
 	}
 	for _, s := range r.Stopped {
 		total.stops++
-		if s.RegionId != "" {
-			in(s.RegionId).stops++
-		}
+		in(s.AccountId, s.RegionId, func(c *counts) { c.stops++ })
 	}
 	for _, s := range r.WouldStop {
 		total.wouldStop++
-		if s.RegionId != "" {
-			in(s.RegionId).wouldStop++
-		}
+		in(s.AccountId, s.RegionId, func(c *counts) { c.wouldStop++ })
 	}
 	for _, f := range r.Failed {
 		total.failures++
-		if f.RegionId != "" {
-			in(f.RegionId).failures++
-		}
+		in(f.AccountId, f.RegionId, func(c *counts) { c.failures++ })
 	}
-	for region, n := range r.Matched {
-		total.matched += n
-		if region != "" {
-			in(region).matched += n
+	if byAccount {
+		for p, n := range r.MatchedAt {
+			total.matched += n
+			in(p.AccountId, p.RegionId, func(c *counts) { c.matched += n })
+		}
+	} else {
+		for region, n := range r.Matched {
+			total.matched += n
+			in("", region, func(c *counts) { c.matched += n })
 		}
 	}
 	if r.Refused != nil {
 		total.refused = 1
 	}
-	return total, regions
+	return total, places, accounts
+}
+
+// sortedPlaces is the keys of m by account, then region.
+func sortedPlaces(m map[stopper.Place]*counts) []stopper.Place {
+	out := make([]stopper.Place, 0, len(m))
+	for p := range m {
+		out = append(out, p)
+	}
+	slices.SortFunc(out, func(a, b stopper.Place) int {
+		return cmp.Or(cmp.Compare(a.AccountId, b.AccountId), cmp.Compare(a.RegionId, b.RegionId))
+	})
+	return out
 }
 
 // Record writes the report's lines. It never fails the request: a write
@@ -134,10 +167,11 @@ func (m *EMF) Record(ctx context.Context, r stopper.Report) {
 	ts := now().UnixMilli()
 	// CloudWatch dimension values are 1 to 1024 characters.
 	action := clean(cmp.Or(r.Action, "Unknown"), 255)
-	total, regions := tally(r)
-	line := func(region string, c counts, dims []string) emfLine {
+	byAccount := len(r.Accounts()) > 0
+	total, places, accounts := tallyPlaces(r, byAccount)
+	line := func(account, region string, c counts, dims []string) emfLine {
 		return emfLine{AWS: emfMeta{Timestamp: ts, CloudWatchMetrics: []emfDirective{{Namespace: ns, Dimensions: [][]string{dims}, Metrics: emfMetrics}}},
-			Action: action, Region: region, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched, Refused: c.refused,
+			Action: action, AccountId: account, Region: region, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched, Refused: c.refused,
 			Trigger: clean(r.Trigger, 255), RequestId: clean(r.RequestId, 255), DryRun: r.DryRun}
 	}
 	var buf bytes.Buffer
@@ -147,10 +181,19 @@ func (m *EMF) Record(ctx context.Context, r stopper.Report) {
 			buf.WriteByte('\n')
 		}
 	}
-	write(line("", total, []string{"Action"}))
-	for _, region := range r.Regions() {
-		if c := regions[region]; c != nil {
-			write(line(clean(region, 255), *c, []string{"Action", "Region"}))
+	write(line("", "", total, []string{"Action"}))
+	if byAccount {
+		for _, p := range sortedPlaces(accounts) {
+			write(line(clean(p.AccountId, 255), "", *accounts[p], []string{"Action", "AccountId"}))
+		}
+		for _, p := range sortedPlaces(places) {
+			write(line(clean(p.AccountId, 255), clean(p.RegionId, 255), *places[p], []string{"Action", "AccountId", "Region"}))
+		}
+	} else {
+		for _, region := range r.Regions() {
+			if c := places[stopper.Place{RegionId: region}]; c != nil {
+				write(line("", clean(region, 255), *c, []string{"Action", "Region"}))
+			}
 		}
 	}
 	// One write, so that concurrent requests' lines never interleave.
@@ -168,6 +211,8 @@ type LogMetrics struct {
 
 // RegionMetrics is one region's numbers in a "metrics" log line.
 type RegionMetrics struct {
+	// AccountId is left out when the function acts in its own account only.
+	AccountId string `json:"account_id,omitempty"`
 	Region    string `json:"region"`
 	Stops     int    `json:"stops"`
 	WouldStop int    `json:"would_stop"`
@@ -177,18 +222,27 @@ type RegionMetrics struct {
 
 // Record logs the report's numbers: request_id, trigger, action, dry_run,
 // stops, would_stop (a dry run's selection), failures, matched, refused, and
-// regions (a list of RegionMetrics, by region name).
+// regions (a list of RegionMetrics, by region name; by account and region
+// name, each naming its account, when the report names accounts).
 func (m LogMetrics) Record(ctx context.Context, r stopper.Report) {
 	defer func() { _ = recover() }()
 	log := m.Log
 	if log == nil {
 		log = slog.Default()
 	}
-	total, regions := tally(r)
+	byAccount := len(r.Accounts()) > 0
+	total, places, _ := tallyPlaces(r, byAccount)
 	byRegion := []RegionMetrics{}
-	for _, region := range r.Regions() {
-		if c := regions[region]; c != nil {
-			byRegion = append(byRegion, RegionMetrics{Region: region, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched})
+	if byAccount {
+		for _, p := range sortedPlaces(places) {
+			c := places[p]
+			byRegion = append(byRegion, RegionMetrics{AccountId: p.AccountId, Region: p.RegionId, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched})
+		}
+	} else {
+		for _, region := range r.Regions() {
+			if c := places[stopper.Place{RegionId: region}]; c != nil {
+				byRegion = append(byRegion, RegionMetrics{Region: region, Stops: c.stops, WouldStop: c.wouldStop, Failures: c.failures, Matched: c.matched})
+			}
 		}
 	}
 	log.LogAttrs(ctx, slog.LevelInfo, "metrics", slog.String("request_id", r.RequestId), slog.String("trigger", r.Trigger),

@@ -68,6 +68,9 @@ func compose(s summary, st style, n shown) []part {
 			if l.RegionId != "" {
 				item += " in " + st.code(l.RegionId)
 			}
+			if l.AccountId != "" {
+				item += " of account " + st.code(l.AccountId)
+			}
 			item += ": " + l.counts()
 			if l.Why != "" {
 				item += "; why: " + st.code(l.Why)

@@ -19,6 +19,7 @@ import "strings"
 type StopAnswer struct {
 	RequestId   string   `json:"RequestId"`
 	Action      string   `json:"Action"`
+	AccountId   string   `json:"AccountId,omitempty"`
 	RegionId    string   `json:"RegionId"`
 	InvokeId    string   `json:"InvokeId"`
 	InstanceIds []string `json:"InstanceIds"`
@@ -40,27 +41,49 @@ type StopAnswer struct {
 // or that this instance stopped already ("already stopped").
 // NoLongerStoppable counts the selected invocations that, read again just
 // before their stop, had ended, were gone or had every active instance
-// Stopping already: not stopped.
+// Stopping already: not stopped. With several accounts (Function.Accounts)
+// every item carries AccountId, and Skipped lists the accounts that could
+// not be swept (left out otherwise).
 type SweepAnswer struct {
-	RequestId         string         `json:"RequestId"`
-	Action            string         `json:"Action"`
-	DryRun            bool           `json:"DryRun"`
-	Scanned           int            `json:"Scanned"`
-	Matched           int            `json:"Matched"`
-	Stopped           []SweptInvoke  `json:"Stopped,omitzero"`
-	WouldStop         []SweptInvoke  `json:"WouldStop,omitzero"`
-	Spared            []SparedInvoke `json:"Spared"`
-	NoLongerStoppable int            `json:"NoLongerStoppable"`
-	Failed            []FailedInvoke `json:"Failed"`
-	Truncated         bool           `json:"Truncated"`
-	// matchedByRegion is Matched region by region, for reports.
+	RequestId         string           `json:"RequestId"`
+	Action            string           `json:"Action"`
+	DryRun            bool             `json:"DryRun"`
+	Scanned           int              `json:"Scanned"`
+	Matched           int              `json:"Matched"`
+	Stopped           []SweptInvoke    `json:"Stopped,omitzero"`
+	WouldStop         []SweptInvoke    `json:"WouldStop,omitzero"`
+	Spared            []SparedInvoke   `json:"Spared"`
+	NoLongerStoppable int              `json:"NoLongerStoppable"`
+	Failed            []FailedInvoke   `json:"Failed"`
+	Skipped           []SkippedAccount `json:"Skipped,omitzero"`
+	Truncated         bool             `json:"Truncated"`
+	// matchedByRegion is Matched region by region, for reports;
+	// matchedAt the same by account and region.
 	matchedByRegion map[string]int
+	matchedAt       map[Place]int
+}
+
+// Place is where an invocation lives: an account ("" for the function's
+// only one) and a region.
+type Place struct {
+	AccountId, RegionId string
+}
+
+// SkippedAccount is an account a sweep could not act in (its role could
+// not be assumed), with the refusing service's code and message.
+type SkippedAccount struct {
+	AccountId string `json:"AccountId"`
+	Code      string `json:"Code"`
+	Message   string `json:"Message"`
+	// transient is whether another run may succeed (Unfinished).
+	transient bool
 }
 
 // SweptInvoke is one invocation a sweep stopped (or would stop, in a dry
 // run: WouldStop): why (Rule: "OlderThan=2h0m0s" or "stopper:ttl=45m"), and how many of
 // its instances were pending (cancelled) and running (possibly killed).
 type SweptInvoke struct {
+	AccountId    string `json:"AccountId,omitempty"`
 	RegionId     string `json:"RegionId"`
 	InvokeId     string `json:"InvokeId"`
 	CommandName  string `json:"CommandName"`
@@ -75,6 +98,7 @@ type SweptInvoke struct {
 // reached yet, or "already stopped" (ReasonAlreadyStopped) when this
 // instance stopped it within StopMemory and nothing is pending.
 type SparedInvoke struct {
+	AccountId   string `json:"AccountId,omitempty"`
 	RegionId    string `json:"RegionId"`
 	InvokeId    string `json:"InvokeId"`
 	CommandName string `json:"CommandName"`
@@ -84,10 +108,11 @@ type SparedInvoke struct {
 // FailedInvoke is one invocation (or, with an empty InvokeId, one region) a
 // sweep could not handle, with the API's code.
 type FailedInvoke struct {
-	RegionId string `json:"RegionId"`
-	InvokeId string `json:"InvokeId"`
-	Code     string `json:"Code"`
-	Message  string `json:"Message"`
+	AccountId string `json:"AccountId,omitempty"`
+	RegionId  string `json:"RegionId"`
+	InvokeId  string `json:"InvokeId"`
+	Code      string `json:"Code"`
+	Message   string `json:"Message"`
 	// transient is whether another run may succeed (Unfinished).
 	transient bool
 }
@@ -101,11 +126,20 @@ func (a SweepAnswer) Unfinished() string {
 		why = append(why, "truncated: out of time, or a listing gave up, before everything was looked at")
 	}
 	for _, fl := range a.Failed {
+		of := ""
+		if fl.AccountId != "" {
+			of = " of account " + fl.AccountId
+		}
 		switch {
 		case fl.InvokeId == "":
-			why = append(why, "region "+fl.RegionId+" not listed: "+fl.Code)
+			why = append(why, "region "+fl.RegionId+of+" not listed: "+fl.Code)
 		case fl.transient:
-			why = append(why, "invocation "+fl.InvokeId+" in "+fl.RegionId+" not stopped: "+fl.Code)
+			why = append(why, "invocation "+fl.InvokeId+" in "+fl.RegionId+of+" not stopped: "+fl.Code)
+		}
+	}
+	for _, sk := range a.Skipped {
+		if sk.transient {
+			why = append(why, "account "+sk.AccountId+" not swept: "+sk.Code)
 		}
 	}
 	return strings.Join(why, "; ")

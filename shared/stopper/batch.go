@@ -186,13 +186,16 @@ func (f *Function) asks(it Item) (itemAsk, bool) {
 	if it.Err != nil || it.Ignored != "" {
 		return itemAsk{}, false
 	}
-	var action, regionID, invokeID string
+	var action, accountID, regionID, invokeID string
 	var instances []string
 	switch r := it.Request; {
 	case r.Stop != nil:
-		action, regionID, invokeID, instances = ActionStopInvocation, r.Stop.RegionId, r.Stop.InvokeId, r.Stop.InstanceIds
+		action, accountID, regionID, invokeID, instances = ActionStopInvocation, r.Stop.AccountId, r.Stop.RegionId, r.Stop.InvokeId, r.Stop.InstanceIds
 	case r.FailFast != nil && FailureStatus(r.FailFast.Status):
 		action, regionID, invokeID = ActionFailFast, r.FailFast.RegionId, r.FailFast.InvokeId
+		if f.Accounts != nil {
+			accountID = r.FailFast.AccountId
+		}
 	default:
 		return itemAsk{}, false
 	}
@@ -200,7 +203,10 @@ func (f *Function) asks(it Item) (itemAsk, bool) {
 	if err != nil {
 		return itemAsk{}, false
 	}
-	return itemAsk{action: action, dryRun: f.dryRun(it.Request.requestedDryRun()), target: keyOf(region, invokeID, instances)}, true
+	// An item naming no account and one naming the credentials' own are
+	// told apart here: both are carried out, and the ledger makes the
+	// second find the first's stop.
+	return itemAsk{action: action, dryRun: f.dryRun(it.Request.requestedDryRun()), target: accountKeyOf(accountID, region, invokeID, instances)}, true
 }
 
 // duplicate is the result of an item that repeats this one: not carried

@@ -22,6 +22,11 @@ import (
 // stopper:protect wins over both. A success event costs no API call; a
 // failure event of an unwatched invocation costs the read that tells.
 //
+// With several accounts (Function.Accounts) a failure event acts in the
+// account it came from (aliyunaccountid), and is refused with
+// Forbidden.Account when that account is not listed; a success event is
+// answered without a look at its account, as it asks for nothing.
+//
 // Events for the same invocation arrive concurrently (one per instance), and
 // EventBridge may deliver one twice: within one instance they share one
 // stop (ledger.go), and the others answer "already stopped". Across
@@ -34,7 +39,11 @@ const ActionFailFast = "FailFast"
 // FailFastRequest is one TaskCompleted event: an instance's run of an
 // invocation ended with Status.
 type FailFastRequest struct {
-	EventId    string // the event's id, for answers and logs
+	EventId string // the event's id, for answers and logs
+	// AccountId is the account the event came from (aliyunaccountid), read
+	// only when the function acts in several (Function.Accounts); "" is
+	// the credentials' own.
+	AccountId  string
 	RegionId   string
 	InvokeId   string
 	InstanceId string
@@ -51,6 +60,7 @@ type FailFastAnswer struct {
 	RequestId        string `json:"RequestId"`
 	Action           string `json:"Action"`
 	EventId          string `json:"EventId"`
+	AccountId        string `json:"AccountId,omitempty"`
 	RegionId         string `json:"RegionId"`
 	InvokeId         string `json:"InvokeId"`
 	InstanceId       string `json:"InstanceId"`
@@ -79,12 +89,12 @@ func (f *Function) FailFast(ctx context.Context, requestID string, req FailFastR
 	stop, err := f.failFast(ctx, req, &a)
 	e := AsError(err)
 	a.Stopped, a.WouldStop = stopFlags(dryRun, stop)
-	f.logOutcome(ctx, requestID, ActionFailFast, e, start,
+	f.logOutcome(ctx, requestID, ActionFailFast, e, start, append(accountAttrs(a.AccountId),
 		slog.String("region_id", a.RegionId), slog.String("invoke_id", a.InvokeId), slog.String("event_id", a.EventId),
 		slog.String("instance_id", a.InstanceId), slog.String("status", a.InvocationStatus),
 		slog.Int("failed", a.Failed), slog.Int("instances", a.Instances), slog.String("max_errors", a.MaxErrors),
 		slog.Bool(stopKey(dryRun), stop), slog.Int("pending", a.Pending), slog.Int("running", a.Running),
-		slog.Bool("dry_run", dryRun), slog.String("reason", a.Reason))
+		slog.Bool("dry_run", dryRun), slog.String("reason", a.Reason))...)
 	if e != nil {
 		return FailFastAnswer{}, e
 	}
@@ -103,8 +113,19 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 		return false, err
 	}
 	a.RegionId = region
+	requested := req.AccountId
+	if f.Accounts == nil {
+		// Every event names its account; a function acting in one account
+		// acts there, as it always did.
+		requested = ""
+	}
+	account, api, err := f.account(ctx, requested)
+	a.AccountId = account
+	if err != nil {
+		return false, err
+	}
 	read := f.Ledger.clock()
-	inv, err := f.findInvocation(ctx, region, req.InvokeId)
+	inv, err := findInvocation(ctx, api, region, req.InvokeId)
 	if err != nil {
 		return false, err
 	}
@@ -143,8 +164,8 @@ func (f *Function) failFast(ctx context.Context, req FailFastRequest, a *FailFas
 		return false, nil
 	}
 	// The whole invocation is stopped, so every event of it shares one key.
-	stopped, err := f.stopOnce(ctx, keyOf(region, req.InvokeId, nil), read, c, a.DryRun, func() error {
-		return f.API.StopInvocation(ctx, region, req.InvokeId, nil)
+	stopped, err := f.stopOnce(ctx, accountKeyOf(account, region, req.InvokeId, nil), read, c, a.DryRun, func() error {
+		return api.StopInvocation(ctx, region, req.InvokeId, nil)
 	})
 	switch {
 	case err != nil:

@@ -25,6 +25,10 @@ type CloudAssistant interface {
 // own credentials, so the runtime copies it with another API).
 type Function struct {
 	API CloudAssistant
+	// Accounts, when set, is every account the function acts in
+	// (accounts.go); API is then not used. nil acts in the credentials' own
+	// account through API, naming no account anywhere.
+	Accounts Accounts
 	// RegionId is used when a request names none.
 	RegionId string
 	// AllowedRegions, when not empty, is the only regions requests may act on.

@@ -17,8 +17,8 @@ import (
 // and another count. The ledger is what one instance remembers of its own
 // stops, so that each invocation is stopped once:
 //
-//   - One stop in flight per key (region, invocation, instances; the
-//     account is always the credentials' own):
+//   - One stop in flight per key (account, region, invocation,
+//     instances; the same invocation id in two accounts is two stops):
 //     a request that comes to stop a key another request is stopping waits
 //     for it (as long as its context allows), then finds it stopped.
 //   - A stop is remembered for StopMemory. A request for a key stopped
@@ -60,10 +60,11 @@ type StopLedger struct {
 	order   []ledgerStop                // stopped, oldest first (a key may repeat)
 }
 
-// ledgerKey names what a stop targets; instances is the sorted instance
-// ids joined by commas, "" for every instance.
+// ledgerKey names what a stop targets; account is "" for the credentials'
+// own account when the function acts in no other (Function.Accounts nil),
+// instances the sorted instance ids joined by commas, "" for every instance.
 type ledgerKey struct {
-	region, invokeID, instances string
+	account, region, invokeID, instances string
 }
 
 type ledgerStop struct {
@@ -78,11 +79,16 @@ func NewStopLedger() *StopLedger {
 }
 
 // keyOf is the ledger's key of a stop of invokeID on instances (every
-// instance when there are none).
+// instance when there are none) in the function's only account.
 func keyOf(region, invokeID string, instances []string) ledgerKey {
+	return accountKeyOf("", region, invokeID, instances)
+}
+
+// accountKeyOf is keyOf in account.
+func accountKeyOf(account, region, invokeID string, instances []string) ledgerKey {
 	sorted := slices.Clone(instances)
 	slices.Sort(sorted)
-	return ledgerKey{region: region, invokeID: invokeID, instances: strings.Join(slices.Compact(sorted), ",")}
+	return ledgerKey{account: account, region: region, invokeID: invokeID, instances: strings.Join(slices.Compact(sorted), ",")}
 }
 
 // covering is the keys whose stop covers k: k, and the stop of every

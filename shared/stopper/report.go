@@ -50,8 +50,11 @@ type Report struct {
 	// Failed lists what could not be handled.
 	Failed []ReportedFailure
 	// Matched counts the invocations selected for a stop, by region (a
-	// sweep's selection; one per stop, or would-be stop, otherwise).
-	Matched map[string]int
+	// sweep's selection; one per stop, or would-be stop, otherwise), and
+	// MatchedAt the same by account and region (the account "" with
+	// Function.Accounts nil).
+	Matched   map[string]int
+	MatchedAt map[Place]int
 	// Refused is the error that refused the whole request, or a batch's
 	// first item refused, when it was Sweep.LimitExceeded (that sweep
 	// stopped nothing, and someone must look).
@@ -63,6 +66,7 @@ type Report struct {
 // ReportedStop is one invocation a stop was sent to (or, in WouldStop,
 // would have been), and why.
 type ReportedStop struct {
+	AccountId   string // "" with Function.Accounts nil
 	RegionId    string
 	InvokeId    string
 	CommandName string
@@ -75,13 +79,15 @@ type ReportedStop struct {
 }
 
 // ReportedFailure is one invocation (or, with an empty InvokeId, one
-// region or one batch item) that could not be handled.
+// region, one account a sweep skipped, or one batch item) that could not
+// be handled.
 type ReportedFailure struct {
-	RegionId string
-	InvokeId string
-	Item     string // the batch item's id, when there is one
-	Code     string
-	Message  string
+	AccountId string // "" with Function.Accounts nil
+	RegionId  string
+	InvokeId  string
+	Item      string // the batch item's id, when there is one
+	Code      string
+	Message   string
 }
 
 // Worth reports whether the report should reach people: something was
@@ -118,7 +124,7 @@ func (f *Function) Finish(ctx context.Context, trigger, requestID string, answer
 
 // NewReport builds the report of a request from its answer or error.
 func NewReport(trigger, requestID string, answer any, e *Error) Report {
-	r := Report{RequestId: requestID, Trigger: trigger, Matched: map[string]int{}, Answer: answer}
+	r := Report{RequestId: requestID, Trigger: trigger, Matched: map[string]int{}, MatchedAt: map[Place]int{}, Answer: answer}
 	if e != nil {
 		r.Answer = e.Answer(requestID)
 		if e.Code == CodeSweepLimitExceeded {
@@ -161,13 +167,16 @@ func (r *Report) add(answer any, item string) {
 			case len(a.InstanceIds) > 0:
 				why = "requested, on " + strconv.Itoa(len(a.InstanceIds)) + " named instances"
 			}
-			r.selected(isTrue(a.WouldStop), ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
+			r.selected(isTrue(a.WouldStop), ReportedStop{AccountId: a.AccountId, RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
 				Pending: a.Pending, Running: a.Running, Why: why})
 		}
 	case SweepAnswer:
 		r.Action, r.DryRun = cmp.Or(r.Action, ActionSweep), a.DryRun
 		for region, n := range a.matchedByRegion {
 			r.Matched[region] += n
+		}
+		for place, n := range a.matchedAt {
+			r.MatchedAt[place] += n
 		}
 		for _, s := range a.Stopped {
 			r.Stopped = addStop(r.Stopped, sweptStop(s))
@@ -176,12 +185,15 @@ func (r *Report) add(answer any, item string) {
 			r.WouldStop = addStop(r.WouldStop, sweptStop(s))
 		}
 		for _, fl := range a.Failed {
-			r.Failed = append(r.Failed, ReportedFailure{RegionId: fl.RegionId, InvokeId: fl.InvokeId, Item: item, Code: fl.Code, Message: fl.Message})
+			r.Failed = append(r.Failed, ReportedFailure{AccountId: fl.AccountId, RegionId: fl.RegionId, InvokeId: fl.InvokeId, Item: item, Code: fl.Code, Message: fl.Message})
+		}
+		for _, sk := range a.Skipped {
+			r.Failed = append(r.Failed, ReportedFailure{AccountId: sk.AccountId, Item: item, Code: sk.Code, Message: sk.Message})
 		}
 	case FailFastAnswer:
 		r.Action, r.DryRun = cmp.Or(r.Action, ActionFailFast), a.DryRun
 		if isTrue(a.Stopped) || isTrue(a.WouldStop) {
-			r.selected(isTrue(a.WouldStop), ReportedStop{RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
+			r.selected(isTrue(a.WouldStop), ReportedStop{AccountId: a.AccountId, RegionId: a.RegionId, InvokeId: a.InvokeId, CommandName: a.CommandName,
 				Pending: a.Pending, Running: a.Running, Why: a.Reason})
 		}
 	case BatchAnswer:
@@ -205,6 +217,10 @@ func (r *Report) selected(dryRun bool, s ReportedStop) {
 	*list = addStop(*list, s)
 	if len(*list) > n {
 		r.Matched[s.RegionId]++
+		if r.MatchedAt == nil {
+			r.MatchedAt = map[Place]int{}
+		}
+		r.MatchedAt[Place{AccountId: s.AccountId, RegionId: s.RegionId}]++
 	}
 }
 
@@ -212,7 +228,7 @@ func (r *Report) selected(dryRun bool, s ReportedStop) {
 // invocation: reports count invocations.
 func addStop(list []ReportedStop, s ReportedStop) []ReportedStop {
 	for i := range list {
-		if list[i].RegionId == s.RegionId && list[i].InvokeId == s.InvokeId {
+		if list[i].AccountId == s.AccountId && list[i].RegionId == s.RegionId && list[i].InvokeId == s.InvokeId {
 			list[i].Pending += s.Pending
 			list[i].Running += s.Running
 			return list
@@ -222,8 +238,29 @@ func addStop(list []ReportedStop, s ReportedStop) []ReportedStop {
 }
 
 func sweptStop(s SweptInvoke) ReportedStop {
-	return ReportedStop{RegionId: s.RegionId, InvokeId: s.InvokeId, CommandName: s.CommandName,
+	return ReportedStop{AccountId: s.AccountId, RegionId: s.RegionId, InvokeId: s.InvokeId, CommandName: s.CommandName,
 		Pending: s.Pending, Running: s.Running, Why: s.Rule}
+}
+
+// Accounts is every account the report names, sorted: none with
+// Function.Accounts nil.
+func (r Report) Accounts() []string {
+	var out []string
+	for place := range r.MatchedAt {
+		out = append(out, place.AccountId)
+	}
+	for _, s := range r.Stopped {
+		out = append(out, s.AccountId)
+	}
+	for _, s := range r.WouldStop {
+		out = append(out, s.AccountId)
+	}
+	for _, fl := range r.Failed {
+		out = append(out, fl.AccountId)
+	}
+	out = slices.DeleteFunc(out, func(s string) bool { return s == "" })
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // Regions is every region the report names, sorted.

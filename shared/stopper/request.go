@@ -39,6 +39,9 @@ func (r Request) Action() string {
 // StopRequest asks to stop one invocation, on all its instances or on some.
 // RegionId may be empty: the function's default region applies.
 type StopRequest struct {
+	// AccountId is the account to act in; "" is the credentials' own
+	// (accounts.go).
+	AccountId   string
 	RegionId    string
 	InvokeId    string
 	InstanceIds []string // de-duplicated, in the caller's order; empty means all
@@ -156,11 +159,14 @@ func DecodeRequest(body []byte) (Request, error) {
 }
 
 func decodeStop(fields map[string][]byte) (*StopRequest, error) {
-	if err := onlyKeys(fields, "Action", "RegionId", "InvokeId", "InstanceIds", "DryRun"); err != nil {
+	if err := onlyKeys(fields, "Action", "AccountId", "RegionId", "InvokeId", "InstanceIds", "DryRun"); err != nil {
 		return nil, err
 	}
 	var s StopRequest
 	var err error
+	if s.AccountId, err = accountField(fields, "AccountId"); err != nil {
+		return nil, err
+	}
 	if s.RegionId, err = regionField(fields, "RegionId"); err != nil {
 		return nil, err
 	}
@@ -384,6 +390,23 @@ func regionField(fields map[string][]byte, name string) (string, error) {
 	}
 	if v != "" && !ValidRegionID(v) {
 		return "", Invalid(name, "%q is not a region id: expected lower-case letters, digits and dashes such as \"cn-hangzhou\"", truncate(v))
+	}
+	return v, nil
+}
+
+// accountField reads an account id; absent, null or "" is none (the
+// credentials' own account).
+func accountField(fields map[string][]byte, name string) (string, error) {
+	raw, ok := fields[name]
+	if !ok || jsonscan.IsNull(raw) {
+		return "", nil
+	}
+	v, ok := stringValue(raw)
+	if !ok {
+		return "", Invalid(name, "must be a string of digits such as \"1234567890123456\"")
+	}
+	if v != "" && !ValidAccountID(v) {
+		return "", Invalid(name, "%q is not an account id: expected the account's digits such as \"1234567890123456\"", truncate(v))
 	}
 	return v, nil
 }

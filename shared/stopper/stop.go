@@ -39,11 +39,11 @@ func (f *Function) Stop(ctx context.Context, requestID string, req StopRequest) 
 	stop, err := f.stop(ctx, req, ids, dryRun, &answer)
 	e := AsError(err)
 	answer.Stopped, answer.WouldStop = stopFlags(dryRun, stop)
-	f.logOutcome(ctx, requestID, ActionStopInvocation, e, start,
+	f.logOutcome(ctx, requestID, ActionStopInvocation, e, start, append(accountAttrs(answer.AccountId),
 		slog.String("region_id", answer.RegionId), slog.String("invoke_id", req.InvokeId),
 		slog.Int("instances", len(ids)), slog.Bool("dry_run", dryRun), slog.Bool(stopKey(dryRun), stop),
 		slog.Int("pending", answer.Pending), slog.Int("running", answer.Running), slog.String("alert", req.Alert),
-		slog.String("reason", answer.Reason))
+		slog.String("reason", answer.Reason))...)
 	if e != nil {
 		return StopAnswer{}, e
 	}
@@ -59,17 +59,23 @@ func stopKey(dryRun bool) string {
 	return "stopped"
 }
 
-// stop resolves the region, reads the invocation and stops it unless it is
-// a dry run, nothing is left to stop, or an alert names a protected one. It
-// reports whether a stop was sent, or in a dry run would have been.
+// stop resolves the region and the account, reads the invocation and
+// stops it unless it is a dry run, nothing is left to stop, or an alert
+// names a protected one. It reports whether a stop was sent, or in a dry
+// run would have been.
 func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryRun bool, answer *StopAnswer) (bool, error) {
 	region, err := f.region(req.RegionId)
 	if err != nil {
 		return false, err
 	}
 	answer.RegionId = region
+	account, api, err := f.account(ctx, req.AccountId)
+	answer.AccountId = account
+	if err != nil {
+		return false, err
+	}
 	read := f.Ledger.clock()
-	inv, err := f.findInvocation(ctx, region, req.InvokeId)
+	inv, err := findInvocation(ctx, api, region, req.InvokeId)
 	if err != nil {
 		return false, err
 	}
@@ -87,8 +93,8 @@ func (f *Function) stop(ctx context.Context, req StopRequest, ids []string, dryR
 		answer.Reason = "nothing left to stop: every targeted instance has ended or is already Stopping"
 		return false, nil
 	}
-	stopped, err := f.stopOnce(ctx, keyOf(region, req.InvokeId, ids), read, c, dryRun, func() error {
-		return f.API.StopInvocation(ctx, region, req.InvokeId, ids)
+	stopped, err := f.stopOnce(ctx, accountKeyOf(account, region, req.InvokeId, ids), read, c, dryRun, func() error {
+		return api.StopInvocation(ctx, region, req.InvokeId, ids)
 	})
 	if err == nil && !stopped {
 		answer.Reason = ReasonAlreadyStopped
@@ -123,9 +129,9 @@ func (f *Function) stopOnce(ctx context.Context, key ledgerKey, read time.Time, 
 // findInvocation reads one invocation. Active periodic invocations are
 // listed only with Timed=true, every other one only without it, so both
 // listings are asked, the common one first.
-func (f *Function) findInvocation(ctx context.Context, region, invokeID string) (*ca.Invocation, error) {
+func findInvocation(ctx context.Context, api CloudAssistant, region, invokeID string) (*ca.Invocation, error) {
 	for _, timed := range []bool{false, true} {
-		resp, err := f.API.DescribeInvocations(ctx, ca.DescribeInvocationsRequest{
+		resp, err := api.DescribeInvocations(ctx, ca.DescribeInvocationsRequest{
 			RegionId: region, InvokeId: invokeID, Timed: &timed, MaxResults: 1})
 		if err != nil {
 			return nil, err

@@ -76,6 +76,16 @@ import (
 // a few times, while there is time. Anything else (any permanent code) is
 // one Failed entry and the others go on.
 //
+// Accounts. With Function.Accounts set a sweep covers every listed
+// account × region (accounts.go): an account's API is had at its first
+// listing, and one that cannot be had (its role cannot be assumed) is
+// listed under Skipped while the others go on. Listings and stops of all
+// accounts share one bound, at most Concurrency API calls in flight, and
+// each account has a pacer of its own, since quotas are per account: a
+// throttled account is passed over while others have work (stopAll). The
+// rails hold for the whole run: MaxStops counts the selection of every
+// account together, and a sweep over it stops nothing anywhere.
+//
 // Deadline. stopBy = the context's deadline - Reserve. After stopBy no page
 // is requested and no stop is started; stops in flight run to the real
 // deadline (their context is not cancelled with the request's). Whatever was
@@ -233,26 +243,41 @@ func mergeTags(configured, requested map[string]string) (map[string]string, erro
 
 // candidate is one selected invocation on its way to being stopped.
 type candidate struct {
+	acct   *sweepAccount
 	region string
 	timed  bool // listed with Timed=true
 	swept  SweptInvoke
 }
 
+// sweepAccount is one account a sweep covers: its API, had once (the
+// first listing of the account asks for it), and its own pacer, since
+// quotas are per account.
+type sweepAccount struct {
+	id   string // "" with Function.Accounts nil
+	once sync.Once
+	api  CloudAssistant // nil when the account is skipped
+	pace *pacer
+	// calls is the sweep's calls, rereads its work (the context of the
+	// reads just before each stop), each telling this account's pacer of
+	// throttling (each stop costs a read as well).
+	calls, rereads context.Context
+}
+
 // sweep is the state of one running sweep.
 type sweep struct {
-	f     *Function
-	plan  sweepPlan
-	reqID string
-	pace  *pacer
+	f        *Function
+	plan     sweepPlan
+	reqID    string
+	accounts []*sweepAccount
+	// slots bounds the API calls in flight over every account (nil: the
+	// workers' number bounds them, with one account).
+	slots chan struct{}
 
 	// work is done at stopBy: no page is requested and no stop started after it.
 	work context.Context
 	// calls is the context of the stops: the request's values, not its
 	// cancellation, and the real deadline.
 	calls context.Context
-	// rereads is the context of the reads just before each stop: work's,
-	// telling the pacer of throttling (each stop costs a read as well).
-	rereads context.Context
 
 	mu                sync.Mutex
 	scanned           int
@@ -260,6 +285,7 @@ type sweep struct {
 	stopped           []SweptInvoke
 	spared            []SparedInvoke
 	failed            []FailedInvoke
+	skipped           []SkippedAccount
 	noLongerStoppable int
 	truncated         bool
 }
@@ -278,7 +304,15 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		return SweepAnswer{}, e
 	}
 
-	s := &sweep{f: f, plan: p, reqID: requestID, pace: newPacer()}
+	ids := []string{""}
+	if f.Accounts != nil {
+		if ids, err = f.Accounts.List(ctx); err != nil {
+			e := AsError(err)
+			f.logOutcome(ctx, requestID, ActionSweep, e, start, slog.Any("region_ids", p.regions))
+			return SweepAnswer{}, e
+		}
+	}
+	s := &sweep{f: f, plan: p, reqID: requestID}
 	var cancelWork, cancelCalls context.CancelFunc
 	if dl, ok := ctx.Deadline(); ok {
 		s.work, cancelWork = context.WithDeadline(ctx, dl.Add(-p.reserve))
@@ -287,8 +321,20 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		s.work, cancelWork = context.WithCancel(ctx)
 		s.calls, cancelCalls = context.WithCancel(context.WithoutCancel(ctx))
 	}
-	s.calls = cloudassistant.WithPacer(s.calls, s.pace.throttled)
-	s.rereads = cloudassistant.WithPacer(s.work, s.pace.throttled)
+	s.accounts = make([]*sweepAccount, 0, len(ids))
+	for _, id := range ids {
+		a := &sweepAccount{id: id, pace: newPacer()}
+		a.calls = cloudassistant.WithPacer(s.calls, a.pace.throttled)
+		a.rereads = cloudassistant.WithPacer(s.work, a.pace.throttled)
+		if f.Accounts == nil {
+			a.api = f.API
+			a.once.Do(func() {})
+		}
+		s.accounts = append(s.accounts, a)
+	}
+	if f.Accounts != nil {
+		s.slots = make(chan struct{}, p.concurrency)
+	}
 	defer cancelWork()
 	defer cancelCalls()
 
@@ -300,30 +346,44 @@ func (f *Function) RunSweep(ctx context.Context, requestID string, req SweepRequ
 		f.logger().LogAttrs(ctx, slog.LevelWarn, "sweep: waited for another sweep of this instance until the deadline: nothing listed or stopped",
 			slog.String("request_id", requestID), slog.Duration("waited", f.now().Sub(start)))
 		answer := s.answer()
-		f.logOutcome(ctx, requestID, ActionSweep, nil, start,
-			slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun), slog.Bool("truncated", true))
+		f.logOutcome(ctx, requestID, ActionSweep, nil, start, append(s.accountsAttrs(),
+			slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun), slog.Bool("truncated", true))...)
 		return answer, nil
 	}
 	defer release()
 
 	s.list()
 	if e := s.checkLimit(); e != nil {
-		f.logOutcome(ctx, requestID, ActionSweep, e, start,
+		f.logOutcome(ctx, requestID, ActionSweep, e, start, append(s.accountsAttrs(),
 			slog.Any("region_ids", p.regions), slog.Int("scanned", s.scanned), slog.Int("matched", len(s.selected)),
-			slog.Int("max_stops", p.maxStops))
+			slog.Int("max_stops", p.maxStops))...)
 		return SweepAnswer{}, e
 	}
 	s.stopAll()
 
 	answer := s.answer()
-	f.logOutcome(ctx, requestID, ActionSweep, nil, start,
+	attrs := append(s.accountsAttrs(),
 		slog.Any("region_ids", p.regions), slog.Bool("dry_run", p.dryRun),
 		slog.Int("scanned", answer.Scanned), slog.Int("matched", answer.Matched),
 		slog.Int(stopKey(p.dryRun), len(answer.Stopped)+len(answer.WouldStop)), slog.Int("spared", len(answer.Spared)),
 		slog.Int("no_longer_stoppable", answer.NoLongerStoppable),
-		slog.Int("failed", len(answer.Failed)), slog.Bool("truncated", answer.Truncated),
-		slog.Float64("stop_rate_limit", s.pace.current()))
+		slog.Int("failed", len(answer.Failed)), slog.Bool("truncated", answer.Truncated))
+	if f.Accounts == nil {
+		attrs = append(attrs, slog.Float64("stop_rate_limit", s.accounts[0].pace.current()))
+	}
+	f.logOutcome(ctx, requestID, ActionSweep, nil, start, attrs...)
 	return answer, nil
+}
+
+// accountsAttrs is the sweep's log fields about accounts: how many it
+// covers and how many it skipped; none with Function.Accounts nil.
+func (s *sweep) accountsAttrs() []slog.Attr {
+	if s.f.Accounts == nil {
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return []slog.Attr{slog.Int("accounts", len(s.accounts)), slog.Int("skipped", len(s.skipped))}
 }
 
 // checkLimit refuses a sweep that selected more invocations than it may
@@ -337,7 +397,11 @@ func (s *sweep) checkLimit() *Error {
 	}
 	perRegion := map[string]int{}
 	for _, c := range s.selected {
-		perRegion[c.region]++
+		where := c.region
+		if c.acct.id != "" {
+			where = c.acct.id + "/" + c.region
+		}
+		perRegion[where]++
 	}
 	var parts []string
 	for _, r := range slices.Sorted(maps.Keys(perRegion)) {
@@ -357,7 +421,9 @@ func (s *sweep) checkLimit() *Error {
 func (s *sweep) answer() SweepAnswer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	byRegionID := func(r1, i1, r2, i2 string) int { return cmp.Or(cmp.Compare(r1, r2), cmp.Compare(i1, i2)) }
+	byRegionID := func(a1, r1, i1, a2, r2, i2 string) int {
+		return cmp.Or(cmp.Compare(a1, a2), cmp.Compare(r1, r2), cmp.Compare(i1, i2))
+	}
 	// Stopped, or in a dry run WouldStop: the selection.
 	var listed []SweptInvoke
 	if s.plan.dryRun {
@@ -368,18 +434,30 @@ func (s *sweep) answer() SweepAnswer {
 	} else {
 		listed = orEmpty(slices.Clone(s.stopped))
 	}
-	slices.SortFunc(listed, func(a, b SweptInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
+	slices.SortFunc(listed, func(a, b SweptInvoke) int {
+		return byRegionID(a.AccountId, a.RegionId, a.InvokeId, b.AccountId, b.RegionId, b.InvokeId)
+	})
 	spared := orEmpty(slices.Clone(s.spared))
-	slices.SortFunc(spared, func(a, b SparedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
+	slices.SortFunc(spared, func(a, b SparedInvoke) int {
+		return byRegionID(a.AccountId, a.RegionId, a.InvokeId, b.AccountId, b.RegionId, b.InvokeId)
+	})
 	failed := orEmpty(slices.Clone(s.failed))
-	slices.SortFunc(failed, func(a, b FailedInvoke) int { return byRegionID(a.RegionId, a.InvokeId, b.RegionId, b.InvokeId) })
-	matched := map[string]int{}
+	slices.SortFunc(failed, func(a, b FailedInvoke) int {
+		return byRegionID(a.AccountId, a.RegionId, a.InvokeId, b.AccountId, b.RegionId, b.InvokeId)
+	})
+	matched, matchedAt := map[string]int{}, map[Place]int{}
 	for _, c := range s.selected {
 		matched[c.region]++
+		matchedAt[Place{AccountId: c.acct.id, RegionId: c.region}]++
 	}
 	a := SweepAnswer{RequestId: s.reqID, Action: ActionSweep, DryRun: s.plan.dryRun,
 		Scanned: s.scanned, Matched: len(s.selected), Spared: spared, NoLongerStoppable: s.noLongerStoppable,
-		Failed: failed, Truncated: s.truncated, matchedByRegion: matched}
+		Failed: failed, Truncated: s.truncated, matchedByRegion: matched, matchedAt: matchedAt}
+	if s.f.Accounts != nil {
+		a.Skipped = slices.Clone(s.skipped)
+		slices.SortFunc(a.Skipped, func(x, y SkippedAccount) int { return cmp.Compare(x.AccountId, y.AccountId) })
+		a.Skipped = orEmpty(a.Skipped)
+	}
 	if s.plan.dryRun {
 		a.WouldStop = listed
 	} else {
@@ -402,13 +480,52 @@ func (s *sweep) truncate() {
 	s.mu.Unlock()
 }
 
-func (s *sweep) fail(region, invokeID string, e *Error) {
+func (s *sweep) fail(acct *sweepAccount, region, invokeID string, e *Error) {
 	s.mu.Lock()
-	s.failed = append(s.failed, FailedInvoke{RegionId: region, InvokeId: invokeID, Code: e.Code, Message: e.Message, transient: e.Transient})
+	s.failed = append(s.failed, FailedInvoke{AccountId: acct.id, RegionId: region, InvokeId: invokeID, Code: e.Code, Message: e.Message, transient: e.Transient})
 	s.mu.Unlock()
-	s.f.logger().LogAttrs(s.calls, slog.LevelWarn, "sweep: not stopped",
+	s.f.logger().LogAttrs(s.calls, slog.LevelWarn, "sweep: not stopped", append(accountAttrs(acct.id),
 		slog.String("request_id", s.reqID), slog.String("region_id", region),
-		slog.String("invoke_id", invokeID), slog.String("code", e.Code), slog.String("error", e.Message))
+		slog.String("invoke_id", invokeID), slog.String("code", e.Code), slog.String("error", e.Message))...)
+}
+
+// resolve has the account's API, once; false when the account is skipped
+// (listed in Skipped) or the time for starting work ran out.
+func (s *sweep) resolve(a *sweepAccount) bool {
+	a.once.Do(func() {
+		api, err := s.f.Accounts.API(s.work, a.id)
+		if err == nil {
+			a.api = api
+			return
+		}
+		if s.work.Err() != nil {
+			s.truncate()
+			return
+		}
+		e := AsError(err)
+		s.mu.Lock()
+		s.skipped = append(s.skipped, SkippedAccount{AccountId: a.id, Code: e.Code, Message: e.Message, transient: e.Transient})
+		s.mu.Unlock()
+		s.f.logger().LogAttrs(s.calls, slog.LevelWarn, "sweep: account skipped",
+			slog.String("request_id", s.reqID), slog.String("account_id", a.id),
+			slog.String("code", e.Code), slog.String("error", e.Message))
+	})
+	return a.api != nil
+}
+
+// call runs one API call within the bound on calls in flight over every
+// account; false, without the call, when ctx ended while waiting for room.
+func (s *sweep) call(ctx context.Context, do func()) bool {
+	if s.slots != nil {
+		select {
+		case s.slots <- struct{}{}:
+		case <-ctx.Done():
+			return false
+		}
+		defer func() { <-s.slots }()
+	}
+	do()
+	return true
 }
 
 // sweepListing is one DescribeInvocations filter a region is listed with.
@@ -430,32 +547,54 @@ func (s *sweep) listings() []sweepListing {
 	return l
 }
 
-// list lists every region, at most regionListers at once, and selects.
+// list lists every account's regions and selects: at most regionListers
+// regions at once in the function's only account; with several accounts,
+// region by region across the accounts (so that no account's quota takes
+// every lister at once), with listers enough that one waiting out its
+// account's throttling does not hold back the others, and at most
+// Concurrency calls in flight over all of them (call).
 func (s *sweep) list() {
+	type place struct {
+		acct   *sweepAccount
+		region string
+	}
+	listers := regionListers
+	if s.f.Accounts != nil {
+		listers = 2 * s.plan.concurrency
+	}
+	places := make(chan place)
 	var wg sync.WaitGroup
-	slots := make(chan struct{}, regionListers)
-	for _, region := range s.plan.regions {
+	for range min(listers, len(s.accounts)*len(s.plan.regions)) {
 		wg.Go(func() {
-			select {
-			case slots <- struct{}{}:
-			case <-s.work.Done():
-				s.truncate()
-				return
+			for p := range places {
+				if s.resolve(p.acct) {
+					s.listRegion(p.acct, p.region)
+				}
 			}
-			defer func() { <-slots }()
-			s.listRegion(region)
 		})
 	}
+feed:
+	for _, region := range s.plan.regions {
+		for _, a := range s.accounts {
+			select {
+			case places <- place{a, region}:
+			case <-s.work.Done():
+				s.truncate()
+				break feed
+			}
+		}
+	}
+	close(places)
 	wg.Wait()
 }
 
 // listRegion runs a region's listings one after another. Ids seen once are
 // skipped (an invocation can move from one listing to the next, and a page
 // can repeat an item), so nothing is counted, selected or stopped twice.
-func (s *sweep) listRegion(region string) {
+func (s *sweep) listRegion(acct *sweepAccount, region string) {
 	seen := map[string]struct{}{}
 	for _, l := range s.listings() {
-		if !s.listOne(region, l, seen) {
+		if !s.listOne(acct, region, l, seen) {
 			return
 		}
 	}
@@ -463,7 +602,7 @@ func (s *sweep) listRegion(region string) {
 
 // listOne pages through one listing; false means the region is given up
 // (failed or out of time).
-func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{}) bool {
+func (s *sweep) listOne(acct *sweepAccount, region string, l sweepListing, seen map[string]struct{}) bool {
 	req := cloudassistant.DescribeInvocationsRequest{
 		RegionId: region, InvokeStatus: l.status, CommandName: s.plan.commandName,
 		Timed: &l.timed, MaxResults: sweepPageSize,
@@ -471,7 +610,7 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 	tokens := map[string]struct{}{}
 	for {
 		read := s.f.Ledger.clock()
-		resp, ok := s.describe(s.work, req)
+		resp, ok := s.describe(acct, s.work, req)
 		if !ok {
 			return false
 		}
@@ -483,7 +622,7 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 			}
 			seen[inv.InvokeId] = struct{}{}
 			scanned++
-			s.judge(region, inv, l.timed, read)
+			s.judge(acct, region, inv, l.timed, read)
 		}
 		s.mu.Lock()
 		s.scanned += scanned
@@ -508,14 +647,19 @@ func (s *sweep) listOne(region string, l sweepListing, seen map[string]struct{})
 // for stops, is waited out while there is time (a listing the API pushes
 // back on is busy, not broken, and a sweep that lists first cannot do
 // without it).
-func (s *sweep) describe(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, bool) {
+func (s *sweep) describe(acct *sweepAccount, ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, bool) {
 	faults, throttled := 0, 0
 	for {
 		if s.work.Err() != nil {
 			s.truncate()
 			return nil, false
 		}
-		resp, err := s.f.API.DescribeInvocations(ctx, req)
+		var resp *cloudassistant.DescribeInvocationsResponse
+		var err error
+		if !s.call(s.work, func() { resp, err = acct.api.DescribeInvocations(ctx, req) }) {
+			s.truncate()
+			return nil, false
+		}
 		if err == nil {
 			return resp, true
 		}
@@ -527,7 +671,7 @@ func (s *sweep) describe(ctx context.Context, req cloudassistant.DescribeInvocat
 		var wait time.Duration
 		switch {
 		case !e.Transient:
-			s.fail(req.RegionId, req.InvokeId, e)
+			s.fail(acct, req.RegionId, req.InvokeId, e)
 			return nil, false
 		case cloudassistant.Throttling(e.Code) && throttled < maxThrottleRetries:
 			wait = jitter(throttleBackoff << min(throttled, 6))
@@ -536,12 +680,12 @@ func (s *sweep) describe(ctx context.Context, req cloudassistant.DescribeInvocat
 			wait = faultBackoff << faults
 			faults++
 		default:
-			s.fail(req.RegionId, req.InvokeId, e)
+			s.fail(acct, req.RegionId, req.InvokeId, e)
 			s.truncate()
 			return nil, false
 		}
 		if !sleep(s.work, wait) {
-			s.fail(req.RegionId, req.InvokeId, e)
+			s.fail(acct, req.RegionId, req.InvokeId, e)
 			s.truncate()
 			return nil, false
 		}
@@ -551,7 +695,7 @@ func (s *sweep) describe(ctx context.Context, req cloudassistant.DescribeInvocat
 // judge applies the selection to one listed invocation, read at read, and
 // records the verdict: selected, spared, failed (cannot be judged), or
 // nothing.
-func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListing bool, read time.Time) {
+func (s *sweep) judge(acct *sweepAccount, region string, inv *cloudassistant.Invocation, timedListing bool, read time.Time) {
 	c := countInstances(inv.InvokeInstances.InvokeInstance)
 	if !c.stoppable(inv) {
 		// Ended, or every active instance already Stopping.
@@ -574,7 +718,7 @@ func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListin
 	created, err := time.Parse(creationLayout, inv.CreationTime)
 	if err != nil {
 		if created, err = time.Parse(time.RFC3339, inv.CreationTime); err != nil {
-			s.fail(region, inv.InvokeId, &Error{Code: CodeInvalidCreationTime,
+			s.fail(acct, region, inv.InvokeId, &Error{Code: CodeInvalidCreationTime,
 				Message: "CreationTime " + truncate(inv.CreationTime) + " is not a time such as 2026-01-19T09:15:46Z: the invocation's age is unknown, so it was not stopped"})
 			return
 		}
@@ -593,11 +737,11 @@ func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListin
 			spared = TagProtect
 		}
 	case owner.ttlErr != nil:
-		s.fail(region, inv.InvokeId, owner.ttlErr)
+		s.fail(acct, region, inv.InvokeId, owner.ttlErr)
 		return
 	case age > s.plan.olderThan && age <= limit:
 		spared = rule
-	case age > limit && s.f.Ledger.alreadyStopped(keyOf(region, inv.InvokeId, nil), read, c.pending > 0):
+	case age > limit && s.f.Ledger.alreadyStopped(accountKeyOf(acct.id, region, inv.InvokeId, nil), read, c.pending > 0):
 		// Not selected, so not counted against the limit either.
 		spared = ReasonAlreadyStopped
 	}
@@ -605,10 +749,10 @@ func (s *sweep) judge(region string, inv *cloudassistant.Invocation, timedListin
 	defer s.mu.Unlock()
 	switch {
 	case spared != "":
-		s.spared = append(s.spared, SparedInvoke{RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, Reason: spared})
+		s.spared = append(s.spared, SparedInvoke{AccountId: acct.id, RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, Reason: spared})
 	case !owner.protect && age > limit:
-		s.selected = append(s.selected, candidate{region: region, timed: timedListing, swept: SweptInvoke{
-			RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, CreationTime: inv.CreationTime,
+		s.selected = append(s.selected, candidate{acct: acct, region: region, timed: timedListing, swept: SweptInvoke{
+			AccountId: acct.id, RegionId: region, InvokeId: inv.InvokeId, CommandName: inv.CommandName, CreationTime: inv.CreationTime,
 			Rule: rule, Pending: c.pending, Running: c.running}})
 	}
 }
@@ -634,34 +778,42 @@ func hasTag(tags []cloudassistant.Tag, key, value string) bool {
 	return false
 }
 
-// stopAll stops the selected invocations with Concurrency workers; in a
-// dry run it does nothing (the answer lists the selection as WouldStop).
+// stopAll stops the selected invocations; in a dry run it does nothing
+// (the answer lists the selection as WouldStop). In the function's only
+// account Concurrency workers take them in turn; with several accounts
+// twice as many workers take them account by account (sweep_lanes.go),
+// passing over an account whose pacer has no slot yet, with at most
+// Concurrency calls in flight (call): a worker waiting out one account's
+// throttling holds no call, and the others go on.
 func (s *sweep) stopAll() {
 	if s.plan.dryRun {
 		return
 	}
-	s.pace.start()
-	jobs := make(chan candidate)
-	var workers sync.WaitGroup
-	for range min(s.plan.concurrency, max(len(s.selected), 1)) {
-		workers.Go(func() {
-			for c := range jobs {
+	for _, a := range s.accounts {
+		a.pace.start()
+	}
+	workers := s.plan.concurrency
+	if s.f.Accounts != nil {
+		workers *= 2
+	}
+	work := newLanes(s.selected)
+	var wg sync.WaitGroup
+	for range min(workers, max(len(s.selected), 1)) {
+		wg.Go(func() {
+			for {
+				c, ok := work.next(s.work)
+				if !ok {
+					return
+				}
 				s.handle(c)
 			}
 		})
 	}
-feed:
-	for _, c := range s.selected {
-		select {
-		case jobs <- c:
-		case <-s.work.Done():
-			// Out of time: the rest is left for the next sweep.
-			s.truncate()
-			break feed
-		}
+	wg.Wait()
+	if work.left() > 0 {
+		// Out of time: the rest is left for the next sweep.
+		s.truncate()
 	}
-	close(jobs)
-	workers.Wait()
 }
 
 // handle reads one selected invocation again and stops it if it still
@@ -682,15 +834,15 @@ func (s *sweep) handle(c candidate) {
 		s.mu.Lock()
 		s.noLongerStoppable++
 		s.mu.Unlock()
-		s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: no longer stoppable",
-			slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId))
+		s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: no longer stoppable", append(accountAttrs(c.acct.id),
+			slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId))...)
 		return
 	case readOwnerTags(inv.Tags.Tag).protect:
 		s.spare(c, TagProtect)
 		return
 	}
 	c.swept.Pending, c.swept.Running = counts.pending, counts.running
-	already, done, err := s.f.Ledger.claim(s.work, keyOf(c.region, c.swept.InvokeId, nil), read, counts.pending > 0)
+	already, done, err := s.f.Ledger.claim(s.work, accountKeyOf(c.acct.id, c.region, c.swept.InvokeId, nil), read, counts.pending > 0)
 	switch {
 	case err != nil:
 		// Out of time waiting for another request's stop of it.
@@ -706,9 +858,9 @@ func (s *sweep) handle(c candidate) {
 		s.mu.Lock()
 		s.stopped = append(s.stopped, c.swept)
 		s.mu.Unlock()
-		s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: stopped",
+		s.f.logger().LogAttrs(s.calls, slog.LevelDebug, "sweep: stopped", append(accountAttrs(c.acct.id),
 			slog.String("request_id", s.reqID), slog.String("region_id", c.region), slog.String("invoke_id", c.swept.InvokeId),
-			slog.String("rule", c.swept.Rule), slog.Int("pending", c.swept.Pending), slog.Int("running", c.swept.Running))
+			slog.String("rule", c.swept.Rule), slog.Int("pending", c.swept.Pending), slog.Int("running", c.swept.Running))...)
 	}
 }
 
@@ -716,7 +868,7 @@ func (s *sweep) handle(c candidate) {
 // in; nil (and true) when it is no longer there: ended, or gone. false when
 // the read failed or time ran out (reported).
 func (s *sweep) reread(c candidate) (*cloudassistant.Invocation, bool) {
-	resp, ok := s.describe(s.rereads, cloudassistant.DescribeInvocationsRequest{
+	resp, ok := s.describe(c.acct, c.acct.rereads, cloudassistant.DescribeInvocationsRequest{
 		RegionId: c.region, InvokeId: c.swept.InvokeId, Timed: &c.timed, MaxResults: 1})
 	if !ok {
 		return nil, false
@@ -731,7 +883,7 @@ func (s *sweep) reread(c candidate) (*cloudassistant.Invocation, bool) {
 
 func (s *sweep) spare(c candidate, reason string) {
 	s.mu.Lock()
-	s.spared = append(s.spared, SparedInvoke{RegionId: c.region, InvokeId: c.swept.InvokeId, CommandName: c.swept.CommandName, Reason: reason})
+	s.spared = append(s.spared, SparedInvoke{AccountId: c.acct.id, RegionId: c.region, InvokeId: c.swept.InvokeId, CommandName: c.swept.CommandName, Reason: reason})
 	s.mu.Unlock()
 }
 
@@ -740,21 +892,29 @@ func (s *sweep) spare(c candidate, reason string) {
 // or out of time).
 func (s *sweep) stop(c candidate) bool {
 	faults := 0
+	pace := c.acct.pace
 	for throttled := 0; ; {
-		if s.work.Err() != nil || s.pace.wait(s.work) != nil {
+		if s.work.Err() != nil || pace.wait(s.work) != nil {
 			// Out of time before it was started: left for the next sweep.
 			s.truncate()
 			return false
 		}
-		began := time.Now()
-		err := s.f.API.StopInvocation(s.calls, c.region, c.swept.InvokeId, nil)
+		var began time.Time
+		var err error
+		if !s.call(s.work, func() {
+			began = time.Now()
+			err = c.acct.api.StopInvocation(c.acct.calls, c.region, c.swept.InvokeId, nil)
+		}) {
+			s.truncate()
+			return false
+		}
 		e := AsError(err)
 		switch {
 		case err == nil:
-			s.pace.done(outcomeOK, time.Since(began))
+			pace.done(outcomeOK, time.Since(began))
 			return true
 		case cloudassistant.Throttling(e.Code) && throttled < maxThrottleRetries:
-			s.pace.done(outcomeThrottled, time.Since(began))
+			pace.done(outcomeThrottled, time.Since(began))
 			// Besides the pacer slowing everyone down, this invocation
 			// waits a little before its next try, more each time.
 			if !sleep(s.work, jitter(throttleBackoff<<min(throttled, 6))) {
@@ -767,19 +927,19 @@ func (s *sweep) stop(c candidate) bool {
 			// connection); with time left it is worth another round rather
 			// than a Failed entry. Stops are idempotent: a stop that was
 			// applied but whose answer was lost succeeds again.
-			s.pace.done(outcomeOther, time.Since(began))
+			pace.done(outcomeOther, time.Since(began))
 			if !sleep(s.work, jitter(faultBackoff<<faults)) {
-				s.fail(c.region, c.swept.InvokeId, e)
+				s.fail(c.acct, c.region, c.swept.InvokeId, e)
 				s.truncate()
 				return false
 			}
 			faults++
 		default:
-			s.pace.done(outcomeOther, time.Since(began))
+			pace.done(outcomeOther, time.Since(began))
 			if ctxEnded(err) {
 				s.truncate()
 			}
-			s.fail(c.region, c.swept.InvokeId, e)
+			s.fail(c.acct, c.region, c.swept.InvokeId, e)
 			return false
 		}
 	}

@@ -119,6 +119,17 @@ func (p *pacer) wait(ctx context.Context) error {
 	return nil
 }
 
+// free is when a call asked for at now could start: now when unpaced or
+// when a slot is free, else the next slot. It reserves nothing.
+func (p *pacer) free(now time.Time) time.Time {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.rate <= 0 || p.next.Before(now) {
+		return now
+	}
+	return p.next
+}
+
 // done reports how a call ended and how long it took.
 func (p *pacer) done(o outcome, latency time.Duration) {
 	p.mu.Lock()

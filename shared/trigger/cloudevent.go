@@ -23,8 +23,9 @@ import (
 //	 "ownerId": "...", "playerUid": "...", "repeatMode": "Once", "repeats": "1", "startTime": "...",
 //	 "errorCode": "0", "errorDesc": ""}}
 //
-// Every data value is a string. Only invokeId, instanceId and
-// invocationStatus are read: the example is a success, and what errorCode
+// Every data value is a string. Of the envelope, aliyunaccountid (the
+// account the run is in) and aliyunregionid are read; of the data, only
+// invokeId, instanceId and invocationStatus: the example is a success, and what errorCode
 // and errorDesc hold for a failed run is not documented.
 //
 // FC's EventBridge trigger for Alibaba Cloud service events runs the
@@ -118,6 +119,15 @@ func cloudEventRequest(event []byte) (stopper.FailFastRequest, error) {
 		return req, stopper.Invalid("id", "must be the event's id, a string %s", what)
 	}
 	req.EventId = string(id)
+	if raw := fields["aliyunaccountid"]; raw != nil {
+		// The account the event came from: fail-fast acts there when the
+		// function acts in several accounts.
+		account, ok := jsonscan.Unquote(raw)
+		if !ok || !stopper.ValidAccountID(string(account)) {
+			return req, stopper.Invalid("aliyunaccountid", "must be an account id, a string of digits such as \"1234567890123456\", %s", what)
+		}
+		req.AccountId = string(account)
+	}
 	if raw := fields["aliyunregionid"]; raw != nil {
 		region, ok := jsonscan.Unquote(raw)
 		if !ok || !stopper.ValidRegionID(string(region)) {

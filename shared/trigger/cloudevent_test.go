@@ -15,7 +15,7 @@ import (
 // whatever their values, change nothing (what errorCode and errorDesc hold
 // for a failed run is not documented).
 func TestCloudEventReadsOnlyWhatItNeeds(t *testing.T) {
-	want := stopper.FailFastRequest{EventId: "45ef4dewdwe1-7c35-447a-bd93-fab0000001", RegionId: "cn-hangzhou",
+	want := stopper.FailFastRequest{EventId: "45ef4dewdwe1-7c35-447a-bd93-fab0000001", AccountId: "1234567890123456", RegionId: "cn-hangzhou",
 		InvokeId: testInvokeID, InstanceId: "i-bp1abc", Status: "Failed"}
 	for _, tc := range []struct {
 		name  string

@@ -37,7 +37,7 @@ func codeStatus(code string) int {
 		return http.StatusBadRequest
 	case stopper.CodeInvalidSignature:
 		return http.StatusUnauthorized
-	case stopper.CodeDryRunRequired:
+	case stopper.CodeDryRunRequired, stopper.CodeForbiddenAccount:
 		return http.StatusForbidden
 	case stopper.CodeMethodNotAllowed:
 		return http.StatusMethodNotAllowed
