@@ -4,10 +4,15 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"slices"
+	"strings"
 
+	"github.com/ecs-stopper/stopper/shared/accounts"
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/credentials"
 	"github.com/ecs-stopper/stopper/shared/ecs"
+	"github.com/ecs-stopper/stopper/shared/resourcemanager"
+	"github.com/ecs-stopper/stopper/shared/sts"
 	"github.com/ecs-stopper/stopper/shared/trigger"
 	"github.com/ecs-stopper/stopper/shared/webhook"
 )
@@ -55,6 +60,14 @@ func (c Config) Handler(id credentials.Identity, log *slog.Logger) (*trigger.Han
 		}
 	}
 	fn := c.Function(client, log)
+	if len(c.Accounts) > 0 {
+		dir, err := c.directory(id, client, log)
+		if err != nil {
+			return nil, err
+		}
+		fn.Accounts = dir
+		log.Info("accounts", "accounts", strings.Join(c.Accounts, ","), "role_name", c.AccountRoleName)
+	}
 	notifier, err := c.Notifier(log)
 	if err != nil {
 		return nil, fmt.Errorf("configuration: %w", err)
@@ -70,4 +83,26 @@ func (c Config) Handler(id credentials.Identity, log *slog.Logger) (*trigger.Han
 			Insecure: c.WebhookInsecure},
 		Log: log,
 	}, nil
+}
+
+// directory is STOPPER_ACCOUNTS: the accounts the function acts in, each
+// through its role, assumed with the function's own identity.
+func (c Config) directory(id credentials.Identity, client *ecs.Client, log *slog.Logger) (*accounts.Directory, error) {
+	ep, err := credentials.STSEndpoint(c.STSEndpoint, c.ECSEndpoint, c.ECSNetwork, c.RegionId)
+	if err != nil {
+		return nil, fmt.Errorf("configuration: STOPPER_ACCOUNTS assumes roles with STS, and %w", err)
+	}
+	stsClient, err := sts.New(sts.Options{Endpoint: ep})
+	if err != nil {
+		return nil, fmt.Errorf("configuration: STOPPER_ACCOUNTS: %w", err)
+	}
+	o := accounts.Options{Accounts: c.Accounts, RoleName: c.AccountRoleName, ExternalID: c.AccountExternalID,
+		Base: id, Client: client, STS: stsClient, Log: log}
+	if slices.Contains(c.Accounts, AccountsResourceDirectory) {
+		// The emulator answers Resource Manager on its one listener too.
+		if o.Directory, err = resourcemanager.New(resourcemanager.Options{Endpoint: c.ECSEndpoint, Provider: id.Provider}); err != nil {
+			return nil, fmt.Errorf("configuration: STOPPER_ACCOUNTS=resource-directory: %w", err)
+		}
+	}
+	return accounts.New(o)
 }

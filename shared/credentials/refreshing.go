@@ -181,10 +181,22 @@ func (r *Refreshing) Invalidate(c acs.Credentials) {
 	}
 }
 
+// UnavailableError is the error a request gets when there are no valid
+// credentials: the API-shaped Credentials.Unavailable (503, transient) the
+// rest of the project answers with, and the exchange's own error, for a
+// caller that needs STS's code (errors.As to *sts.Error).
+type UnavailableError struct {
+	API   *cloudassistant.Error
+	Cause error
+}
+
+func (e *UnavailableError) Error() string   { return e.API.Error() }
+func (e *UnavailableError) Unwrap() []error { return []error{e.API, e.Cause} }
+
 // unavailable is the error a request gets when there are no valid
 // credentials: transient (503), naming the source, the upstream code and
 // what to check.
-func unavailable(source, role string, err error) *cloudassistant.Error {
+func unavailable(source, role string, err error) *UnavailableError {
 	code := errorCode(err)
 	from := source
 	if role != "" {
@@ -196,7 +208,7 @@ func unavailable(source, role string, err error) *cloudassistant.Error {
 	} else {
 		msg += fmt.Sprintf("%v. %s", err, hint(source, ""))
 	}
-	return &cloudassistant.Error{Code: CodeUnavailable, HTTPStatus: 503, Message: msg}
+	return &UnavailableError{API: &cloudassistant.Error{Code: CodeUnavailable, HTTPStatus: 503, Message: msg}, Cause: err}
 }
 
 // errorCode is the upstream API's error code in err, if it has one.
