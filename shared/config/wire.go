@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -99,8 +100,13 @@ func (c Config) directory(id credentials.Identity, client *ecs.Client, log *slog
 	o := accounts.Options{Accounts: c.Accounts, RoleName: c.AccountRoleName, ExternalID: c.AccountExternalID,
 		Base: id, Client: client, STS: stsClient, Log: log}
 	if slices.Contains(c.Accounts, AccountsResourceDirectory) {
-		// The emulator answers Resource Manager on its one listener too.
-		if o.Directory, err = resourcemanager.New(resourcemanager.Options{Endpoint: c.ECSEndpoint, Provider: id.Provider}); err != nil {
+		// The emulator answers Resource Manager on its one listener too; a
+		// real ECS endpoint override (a proxy) is ECS's only.
+		var rm string
+		if u, err := url.Parse(c.ECSEndpoint); err == nil && acs.Loopback(u.Hostname()) {
+			rm = c.ECSEndpoint
+		}
+		if o.Directory, err = resourcemanager.New(resourcemanager.Options{Endpoint: rm, Provider: id.Provider}); err != nil {
 			return nil, fmt.Errorf("configuration: STOPPER_ACCOUNTS=resource-directory: %w", err)
 		}
 	}
