@@ -278,7 +278,7 @@ func cmpOr(a, b string) string {
 func TestSweepOutlivesItsCredentials(t *testing.T) {
 	const (
 		lifetime = 2 * time.Second
-		stale    = 40
+		stale    = 32
 	)
 	emu, elog := identityEmulator(t, emulator.Options{STSDuration: lifetime, ThrottleQPS: 12, ThrottleBurst: 4},
 		emulator.StaleFleet("cn-hangzhou", stale, time.Now().Add(-3*time.Hour)), nil)
