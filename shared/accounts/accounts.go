@@ -65,11 +65,11 @@ type Options struct {
 type Directory struct {
 	o Options
 
-	mu      sync.Mutex
-	self    string
-	roles   map[string]role // by account id
-	listed  []string               // the last directory listing
-	listAt  time.Time
+	mu     sync.Mutex
+	self   string
+	roles  map[string]role // by account id
+	listed []string        // the last directory listing
+	listAt time.Time
 }
 
 // New checks the options; it touches no network.
