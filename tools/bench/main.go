@@ -67,6 +67,9 @@ type options struct {
 	out              string
 	keep             bool
 	skipTriggerBench bool
+	accountsN        int
+	accountsRate     float64
+	accountsLatency  time.Duration
 }
 
 func main() {
@@ -89,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.Float64Var(&o.maxRate, "max-rate", 400, "upper end of the random rate")
 	fs.Float64Var(&o.burstSeconds, "burst", 0.1, "the throttle's bucket, in seconds of the rate (small, so that the burst does not flatter the figure)")
 	fs.DurationVar(&o.sweepTimeout, "sweep-timeout", 3*time.Minute, "the function's deadline in the sweep runs")
+	fs.IntVar(&o.accountsN, "accounts-n", 200, "Resource Directory members in the accounts run (each swept in 5 regions)")
+	fs.Float64Var(&o.accountsRate, "accounts-rate", 20, "the emulator's per-account, per-action rate limit (QPS) in the accounts run")
+	fs.DurationVar(&o.accountsLatency, "accounts-latency", 10*time.Millisecond, "the emulator's answer latency in the accounts run")
 	fs.StringVar(&o.out, "o", "", "also write the table to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the built binaries (their directory is printed)")
 	fs.BoolVar(&o.skipTriggerBench, "skip-trigger-bench", false, "leave the trigger benchmarks out")
@@ -219,6 +225,7 @@ func (b *bencher) run() error {
 	b.sweepRow(api, lambdaHost)
 	b.memoryRow(api, lambdaHost, b.o.memN, b.o.memN)
 	b.memoryRow(api, lambdaHost, b.o.listN, b.o.memN)
+	b.accountsRow(api, lambdaHost)
 	return nil
 }
 
