@@ -89,20 +89,22 @@ func (c *Client) AssumeRoleWithOIDC(ctx context.Context, in AssumeRoleWithOIDCIn
 	form.Set("OIDCProviderArn", in.OIDCProviderArn)
 	form.Set("OIDCToken", strings.TrimSpace(in.OIDCToken))
 
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	// The token (up to 20,000 characters) travels in a form body rather
-	// than the query; the action and version go both in the query, as RPC
-	// clients send them, and in the x-acs-* headers.
-	query := url.Values{"Action": {action}, "Version": {Version}, "Format": {"JSON"},
-		"Timestamp": {c.now().UTC().Format("2006-01-02T15:04:05Z")}}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/?"+acs.CanonicalQuery(query), strings.NewReader(form.Encode()))
-	if err != nil {
-		return Credentials{}, fmt.Errorf("sts: %s: building the request: %w", action, err)
-	}
-	setHeaders(req, action)
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	body, requestID, status, err := c.send(req, action, acs.NewRedactor(form.Get("OIDCToken")))
+	body, requestID, status, err := c.retry(ctx, func() ([]byte, string, int, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		// The token (up to 20,000 characters) travels in a form body rather
+		// than the query; the action and version go both in the query, as RPC
+		// clients send them, and in the x-acs-* headers.
+		query := url.Values{"Action": {action}, "Version": {Version}, "Format": {"JSON"},
+			"Timestamp": {c.now().UTC().Format("2006-01-02T15:04:05Z")}}
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/?"+acs.CanonicalQuery(query), strings.NewReader(form.Encode()))
+		if err != nil {
+			return nil, "", 0, fmt.Errorf("sts: %s: building the request: %w", action, err)
+		}
+		setHeaders(req, action)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		return c.send(req, action, acs.NewRedactor(form.Get("OIDCToken")))
+	})
 	if err != nil {
 		return Credentials{}, err
 	}

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -168,20 +169,61 @@ func (c *Client) call(ctx context.Context, action string, params url.Values, out
 }
 
 // signed sends one call signed with the client's credentials and returns
-// the body of a 2xx answer.
+// the body of a 2xx answer, retrying while STS throttles or faults.
 func (c *Client) signed(ctx context.Context, action string, params url.Values) (body []byte, requestID string, status int, err error) {
 	if !c.cred.Set() {
 		return nil, "", 0, ErrNoCredentials
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/?"+acs.CanonicalQuery(params), http.NoBody)
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("sts: %s: building the request: %w", action, err)
+	return c.retry(ctx, func() ([]byte, string, int, error) {
+		ctx, cancel := context.WithTimeout(ctx, c.timeout)
+		defer cancel()
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.endpoint+"/?"+acs.CanonicalQuery(params), http.NoBody)
+		if err != nil {
+			return nil, "", 0, fmt.Errorf("sts: %s: building the request: %w", action, err)
+		}
+		setHeaders(req, action)
+		acs.SignV3(req, nil, c.cred, c.now(), nonce())
+		return c.send(req, action, c.redact)
+	})
+}
+
+// maxAttempts bounds the tries of one call: STS's quota is 100 calls a
+// second per region and account, which a sweep assuming the roles of
+// hundreds of accounts at once can reach.
+const maxAttempts = 6
+
+// retry makes attempt until it succeeds, fails for good (any answer but
+// throttling or a 5xx), maxAttempts are spent, or the next wait would
+// pass ctx's deadline; between tries it waits a random time up to
+// 100 ms · 2^try, at most 2 s.
+func (c *Client) retry(ctx context.Context, attempt func() ([]byte, string, int, error)) ([]byte, string, int, error) {
+	for n := 1; ; n++ {
+		body, requestID, status, err := attempt()
+		if err == nil || n >= maxAttempts || ctx.Err() != nil || !retryable(err) {
+			return body, requestID, status, err
+		}
+		delay := time.Duration(mrand.Int64N(int64(min(2*time.Second, 100*time.Millisecond<<n)) + 1))
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
+			return body, requestID, status, err
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return body, requestID, status, err
+		case <-t.C:
+		}
 	}
-	setHeaders(req, action)
-	acs.SignV3(req, nil, c.cred, c.now(), nonce())
-	return c.send(req, action, c.redact)
+}
+
+// retryable reports a failure worth another try: throttling, a server
+// fault, or no answer at all.
+func retryable(err error) bool {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code == "Throttling" || strings.HasPrefix(e.Code, "Throttling.") || e.HTTPStatus >= 500
+	}
+	return !errors.Is(err, ErrNoCredentials)
 }
 
 func setHeaders(req *http.Request, action string) {

@@ -1,0 +1,69 @@
+package sts_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/sts"
+)
+
+// STS's quota is per second: a throttled or faulted exchange is tried
+// again, a refusal is final, and the tries are bounded.
+func TestExchangesRetryThrottlingAndFaults(t *testing.T) {
+	throttled := `{"RequestId":"R-T","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`
+	refused := `{"RequestId":"R-N","Code":"NoPermission","Message":"You are not authorized to do this action."}`
+	for _, tc := range []struct {
+		name      string
+		answers   []func(w http.ResponseWriter)
+		wantCalls int32
+		wantCode  string
+	}{
+		{"throttled twice, then issued", []func(http.ResponseWriter){answer(400, throttled), answer(400, throttled), answer(200, okAnswer)}, 3, ""},
+		{"a 503, then issued", []func(http.ResponseWriter){answer(503, "<html>busy</html>"), answer(200, okAnswer)}, 2, ""},
+		{"refused at once", []func(http.ResponseWriter){answer(403, refused), answer(200, okAnswer)}, 1, "NoPermission"},
+		{"throttled every time", []func(http.ResponseWriter){answer(400, throttled)}, 6, "Throttling.User"},
+	} {
+		for _, action := range []string{"AssumeRole", "AssumeRoleWithOIDC"} {
+			t.Run(tc.name+"/"+action, func(t *testing.T) {
+				var calls atomic.Int32
+				hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+					_, _ = io.Copy(io.Discard, r.Body)
+					n := int(calls.Add(1)) - 1
+					tc.answers[min(n, len(tc.answers)-1)](w)
+				}))
+				t.Cleanup(hs.Close)
+				c := newClient(t, hs.URL, acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret})
+				var err error
+				if action == "AssumeRole" {
+					_, err = c.AssumeRole(context.Background(), sts.AssumeRoleInput{RoleArn: roleArn, RoleSessionName: "ecs-stopper-1"})
+				} else {
+					_, err = c.AssumeRoleWithOIDC(context.Background(), sts.AssumeRoleWithOIDCInput{OIDCProviderArn: providerArn, RoleArn: roleArn,
+						OIDCToken: testOIDCToken, RoleSessionName: "ecs-stopper-1"})
+				}
+				var e *sts.Error
+				switch {
+				case tc.wantCode == "" && err != nil:
+					t.Fatalf("%s = %v, want the credentials", action, err)
+				case tc.wantCode != "" && (!errors.As(err, &e) || e.Code != tc.wantCode):
+					t.Fatalf("%s = %v, want %s", action, err, tc.wantCode)
+				}
+				if got := calls.Load(); got != tc.wantCalls {
+					t.Errorf("%d calls, want %d", got, tc.wantCalls)
+				}
+			})
+		}
+	}
+}
+
+func answer(status int, body string) func(http.ResponseWriter) {
+	return func(w http.ResponseWriter) {
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, body)
+	}
+}
