@@ -195,6 +195,24 @@ func Paced(ctx context.Context) bool {
 	return paced
 }
 
+type handBackKey struct{}
+
+// WithThrottleHandBack returns a context whose API calls hand a throttling
+// answer back at once, with no retry of the client's own: a caller holding
+// one of a few shared call slots (a sweep over many accounts) waits the
+// throttling out itself, without the slot, so that calls to other
+// accounts go on meanwhile.
+func WithThrottleHandBack(ctx context.Context) context.Context {
+	return context.WithValue(ctx, handBackKey{}, true)
+}
+
+// HandsBackThrottling reports whether ctx's caller waits throttling out
+// itself (WithThrottleHandBack).
+func HandsBackThrottling(ctx context.Context) bool {
+	back, _ := ctx.Value(handBackKey{}).(bool)
+	return back
+}
+
 // NoticeThrottle is what a client calls when the API throttled an attempt.
 func NoticeThrottle(ctx context.Context) {
 	if notice, ok := ctx.Value(throttleNoticeKey{}).(func()); ok {

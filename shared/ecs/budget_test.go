@@ -328,8 +328,9 @@ func TestRetryBudgetPropertyEmulator(t *testing.T) {
 }
 
 // A caller that paces itself (it asked for throttle notices) gets
-// throttling back after three retries, whatever MaxThrottleRetries says;
-// other callers get the full budget.
+// throttling back after three retries, whatever MaxThrottleRetries says; one
+// that waits throttling out itself (a sweep's listing, without its call
+// slot) gets it back at once; other callers get the full budget.
 func TestPacedCallerThrottleBudget(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(status(400, apiErr("Throttling.User", "slow down"))))
 	defer srv.Close()
@@ -339,6 +340,8 @@ func TestPacedCallerThrottleBudget(t *testing.T) {
 		retries int
 	}{
 		{"paced", cloudassistant.WithPacer(context.Background(), func() {}), 3},
+		{"waits throttling out itself", cloudassistant.WithThrottleHandBack(context.Background()), 0},
+		{"paced and waits itself", cloudassistant.WithThrottleHandBack(cloudassistant.WithPacer(context.Background(), func() {})), 0},
 		{"told of throttling only", cloudassistant.WithThrottleNotice(context.Background(), func() {}), 8},
 		{"unpaced", context.Background(), 8},
 	} {

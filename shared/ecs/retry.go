@@ -140,6 +140,9 @@ const pacedThrottleRetries = 3
 
 // throttleLimit is how many throttled retries a call may make.
 func (c *Client) throttleLimit(ctx context.Context) int {
+	if cloudassistant.HandsBackThrottling(ctx) {
+		return 0
+	}
 	if cloudassistant.Paced(ctx) {
 		return min(c.throttles, pacedThrottleRetries)
 	}

@@ -131,6 +131,28 @@ func TestThrottlePerAccount(t *testing.T) {
 	}
 }
 
+// STS has a quota of its own (STSThrottleQPS): throttled while ECS calls
+// of the same account still go through, and the other way round.
+func TestSTSThrottleIsItsOwn(t *testing.T) {
+	_, hs := start(t, Options{ThrottleQPS: 1000, STSThrottleQPS: 0.001, Fleet: multiAccountFleet(testNow, "")})
+	c := newClient(hs)
+	sts := func() string {
+		req := c.request(t, actionGetCallerIdentity, url.Values{})
+		req.Header.Set("x-acs-version", stsVersion)
+		acs.SignV3(req, nil, c.cred, c.now, fmt.Sprintf("nonce-sts-quota-%d", nonceSeq.Add(1)))
+		return c.send(t, req).code()
+	}
+	if code := sts(); code != "" {
+		t.Fatalf("first STS call: %s, want success", code)
+	}
+	if code := sts(); code != CodeThrottlingUser {
+		t.Fatalf("second STS call: %q, want %s", code, CodeThrottlingUser)
+	}
+	if r := c.call(t, actionDescribe, url.Values{"RegionId": {"cn-hangzhou"}}); r.code() != "" {
+		t.Fatalf("ECS call after STS was throttled: %s, want success", r.code())
+	}
+}
+
 func TestFleetIdentityErrors(t *testing.T) {
 	role := `{"Arn": "acs:ram::1000000000000002:role/ecs-stopper", "Trust": ["acs:ram::1000000000000001:root"]}`
 	provider := `{"Arn": "acs:ram::1000000000000001:oidc-provider/aws", "IssuerUrl": "https://x.test", "JwksUrl": "http://127.0.0.1:9/j", "ClientIds": ["sts.aliyuncs.com"]}`

@@ -131,6 +131,10 @@ type Options struct {
 	ThrottleQPS float64
 	// ThrottleBurst is the bucket size; 0 is max(1, ceil(ThrottleQPS)).
 	ThrottleBurst int
+	// STSThrottleQPS, when set, is STS's own limit per action and account
+	// instead of ThrottleQPS (the real one is 100 a second), with a bucket
+	// of a tenth of a second's calls.
+	STSThrottleQPS float64
 	// DropRate is the fraction of calls whose connection is closed without
 	// an answer.
 	DropRate float64

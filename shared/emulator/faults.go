@@ -28,6 +28,8 @@ type faults struct {
 	failed        int
 	qps           float64
 	burst         float64
+	stsQPS        float64 // STS's own quota; 0: qps
+	stsBurst      float64
 	buckets       map[string]*bucket
 }
 
@@ -41,6 +43,9 @@ func newFaults(o Options, rng *rand.Rand) *faults {
 		qps: o.ThrottleQPS, burst: float64(o.ThrottleBurst), buckets: map[string]*bucket{}}
 	if f.qps > 0 && f.burst <= 0 {
 		f.burst = math.Max(1, math.Ceil(f.qps))
+	}
+	if o.STSThrottleQPS > 0 {
+		f.stsQPS, f.stsBurst = o.STSThrottleQPS, math.Max(1, math.Ceil(o.STSThrottleQPS/10))
 	}
 	return f
 }
@@ -82,8 +87,12 @@ func (f *faults) failing() *apiError {
 // quotas are per account), or answers Throttling.User with the rate-limit
 // header the SDKs read their back-off from. It runs on the real clock: see
 // Options.Now.
-func (f *faults) throttle(account, action string) *apiError {
-	if f.qps <= 0 {
+func (f *faults) throttle(account, action string, sts bool) *apiError {
+	qps, burst := f.qps, f.burst
+	if sts && f.stsQPS > 0 {
+		qps, burst = f.stsQPS, f.stsBurst
+	}
+	if qps <= 0 {
 		return nil
 	}
 	now := time.Now()
@@ -92,20 +101,20 @@ func (f *faults) throttle(account, action string) *apiError {
 	key := account + "/" + action
 	b := f.buckets[key]
 	if b == nil {
-		b = &bucket{tokens: f.burst, last: now}
+		b = &bucket{tokens: burst, last: now}
 		f.buckets[key] = b
 	}
-	b.tokens = math.Min(f.burst, b.tokens+now.Sub(b.last).Seconds()*f.qps)
+	b.tokens = math.Min(burst, b.tokens+now.Sub(b.last).Seconds()*qps)
 	b.last = now
 	if b.tokens >= 1 {
 		b.tokens--
 		return nil
 	}
-	wait := time.Duration((1 - b.tokens) / f.qps * float64(time.Second))
+	wait := time.Duration((1 - b.tokens) / qps * float64(time.Second))
 	e := newError(http.StatusBadRequest, CodeThrottlingUser, "Request was denied due to user flow control.")
 	e.header = http.Header{}
 	e.header.Set("x-ratelimit-user-api", fmt.Sprintf("Limit:%d,Remain:0,TimeLeft:%d,Reset:%d",
-		int(f.burst), wait.Milliseconds(), now.Add(wait).UnixMilli()))
+		int(burst), wait.Milliseconds(), now.Add(wait).UnixMilli()))
 	return e
 }
 

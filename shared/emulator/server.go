@@ -105,7 +105,7 @@ func (s *Server) answer(c *call, parseErr *apiError) (result any, e *apiError, r
 		return nil, e, false
 	}
 	s.claimCaller(c)
-	if e := s.faults.throttle(c.account, c.action); e != nil {
+	if e := s.faults.throttle(c.account, c.action, c.version == stsVersion); e != nil {
 		return nil, e, false
 	}
 	if !s.faults.wait(c.r.Context()) {

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
@@ -104,6 +105,9 @@ const (
 	defaultSweepConcurrency = 8
 	// regionListers bounds how many regions are listed at once.
 	regionListers = 4
+	// accountListersPerCall is how many (account, region) pairs are listed
+	// at once per call a sweep over several accounts keeps in flight.
+	accountListersPerCall = 8
 	// maxThrottleRetries bounds how often one invocation is tried again after
 	// the client gave up on throttling, for sweeps without a deadline.
 	maxThrottleRetries = 20
@@ -253,10 +257,11 @@ type candidate struct {
 // first listing of the account asks for it), and its own pacer, since
 // quotas are per account.
 type sweepAccount struct {
-	id   string // "" with Function.Accounts nil
-	once sync.Once
-	api  CloudAssistant // nil when the account is skipped
-	pace *pacer
+	id       string // "" with Function.Accounts nil
+	once     sync.Once
+	resolved atomic.Bool    // once has run
+	api      CloudAssistant // nil when the account is skipped
+	pace     *pacer
 	// calls is the sweep's calls, rereads its work (the context of the
 	// reads just before each stop), each telling this account's pacer of
 	// throttling (each stop costs a read as well).
@@ -510,6 +515,7 @@ func (s *sweep) resolve(a *sweepAccount) bool {
 			slog.String("request_id", s.reqID), slog.String("account_id", a.id),
 			slog.String("code", e.Code), slog.String("error", e.Message))
 	})
+	a.resolved.Store(true)
 	return a.api != nil
 }
 
@@ -549,43 +555,129 @@ func (s *sweep) listings() []sweepListing {
 
 // list lists every account's regions and selects: at most regionListers
 // regions at once in the function's only account; with several accounts,
-// region by region across the accounts (so that no account's quota takes
-// every lister at once), with listers enough that one waiting out its
-// account's throttling does not hold back the others, and at most
-// Concurrency calls in flight over all of them (call).
+// see listAccounts.
 func (s *sweep) list() {
-	type place struct {
-		acct   *sweepAccount
-		region string
-	}
-	listers := regionListers
 	if s.f.Accounts != nil {
-		listers = 2 * s.plan.concurrency
+		s.listAccounts()
+		return
 	}
-	places := make(chan place)
+	acct := s.accounts[0]
+	regions := make(chan string)
 	var wg sync.WaitGroup
-	for range min(listers, len(s.accounts)*len(s.plan.regions)) {
+	for range min(regionListers, len(s.plan.regions)) {
 		wg.Go(func() {
-			for p := range places {
-				if s.resolve(p.acct) {
-					s.listRegion(p.acct, p.region)
+			for region := range regions {
+				if s.resolve(acct) {
+					s.listRegion(acct, region)
 				}
 			}
 		})
 	}
 feed:
 	for _, region := range s.plan.regions {
-		for _, a := range s.accounts {
-			select {
-			case places <- place{a, region}:
-			case <-s.work.Done():
-				s.truncate()
-				break feed
-			}
+		select {
+		case regions <- region:
+		case <-s.work.Done():
+			s.truncate()
+			break feed
 		}
 	}
-	close(places)
+	close(regions)
 	wg.Wait()
+}
+
+// listAccounts lists every (account, region), with at most Concurrency
+// calls in flight over all of them (call):
+//   - each account's role is assumed ahead of its listings, a few accounts
+//     at a time, so that STS's answers and the listings of the accounts
+//     already had overlap instead of taking turns;
+//   - the (account, region) pairs are taken region by region across the
+//     accounts (so that no account's quota takes every lister at once),
+//     those of accounts already had first;
+//   - each lister goes at most at its account's quota, which the function
+//     is not told, so there are listers enough that Concurrency calls stay
+//     in flight even when every account allows only a few a second.
+func (s *sweep) listAccounts() {
+	var wg sync.WaitGroup
+	accts := make(chan *sweepAccount)
+	for range min(s.plan.concurrency, len(s.accounts)) {
+		wg.Go(func() {
+			for a := range accts {
+				s.resolve(a)
+			}
+		})
+	}
+	wg.Go(func() {
+		defer close(accts)
+		for _, a := range s.accounts {
+			select {
+			case accts <- a:
+			case <-s.work.Done():
+				return
+			}
+		}
+	})
+	q := &placeQueue{}
+	for _, region := range s.plan.regions {
+		for _, a := range s.accounts {
+			q.items = append(q.items, place{a, region})
+		}
+	}
+	for range min(accountListersPerCall*s.plan.concurrency, len(q.items)) {
+		wg.Go(func() {
+			for {
+				if s.work.Err() != nil {
+					if q.len() > 0 {
+						s.truncate()
+					}
+					return
+				}
+				p, ok := q.next()
+				if !ok {
+					return
+				}
+				if s.resolve(p.acct) {
+					s.listRegion(p.acct, p.region)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// place is one account's region, to be listed.
+type place struct {
+	acct   *sweepAccount
+	region string
+}
+
+// placeQueue hands out places in order, those of accounts already had (or
+// skipped) first: a lister waits on an account's role only when no other
+// place is ready.
+type placeQueue struct {
+	mu    sync.Mutex
+	items []place
+}
+
+func (q *placeQueue) len() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items)
+}
+
+func (q *placeQueue) next() (place, bool) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if len(q.items) == 0 {
+		return place{}, false
+	}
+	i := slices.IndexFunc(q.items, func(p place) bool { return p.acct.resolved.Load() })
+	if i < 0 {
+		i = 0
+	}
+	p := q.items[i]
+	q.items = slices.Delete(q.items, i, i+1)
+	return p, true
 }
 
 // listRegion runs a region's listings one after another. Ids seen once are
@@ -656,7 +748,12 @@ func (s *sweep) describe(acct *sweepAccount, ctx context.Context, req cloudassis
 		}
 		var resp *cloudassistant.DescribeInvocationsResponse
 		var err error
-		if !s.call(s.work, func() { resp, err = acct.api.DescribeInvocations(ctx, req) }) {
+		callCtx := ctx
+		if s.slots != nil {
+			// A throttled listing waits below, without its call slot.
+			callCtx = cloudassistant.WithThrottleHandBack(ctx)
+		}
+		if !s.call(s.work, func() { resp, err = acct.api.DescribeInvocations(callCtx, req) }) {
 			s.truncate()
 			return nil, false
 		}
