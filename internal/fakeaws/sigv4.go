@@ -32,7 +32,7 @@ type sigv4Auth struct {
 func parseAuthorization(h string) (sigv4Auth, error) {
 	rest, ok := strings.CutPrefix(h, sigv4Algorithm+" ")
 	if !ok {
-		return sigv4Auth{}, errors.New("Authorization header requires the AWS4-HMAC-SHA256 algorithm")
+		return sigv4Auth{}, errors.New("the Authorization header requires the AWS4-HMAC-SHA256 algorithm")
 	}
 	var a sigv4Auth
 	var credential, signed string
@@ -49,7 +49,7 @@ func parseAuthorization(h string) (sigv4Auth, error) {
 	}
 	scope := strings.Split(credential, "/")
 	if len(scope) != 5 || scope[4] != "aws4_request" || signed == "" || a.Signature == "" {
-		return sigv4Auth{}, errors.New("Authorization header requires Credential, SignedHeaders and Signature parameters")
+		return sigv4Auth{}, errors.New("the Authorization header requires Credential, SignedHeaders and Signature parameters")
 	}
 	a.AccessKeyID, a.Date, a.Region, a.Service = scope[0], scope[1], scope[2], scope[3]
 	a.SignedHeaders = strings.Split(signed, ";")

@@ -8,6 +8,7 @@ package fakeaws
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"html"
 	"io"
@@ -146,7 +147,11 @@ func (s *STS) serveQuery(w http.ResponseWriter, r *http.Request) {
 
 	cred := awsCredentials{s.opt.AccessKeyID, s.opt.SecretAccessKey, s.opt.SessionToken}
 	if err := verifySigV4(r, body, cred, s.opt.Region, "sts", now); err != nil {
-		ve := err.(*verifyError)
+		var ve *verifyError
+		if !errors.As(err, &ve) {
+			writeError(w, "IncompleteSignature", err.Error())
+			return
+		}
 		writeError(w, ve.Code, ve.Message)
 		return
 	}

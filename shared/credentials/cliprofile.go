@@ -165,7 +165,7 @@ func missingFields(fields map[string]string) string {
 func readableToken(path string) error {
 	b, err := os.ReadFile(path)
 	if err != nil {
-		return fmt.Errorf("cannot read %s: %v", path, unwrapPath(err))
+		return fmt.Errorf("cannot read %s: %w", path, unwrapPath(err))
 	}
 	if strings.TrimSpace(string(b)) == "" {
 		return fmt.Errorf("%s is empty", path)
@@ -175,7 +175,7 @@ func readableToken(path string) error {
 
 // unwrapPath drops the path a *PathError repeats.
 func unwrapPath(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
+	if pe, ok := errors.AsType[*os.PathError](err); ok {
 		return pe.Err
 	}
 	return err

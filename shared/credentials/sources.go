@@ -208,12 +208,12 @@ func hint(source, code string) string {
 	case code == "Throttling" || strings.HasPrefix(code, "Throttling.") || strings.HasPrefix(code, "HTTP5") || code == "InternalError" || code == "ServiceUnavailable":
 		return "STS is busy or failing; the next request tries again."
 	}
-	switch {
-	case source == SourceSecretsManager:
+	switch source {
+	case SourceSecretsManager:
 		return "Check that the secret exists and holds AccessKeyId and AccessKeySecret, and that the function may read it."
-	case source == SourceOIDCFile:
+	case SourceOIDCFile:
 		return "Check that the token file exists, is readable and holds a current token, and that STS is reachable."
-	case source == SourceOIDCAWS:
+	case SourceOIDCAWS:
 		return "Check that AWS issues web identity tokens to this role (outbound identity federation enabled) and that STS is reachable."
 	}
 	return "Check the source's settings and that STS is reachable."

@@ -35,7 +35,7 @@ func parseIdentity(f *Fleet, accounts, roles, providers, directory json.RawMessa
 		Invocations json.RawMessage `json:"Invocations"`
 	}
 	if err := strictDecode(accounts, &rawAccounts); err != nil {
-		return fmt.Errorf("Accounts: %w", err)
+		return fmt.Errorf("fleet Accounts: %w", err)
 	}
 	for i, a := range rawAccounts {
 		acct := AccountFleet{AccountId: a.AccountId}
@@ -43,7 +43,7 @@ func parseIdentity(f *Fleet, accounts, roles, providers, directory json.RawMessa
 		// answer may be pasted in.
 		if len(a.Invocations) > 0 && string(a.Invocations) != "null" {
 			if err := json.Unmarshal(a.Invocations, &acct.Invocations); err != nil {
-				return fmt.Errorf("Accounts #%d (%s): Invocations: %w", i+1, a.AccountId, err)
+				return fmt.Errorf("fleet Accounts #%d (%s): Invocations: %w", i+1, a.AccountId, err)
 			}
 		}
 		f.Accounts = append(f.Accounts, acct)
@@ -52,7 +52,7 @@ func parseIdentity(f *Fleet, accounts, roles, providers, directory json.RawMessa
 		return fmt.Errorf("OIDCProviders: %w", err)
 	}
 	if err := strictDecode(roles, &f.Roles); err != nil {
-		return fmt.Errorf("Roles: %w", err)
+		return fmt.Errorf("fleet Roles: %w", err)
 	}
 	if err := strictDecode(directory, &f.ResourceDirectory); err != nil {
 		return fmt.Errorf("ResourceDirectory: %w", err)
@@ -67,14 +67,14 @@ func (f *Fleet) checkIdentity() error {
 	seenAccounts := map[string]bool{}
 	for i, a := range f.Accounts {
 		if !accountIDPattern.MatchString(a.AccountId) {
-			return fmt.Errorf("Accounts #%d: AccountId %q is not a 16-digit account id", i+1, a.AccountId)
+			return fmt.Errorf("fleet Accounts #%d: AccountId %q is not a 16-digit account id", i+1, a.AccountId)
 		}
 		if seenAccounts[a.AccountId] {
-			return fmt.Errorf("Accounts #%d: AccountId %s listed twice", i+1, a.AccountId)
+			return fmt.Errorf("fleet Accounts #%d: AccountId %s listed twice", i+1, a.AccountId)
 		}
 		seenAccounts[a.AccountId] = true
 		if err := checkInvocations(a.Invocations); err != nil {
-			return fmt.Errorf("Accounts #%d (%s): %w", i+1, a.AccountId, err)
+			return fmt.Errorf("fleet Accounts #%d (%s): %w", i+1, a.AccountId, err)
 		}
 	}
 	knownProviders := map[string]bool{}
@@ -90,10 +90,10 @@ func (f *Fleet) checkIdentity() error {
 	knownRoles := map[string]bool{}
 	for i, r := range f.Roles {
 		if err := checkRole(r, knownProviders); err != nil {
-			return fmt.Errorf("Roles #%d: %w", i+1, err)
+			return fmt.Errorf("fleet Roles #%d: %w", i+1, err)
 		}
 		if knownRoles[r.Arn] {
-			return fmt.Errorf("Roles #%d: Arn %s listed twice", i+1, r.Arn)
+			return fmt.Errorf("fleet Roles #%d: Arn %s listed twice", i+1, r.Arn)
 		}
 		knownRoles[r.Arn] = true
 	}
@@ -131,7 +131,7 @@ func strictDecode(raw json.RawMessage, v any) error {
 
 func checkRole(r Role, providers map[string]bool) error {
 	if !roleArnPattern.MatchString(r.Arn) {
-		return fmt.Errorf("Arn %q is not of the form %s", r.Arn, roleArnForm)
+		return fmt.Errorf("role Arn %q is not of the form %s", r.Arn, roleArnForm)
 	}
 	if len(r.Trust) == 0 {
 		return fmt.Errorf("role %s: Trust is empty; list who may assume it (%s)", r.Arn, trustEntryForms)
@@ -166,7 +166,7 @@ func checkRole(r Role, providers map[string]bool) error {
 
 func checkProvider(p OIDCProvider) error {
 	if !providerArnPattern.MatchString(p.Arn) {
-		return fmt.Errorf("Arn %q is not of the form %s", p.Arn, providerArnForm)
+		return fmt.Errorf("provider Arn %q is not of the form %s", p.Arn, providerArnForm)
 	}
 	if u, err := url.Parse(p.IssuerUrl); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return fmt.Errorf("provider %s: IssuerUrl %q is not an http(s) URL", p.Arn, p.IssuerUrl)

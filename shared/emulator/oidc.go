@@ -279,7 +279,7 @@ func parseJWKS(body []byte) (map[string]*rsa.PublicKey, error) {
 		} `json:"keys"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return nil, fmt.Errorf("not a JWKS: %v", err)
+		return nil, fmt.Errorf("not a JWKS: %w", err)
 	}
 	out := map[string]*rsa.PublicKey{}
 	for i, key := range doc.Keys {

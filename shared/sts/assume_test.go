@@ -60,7 +60,7 @@ func fakeSTS(t *testing.T, status int, body string) (*httptest.Server, *seen) {
 		s.mu.Unlock()
 		w.Header().Set("x-acs-request-id", "HDR-REQ")
 		w.WriteHeader(status)
-		io.WriteString(w, body)
+		_, _ = io.WriteString(w, body)
 	}))
 	t.Cleanup(hs.Close)
 	return hs, s
