@@ -1,6 +1,7 @@
 package trigger
 
 import (
+	"slices"
 	"testing"
 )
 
@@ -97,5 +98,19 @@ func TestKindIsWebhook(t *testing.T) {
 		if k.IsWebhook() != want {
 			t.Errorf("%s.IsWebhook() = %v", k, !want)
 		}
+	}
+}
+
+// TestProbeFieldSharesDeclaredKeys: declaring a key again, whichever was
+// declared first, gives the field it already has and declares nothing new.
+func TestProbeFieldSharesDeclaredKeys(t *testing.T) {
+	declared := slices.Clone(fieldNames)
+	for i, name := range declared {
+		if got := probeField(name); got != field(i) {
+			t.Errorf("probeField(%q) = %d, want %d, the field it already has", name, got, i)
+		}
+	}
+	if !slices.Equal(fieldNames, declared) {
+		t.Errorf("declaring known keys again changed the fields: %q, was %q", fieldNames, declared)
 	}
 }

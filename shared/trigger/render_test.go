@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
 // fcHTTPResponse is FC's documented HTTP-trigger response, for comparison.
@@ -97,6 +100,31 @@ func TestAppendJSONStringAtTheASCIIEdge(t *testing.T) {
 		want, _ := json.Marshal(s)
 		if got := appendJSONString(nil, []byte(s)); !bytes.Equal(got, want) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	}
+}
+
+// TestRenderHTTPEventAllocatesOnce: the room renderHTTPEvent makes holds the
+// whole response for the answers the function gives, long ones included, so
+// that the envelope costs one allocation beyond the answer JSON's.
+func TestRenderHTTPEventAllocatesOnce(t *testing.T) {
+	long := strings.Repeat("the request names an invocation that is not in the region; ", 40)
+	outcomes := map[string]outcome{
+		"stop":         {answer: stopper.StopAnswer{RequestId: testRequestID, Action: "StopInvocation", RegionId: "cn-hangzhou", InvokeId: testInvokeID, InstanceIds: []string{"i-bp1abc"}, CommandName: "backup"}},
+		"refusal":      {err: &stopper.Error{Code: stopper.CodeInvalidParameter, Message: "InvokeId is missing"}},
+		"long refusal": {err: &stopper.Error{Code: stopper.CodeInvalidParameter, Message: long}},
+		"not allowed":  {err: &stopper.Error{Code: stopper.CodeMethodNotAllowed, Message: long[:200]}},
+	}
+	for _, src := range sources {
+		if src.webhook == nil {
+			continue
+		}
+		for name, out := range outcomes {
+			answer := testing.AllocsPerRun(20, func() { renderAnswer(testRequestID, out) })
+			response := testing.AllocsPerRun(20, func() { renderHTTPEvent(src.webhook, testRequestID, out) })
+			if response != answer+1 {
+				t.Errorf("%s, %s: %v allocations for the response, %v for the answer: the envelope must take one", src.kind, name, response, answer)
+			}
 		}
 	}
 }
