@@ -1,6 +1,8 @@
 package trigger
 
 import (
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
@@ -112,5 +114,19 @@ func TestProbeFieldSharesDeclaredKeys(t *testing.T) {
 	}
 	if !slices.Equal(fieldNames, declared) {
 		t.Errorf("declaring known keys again changed the fields: %q, was %q", fieldNames, declared)
+	}
+}
+
+// TestDetectAllocatesNothing: detection reads every sample, of every source,
+// without allocating, so that it costs every invocation next to nothing.
+func TestDetectAllocatesNothing(t *testing.T) {
+	for _, file := range samplePaths(t) {
+		payload, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(10, func() { Detect(payload) }); n != 0 {
+			t.Errorf("Detect(%s): %v allocations, want none", filepath.Base(file), n)
+		}
 	}
 }
