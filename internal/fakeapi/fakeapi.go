@@ -20,7 +20,7 @@ import (
 
 // API is a Cloud Assistant over Fleet. Its listing honours RegionId,
 // InvokeId, Timed, InvokeStatus, CommandName, Tags and paging (an offset
-// token); it records every stop. Set its fields before the first call;
+// token); it records every stop, unless CountOnly. Set its fields before the first call;
 // read what it recorded through its methods, which lock.
 type API struct {
 	mu sync.Mutex
@@ -46,6 +46,13 @@ type API struct {
 	StopDelay time.Duration
 	// QPS, when set, throttles stops with a token bucket of burst 1.
 	QPS float64
+	// Unlisted, when set, is what a read of one InvokeId that Fleet does not
+	// hold finds: a copy with that InvokeId, in the region read (its slices
+	// shared), so that every invocation a test names exists.
+	Unlisted *ca.Invocation
+	// CountOnly records no call, only how many stops succeeded (Stopped):
+	// for benchmarks and fuzzing, where the records would grow without end.
+	CountOnly bool
 
 	stops      map[string]int // region/id → successful stops
 	calls      []Stop
@@ -55,6 +62,7 @@ type API struct {
 	last       time.Time
 	throttled  int
 	describes  int
+	stopped    int
 }
 
 // Stop is one StopInvocation that succeeded.
@@ -77,7 +85,9 @@ func (f *API) StopInvocation(ctx context.Context, region, id string, instances [
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.stopCtxErr = append(f.stopCtxErr, ctx.Err())
+	if !f.CountOnly {
+		f.stopCtxErr = append(f.stopCtxErr, ctx.Err())
+	}
 	if f.QPS > 0 {
 		now := time.Now()
 		if f.last.IsZero() {
@@ -91,16 +101,22 @@ func (f *API) StopInvocation(ctx context.Context, region, id string, instances [
 		}
 		f.tokens--
 	}
-	if f.attempts == nil {
-		f.attempts = map[string]int{}
+	if !f.CountOnly {
+		if f.attempts == nil {
+			f.attempts = map[string]int{}
+		}
+		f.attempts[id]++
 	}
-	f.attempts[id]++
 	if err := f.StopErr[id]; err != nil {
 		return err
 	}
 	if f.FailTimes[id] > 0 {
 		f.FailTimes[id]--
 		return fmt.Errorf("ecs: failed after 5 attempts: %w", &ca.Error{Code: "ServiceUnavailable", Message: "busy", HTTPStatus: 503})
+	}
+	f.stopped++
+	if f.CountOnly {
+		return nil
 	}
 	if f.stops == nil {
 		f.stops = map[string]int{}
@@ -128,8 +144,16 @@ func (f *API) DescribeInvocations(ctx context.Context, req ca.DescribeInvocation
 		return nil, fmt.Errorf("MaxResults %d, want %d", req.MaxResults, ca.MaxResultsLimit)
 	}
 	timed := req.Timed != nil && *req.Timed
+	fleet := f.Fleet
+	if f.Unlisted != nil && req.InvokeId != "" && !slices.ContainsFunc(f.Fleet, func(inv ca.Invocation) bool {
+		return inv.RegionId == req.RegionId && inv.InvokeId == req.InvokeId
+	}) {
+		inv := *f.Unlisted
+		inv.RegionId, inv.InvokeId = req.RegionId, req.InvokeId
+		fleet = append(slices.Clip(fleet), inv)
+	}
 	var match []ca.Invocation
-	for _, inv := range f.Fleet {
+	for _, inv := range fleet {
 		if inv.RegionId != req.RegionId || inv.Timed != timed || req.InvokeId != "" && inv.InvokeId != req.InvokeId ||
 			req.InvokeStatus != "" && inv.InvocationStatus != req.InvokeStatus ||
 			req.CommandName != "" && inv.CommandName != req.CommandName {
@@ -180,6 +204,13 @@ func (f *API) Stops() []Stop {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.calls)
+}
+
+// Stopped is how many stops succeeded, of any invocation.
+func (f *API) Stopped() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.stopped
 }
 
 // Attempts is how many stops of an invocation were tried, failed or not

@@ -85,8 +85,8 @@ func topKeys(t *testing.T, v any) string {
 func TestAnswerShapes(t *testing.T) {
 	ctx := context.Background()
 	run := func(dryRun bool, do func(fn *Function) any) any {
-		fleet := map[string]ca.Invocation{"t-a": rollout("t-a", []string{"Failed", "Failed", "Running"}, tag(TagMaxErrors, "2"))}
-		fn := &Function{API: &stopRecorder{fleet: fleet}, RegionId: "cn-hangzhou", DryRun: dryRun, Log: testFunction(nil, &bytes.Buffer{}).Log}
+		api := newRecorder(rollout("t-a", []string{"Failed", "Failed", "Running"}, tag(TagMaxErrors, "2")))
+		fn := &Function{API: api, RegionId: "cn-hangzhou", DryRun: dryRun, Log: testFunction(nil, &bytes.Buffer{}).Log}
 		return do(fn)
 	}
 	stop := func(fn *Function) any {

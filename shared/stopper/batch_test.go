@@ -44,10 +44,13 @@ func TestHandleBatchDuplicates(t *testing.T) {
 			stopErr: &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}, outcomes: "1:Failed 2:Failed>1"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{stopErr: tc.stopErr, fleet: map[string]ca.Invocation{
-				"t-a": rollout("t-a", []string{"Running", "Pending"}),
-				"t-f": rollout("t-f", []string{"Failed", "Failed", "Pending"}, tag(TagMaxErrors, "2")),
-			}}
+			api := newRecorder(
+				rollout("t-a", []string{"Running", "Pending"}),
+				rollout("t-f", []string{"Failed", "Failed", "Pending"}, tag(TagMaxErrors, "2")),
+			)
+			if tc.stopErr != nil {
+				failStops(api, tc.stopErr)
+			}
 			var logs bytes.Buffer
 			fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 			b := fn.HandleBatch(context.Background(), "req-b", tc.items)
@@ -62,8 +65,8 @@ func TestHandleBatchDuplicates(t *testing.T) {
 				}
 				got = append(got, o)
 			}
-			if strings.Join(got, " ") != tc.outcomes || len(api.stops) != tc.stops {
-				t.Fatalf("outcomes %s, %d stops; want %s, %d", strings.Join(got, " "), len(api.stops), tc.outcomes, tc.stops)
+			if strings.Join(got, " ") != tc.outcomes || len(api.Stops()) != tc.stops {
+				t.Fatalf("outcomes %s, %d stops; want %s, %d", strings.Join(got, " "), len(api.Stops()), tc.outcomes, tc.stops)
 			}
 			dups := strings.Count(tc.outcomes, ">")
 			if !strings.Contains(logs.String(), fmt.Sprintf(`"duplicates":%d`, dups)) {
@@ -109,7 +112,7 @@ func TestHandleBatchLogsCounts(t *testing.T) {
 			counts: "1 0 <nil> 0 1 0"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-b": rollout("t-b", []string{"Running"}), "t-c": rollout("t-c", []string{"Success"})}}
+			api := newRecorder(rollout("t-b", []string{"Running"}), rollout("t-c", []string{"Success"}))
 			var logs bytes.Buffer
 			fn := testFunction(api, &logs)
 			fn.RegionId, fn.DryRun = "cn-hangzhou", tc.dryRun

@@ -71,7 +71,7 @@ func TestFailFast(t *testing.T) {
 		{name: "unknown invocation", inv: rollout("t-other", two), status: "Failed", wantErrCode: CodeInvalidInvokeNotFound, describes: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{fleet: map[string]ca.Invocation{tc.inv.InvokeId: tc.inv}}
+			api := newRecorder(tc.inv)
 			var logs bytes.Buffer
 			fn := &Function{API: api, RegionId: "cn-hangzhou", DryRun: tc.dryRun, Log: slog.New(slog.NewJSONHandler(&logs, nil))}
 			if tc.config != "" {
@@ -95,14 +95,14 @@ func TestFailFast(t *testing.T) {
 				a.Action != ActionFailFast || a.EventId != "ev-1" || a.RegionId != "cn-hangzhou" || a.InstanceId != "i-a0" {
 				t.Fatalf("answer = %+v (counts %s), want stopped %v, max-errors %q, reason with %q, counts %s", a, counts, tc.stopped, tc.maxErrors, tc.reason, tc.wantCounts)
 			}
-			if (len(api.stops) == 1) != (tc.stopped && !tc.dryRun) || len(api.stops) > 1 {
-				t.Fatalf("stops = %v", api.stops)
+			if (len(api.Stops()) == 1) != (tc.stopped && !tc.dryRun) || len(api.Stops()) > 1 {
+				t.Fatalf("stops = %v", stopsOf(api))
 			}
-			if len(api.stops) == 1 && api.stops[0] != "cn-hangzhou/t-a[]" {
-				t.Fatalf("stop = %s, want every instance", api.stops[0])
+			if len(api.Stops()) == 1 && stopsOf(api)[0] != "cn-hangzhou/t-a[]" {
+				t.Fatalf("stop = %s, want every instance", stopsOf(api)[0])
 			}
-			if api.describes != tc.describes {
-				t.Errorf("%d DescribeInvocations calls, want %d", api.describes, tc.describes)
+			if api.Describes() != tc.describes {
+				t.Errorf("%d DescribeInvocations calls, want %d", api.Describes(), tc.describes)
 			}
 			if strings.Count(logs.String(), "\n") != 1 || !strings.Contains(logs.String(), `"action":"FailFast"`) {
 				t.Errorf("want one outcome line: %s", logs.String())
@@ -116,7 +116,7 @@ func TestFailFast(t *testing.T) {
 // the first transient failure is there for the runtime.
 func TestHandleBatch(t *testing.T) {
 	inv := rollout("t-a", []string{"Failed", "Failed", "Pending"}, tag(TagMaxErrors, "2"))
-	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-a": inv, "t-b": rollout("t-b", []string{"Running"})}}
+	api := newRecorder(inv, rollout("t-b", []string{"Running"}))
 	fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.DiscardHandler)}
 	b := fn.HandleBatch(context.Background(), "req-b", []Item{
 		{Id: "ev-1", Request: Request{FailFast: &FailFastRequest{InvokeId: "t-a", Status: "Failed"}}},
@@ -132,10 +132,10 @@ func TestHandleBatch(t *testing.T) {
 	if want := "ev-1:Stopped:|alert-1:Stopped:|bad:Failed:InvalidParameter|resolved:Ignored:|gone:Failed:InvalidInvokeId.NotFound"; strings.Join(got, "|") != want {
 		t.Fatalf("results %s\nwant    %s", strings.Join(got, "|"), want)
 	}
-	if b.RequestId != "req-b" || b.Transient() != nil || len(api.stops) != 2 {
-		t.Fatalf("batch = %+v, stops %v", b, api.stops)
+	if b.RequestId != "req-b" || b.Transient() != nil || len(api.Stops()) != 2 {
+		t.Fatalf("batch = %+v, stops %v", b, stopsOf(api))
 	}
-	api.stopErr = &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}
+	failStops(api, &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503})
 	b = fn.HandleBatch(context.Background(), "req-c", []Item{{Id: "x", Request: Request{Stop: &StopRequest{InvokeId: "t-b"}}}})
 	if _, e := withError(0, b.Transient()); e == nil || e.Code != "ServiceUnavailable" {
 		t.Fatalf("Transient = %v", e)
@@ -146,15 +146,15 @@ func TestHandleBatch(t *testing.T) {
 // applies to it, while a request naming the invocation still stops it.
 func TestAlertStopRespectsProtection(t *testing.T) {
 	inv := rollout("t-p", []string{"Running"}, tag(TagProtect, "true"))
-	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-p": inv}}
+	api := newRecorder(inv)
 	fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.DiscardHandler)}
 	a, err := fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-p", Alert: "CommandTooLong"})
-	if err != nil || flags(a.Stopped, a.WouldStop) != "Stopped=false" || !strings.Contains(a.Reason, TagProtect) || len(api.stops) != 0 {
-		t.Fatalf("alert: %+v %v, stops %v", a, err, api.stops)
+	if err != nil || flags(a.Stopped, a.WouldStop) != "Stopped=false" || !strings.Contains(a.Reason, TagProtect) || len(api.Stops()) != 0 {
+		t.Fatalf("alert: %+v %v, stops %v", a, err, stopsOf(api))
 	}
 	a, err = fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-p"})
-	if err != nil || flags(a.Stopped, a.WouldStop) != "Stopped=true" || len(api.stops) != 1 {
-		t.Fatalf("explicit: %+v %v, stops %v", a, err, api.stops)
+	if err != nil || flags(a.Stopped, a.WouldStop) != "Stopped=true" || len(api.Stops()) != 1 {
+		t.Fatalf("explicit: %+v %v, stops %v", a, err, stopsOf(api))
 	}
 }
 
@@ -162,7 +162,7 @@ func TestAlertStopRespectsProtection(t *testing.T) {
 // came to. An event that is not a failure says what it was.
 func TestFailFastReasons(t *testing.T) {
 	inv := rollout("t-a", []string{"Failed", "Error", "Running", "Pending", "Pending"}, tag(TagMaxErrors, "2"))
-	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-a": inv}}
+	api := newRecorder(inv)
 	fn := &Function{API: api, RegionId: "cn-hangzhou", Log: slog.New(slog.DiscardHandler)}
 	for _, tc := range []struct{ status, reason string }{
 		{"Failed", "2 of 5 instances failed: max-errors 2 reached, the rest stopped"},

@@ -2,6 +2,7 @@ package stopper
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,40 +10,35 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/ecs-stopper/stopper/internal/fakeapi"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 )
 
-// stopRecorder is a CloudAssistant that records stops and answers from a fixed fleet.
-type stopRecorder struct {
-	mu        sync.Mutex
-	fleet     map[string]ca.Invocation // by InvokeId
-	stops     []string
-	stopErr   error
-	describes int
+// newRecorder is a Cloud Assistant (internal/fakeapi) over fleet, each
+// invocation in cn-hangzhou unless it names its region; it records stops.
+func newRecorder(fleet ...ca.Invocation) *fakeapi.API {
+	for i := range fleet {
+		fleet[i].RegionId = cmp.Or(fleet[i].RegionId, "cn-hangzhou")
+	}
+	return fakeapi.New(fleet...)
 }
 
-func (r *stopRecorder) StopInvocation(ctx context.Context, region, invokeID string, ids []string) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.stopErr != nil {
-		return r.stopErr
+// stopsOf is every stop api recorded, as "region/id[instances]".
+func stopsOf(api *fakeapi.API) []string {
+	var out []string
+	for _, s := range api.Stops() {
+		out = append(out, fmt.Sprintf("%s/%s%v", s.RegionID, s.InvokeID, s.InstanceIDs))
 	}
-	r.stops = append(r.stops, fmt.Sprintf("%s/%s%v", region, invokeID, ids))
-	return nil
+	return out
 }
 
-func (r *stopRecorder) DescribeInvocations(ctx context.Context, req ca.DescribeInvocationsRequest) (*ca.DescribeInvocationsResponse, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.describes++
-	resp := &ca.DescribeInvocationsResponse{}
-	if inv, ok := r.fleet[req.InvokeId]; ok && (inv.RegionId == "" || inv.RegionId == req.RegionId) && inv.Timed == (req.Timed != nil && *req.Timed) {
-		resp.Invocations.Invocation = append(resp.Invocations.Invocation, inv)
+// failStops makes every stop of api's fleet fail with err.
+func failStops(api *fakeapi.API, err error) {
+	for _, inv := range api.Fleet {
+		api.StopErr[inv.InvokeId] = err
 	}
-	return resp, nil
 }
 
 func sampleInvocation() ca.Invocation {
@@ -72,13 +68,15 @@ func TestStop(t *testing.T) {
 		{name: "dry run unknown instance", req: StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", InstanceIds: []string{"i-x"}, DryRun: boolp(true)}, wantCode: "InvalidInstanceId.NotFound", wantStops: "[]"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()}}
+			shanghai := sampleInvocation()
+			inRegion("cn-shanghai")(&shanghai)
+			api := newRecorder(sampleInvocation(), shanghai)
 			var logs bytes.Buffer
 			fn := tc.fn
 			fn.API = api
 			fn.Log = slog.New(slog.NewJSONHandler(&logs, nil))
 			a, err := withError(fn.Stop(context.Background(), "req-1", tc.req))
-			if got := fmt.Sprint(api.stops); got != tc.wantStops && !(got == "[]" && tc.wantStops == "[]") {
+			if got := fmt.Sprint(stopsOf(api)); got != tc.wantStops && !(got == "[]" && tc.wantStops == "[]") {
 				t.Fatalf("stops = %s, want %s", got, tc.wantStops)
 			}
 			if tc.wantCode != "" {
@@ -141,8 +139,9 @@ func TestAsError(t *testing.T) {
 }
 
 func TestStopTransientError(t *testing.T) {
-	fn := Function{API: &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()},
-		stopErr: &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503}}, Log: slog.New(slog.DiscardHandler)}
+	api := newRecorder(sampleInvocation())
+	failStops(api, &ca.Error{Code: "ServiceUnavailable", HTTPStatus: 503})
+	fn := Function{API: api, Log: slog.New(slog.DiscardHandler)}
 	_, err := withError(fn.Stop(context.Background(), "r", StopRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc"}))
 	if err == nil || !err.Transient {
 		t.Fatalf("err = %+v", err)
@@ -176,7 +175,7 @@ func TestDryRunsOnly(t *testing.T) {
 		{name: "fail-fast", req: Request{FailFast: &FailFastRequest{RegionId: "cn-hangzhou", InvokeId: "t-abc", Status: "Failed"}}, refused: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()}}
+			api := newRecorder(sampleInvocation())
 			fn := tc.fn
 			var logs bytes.Buffer
 			fn.API, fn.DryRunsOnly, fn.Log = api, true, slog.New(slog.NewJSONHandler(&logs, nil))
@@ -187,13 +186,13 @@ func TestDryRunsOnly(t *testing.T) {
 			switch {
 			case tc.refused && (err == nil || err.Code != CodeDryRunRequired || err.Transient):
 				t.Fatalf("err = %+v, want a permanent %s", err, CodeDryRunRequired)
-			case tc.refused && api.describes+len(api.stops) > 0:
-				t.Fatalf("refused, yet %d reads and stops %v were sent", api.describes, api.stops)
+			case tc.refused && api.Describes()+len(api.Stops()) > 0:
+				t.Fatalf("refused, yet %d reads and stops %v were sent", api.Describes(), stopsOf(api))
 			case !tc.refused && err != nil && err.Code == CodeDryRunRequired:
 				t.Fatalf("a dry run was refused: %+v", err)
 			}
-			if len(api.stops) > 0 {
-				t.Fatalf("stops %v under DryRunsOnly", api.stops)
+			if len(api.Stops()) > 0 {
+				t.Fatalf("stops %v under DryRunsOnly", stopsOf(api))
 			}
 		})
 	}
@@ -201,7 +200,7 @@ func TestDryRunsOnly(t *testing.T) {
 
 // failingReader answers every DescribeInvocations with an API error.
 type failingReader struct {
-	stopRecorder
+	*fakeapi.API
 	err error
 }
 
@@ -231,7 +230,7 @@ func TestFailureLogCarriesUpstreamRequestId(t *testing.T) {
 		want      any
 	}{{"4A2C-UP", "4A2C-UP"}, {"", nil}} {
 		var logs bytes.Buffer
-		api := &failingReader{err: &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500, RequestId: tc.requestID}}
+		api := &failingReader{API: fakeapi.New(), err: &ca.Error{Code: "InternalError", Message: "boom", HTTPStatus: 500, RequestId: tc.requestID}}
 		fn := testFunction(api, &logs)
 		fn.RegionId = "cn-hangzhou"
 		if _, e := withError(fn.Stop(context.Background(), "r", StopRequest{InvokeId: "t-a"})); e == nil || e.Code != "InternalError" {

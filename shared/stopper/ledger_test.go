@@ -118,26 +118,29 @@ func TestLedgerBound(t *testing.T) {
 // concurrent requests overlap, and cancel the pending instances (running
 // ones run on, as the API page says); it counts them.
 type slowStops struct {
-	*stopRecorder
+	*fakeapi.API
 	delay time.Duration
 }
 
 func (s slowStops) StopInvocation(ctx context.Context, region, invokeID string, ids []string) error {
 	time.Sleep(s.delay)
-	if err := s.stopRecorder.StopInvocation(ctx, region, invokeID, ids); err != nil {
+	if err := s.API.StopInvocation(ctx, region, invokeID, ids); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	inv := s.fleet[invokeID]
-	instances := slices.Clone(inv.InvokeInstances.InvokeInstance)
-	for i := range instances {
-		if instances[i].InvocationStatus == ca.StatusPending && (len(ids) == 0 || slices.Contains(ids, instances[i].InstanceId)) {
-			instances[i].InvocationStatus = ca.StatusCancelled
+	s.Edit(func(fleet []ca.Invocation) {
+		for j, inv := range fleet {
+			if inv.RegionId != region || inv.InvokeId != invokeID {
+				continue
+			}
+			instances := slices.Clone(inv.InvokeInstances.InvokeInstance)
+			for i := range instances {
+				if instances[i].InvocationStatus == ca.StatusPending && (len(ids) == 0 || slices.Contains(ids, instances[i].InstanceId)) {
+					instances[i].InvocationStatus = ca.StatusCancelled
+				}
+			}
+			fleet[j].InvokeInstances.InvokeInstance = instances
 		}
-	}
-	inv.InvokeInstances.InvokeInstance = instances
-	s.fleet[invokeID] = inv
+	})
 	return nil
 }
 
@@ -167,7 +170,7 @@ func TestRequestsStopOnce(t *testing.T) {
 	} {
 		for _, ledger := range []bool{true, false} {
 			t.Run(fmt.Sprintf("%s/ledger=%v", tc.name, ledger), func(t *testing.T) {
-				api := slowStops{&stopRecorder{fleet: map[string]ca.Invocation{"t-a": rollout}}, 20 * time.Millisecond}
+				api := slowStops{newRecorder(rollout), 20 * time.Millisecond}
 				f := &Function{API: api, RegionId: "cn-hangzhou", Log: discardLog()}
 				if ledger {
 					f.Ledger = NewStopLedger()
@@ -206,7 +209,7 @@ func TestRequestsStopOnce(t *testing.T) {
 				if stopped != want {
 					t.Errorf("%d answers say stopped, want %d", stopped, want)
 				}
-				if calls := len(api.stops) - before; calls != want {
+				if calls := len(api.Stops()) - before; calls != want {
 					t.Errorf("%d StopInvocation calls, want %d", calls, want)
 				}
 			})
@@ -217,7 +220,7 @@ func TestRequestsStopOnce(t *testing.T) {
 // A dry run says what a real run would do now (so "already stopped" after
 // a stop), and leaves nothing in the ledger.
 func TestDryRunsConsultTheLedger(t *testing.T) {
-	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()}}
+	api := newRecorder(sampleInvocation())
 	f := &Function{API: api, RegionId: "cn-hangzhou", Ledger: NewStopLedger(), Log: discardLog()}
 	dry := func() StopAnswer {
 		a, e := f.Stop(context.Background(), "r", StopRequest{InvokeId: "t-abc", DryRun: boolp(true)})
@@ -234,12 +237,15 @@ func TestDryRunsConsultTheLedger(t *testing.T) {
 	}
 	// The recorder leaves the invocation as it was (one instance pending):
 	// what was read after the stop has pending work, so a new read decides.
-	api.fleet["t-abc"] = rollout("t-abc", []string{"Running", "Cancelled"})
+	api.Edit(func(fleet []ca.Invocation) {
+		fleet[0] = rollout("t-abc", []string{"Running", "Cancelled"})
+		fleet[0].RegionId = "cn-hangzhou"
+	})
 	if a := dry(); a.WouldStop == nil || *a.WouldStop || a.Reason != ReasonAlreadyStopped {
 		t.Fatalf("dry run after the stop: %+v", a)
 	}
-	if len(api.stops) != 1 {
-		t.Fatalf("%d stops", len(api.stops))
+	if len(api.Stops()) != 1 {
+		t.Fatalf("%d stops", len(api.Stops()))
 	}
 }
 
@@ -377,14 +383,14 @@ func TestSweepUnfinished(t *testing.T) {
 // A request whose deadline passes while another stops the same invocation
 // fails transiently, saying so, and sends nothing.
 func TestStopWaitingPastTheDeadline(t *testing.T) {
-	api := &stopRecorder{fleet: map[string]ca.Invocation{"t-abc": sampleInvocation()}}
+	api := newRecorder(sampleInvocation())
 	f := &Function{API: api, RegionId: "cn-hangzhou", Ledger: NewStopLedger(), Log: discardLog()}
 	_, done, _ := f.Ledger.claim(context.Background(), keyOf("cn-hangzhou", "t-abc", nil), f.Ledger.clock(), true)
 	defer done(false)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	_, e := withError(f.Stop(ctx, "r", StopRequest{InvokeId: "t-abc"}))
-	if e == nil || !e.Transient || e.Code != CodeServiceUnavailable || !strings.Contains(e.Message, "another request") || len(api.stops) != 0 {
-		t.Fatalf("err %+v, %d stops", e, len(api.stops))
+	if e == nil || !e.Transient || e.Code != CodeServiceUnavailable || !strings.Contains(e.Message, "another request") || len(api.Stops()) != 0 {
+		t.Fatalf("err %+v, %d stops", e, len(api.Stops()))
 	}
 }

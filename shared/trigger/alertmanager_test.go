@@ -33,8 +33,8 @@ func TestAlertmanagerTruncatedAlerts(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a := decodeHTTPAnswer(t, httpShapes[1].kind, res.Payload); a.Status != 200 || len(env.api.stopCalls()) != 1 {
-				t.Fatalf("answer %d %v, stops %v", a.Status, a.Body, env.api.stopCalls())
+			if a := decodeHTTPAnswer(t, httpShapes[1].kind, res.Payload); a.Status != 200 || len(env.api.Stops()) != 1 {
+				t.Fatalf("answer %d %v, stops %v", a.Status, a.Body, env.api.Stops())
 			}
 			var warnings []map[string]any
 			for _, line := range env.logs.lines(t) {
@@ -79,7 +79,7 @@ func TestAlertmanagerIDsAndNames(t *testing.T) {
 		alert("badinstance", `,"instance_id":"vm-1"`),
 	}, ",") + `]}`
 	env := failFastEnv(t)
-	env.api.fleet = nil // every invocation read is an active one
+	env.api.Fleet, env.api.Unlisted = nil, &anyInvocation // every invocation read is an active one
 	res, err := env.handler.Invoke(context.Background(), testRequestID, httpShapes[1].event(t, withBearer([]byte(body), "Bearer "+testToken)))
 	if err != nil {
 		t.Fatal(err)
@@ -111,7 +111,7 @@ func TestAlertmanagerIDsAndNames(t *testing.T) {
 	if msg := b.Results[4].Message; !strings.HasPrefix(msg, "labels.instance_id: ") {
 		t.Errorf("message %q does not name labels.instance_id", msg)
 	}
-	if n := len(env.api.stopCalls()); n != 4 {
+	if n := len(env.api.Stops()); n != 4 {
 		t.Errorf("%d stops, want 4", n)
 	}
 }
@@ -143,15 +143,15 @@ func TestAlertmanagerWebhook(t *testing.T) {
 			if a.Status != 200 || strings.Join(got, " ") != "a1:Stopped a2:Ignored a3:Ignored" {
 				t.Fatalf("answer %d %v", a.Status, a.Body)
 			}
-			if stops := env.api.stopCalls(); len(stops) != 1 || stops[0].InvokeID != testInvokeID || fmt.Sprint(stops[0].InstanceIDs) != "[i-1fad2a8876de47068cc734d57703aa762]" {
+			if stops := env.api.Stops(); len(stops) != 1 || stops[0].InvokeID != testInvokeID || fmt.Sprint(stops[0].InstanceIDs) != "[i-1fad2a8876de47068cc734d57703aa762]" {
 				t.Fatalf("stops %v", stops)
 			}
 
 			// A wrong token: 401, nothing stopped.
 			env = failFastEnv(t)
 			res, _ = env.handler.Invoke(context.Background(), testRequestID, s.event(t, withBearer([]byte(alertmanagerBody), "Bearer "+strings.Repeat("x", 40))))
-			if a := decodeHTTPAnswer(t, s.kind, res.Payload); a.Status != 401 || len(env.api.stopCalls()) != 0 {
-				t.Fatalf("wrong token: %d, stops %v", a.Status, env.api.stopCalls())
+			if a := decodeHTTPAnswer(t, s.kind, res.Payload); a.Status != 401 || len(env.api.Stops()) != 0 {
+				t.Fatalf("wrong token: %d, stops %v", a.Status, env.api.Stops())
 			}
 		})
 	}
@@ -182,7 +182,7 @@ func TestAlertmanagerRefusals(t *testing.T) {
 	for _, r := range b.Results {
 		got = append(got, r.Id+":"+r.Outcome+":"+r.Code)
 	}
-	if strings.Join(got, " ") != "nolabels:Ignored: bad:Failed:InvalidParameter odd:Failed:InvalidParameter region:Failed:InvalidParameter" || len(env.api.stopCalls()) != 0 {
+	if strings.Join(got, " ") != "nolabels:Ignored: bad:Failed:InvalidParameter odd:Failed:InvalidParameter region:Failed:InvalidParameter" || len(env.api.Stops()) != 0 {
 		t.Fatalf("results %v", got)
 	}
 }

@@ -13,6 +13,7 @@ var (
 
 var apiGatewayV1 = source{
 	kind:   APIGatewayV1,
+	rank:   110,
 	detect: detection{has: []field{fieldRequestContext, fieldHTTPMethod, fieldResource}},
 	webhook: &httpEvent{
 		method: at(fieldHTTPMethod),
@@ -22,3 +23,5 @@ var apiGatewayV1 = source{
 		},
 	},
 }
+
+func init() { register(&apiGatewayV1) }

@@ -9,6 +9,7 @@ const APIGatewayV2 Kind = "apigateway-v2"
 
 var apiGatewayV2 = source{
 	kind: APIGatewayV2,
+	rank: 90,
 	detect: detection{
 		has:   []field{fieldRequestContext},
 		equal: []valueAt{{at(fieldVersion), "2.0"}},
@@ -22,3 +23,5 @@ var apiGatewayV2 = source{
 		},
 	},
 }
+
+func init() { register(&apiGatewayV2) }

@@ -12,7 +12,7 @@ import (
 	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
-// sourcesAPI is the noopAPI of the event-source benchmarks: every
+// sourcesAPI is the fake of the event-source benchmarks: every
 // invocation read is the same active one, tagged stopper:max-errors=2 with
 // two failed instances (so that a TaskCompleted failure event takes the
 // whole fail-fast path: read, decide, stop) and holding every instance the

@@ -52,15 +52,21 @@ var (
 
 var cloudEvent = source{
 	kind:   CloudEvent,
+	rank:   30,
 	detect: detection{has: []field{fieldSpecversion}},
 	handle: (*Handler).handleCloudEvent,
 }
 
+func init() { register(&cloudEvent) }
+
 var cloudEventBatch = source{
 	kind:   CloudEvents,
+	rank:   10, // the only detection of a JSON array
 	detect: detection{array: true},
 	handle: (*Handler).handleCloudEvents,
 }
+
+func init() { register(&cloudEventBatch) }
 
 // The event type fail-fast reads, and its source.
 const (

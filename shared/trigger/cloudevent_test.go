@@ -53,7 +53,7 @@ func TestCloudEventWebhookRefusal(t *testing.T) {
 	if msg, _ := answer["Message"].(string); w.Code != 400 || answer["Code"] != "InvalidParameter" || !strings.HasPrefix(msg, "type: ") {
 		t.Errorf("%d %v, want 400 naming type", w.Code, answer)
 	}
-	if len(env.api.stopCalls()) != 0 || env.api.describe != 0 {
+	if len(env.api.Stops()) != 0 || env.api.Describes() != 0 {
 		t.Errorf("a refused event reached the API")
 	}
 }
@@ -126,8 +126,8 @@ func TestCloudEventAttributeLimits(t *testing.T) {
 			if status := ev["data"].(map[string]any)["invocationStatus"]; a.EventId != ev["id"] || a.InvocationStatus != status {
 				t.Errorf("answer %s, want event %v with status %v", res.Payload, ev["id"], status)
 			}
-			if a.InvocationStatus != "Failed" && (env.api.describe != 0 || a.Stopped == nil || *a.Stopped) {
-				t.Errorf("a status that is no failure cost %d reads (answer %s)", env.api.describe, res.Payload)
+			if a.InvocationStatus != "Failed" && (env.api.Describes() != 0 || a.Stopped == nil || *a.Stopped) {
+				t.Errorf("a status that is no failure cost %d reads (answer %s)", env.api.Describes(), res.Payload)
 			}
 		})
 	}
@@ -149,8 +149,8 @@ func TestBatchOfExactlyMaxItems(t *testing.T) {
 	if r := b.Results[maxBatch-1]; r.Id != fmt.Sprint("#", maxBatch-1) || r.Outcome != "Failed" || !strings.HasPrefix(r.Message, "specversion: ") {
 		t.Errorf("last result %+v", r)
 	}
-	if env.api.describe != 0 {
-		t.Errorf("%d reads for events that were all refused", env.api.describe)
+	if env.api.Describes() != 0 {
+		t.Errorf("%d reads for events that were all refused", env.api.Describes())
 	}
 }
 
@@ -167,7 +167,7 @@ func TestCloudEvents(t *testing.T) {
 		a.MaxErrors != "2" || a.EventId != "45ef4dewdwe1-7c35-447a-bd93-fab0000001" || a.RegionId != "cn-hangzhou" || a.InstanceId != "i-bp1abc" || a.RequestId != testRequestID {
 		t.Fatalf("answer %s", res.Payload)
 	}
-	if got := env.api.stopCalls(); len(got) != 1 || got[0].InvokeID != testInvokeID || got[0].InstanceIDs != nil {
+	if got := env.api.Stops(); len(got) != 1 || got[0].InvokeID != testInvokeID || got[0].InstanceIDs != nil {
 		t.Fatalf("stops %v", got)
 	}
 
@@ -181,8 +181,8 @@ func TestCloudEvents(t *testing.T) {
 		b.Results[1].Outcome != "NotStopped" || !strings.Contains(b.Results[1].Reason, "not in failure") || b.RequestId != testRequestID {
 		t.Fatalf("batch answer %s", res.Payload)
 	}
-	if env.api.describe != 1 {
-		t.Errorf("%d reads: the success event must cost none", env.api.describe)
+	if env.api.Describes() != 1 {
+		t.Errorf("%d reads: the success event must cost none", env.api.Describes())
 	}
 }
 
@@ -218,7 +218,7 @@ func TestCloudEventRefusals(t *testing.T) {
 			if err != nil || res.Failure == nil || res.Failure.Code != "InvalidParameter" || !strings.HasPrefix(res.Failure.Message, tc.field) {
 				t.Fatalf("err %v, failure %v: want InvalidParameter naming %s", err, res.Failure, tc.field)
 			}
-			if len(env.api.stopCalls()) != 0 || env.api.describe != 0 {
+			if len(env.api.Stops()) != 0 || env.api.Describes() != 0 {
 				t.Fatalf("a refused event reached the API")
 			}
 		})
@@ -237,7 +237,7 @@ func TestCloudEventWebhook(t *testing.T) {
 	env = failFastEnv(t)
 	res, _ = env.handler.Invoke(context.Background(), testRequestID, httpShapes[1].event(t, webhookCall{method: "POST",
 		body: readTestdata(t, "eventbridge-taskcompleted-event.json"), headers: map[string]string{"Content-Type": "application/json"}}))
-	if a := decodeHTTPAnswer(t, APIGatewayV2, res.Payload); a.Status != 401 || env.api.describe != 0 {
-		t.Fatalf("unauthenticated: %d, %d reads", a.Status, env.api.describe)
+	if a := decodeHTTPAnswer(t, APIGatewayV2, res.Payload); a.Status != 401 || env.api.Describes() != 0 {
+		t.Fatalf("unauthenticated: %d, %d reads", a.Status, env.api.Describes())
 	}
 }

@@ -7,8 +7,8 @@ import (
 	"github.com/ecs-stopper/stopper/shared/jsonscan"
 )
 
-// Kind names the trigger a payload came from. Each source declares its own
-// (source.go lists them).
+// Kind names the trigger a payload came from. Each source declares its own,
+// in its file.
 type Kind string
 
 // Detect names the trigger a raw payload came from.

@@ -1,6 +1,9 @@
 package trigger
 
 import (
+	"os"
+	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -96,6 +99,34 @@ func TestKindIsWebhook(t *testing.T) {
 	} {
 		if k.IsWebhook() != want {
 			t.Errorf("%s.IsWebhook() = %v", k, !want)
+		}
+	}
+}
+
+// TestProbeFieldSharesDeclaredKeys: declaring a key again, whichever was
+// declared first, gives the field it already has and declares nothing new.
+func TestProbeFieldSharesDeclaredKeys(t *testing.T) {
+	declared := slices.Clone(fieldNames)
+	for i, name := range declared {
+		if got := probeField(name); got != field(i) {
+			t.Errorf("probeField(%q) = %d, want %d, the field it already has", name, got, i)
+		}
+	}
+	if !slices.Equal(fieldNames, declared) {
+		t.Errorf("declaring known keys again changed the fields: %q, was %q", fieldNames, declared)
+	}
+}
+
+// TestDetectAllocatesNothing: detection reads every sample, of every source,
+// without allocating, so that it costs every invocation next to nothing.
+func TestDetectAllocatesNothing(t *testing.T) {
+	for _, file := range samplePaths(t) {
+		payload, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(10, func() { Detect(payload) }); n != 0 {
+			t.Errorf("Detect(%s): %v allocations, want none", filepath.Base(file), n)
 		}
 	}
 }

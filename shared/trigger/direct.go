@@ -13,7 +13,7 @@ import (
 // decoder names whatever field is unexpected.
 const Direct Kind = "direct"
 
-// direct is not in sources: it takes what they leave.
+// direct is not registered: it takes what the sources leave.
 var direct = source{
 	kind:   Direct,
 	handle: handleDirect,

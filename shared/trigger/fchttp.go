@@ -9,6 +9,7 @@ var fieldRawPath = probeField("rawPath")
 
 var fcHTTP = source{
 	kind: FCHTTP,
+	rank: 100,
 	detect: detection{
 		has:   []field{fieldRequestContext, fieldRawPath},
 		equal: []valueAt{{at(fieldVersion), "v1"}},
@@ -21,3 +22,5 @@ var fcHTTP = source{
 		},
 	},
 }
+
+func init() { register(&fcHTTP) }

@@ -26,6 +26,7 @@ var (
 
 var fcTimer = source{
 	kind: FCTimer,
+	rank: 20,
 	// FC omits "payload" when the trigger has none configured.
 	detect: detection{has: []field{fieldTriggerTime, fieldTriggerName}},
 	handle: func(h *Handler, ctx context.Context, requestID string, kind Kind, payload []byte) outcome {
@@ -33,6 +34,8 @@ var fcTimer = source{
 		return h.request(ctx, requestID, kind, req, err)
 	},
 }
+
+func init() { register(&fcTimer) }
 
 // The keys a timer's event may carry: anything else is refused, never
 // ignored (see onlyEventKeys).

@@ -8,6 +8,7 @@ const FunctionURL Kind = "function-url"
 
 var functionURL = source{
 	kind: FunctionURL,
+	rank: 80, // before apiGatewayV2, whose detection this one narrows
 	detect: detection{
 		has:     []field{fieldRequestContext},
 		equal:   []valueAt{{at(fieldVersion), "2.0"}},
@@ -22,3 +23,5 @@ var functionURL = source{
 		},
 	},
 }
+
+func init() { register(&functionURL) }

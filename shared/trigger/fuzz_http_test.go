@@ -27,7 +27,7 @@ import (
 // staleInvokeID is the invocation sweepAPI lists as stale and running.
 const staleInvokeID = "t-fuzz0stale0a1b2c3d4e5f6a7b8c9d"
 
-// sweepAPI succeeds at everything and counts stops, like noopAPI, but its
+// sweepAPI succeeds at everything and counts stops, as noopAPI does, but its
 // listings hold one stale running invocation in every region: a sweep
 // run by a fuzz input stops it, so a sweep that nobody authenticated shows
 // as a stop.

@@ -29,31 +29,37 @@ import (
 
 // readSamples is every JSON sample of testdata/ and of the repository's
 // events/ whose name starts with one of prefixes (all with none).
-func readSamples(f *testing.F, prefixes ...string) [][]byte {
-	f.Helper()
-	var files []string
-	for _, dir := range []string{"testdata", filepath.Join("..", "..", "events")} {
-		m, err := filepath.Glob(filepath.Join(dir, "*.json"))
-		if err != nil {
-			f.Fatal(err)
-		}
-		files = append(files, m...)
-	}
+func readSamples(tb testing.TB, prefixes ...string) [][]byte {
+	tb.Helper()
 	var out [][]byte
-	for _, file := range files {
+	for _, file := range samplePaths(tb) {
 		if len(prefixes) > 0 && !hasAnyPrefix(filepath.Base(file), prefixes) {
 			continue
 		}
 		b, err := os.ReadFile(file)
 		if err != nil {
-			f.Fatal(err)
+			tb.Fatal(err)
 		}
 		out = append(out, b)
 	}
 	if len(out) == 0 {
-		f.Fatalf("no samples named %v", prefixes)
+		tb.Fatalf("no samples named %v", prefixes)
 	}
 	return out
+}
+
+// samplePaths is every JSON sample of testdata/ and of the repository's events/.
+func samplePaths(tb testing.TB) []string {
+	tb.Helper()
+	var files []string
+	for _, dir := range []string{"testdata", filepath.Join("..", "..", "events")} {
+		m, err := filepath.Glob(filepath.Join(dir, "*.json"))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	return files
 }
 
 func hasAnyPrefix(s string, prefixes []string) bool {

@@ -2,7 +2,6 @@ package trigger
 
 import (
 	"bytes"
-	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,10 +12,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/fakeapi"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
@@ -31,54 +30,11 @@ const (
 
 var testNow = time.Unix(1_790_000_000, 0)
 
-// stopCall is one StopInvocation the fake API received.
-type stopCall struct {
-	RegionID, InvokeID string
-	InstanceIDs        []string
-}
-
-// fakeAPI is a Cloud Assistant that records StopInvocation calls, so tests
-// prove that refused requests stop nothing.
-type fakeAPI struct {
-	mu       sync.Mutex
-	stops    []stopCall
-	describe int
-	// stopErr, when set, is what StopInvocation fails with.
-	stopErr error
-	// fleet, when set, is every invocation there is (by InvokeId);
-	// otherwise any invocation read is an active one (describeAny).
-	fleet map[string]cloudassistant.Invocation
-}
-
-func (f *fakeAPI) StopInvocation(ctx context.Context, regionID, invokeID string, instanceIDs []string) error {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.stops = append(f.stops, stopCall{regionID, invokeID, append([]string(nil), instanceIDs...)})
-	return f.stopErr
-}
-
-func (f *fakeAPI) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.describe++
-	if f.fleet != nil {
-		resp := &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}
-		if inv, ok := f.fleet[req.InvokeId]; ok && (req.Timed == nil || !*req.Timed) {
-			resp.Invocations.Invocation = []cloudassistant.Invocation{inv}
-		}
-		return resp, nil
-	}
-	return describeAny(req), nil
-}
-
-// describeAny answers a read of one invocation (a stop reads it first) with
-// an active one-time invocation holding every instance the tests name.
-func describeAny(req cloudassistant.DescribeInvocationsRequest) *cloudassistant.DescribeInvocationsResponse {
-	resp := &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}
-	if req.InvokeId == "" || (req.Timed != nil && *req.Timed) {
-		return resp
-	}
-	inv := cloudassistant.Invocation{InvokeId: req.InvokeId, CommandName: "backup", RepeatMode: "Once", InvocationStatus: "Running"}
+// anyInvocation is what a read of any invocation finds when a test names
+// no fleet (fakeapi's Unlisted): an active one-time invocation holding every
+// instance the tests name.
+var anyInvocation = func() cloudassistant.Invocation {
+	inv := cloudassistant.Invocation{CommandName: "backup", RepeatMode: "Once", InvocationStatus: "Running"}
 	for i, id := range []string{"i-a", "i-bp1a2b3c4d5e6f7g8h9i", "i-bp1abc", "i-bp1def", "i-bp1j2k3l4m5n6o7p8q9r", "i-bp1s2t3u4v5w6x7y8z9a", "i-bp1xyz"} {
 		status := "Pending"
 		if i%2 == 0 {
@@ -86,27 +42,30 @@ func describeAny(req cloudassistant.DescribeInvocationsRequest) *cloudassistant.
 		}
 		inv.InvokeInstances.InvokeInstance = append(inv.InvokeInstances.InvokeInstance, cloudassistant.InvokeInstance{InstanceId: id, InvocationStatus: status})
 	}
+	return inv
+}()
+
+// newAPI is a Cloud Assistant where every invocation a test names exists
+// and is active (anyInvocation), and that records every stop, so that
+// tests prove that refused requests stop nothing.
+func newAPI() *fakeapi.API {
+	api := fakeapi.New()
+	api.Unlisted = &anyInvocation
+	return api
+}
+
+// describeAny answers a read of one invocation (a stop reads it first) with
+// anyInvocation, for the fuzzers' own fakes.
+func describeAny(req cloudassistant.DescribeInvocationsRequest) *cloudassistant.DescribeInvocationsResponse {
+	resp := &cloudassistant.DescribeInvocationsResponse{RequestId: "upstream"}
+	if req.InvokeId == "" || (req.Timed != nil && *req.Timed) {
+		return resp
+	}
+	inv := anyInvocation
+	inv.InvokeId = req.InvokeId
+	inv.InvokeInstances.InvokeInstance = slices.Clone(inv.InvokeInstances.InvokeInstance)
 	resp.Invocations.Invocation = []cloudassistant.Invocation{inv}
 	return resp
-}
-
-func (f *fakeAPI) stopCalls() []stopCall {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]stopCall(nil), f.stops...)
-}
-
-// noopAPI succeeds at everything and only counts stops: for fuzzing and
-// benchmarks, where recording every call would grow without end.
-type noopAPI struct{ stops atomic.Int64 }
-
-func (n *noopAPI) StopInvocation(ctx context.Context, regionID, invokeID string, instanceIDs []string) error {
-	n.stops.Add(1)
-	return nil
-}
-
-func (n *noopAPI) DescribeInvocations(ctx context.Context, req cloudassistant.DescribeInvocationsRequest) (*cloudassistant.DescribeInvocationsResponse, error) {
-	return describeAny(req), nil
 }
 
 // logBuffer collects JSON log lines; safe for concurrent writers.
@@ -142,14 +101,14 @@ func (l *logBuffer) lines(t *testing.T) []map[string]any {
 
 type testEnv struct {
 	handler *Handler
-	api     *fakeAPI
+	api     *fakeapi.API
 	logs    *logBuffer
 }
 
 // newEnv builds a Handler as config.Handler does, over a fake API, with
 // the webhook secret testSecret, the token testToken and a fixed clock.
 func newEnv(t testing.TB) *testEnv {
-	api := &fakeAPI{}
+	api := newAPI()
 	logs := &logBuffer{}
 	log := slog.New(slog.NewJSONHandler(logs, nil))
 	return &testEnv{
@@ -334,7 +293,7 @@ func checkRefusalLogged(t *testing.T, logs *logBuffer, kind Kind, code string) {
 
 // rollout is an invocation whose instances have the given statuses.
 func rollout(id string, maxErrors string, statuses ...string) cloudassistant.Invocation {
-	inv := cloudassistant.Invocation{InvokeId: id, CommandName: "rollout", RepeatMode: "Once"}
+	inv := cloudassistant.Invocation{RegionId: "cn-hangzhou", InvokeId: id, CommandName: "rollout", RepeatMode: "Once"}
 	if maxErrors != "" {
 		inv.Tags.Tag = []cloudassistant.Tag{{TagKey: stopper.TagMaxErrors, TagValue: maxErrors}}
 	}
@@ -347,9 +306,10 @@ func rollout(id string, maxErrors string, statuses ...string) cloudassistant.Inv
 
 func failFastEnv(t *testing.T) *testEnv {
 	env := newEnv(t)
-	env.api.fleet = map[string]cloudassistant.Invocation{
-		testInvokeID:    rollout(testInvokeID, "2", "Failed", "Failed", "Running", "Pending"),
-		"t-belowlimit1": rollout("t-belowlimit1", "3", "Failed", "Pending"),
+	env.api.Unlisted = nil
+	env.api.Fleet = []cloudassistant.Invocation{
+		rollout(testInvokeID, "2", "Failed", "Failed", "Running", "Pending"),
+		rollout("t-belowlimit1", "3", "Failed", "Pending"),
 	}
 	return env
 }

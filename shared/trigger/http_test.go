@@ -80,8 +80,8 @@ func TestServeHTTPSignedStop(t *testing.T) {
 	if w.Code != 200 || body["RequestId"] != testRequestID || body["InvokeId"] != testInvokeID || body["Action"] != "StopInvocation" {
 		t.Errorf("%d %v", w.Code, body)
 	}
-	if len(env.api.stopCalls()) != 1 {
-		t.Errorf("stops %v", env.api.stopCalls())
+	if len(env.api.Stops()) != 1 {
+		t.Errorf("stops %v", env.api.Stops())
 	}
 }
 
@@ -206,8 +206,8 @@ func TestServeHTTPRefusals(t *testing.T) {
 			if counter != nil && counter.n > MaxBodyBytes+1 {
 				t.Errorf("read %d bytes of the body, at most %d allowed", counter.n, MaxBodyBytes+1)
 			}
-			if len(env.api.stopCalls()) != 0 {
-				t.Errorf("refused request stopped %v", env.api.stopCalls())
+			if len(env.api.Stops()) != 0 {
+				t.Errorf("refused request stopped %v", env.api.Stops())
 			}
 			if !core[tt.name] {
 				checkRefusalLogged(t, env.logs, PlainHTTP, tt.code)
@@ -244,14 +244,14 @@ func TestServeHTTPInsecure(t *testing.T) {
 	env.handler.Webhook = &webhook.Verifier{Insecure: true}
 	r := httptest.NewRequest("POST", "/", bytes.NewReader(stopBody))
 	r.Header.Set("Content-Type", "application/json")
-	if w, body := serve(t, env, r); w.Code != 200 || len(env.api.stopCalls()) != 1 {
+	if w, body := serve(t, env, r); w.Code != 200 || len(env.api.Stops()) != 1 {
 		t.Errorf("insecure: %d %v", w.Code, body)
 	}
 	env = newEnv(t)
 	env.handler.Webhook = &webhook.Verifier{}
 	r = httptest.NewRequest("POST", "/", bytes.NewReader(stopBody))
 	r.Header.Set("Content-Type", "application/json")
-	if w, body := serve(t, env, r); w.Code != 401 || len(env.api.stopCalls()) != 0 {
+	if w, body := serve(t, env, r); w.Code != 401 || len(env.api.Stops()) != 0 {
 		t.Errorf("no secret: %d %v", w.Code, body)
 	}
 }
@@ -265,15 +265,15 @@ func TestServeHTTPBearer(t *testing.T) {
 			t.Fatalf("right token: %d %v", w.Code, body)
 		}
 	}
-	if n := len(env.api.stopCalls()); n != 2 {
+	if n := len(env.api.Stops()); n != 2 {
 		t.Errorf("%d stops, want 2", n)
 	}
 
 	env = newEnv(t)
 	env.handler.Webhook.Token = ""
 	w, body := serve(t, env, bearerRequest(stopBody, "Bearer "+testToken))
-	if w.Code != 401 || body["Code"] != "InvalidSignature" || len(env.api.stopCalls()) != 0 {
-		t.Errorf("token unset: %d %v, stops %v", w.Code, body, env.api.stopCalls())
+	if w.Code != 401 || body["Code"] != "InvalidSignature" || len(env.api.Stops()) != 0 {
+		t.Errorf("token unset: %d %v, stops %v", w.Code, body, env.api.Stops())
 	}
 	checkRefusalLogged(t, env.logs, PlainHTTP, "InvalidSignature")
 }
@@ -288,7 +288,7 @@ func TestServeHTTPReplay(t *testing.T) {
 	if msg, _ := body["Message"].(string); w.Code != 401 || body["Code"] != "InvalidSignature" || !strings.Contains(msg, "already used") {
 		t.Errorf("replay: %d %v", w.Code, body)
 	}
-	if n := len(env.api.stopCalls()); n != 1 {
+	if n := len(env.api.Stops()); n != 1 {
 		t.Errorf("%d stops, want 1", n)
 	}
 }
@@ -593,9 +593,9 @@ func TestWebhookMediaTypeNames(t *testing.T) {
 			r.Header.Set("Content-Type", tt.contentType)
 			w, answer := serve(t, env, r)
 			switch {
-			case tt.json && (w.Code != 200 || len(env.api.stopCalls()) != 1):
+			case tt.json && (w.Code != 200 || len(env.api.Stops()) != 1):
 				t.Errorf("%d %v, want it taken as JSON", w.Code, answer)
-			case !tt.json && (w.Code != 415 || answer["Code"] != "UnsupportedMediaType" || len(env.api.stopCalls()) != 0):
+			case !tt.json && (w.Code != 415 || answer["Code"] != "UnsupportedMediaType" || len(env.api.Stops()) != 0):
 				t.Errorf("%d %v, want 415 UnsupportedMediaType", w.Code, answer)
 			}
 		})
@@ -636,8 +636,8 @@ func TestServeHTTPUnreadableBody(t *testing.T) {
 		!strings.Contains(msg, "connection reset by peer") || answer["RequestId"] != testRequestID {
 		t.Errorf("%d %v", w.Code, answer)
 	}
-	if len(env.api.stopCalls()) != 0 {
-		t.Errorf("stops %v", env.api.stopCalls())
+	if len(env.api.Stops()) != 0 {
+		t.Errorf("stops %v", env.api.Stops())
 	}
 	checkRefusalLogged(t, env.logs, PlainHTTP, "InvalidParameter")
 }
@@ -662,6 +662,29 @@ func TestIsJSONMediaType(t *testing.T) {
 	} {
 		if got := isJSONMediaType(ct); got != want {
 			t.Errorf("isJSONMediaType(%q) = %v, want %v", ct, got, want)
+		}
+	}
+}
+
+// TestCutSuffixFold: strings.CutSuffix, with the suffix matched in any case;
+// a string that is the suffix alone leaves nothing before it.
+func TestCutSuffixFold(t *testing.T) {
+	for _, tt := range []struct {
+		s, suffix, before string
+		found             bool
+	}{
+		{"vnd.api+json", "+json", "vnd.api", true},
+		{"vnd.api+JSON", "+json", "vnd.api", true},
+		{"+json", "+json", "", true},
+		{"+Json", "+json", "", true},
+		{"json", "+json", "json", false},
+		{"", "+json", "", false},
+		{"vnd.api+jsonx", "+json", "vnd.api+jsonx", false},
+		{"", "", "", true},
+	} {
+		before, found := cutSuffixFold(tt.s, tt.suffix)
+		if before != tt.before || found != tt.found {
+			t.Errorf("cutSuffixFold(%q, %q) = %q, %v; want %q, %v", tt.s, tt.suffix, before, found, tt.before, tt.found)
 		}
 	}
 }

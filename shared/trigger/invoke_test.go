@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/fakeapi"
 	"github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/stopper"
 	"github.com/ecs-stopper/stopper/shared/webhook"
@@ -39,8 +40,8 @@ func TestWebhookSignedStop(t *testing.T) {
 			if _, ok := a.Headers["Allow"]; ok {
 				t.Errorf("Allow header on a success")
 			}
-			wantStops := []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc"}}}
-			if got := env.api.stopCalls(); !reflect.DeepEqual(got, wantStops) {
+			wantStops := []fakeapi.Stop{{RegionID: "cn-hangzhou", InvokeID: testInvokeID, InstanceIDs: []string{"i-bp1abc"}}}
+			if got := env.api.Stops(); !reflect.DeepEqual(got, wantStops) {
 				t.Errorf("stops %v, want %v", got, wantStops)
 			}
 		})
@@ -137,7 +138,7 @@ func TestWebhookRefusals(t *testing.T) {
 					t.Fatalf("Invoke error %v: permanent refusals are answers", err)
 				}
 				checkRefused(t, s.kind, res, tt.status, tt.code)
-				if got := env.api.stopCalls(); len(got) != 0 {
+				if got := env.api.Stops(); len(got) != 0 {
 					t.Errorf("refused request stopped %v", got)
 				}
 				if !tt.inCore {
@@ -260,7 +261,7 @@ func TestWebhookHeaderNamesAnyCase(t *testing.T) {
 			if err != nil || res.Failure != nil {
 				t.Errorf("%s %v: err %v failure %v", s.kind, names, err, res.Failure)
 			}
-			if len(env.api.stopCalls()) != 1 {
+			if len(env.api.Stops()) != 1 {
 				t.Errorf("%s %v: not stopped", s.kind, names)
 			}
 		}
@@ -270,8 +271,8 @@ func TestWebhookHeaderNamesAnyCase(t *testing.T) {
 			env := newEnv(t)
 			res, err := env.handler.Invoke(context.Background(), testRequestID, shape.event(t, webhookCall{method: "POST", body: stopBody,
 				headers: map[string]string{"Content-Type": "application/json", name: "Bearer " + testToken}}))
-			if err != nil || res.Failure != nil || len(env.api.stopCalls()) != 1 {
-				t.Errorf("%s %s: err %v failure %v stops %v", s.kind, name, err, res.Failure, env.api.stopCalls())
+			if err != nil || res.Failure != nil || len(env.api.Stops()) != 1 {
+				t.Errorf("%s %s: err %v failure %v stops %v", s.kind, name, err, res.Failure, env.api.Stops())
 			}
 		}
 	}
@@ -292,8 +293,8 @@ func TestWebhookHeaderUnderTwoSpellingsIsRefused(t *testing.T) {
 				env := newEnv(t)
 				res, _ := env.handler.Invoke(context.Background(), testRequestID, s.event(t, webhookCall{method: "POST", body: stopBody, headers: headers}))
 				checkRefused(t, s.kind, res, 401, "InvalidSignature")
-				if len(env.api.stopCalls()) != 0 {
-					t.Errorf("%s: an ambiguous credential stopped %v", s.kind, env.api.stopCalls())
+				if len(env.api.Stops()) != 0 {
+					t.Errorf("%s: an ambiguous credential stopped %v", s.kind, env.api.Stops())
 				}
 			}
 		})
@@ -334,7 +335,7 @@ func TestWebhookBearer(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := len(env.api.stopCalls()) == 1; got != tt.stopped {
+				if got := len(env.api.Stops()) == 1; got != tt.stopped {
 					t.Fatalf("stopped = %v, want %v (failure %v)", got, tt.stopped, res.Failure)
 				}
 				if tt.stopped {
@@ -368,7 +369,7 @@ func TestWebhookReplay(t *testing.T) {
 			if !strings.Contains(res.Failure.Message, "already used") {
 				t.Errorf("message %q does not say the signature was used", res.Failure.Message)
 			}
-			if n := len(env.api.stopCalls()); n != 1 {
+			if n := len(env.api.Stops()); n != 1 {
 				t.Errorf("%d stops, want 1", n)
 			}
 
@@ -392,7 +393,7 @@ func TestWebhookBase64Body(t *testing.T) {
 			if err != nil || res.Failure != nil {
 				t.Fatalf("err %v failure %v", err, res.Failure)
 			}
-			if len(env.api.stopCalls()) != 1 {
+			if len(env.api.Stops()) != 1 {
 				t.Errorf("not stopped")
 			}
 
@@ -405,8 +406,8 @@ func TestWebhookBase64Body(t *testing.T) {
 			bad, _ := json.Marshal(ev)
 			res, _ = env.handler.Invoke(context.Background(), testRequestID, bad)
 			checkRefused(t, s.kind, res, 400, "InvalidParameter")
-			if !strings.Contains(res.Failure.Message, "body") || len(env.api.stopCalls()) != 0 {
-				t.Errorf("Failure %v, stops %v", res.Failure, env.api.stopCalls())
+			if !strings.Contains(res.Failure.Message, "body") || len(env.api.Stops()) != 0 {
+				t.Errorf("Failure %v, stops %v", res.Failure, env.api.Stops())
 			}
 		})
 	}
@@ -435,7 +436,7 @@ func TestWebhookInsecureAndUnconfigured(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if got := len(env.api.stopCalls()) == 1; got != tt.stopped {
+				if got := len(env.api.Stops()) == 1; got != tt.stopped {
 					t.Fatalf("stopped = %v, want %v (failure %v)", got, tt.stopped, res.Failure)
 				}
 				if !tt.stopped {
@@ -462,7 +463,7 @@ func TestWebhookCoreFailures(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(string(s.kind)+"/"+tt.name, func(t *testing.T) {
 				env := newEnv(t)
-				env.api.stopErr = tt.err
+				env.api.StopErr[testInvokeID] = tt.err
 				res, err := env.handler.Invoke(context.Background(), testRequestID, s.event(t, signed(stopBody, 0)))
 				// Webhooks answer even transient failures: the caller needs a status.
 				if err != nil {
@@ -484,13 +485,13 @@ func TestDirectAndTimers(t *testing.T) {
 	tests := []struct {
 		file  string
 		kind  Kind
-		stops []stopCall
+		stops []fakeapi.Stop
 		// code is the failure's code; "" means success.
 		code    string
 		mention string // the failure message names this field
 	}{
-		{file: "direct-stop-request.json", kind: Direct, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
-		{file: "fc-timer-event-stop.json", kind: FCTimer, stops: []stopCall{{"cn-hangzhou", testInvokeID, []string{"i-bp1abc", "i-bp1def"}}}},
+		{file: "direct-stop-request.json", kind: Direct, stops: []fakeapi.Stop{{RegionID: "cn-hangzhou", InvokeID: testInvokeID, InstanceIDs: []string{"i-bp1abc", "i-bp1def"}}}},
+		{file: "fc-timer-event-stop.json", kind: FCTimer, stops: []fakeapi.Stop{{RegionID: "cn-hangzhou", InvokeID: testInvokeID, InstanceIDs: []string{"i-bp1abc", "i-bp1def"}}}},
 		{file: "fc-timer-event.json", kind: FCTimer, code: "InvalidParameter", mention: "payload"},
 	}
 	for _, tt := range tests {
@@ -510,7 +511,7 @@ func TestDirectAndTimers(t *testing.T) {
 			if answer["RequestId"] != testRequestID {
 				t.Errorf("answer %v lacks RequestId %s", answer, testRequestID)
 			}
-			if got := env.api.stopCalls(); !reflect.DeepEqual(got, tt.stops) {
+			if got := env.api.Stops(); !reflect.DeepEqual(got, tt.stops) {
 				t.Errorf("stops %v, want %v", got, tt.stops)
 			}
 			if tt.code == "" {
@@ -637,8 +638,8 @@ func TestSweepEventsReachTheCore(t *testing.T) {
 			if res.Failure == nil && answer["Action"] != "Sweep" {
 				t.Errorf("answer %s is not a sweep's", res.Payload)
 			}
-			if len(env.api.stopCalls()) != 0 {
-				t.Errorf("a sweep over an empty fleet stopped %v", env.api.stopCalls())
+			if len(env.api.Stops()) != 0 {
+				t.Errorf("a sweep over an empty fleet stopped %v", env.api.Stops())
 			}
 		})
 	}
@@ -692,7 +693,7 @@ func TestDirectFailures(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(file+"/"+tt.name, func(t *testing.T) {
 				env := newEnv(t)
-				env.api.stopErr = tt.err
+				env.api.StopErr[testInvokeID] = tt.err
 				res, err := env.handler.Invoke(context.Background(), testRequestID, readTestdata(t, file))
 				if (err != nil) != tt.transient {
 					t.Fatalf("Invoke error %v, want transient=%v", err, tt.transient)
@@ -725,12 +726,12 @@ func TestInvokeNilErrorIsUntyped(t *testing.T) {
 
 func TestFor(t *testing.T) {
 	env := newEnv(t)
-	other := &fakeAPI{}
+	other := newAPI()
 	h := env.handler.For(other, "")
 	if _, err := h.Invoke(context.Background(), testRequestID, readTestdata(t, "direct-stop-request.json")); err != nil {
 		t.Fatal(err)
 	}
-	if len(other.stopCalls()) != 1 || len(env.api.stopCalls()) != 0 {
+	if len(other.Stops()) != 1 || len(env.api.Stops()) != 0 {
 		t.Errorf("For: the copy must call its own API and leave the original alone")
 	}
 	if env.handler.Function.API != env.api {
@@ -822,8 +823,8 @@ func TestScheduleEventsCarryNothingElse(t *testing.T) {
 			if msg := res.Failure.Message; !strings.HasPrefix(msg, tt.field+":") || !strings.Contains(msg, tt.says) {
 				t.Errorf("message %q, want it to name %s and say %q", msg, tt.field, tt.says)
 			}
-			if env.api.describe != 0 || len(env.api.stopCalls()) != 0 {
-				t.Errorf("a refused event reached the API: %d lists, stops %v", env.api.describe, env.api.stopCalls())
+			if env.api.Describes() != 0 || len(env.api.Stops()) != 0 {
+				t.Errorf("a refused event reached the API: %d lists, stops %v", env.api.Describes(), env.api.Stops())
 			}
 			checkRefusalLogged(t, env.logs, tt.kind, "InvalidParameter")
 		})
@@ -854,15 +855,15 @@ func TestWebhookBodyOfExactly1MiB(t *testing.T) {
 				if err != nil || res.Failure != nil {
 					t.Fatalf("err %v failure %v, want a 1 MiB body taken", err, res.Failure)
 				}
-				if a := decodeHTTPAnswer(t, s.kind, res.Payload); a.Status != 200 || len(env.api.stopCalls()) != 1 {
-					t.Errorf("answer %d %v, stops %v", a.Status, a.Body, env.api.stopCalls())
+				if a := decodeHTTPAnswer(t, s.kind, res.Payload); a.Status != 200 || len(env.api.Stops()) != 1 {
+					t.Errorf("answer %d %v, stops %v", a.Status, a.Body, env.api.Stops())
 				}
 			})
 		}
 	}
 	env := newEnv(t)
 	w, answer := serve(t, env, signedRequest("POST", body, 0))
-	if w.Code != 200 || answer["Action"] != "StopInvocation" || len(env.api.stopCalls()) != 1 {
+	if w.Code != 200 || answer["Action"] != "StopInvocation" || len(env.api.Stops()) != 1 {
 		t.Errorf("ServeHTTP with 1 MiB: %d %v", w.Code, answer)
 	}
 }
@@ -941,8 +942,8 @@ func TestWebhookEventFieldsOfTheWrongType(t *testing.T) {
 				if !strings.HasPrefix(res.Failure.Message, tc.field+": ") {
 					t.Errorf("message %q, want it to name %s", res.Failure.Message, tc.field)
 				}
-				if len(env.api.stopCalls()) != 0 {
-					t.Errorf("stops %v", env.api.stopCalls())
+				if len(env.api.Stops()) != 0 {
+					t.Errorf("stops %v", env.api.Stops())
 				}
 				checkRefusalLogged(t, env.logs, s.kind, "InvalidParameter")
 			})

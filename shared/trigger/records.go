@@ -13,9 +13,12 @@ var fieldRecords = probeField("Records")
 // Direct: the request decoder refuses them, naming Records.
 var otherRecords = source{
 	kind:   Direct,
+	rank:   60, // after every source that reads Records
 	detect: detection{has: []field{fieldRecords}},
 	handle: handleDirect,
 }
+
+func init() { register(&otherRecords) }
 
 // recordItems reads the Records of an SQS or SNS event: each record's
 // message is a request, decoded on its own.

@@ -3,10 +3,14 @@ package trigger
 import (
 	"bytes"
 	"encoding/json"
+	"runtime/debug"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/ecs-stopper/stopper/shared/stopper"
 )
 
 // fcHTTPResponse is FC's documented HTTP-trigger response, for comparison.
@@ -99,4 +103,38 @@ func TestAppendJSONStringAtTheASCIIEdge(t *testing.T) {
 			t.Errorf("appendJSONString(%q) = %s, want %s", s, got, want)
 		}
 	}
+}
+
+// TestRenderHTTPEventAllocatesOnce: the room renderHTTPEvent makes holds the
+// whole response for the answers the function gives, long ones included, so
+// that the envelope costs one allocation beyond the answer JSON's.
+func TestRenderHTTPEventAllocatesOnce(t *testing.T) {
+	if raceDetector() {
+		t.Skip("under -race, sync.Pool drops items at random, and encoding/json's allocations vary")
+	}
+	long := strings.Repeat("the request names an invocation that is not in the region; ", 40)
+	outcomes := map[string]outcome{
+		"stop":         {answer: stopper.StopAnswer{RequestId: testRequestID, Action: "StopInvocation", RegionId: "cn-hangzhou", InvokeId: testInvokeID, InstanceIds: []string{"i-bp1abc"}, CommandName: "backup"}},
+		"refusal":      {err: &stopper.Error{Code: stopper.CodeInvalidParameter, Message: "InvokeId is missing"}},
+		"long refusal": {err: &stopper.Error{Code: stopper.CodeInvalidParameter, Message: long}},
+		"not allowed":  {err: &stopper.Error{Code: stopper.CodeMethodNotAllowed, Message: long[:200]}},
+	}
+	for _, src := range sources {
+		if src.webhook == nil {
+			continue
+		}
+		for name, out := range outcomes {
+			answer := testing.AllocsPerRun(20, func() { renderAnswer(testRequestID, out) })
+			response := testing.AllocsPerRun(20, func() { renderHTTPEvent(src.webhook, testRequestID, out) })
+			if response != answer+1 {
+				t.Errorf("%s, %s: %v allocations for the response, %v for the answer: the envelope must take one", src.kind, name, response, answer)
+			}
+		}
+	}
+}
+
+// raceDetector reports whether the test binary was built with -race.
+func raceDetector() bool {
+	bi, ok := debug.ReadBuildInfo()
+	return ok && slices.ContainsFunc(bi.Settings, func(s debug.BuildSetting) bool { return s.Key == "-race" && s.Value == "true" })
 }

@@ -20,6 +20,7 @@ var (
 
 var scheduledEvent = source{
 	kind: EventBridgeSchedule,
+	rank: 70,
 	detect: detection{equal: []valueAt{
 		{at(fieldSource), "aws.events"},
 		{at(fieldDetailType), "Scheduled Event"},
@@ -29,6 +30,8 @@ var scheduledEvent = source{
 		return h.request(ctx, requestID, kind, req, err)
 	},
 }
+
+func init() { register(&scheduledEvent) }
 
 // The keys a Scheduled Event may carry, refused beyond (see onlyEventKeys):
 // aws-lambda-go's events.CloudWatchEvent

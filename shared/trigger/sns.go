@@ -18,12 +18,15 @@ const SNS Kind = "sns"
 
 var sns = source{
 	kind:   SNS,
+	rank:   50,
 	detect: detection{equal: []valueAt{{at(fieldRecords, firstElement, "EventSource"), "aws:sns"}}},
 	handle: func(h *Handler, ctx context.Context, requestID string, kind Kind, payload []byte) outcome {
 		items, err := snsItems(payload)
 		return h.items(ctx, requestID, kind, items, err)
 	},
 }
+
+func init() { register(&sns) }
 
 func snsItems(event []byte) ([]stopper.Item, error) {
 	return recordItems(event, "an SNS event", func(record map[string][]byte) (string, []byte, bool) {

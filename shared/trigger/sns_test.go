@@ -24,7 +24,7 @@ func TestSNS(t *testing.T) {
 	}
 	// Transient: a function error, so Lambda's async retries apply.
 	env = failFastEnv(t)
-	env.api.stopErr = &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}
+	env.api.StopErr[testInvokeID] = &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}
 	if _, err := env.handler.Invoke(context.Background(), testRequestID, []byte(event)); err == nil {
 		t.Fatal("a transient failure must be a function error")
 	}

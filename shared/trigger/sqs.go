@@ -27,6 +27,7 @@ const SQS Kind = "sqs"
 
 var sqs = source{
 	kind: SQS,
+	rank: 40,
 	// SQS writes eventSource, SNS EventSource: encoding/json alone would
 	// decode either as the other.
 	detect: detection{equal: []valueAt{{at(fieldRecords, firstElement, "eventSource"), "aws:sqs"}}},
@@ -41,6 +42,8 @@ var sqs = source{
 	answer:       sqsAnswerJSON,
 	answersItems: true,
 }
+
+func init() { register(&sqs) }
 
 // sqsItems decodes the records; a record without a messageId could not be
 // named in batchItemFailures, so it fails the whole delivery instead.

@@ -66,8 +66,8 @@ func TestSQSEnvelopeWithARepeatedKey(t *testing.T) {
 	if res.Kind != SQS || !errors.As(err, &e) || !e.Transient || !strings.HasPrefix(e.Message, "x: appears more than once") {
 		t.Fatalf("kind %s err %v, want a transient failure naming x", res.Kind, err)
 	}
-	if len(env.api.stopCalls()) != 0 {
-		t.Errorf("stops %v", env.api.stopCalls())
+	if len(env.api.Stops()) != 0 {
+		t.Errorf("stops %v", env.api.Stops())
 	}
 }
 
@@ -88,7 +88,7 @@ func TestSQS(t *testing.T) {
 	if got := string(res.Payload); got != `{"batchItemFailures":[{"itemIdentifier":"m-bad"},{"itemIdentifier":"m-unknown"}]}` {
 		t.Fatalf("answer %s", got)
 	}
-	if got := env.api.stopCalls(); len(got) != 1 || got[0].InvokeID != testInvokeID {
+	if got := env.api.Stops(); len(got) != 1 || got[0].InvokeID != testInvokeID {
 		t.Fatalf("stops %v", got)
 	}
 	// Each record handed back is logged once at warn, named, with why.
@@ -109,7 +109,7 @@ func TestSQS(t *testing.T) {
 
 	// Transient failures are listed too (the queue redelivers them), never a function error.
 	env = failFastEnv(t)
-	env.api.stopErr = &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}
+	env.api.StopErr[testInvokeID] = &cloudassistant.Error{Code: "ServiceUnavailable", HTTPStatus: 503}
 	res, err = env.handler.Invoke(context.Background(), testRequestID, sqsEvent(map[string]string{"m-1": `{"InvokeId":"` + testInvokeID + `"}`}, "m-1"))
 	if err != nil || string(res.Payload) != `{"batchItemFailures":[{"itemIdentifier":"m-1"}]}` {
 		t.Fatalf("transient: err %v answer %s", err, res.Payload)
