@@ -221,9 +221,12 @@ func (d *Directory) members(ctx context.Context) ([]string, error) {
 func roleError(accountID, roleName string, err error) error {
 	var se *sts.Error
 	if errors.As(err, &se) && se.HTTPStatus < 500 && !cloudassistant.Throttling(se.Code) {
+		fix := "Check the role's trust policy: it must name this function's identity, and its ExternalId condition, if any, STOPPER_ACCOUNT_EXTERNAL_ID (docs/accounts.md)."
+		if se.Code == "EntityNotExist.Role" {
+			fix = "Create the role in that account, with a trust policy naming this function's identity (docs/accounts.md)."
+		}
 		return &cloudassistant.Error{Code: se.Code, HTTPStatus: se.HTTPStatus, RequestId: se.RequestId,
-			Message: fmt.Sprintf("role %s in account %s cannot be assumed: %s Create the role in that account with a trust policy naming this function's identity (docs/accounts.md).",
-				roleName, accountID, se.Message)}
+			Message: fmt.Sprintf("role %s in account %s cannot be assumed: %s %s", roleName, accountID, se.Message, fix)}
 	}
 	return err
 }
