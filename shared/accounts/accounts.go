@@ -65,6 +65,7 @@ type Options struct {
 type Directory struct {
 	o Options
 
+	selfMu sync.Mutex // held while asking STS whose the credentials are
 	mu     sync.Mutex
 	self   string
 	roles  map[string]role // by account id
@@ -103,6 +104,10 @@ type role struct {
 
 // Self is the id of the base credentials' own account, asked of STS once.
 func (d *Directory) Self(ctx context.Context) (string, error) {
+	// One caller asks; the others wait for its answer (an error is not
+	// kept: the next caller asks again).
+	d.selfMu.Lock()
+	defer d.selfMu.Unlock()
 	d.mu.Lock()
 	self := d.self
 	d.mu.Unlock()

@@ -55,7 +55,7 @@ type Config struct {
 	AlibabaSecretID      string `envconfig:"ALIBABA_SECRET_ID" desc:"AWS Lambda: read the AccessKey pair from this AWS Secrets Manager secret through the Parameters and Secrets extension"`
 	AssumeRoleArn        string `envconfig:"ASSUME_ROLE_ARN" desc:"assume this RAM role (acs:ram::<account>:role/<name>) with whichever credentials the function has, and act as it"`
 	AssumeRoleExternalID string `envconfig:"ASSUME_ROLE_EXTERNAL_ID" desc:"the ExternalId STOPPER_ASSUME_ROLE_ARN's trust policy asks for"`
-	STSEndpoint          string `envconfig:"STS_ENDPOINT" desc:"Alibaba Cloud STS URL (default: the emulator when STOPPER_ECS_ENDPOINT is set, else sts[-vpc].<region>.aliyuncs.com)"`
+	STSEndpoint          string `envconfig:"STS_ENDPOINT" desc:"Alibaba Cloud STS URL (default: the emulator when STOPPER_ECS_ENDPOINT is a loopback URL, else sts[-vpc].<region>.aliyuncs.com)"`
 
 	Accounts          []string `envconfig:"ACCOUNTS" desc:"accounts the function acts in: empty (the credentials' own), comma-separated account ids (self = the credentials' own), or resource-directory (every member); docs/accounts.md"`
 	AccountRoleName   string   `envconfig:"ACCOUNT_ROLE_NAME" default:"ecs-stopper" desc:"the RAM role assumed in each account of STOPPER_ACCOUNTS"`

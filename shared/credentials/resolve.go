@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -70,19 +71,27 @@ const (
 )
 
 // STSEndpoint is the STS base URL: explicit (STOPPER_STS_ENDPOINT) when
-// set; else ecsEndpoint (the emulator answers STS on its ECS listener);
-// else https://sts-vpc.<region>.aliyuncs.com when network is "vpc"; else
+// set; else ecsEndpoint when it is the emulator's (a loopback URL: the
+// emulator answers STS on its ECS listener; a real ECS endpoint override,
+// such as a private endpoint, serves ECS only); else
+// https://sts-vpc.<region>.aliyuncs.com when network is "vpc"; else
 // https://sts.<region>.aliyuncs.com.
 func STSEndpoint(explicit, ecsEndpoint, network, regionID string) (string, error) {
 	switch {
 	case explicit != "":
 		return explicit, nil
-	case ecsEndpoint != "":
+	case emulatorURL(ecsEndpoint):
 		return ecsEndpoint, nil
 	case regionID == "":
 		return "", errors.New("the STS endpoint needs a region: set STOPPER_REGION_ID (such as cn-hangzhou) or STOPPER_STS_ENDPOINT")
 	}
 	return sts.Endpoint(regionID, network == "vpc"), nil
+}
+
+// emulatorURL reports whether u is a URL of this machine.
+func emulatorURL(u string) bool {
+	p, err := url.Parse(u)
+	return u != "" && err == nil && acs.Loopback(p.Hostname())
 }
 
 // ErrNotConfigured is what Resolve's error wraps when no source is

@@ -155,6 +155,9 @@ func TestSTSEndpoint(t *testing.T) {
 		{network: "vpc", region: "cn-shanghai", want: "https://sts-vpc.cn-shanghai.aliyuncs.com"},
 		{network: "public", region: "cn-shanghai", want: "https://sts.cn-shanghai.aliyuncs.com"},
 		{network: "vpc", wantErr: "needs a region: set STOPPER_REGION_ID"},
+		// A real ECS endpoint override (a private endpoint) serves ECS only.
+		{ecs: "https://ecs.example.internal", region: "cn-hangzhou", want: "https://sts.cn-hangzhou.aliyuncs.com"},
+		{ecs: "https://ecs.example.internal", wantErr: "needs a region"},
 	} {
 		got, err := STSEndpoint(tc.explicit, tc.ecs, tc.network, tc.region)
 		if got != tc.want || (err != nil) != (tc.wantErr != "") || (err != nil && !strings.Contains(err.Error(), tc.wantErr)) {

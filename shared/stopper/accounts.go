@@ -103,7 +103,8 @@ func (f *Function) account(ctx context.Context, requested string) (string, Cloud
 		how := "name one of them in AccountId, or add it to STOPPER_ACCOUNTS"
 		if requested == "" {
 			how = "the request names no AccountId, so it would act in the credentials' own account, which is not listed: " +
-				"name a listed account in AccountId, or add self to STOPPER_ACCOUNTS"
+				"name a listed account in AccountId, or list the credentials' own account in STOPPER_ACCOUNTS " +
+				"(self, among explicit ids; a Resource Directory lists only the accounts ListAccounts returns)"
 		}
 		return id, nil, &Error{Code: CodeForbiddenAccount,
 			Message: "account " + id + " is not among the accounts this function acts in (STOPPER_ACCOUNTS): " + how}
