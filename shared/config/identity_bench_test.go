@@ -37,7 +37,7 @@ type identitySource struct {
 	name     string
 	settings map[string]string
 	options  config.IdentityOptions
-	source   string // the identity's Source, checked once
+	source   string // the Source the wired identity must have
 }
 
 // identityBench is one emulator (with STS) and the AWS stand-ins every
