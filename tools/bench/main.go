@@ -8,6 +8,7 @@
 //   - binary size of the linux/arm64 bootstrap and of the linux/amd64 FC
 //     binary against that hello world for the same architecture;
 //   - handler overhead per trigger shape (go test -bench Invoke ./shared/trigger/);
+//   - the first call per credential source (go test -bench FirstCall ./shared/config/);
 //   - sweep rate against the Cloud Assistant emulator throttled at a random
 //     rate the function is not told;
 //   - peak RSS of the function process sweeping 10,000 stale invocations,
@@ -67,6 +68,7 @@ type options struct {
 	out              string
 	keep             bool
 	skipTriggerBench bool
+	skipIdentity     bool
 	accountsN        int
 	accountsRate     float64
 	accountsLatency  time.Duration
@@ -98,6 +100,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&o.out, "o", "", "also write the table to this file")
 	fs.BoolVar(&o.keep, "keep", false, "keep the built binaries (their directory is printed)")
 	fs.BoolVar(&o.skipTriggerBench, "skip-trigger-bench", false, "leave the trigger benchmarks out")
+	fs.BoolVar(&o.skipIdentity, "skip-identity-bench", false, "leave the first-call-per-credential-source benchmark out")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -221,6 +224,9 @@ func (b *bencher) run() error {
 	b.startRows(api, helloHost, lambdaHost, fcHost)
 	if !b.o.skipTriggerBench {
 		b.handlerRows()
+	}
+	if !b.o.skipIdentity {
+		b.identityRows()
 	}
 	b.sweepRow(api, lambdaHost)
 	b.memoryRow(api, lambdaHost, b.o.memN, b.o.memN)
