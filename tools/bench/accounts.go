@@ -139,8 +139,8 @@ func (b *bencher) accountsRow(api *runtimeAPI, lambda *artifact) {
 	bound := min(float64(concurrency)/latency.Seconds(), qps*float64(n)) // calls a second
 	ideal := time.Duration(float64(res.describes) / bound * float64(time.Second))
 	r := ideal.Seconds() / res.elapsed.Seconds()
-	b.add(row{fig, fmt.Sprintf("%.2f s for %s DescribeInvocations calls (%.0f calls/s); %d AssumeRole calls", res.elapsed.Seconds(),
-		thousands(res.describes), float64(res.describes)/res.elapsed.Seconds(), res.assumes),
+	b.add(row{fig, fmt.Sprintf("%.2f s for %s DescribeInvocations calls (%.0f calls/s)", res.elapsed.Seconds(),
+		thousands(res.describes), float64(res.describes)/res.elapsed.Seconds()),
 		fmt.Sprintf("%.2f s at %.0f calls/s (%d in flight × %s, under %g QPS × %d accounts)", ideal.Seconds(), bound, concurrency, latency, qps, n),
 		fmt.Sprintf("%.2f×", r), fmt.Sprintf("≥ %.2f×", minSweepFraction), verdict(r >= minSweepFraction)})
 	rr := float64(res.rss) / maxSweepRSS
