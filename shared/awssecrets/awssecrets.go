@@ -8,6 +8,7 @@
 package awssecrets
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -91,7 +92,7 @@ func New(o Options) (*Client, error) {
 		// No proxy: the extension is on this machine.
 		rt = &http.Transport{DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
 	}
-	c.http = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.http = acs.HTTPClient(rt)
 	return c, nil
 }
 
@@ -132,7 +133,7 @@ func (c *Client) AccessKey(ctx context.Context) (acs.Credentials, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		return acs.Credentials{}, fmt.Errorf("awssecrets: the Parameters and Secrets extension refused secret %q (STOPPER_ALIBABA_SECRET_ID) with %s: %s%s",
-			c.secretID, resp.Status, c.redact.Redact(quotePrefix(body)), statusHint(resp.StatusCode))
+			c.secretID, resp.Status, c.redact.Redact(acs.QuotePrefix(bytes.TrimSpace(body))), statusHint(resp.StatusCode))
 	}
 	if len(body) > maxBody {
 		return acs.Credentials{}, fmt.Errorf("awssecrets: the answer for secret %q is larger than %d bytes", c.secretID, maxBody)
@@ -192,16 +193,4 @@ func decode(body []byte) (acs.Credentials, error) {
 // characters, the usual copy-and-paste accidents: no AccessKey holds them.
 func wellFormed(v string) bool {
 	return v != "" && strings.IndexFunc(v, func(r rune) bool { return unicode.IsSpace(r) || unicode.IsControl(r) }) < 0
-}
-
-// quotePrefix quotes at most 256 bytes of a refusal. Callers redact it.
-func quotePrefix(b []byte) string {
-	const limit = 256
-	if len(b) == 0 {
-		return "(empty body)"
-	}
-	if len(b) > limit {
-		return fmt.Sprintf("%q…", strings.ToValidUTF8(string(b[:limit]), ""))
-	}
-	return fmt.Sprintf("%q", strings.TrimSpace(string(b)))
 }

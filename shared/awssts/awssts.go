@@ -17,7 +17,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -110,8 +109,8 @@ func New(o Options) (*Client, error) {
 	endpoint := Endpoint(o.Region)
 	if o.Endpoint != "" {
 		var err error
-		if endpoint, err = checkEndpoint(o.Endpoint); err != nil {
-			return nil, err
+		if endpoint, err = acs.CheckEndpoint(o.Endpoint); err != nil {
+			return nil, fmt.Errorf("awssts: STOPPER_AWS_STS_ENDPOINT %w: give a URL such as https://sts.eu-west-1.amazonaws.com, or leave it unset", err)
 		}
 	}
 	c := &Client{
@@ -129,14 +128,7 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	rt := o.Transport
-	if rt == nil {
-		rt = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 5 * time.Second, ForceAttemptHTTP2: true}
-	}
-	// A signed call is never legitimately redirected: following one would
-	// send it to another host.
-	c.http = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.http = acs.HTTPClient(o.Transport)
 	return c, nil
 }
 
@@ -309,7 +301,7 @@ func (c *Client) errorAnswer(resp *http.Response, body []byte, requestID string)
 	e, ok := parseError(string(body))
 	if !ok {
 		e = Error{Code: fmt.Sprintf("HTTP%d", resp.StatusCode),
-			Message: fmt.Sprintf("the endpoint answered %s with a body that is not AWS STS's XML error: %s", resp.Status, quotePrefix(body))}
+			Message: fmt.Sprintf("the endpoint answered %s with a body that is not AWS STS's XML error: %s", resp.Status, acs.QuotePrefix(body))}
 	}
 	e.HTTPStatus = resp.StatusCode
 	if e.RequestId == "" {
@@ -319,38 +311,6 @@ func (c *Client) errorAnswer(resp *http.Response, body []byte, requestID string)
 		*f = c.redact.Redact(*f)
 	}
 	return &e
-}
-
-// quotePrefix quotes at most 256 bytes of an unexpected body: enough to
-// recognise an HTML error page. Callers redact the result whole.
-func quotePrefix(b []byte) string {
-	const limit = 256
-	if len(b) == 0 {
-		return "(empty body)"
-	}
-	if len(b) > limit {
-		return fmt.Sprintf("%q…", strings.ToValidUTF8(string(b[:limit]), ""))
-	}
-	return fmt.Sprintf("%q", b)
-}
-
-// checkEndpoint accepts an absolute https:// URL with a host and nothing
-// after its path, or http:// to a loopback host: over plain http the
-// session token would travel in clear.
-func checkEndpoint(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	bad := func(problem string) error {
-		return fmt.Errorf("awssts: STOPPER_AWS_STS_ENDPOINT %s: give a URL such as https://sts.eu-west-1.amazonaws.com, or leave it unset", problem)
-	}
-	switch {
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return "", bad("is not an absolute http:// or https:// URL")
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", bad("carries user info, a query or a fragment")
-	case u.Scheme == "http" && !acs.Loopback(u.Hostname()):
-		return "", bad("is plain http:// to a host that is not this machine")
-	}
-	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }
 
 // userAgent names the project in AWS's logs.

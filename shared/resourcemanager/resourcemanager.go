@@ -16,11 +16,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
@@ -66,13 +64,13 @@ type Client struct {
 
 // New checks the options and builds a Client; it touches no network.
 func New(o Options) (*Client, error) {
-	ep := strings.TrimRight(o.Endpoint, "/")
-	if ep == "" {
-		ep = Endpoint
+	raw := o.Endpoint
+	if raw == "" {
+		raw = Endpoint
 	}
-	u, err := url.Parse(ep)
-	if err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && acs.Loopback(u.Hostname()))) {
-		return nil, fmt.Errorf("resourcemanager: endpoint %q: give https://<host>, or http:// to a loopback emulator", ep)
+	ep, err := acs.CheckEndpoint(raw)
+	if err != nil {
+		return nil, fmt.Errorf("resourcemanager: endpoint %w: give https://<host>, or http:// to a loopback emulator", err)
 	}
 	if o.Provider == nil {
 		return nil, errors.New("resourcemanager: option Provider is required")
@@ -84,13 +82,7 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	rt := o.Transport
-	if rt == nil {
-		rt = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 5 * time.Second, ForceAttemptHTTP2: true}
-	}
-	// A signed call is never legitimately redirected.
-	c.http = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.http = acs.HTTPClient(o.Transport)
 	return c, nil
 }
 

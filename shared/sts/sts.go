@@ -22,7 +22,6 @@ import (
 	"fmt"
 	"io"
 	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -64,9 +63,9 @@ type Client struct {
 
 // New checks the options and builds a Client.
 func New(o Options) (*Client, error) {
-	ep, err := checkEndpoint(o.Endpoint)
+	ep, err := acs.CheckEndpoint(o.Endpoint)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("sts: endpoint %w: give a URL such as https://sts.cn-hangzhou.aliyuncs.com", err)
 	}
 	if o.Timeout < 0 {
 		return nil, fmt.Errorf("sts: option Timeout must not be negative, got %s", o.Timeout)
@@ -78,14 +77,7 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	rt := o.Transport
-	if rt == nil {
-		rt = &http.Transport{Proxy: http.ProxyFromEnvironment, DialContext: (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			TLSHandshakeTimeout: 5 * time.Second, ForceAttemptHTTP2: true}
-	}
-	// A signed call is never legitimately redirected: following one would
-	// send it to another host.
-	c.http = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.http = acs.HTTPClient(o.Transport)
 	return c, nil
 }
 
@@ -163,7 +155,7 @@ func (c *Client) call(ctx context.Context, action string, params url.Values, out
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: status, RequestId: requestID,
-			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, quotePrefix(body))}, c.redact)
+			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, acs.QuotePrefix(body))}, c.redact)
 	}
 	return nil
 }
@@ -258,7 +250,7 @@ func (c *Client) send(req *http.Request, action string, r acs.Redactor) (body []
 		e := &Error{}
 		if json.Unmarshal(body, e) != nil || e.Code == "" {
 			e = &Error{Code: fmt.Sprintf("HTTP%d", resp.StatusCode),
-				Message: fmt.Sprintf("the endpoint answered %s with a body that is not STS's JSON error: %s", resp.Status, quotePrefix(body))}
+				Message: fmt.Sprintf("the endpoint answered %s with a body that is not STS's JSON error: %s", resp.Status, acs.QuotePrefix(body))}
 		}
 		e.Action, e.HTTPStatus = action, resp.StatusCode
 		if e.RequestId == "" {
@@ -277,40 +269,6 @@ func (c *Client) redactError(e *Error, r acs.Redactor) *Error {
 		*f = r.Redact(*f)
 	}
 	return e
-}
-
-// quotePrefix quotes at most 256 bytes of an unexpected body: enough to
-// recognise an HTML error page. Callers redact the result whole.
-func quotePrefix(b []byte) string {
-	const limit = 256
-	if len(b) == 0 {
-		return "(empty body)"
-	}
-	if len(b) > limit {
-		return fmt.Sprintf("%q…", strings.ToValidUTF8(string(b[:limit]), ""))
-	}
-	return fmt.Sprintf("%q", b)
-}
-
-// checkEndpoint accepts an absolute https:// URL with a host and nothing
-// after its path, or http:// to a loopback host: over plain http the signed
-// calls and the STS token would travel in clear.
-func checkEndpoint(raw string) (string, error) {
-	u, err := url.Parse(strings.TrimSpace(raw))
-	bad := func(problem string) error {
-		return fmt.Errorf("sts: endpoint %s: give a URL such as https://sts.cn-hangzhou.aliyuncs.com", problem)
-	}
-	switch {
-	case raw == "":
-		return "", bad("is empty")
-	case err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http"):
-		return "", bad("is not an absolute http:// or https:// URL")
-	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
-		return "", bad("carries user info, a query or a fragment")
-	case u.Scheme == "http" && !acs.Loopback(u.Hostname()):
-		return "", bad("is plain http:// to a host that is not this machine")
-	}
-	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil
 }
 
 // nonce is 16 random bytes in hex: the API refuses a nonce seen within 15 minutes.
