@@ -115,6 +115,24 @@ type policy struct {
 	Statement []statement
 }
 
+// trustStatement is a trust policy's one statement, which must let its
+// principal do sts:AssumeRole and name no Resource.
+func trustStatement(t *testing.T, name string) statement {
+	t.Helper()
+	p := readPolicy(t, name)
+	if len(p.Statement) != 1 {
+		t.Fatalf("%d statements, want 1", len(p.Statement))
+	}
+	s := p.Statement[0]
+	if !slices.Equal(s.Action, names{"sts:AssumeRole"}) {
+		t.Errorf("Action is %v, want [sts:AssumeRole]", s.Action)
+	}
+	if len(s.Resource) != 0 {
+		t.Errorf("Resource is %v; a trust policy names a Principal instead", s.Resource)
+	}
+	return s
+}
+
 func readPolicy(t *testing.T, name string) policy {
 	t.Helper()
 	b, err := os.ReadFile(name)
@@ -222,17 +240,7 @@ func TestPermissionPoliciesGrantExactlyWhatTheFunctionCalls(t *testing.T) {
 }
 
 func TestFCRoleTrustPolicyLetsOnlyFunctionComputeAssumeIt(t *testing.T) {
-	p := readPolicy(t, "fc-role-trust-policy.json")
-	if len(p.Statement) != 1 {
-		t.Fatalf("%d statements, want 1", len(p.Statement))
-	}
-	s := p.Statement[0]
-	if !slices.Equal(s.Action, names{"sts:AssumeRole"}) {
-		t.Errorf("Action is %v, want [sts:AssumeRole]", s.Action)
-	}
-	if len(s.Resource) != 0 {
-		t.Errorf("Resource is %v; a trust policy names a Principal instead", s.Resource)
-	}
+	s := trustStatement(t, "fc-role-trust-policy.json")
 	if s.Principal == nil || !slices.Equal(s.Principal.Service, []string{"fc.aliyuncs.com"}) ||
 		len(s.Principal.RAM) != 0 || len(s.Principal.Federated) != 0 {
 		t.Errorf("Principal is %+v, want only the service fc.aliyuncs.com", s.Principal)

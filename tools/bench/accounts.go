@@ -75,29 +75,10 @@ func runAccountsSweep(api *runtimeAPI, bin string, env []string, n int, qps floa
 	env = append(env[:len(env):len(env)], "STOPPER_ECS_ENDPOINT="+emu.URL, "STOPPER_ACCOUNTS=resource-directory",
 		"STOPPER_SWEEP_REGION_IDS="+strings.Join(accountRegions, ","), "STOPPER_SWEEP_OLDER_THAN=1h", "STOPPER_SWEEP_MAX_STOPS=0")
 
-	api.drain()
-	p, err := startProc(bin, env)
+	a, elapsed, rss, err := sweepOnce(api, bin, env, "bench-accounts", `{"Action":"Sweep","DryRun":true}`, timeout)
+	res.elapsed, res.rss = elapsed, rss
 	if err != nil {
 		return res, err
-	}
-	defer func() { res.rss, _ = p.kill() }()
-	if _, err := p.waitReady(api, 10*time.Second); err != nil {
-		return res, err
-	}
-	served := make(chan time.Time, 1)
-	api.events <- event{id: "bench-accounts", payload: []byte(`{"Action":"Sweep","DryRun":true}`), deadline: time.Now().Add(timeout), served: served}
-	start := <-served
-	var a answer
-	select {
-	case a = <-api.answers:
-	case <-p.exited:
-		return res, fmt.Errorf("the function exited during the sweep (%s):\n%s", exitStatus(p.err), p.out)
-	case <-time.After(timeout + 10*time.Second):
-		return res, fmt.Errorf("no answer to the sweep within %s:\n%s", timeout, p.out)
-	}
-	res.elapsed = a.at.Sub(start)
-	if a.path != "response" {
-		return res, fmt.Errorf("the sweep answered on %s: %.300s", a.path, a.body)
 	}
 	var body struct {
 		WouldStop, Failed, Skipped []json.RawMessage

@@ -71,29 +71,10 @@ func runSweep(api *runtimeAPI, bin string, env []string, n, stale int, qps float
 	env = append(env[:len(env):len(env)], "STOPPER_ECS_ENDPOINT="+emu.URL)
 	env = append(env, sweepEnv...)
 
-	api.drain()
-	p, err := startProc(bin, env)
+	a, elapsed, rss, err := sweepOnce(api, bin, env, "bench-sweep", sweepEvent, timeout)
+	res.elapsed, res.rss = elapsed, rss
 	if err != nil {
 		return res, err
-	}
-	defer func() { res.rss, _ = p.kill() }()
-	if _, err := p.waitReady(api, 10*time.Second); err != nil {
-		return res, err
-	}
-	served := make(chan time.Time, 1)
-	api.events <- event{id: "bench-sweep", payload: []byte(sweepEvent), deadline: time.Now().Add(timeout), served: served}
-	start := <-served
-	var a answer
-	select {
-	case a = <-api.answers:
-	case <-p.exited:
-		return res, fmt.Errorf("the function exited during the sweep (%s):\n%s", exitStatus(p.err), p.out)
-	case <-time.After(timeout + 10*time.Second):
-		return res, fmt.Errorf("no answer to the sweep within %s:\n%s", timeout, p.out)
-	}
-	res.elapsed = a.at.Sub(start)
-	if a.path != "response" {
-		return res, fmt.Errorf("the sweep answered on %s: %s", a.path, a.body)
 	}
 	var body struct {
 		Stopped   []json.RawMessage
@@ -106,4 +87,34 @@ func runSweep(api *runtimeAPI, bin string, env []string, n, stale int, qps float
 	res.stopped, res.failed, res.truncated = len(body.Stopped), len(body.Failed), body.Truncated
 	res.stopCalls, res.stops = emu.Calls("StopInvocation"), emu.Stops()
 	return res, nil
+}
+
+// sweepOnce starts the function process with env, waits until it asks for
+// an event, hands it payload, and times it until the answer arrives; rss
+// is the process's peak RSS. An answer on the error path is an error.
+func sweepOnce(api *runtimeAPI, bin string, env []string, id, payload string, timeout time.Duration) (a answer, elapsed time.Duration, rss int64, err error) {
+	api.drain()
+	p, err := startProc(bin, env)
+	if err != nil {
+		return a, 0, 0, err
+	}
+	defer func() { rss, _ = p.kill() }()
+	if _, err := p.waitReady(api, 10*time.Second); err != nil {
+		return a, 0, 0, err
+	}
+	served := make(chan time.Time, 1)
+	api.events <- event{id: id, payload: []byte(payload), deadline: time.Now().Add(timeout), served: served}
+	start := <-served
+	select {
+	case a = <-api.answers:
+	case <-p.exited:
+		return a, 0, 0, fmt.Errorf("the function exited during the sweep (%s):\n%s", exitStatus(p.err), p.out)
+	case <-time.After(timeout + 10*time.Second):
+		return a, 0, 0, fmt.Errorf("no answer to the sweep within %s:\n%s", timeout, p.out)
+	}
+	elapsed = a.at.Sub(start)
+	if a.path != "response" {
+		return a, elapsed, 0, fmt.Errorf("the sweep answered on %s: %.300s", a.path, a.body)
+	}
+	return a, elapsed, 0, nil
 }
