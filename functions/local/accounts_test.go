@@ -2,16 +2,12 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ecs-stopper/stopper/internal/e2e"
-	"github.com/ecs-stopper/stopper/internal/testenv"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 )
@@ -75,25 +71,6 @@ func startDirectoryEmulator(t *testing.T) *emulator.Running {
 	return emu
 }
 
-// invokeInDirectory runs `local invoke` on event against emu with the management
-// account's key, and returns the exit code, the answer and the log.
-func invokeInDirectory(t *testing.T, emu *emulator.Running, event []byte) (int, map[string]any, string) {
-	t.Helper()
-	file := filepath.Join(t.TempDir(), "event.json")
-	if err := os.WriteFile(file, event, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	var stdout, stderr bytes.Buffer
-	code := run(context.Background(), []string{"invoke", "-event", file, "-endpoint", emu.URL,
-		"-access-key-id", localAccessKeyID, "-access-key-secret", localAccessKeySecret}, &stdout, &stderr)
-	var answer map[string]any
-	if err := json.Unmarshal(stdout.Bytes(), &answer); err != nil {
-		t.Fatalf("stdout is not one JSON answer: %v\n%s\nstderr: %s", err, stdout.String(), stderr.String())
-	}
-	testenv.NoSecret(t, stderr.String(), localAccessKeySecret)
-	return code, answer, stderr.String()
-}
-
 func itemsOf(answer map[string]any, key string) []map[string]any {
 	var out []map[string]any
 	list, _ := answer[key].([]any)
@@ -110,7 +87,7 @@ func itemsOf(answer map[string]any, key string) []map[string]any {
 // its account, and leaves the management account (not a member) alone.
 func TestSweepCoversTheResourceDirectory(t *testing.T) {
 	emu := startDirectoryEmulator(t)
-	code, answer, logs := invokeInDirectory(t, emu, e2e.ReadEvent(t, "eventbridge-schedule.json"))
+	code, answer, logs := invokeLogged(t, emu, e2e.ReadEvent(t, "eventbridge-schedule.json"))
 	if code != 0 || answer["Action"] != "Sweep" {
 		t.Fatalf("exit %d, answer %v\n%s", code, answer, logs)
 	}
@@ -150,7 +127,7 @@ func TestSweepCoversTheResourceDirectory(t *testing.T) {
 func TestMaxStopsCountsEveryAccount(t *testing.T) {
 	emu := startDirectoryEmulator(t)
 	t.Setenv("STOPPER_SWEEP_MAX_STOPS", "1")
-	_, answer, logs := invokeInDirectory(t, emu, e2e.ReadEvent(t, "eventbridge-schedule.json"))
+	_, answer, logs := invokeLogged(t, emu, e2e.ReadEvent(t, "eventbridge-schedule.json"))
 	if !strings.Contains(logs+answerText(answer), "Sweep.LimitExceeded") {
 		t.Fatalf("answer %v: want Sweep.LimitExceeded\n%s", answer, logs)
 	}
@@ -171,7 +148,7 @@ func TestTaskCompletedActsInItsAccount(t *testing.T) {
 	event := e2e.ReadEvent(t, "eventbridge-taskcompleted-member.json")
 	t.Run("member", func(t *testing.T) {
 		emu := startDirectoryEmulator(t)
-		code, answer, logs := invokeInDirectory(t, emu, event)
+		code, answer, logs := invokeLogged(t, emu, event)
 		if code != 0 || answer["AccountId"] != memberA {
 			t.Fatalf("exit %d, answer %v\n%s", code, answer, logs)
 		}
@@ -182,7 +159,7 @@ func TestTaskCompletedActsInItsAccount(t *testing.T) {
 	t.Run("unlisted account", func(t *testing.T) {
 		emu := startDirectoryEmulator(t)
 		unlisted := bytes.ReplaceAll(event, []byte(memberA), []byte("1000000000000009"))
-		_, answer, logs := invokeInDirectory(t, emu, unlisted)
+		_, answer, logs := invokeLogged(t, emu, unlisted)
 		if answer["Code"] != "Forbidden.Account" {
 			t.Fatalf("answer %v, want Forbidden.Account\n%s", answer, logs)
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ecs-stopper/stopper/internal/testenv"
 	ca "github.com/ecs-stopper/stopper/shared/cloudassistant"
 	"github.com/ecs-stopper/stopper/shared/emulator"
 	"github.com/ecs-stopper/stopper/shared/stopper"
@@ -48,8 +49,16 @@ func safetyFleet(now time.Time) []ca.Invocation {
 // invokeAgainst runs `local invoke` on body against a running emulator.
 func invokeAgainst(t *testing.T, emu *emulator.Running, body string) (int, map[string]any) {
 	t.Helper()
+	code, answer, _ := invokeLogged(t, emu, []byte(body))
+	return code, answer
+}
+
+// invokeLogged is invokeAgainst that also returns the function's log, in
+// which no secret of the key it signs with may appear.
+func invokeLogged(t *testing.T, emu *emulator.Running, event []byte) (int, map[string]any, string) {
+	t.Helper()
 	file := filepath.Join(t.TempDir(), "event.json")
-	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+	if err := os.WriteFile(file, event, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
@@ -59,7 +68,8 @@ func invokeAgainst(t *testing.T, emu *emulator.Running, body string) (int, map[s
 	if err := json.Unmarshal(stdout.Bytes(), &answer); err != nil {
 		t.Fatalf("stdout is not one JSON answer: %v\n%s\nstderr: %s", err, stdout.String(), stderr.String())
 	}
-	return code, answer
+	testenv.NoSecret(t, stderr.String(), localAccessKeySecret)
+	return code, answer, stderr.String()
 }
 
 func startSafetyEmulator(t *testing.T, stopMode, cursor string) (*emulator.Running, []ca.Invocation) {
