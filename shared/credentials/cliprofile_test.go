@@ -9,6 +9,7 @@ import (
 
 	"github.com/aliyun/credentials-go/credentials/providers"
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/sts"
 )
 
 const cliConfig = `{"current": "%s", "profiles": [
@@ -158,4 +159,35 @@ func FuzzDecodeCLIConfig(f *testing.F) {
 			_, _ = CLIProfileIdentity(p, nil, nil)
 		}
 	})
+}
+
+// A RamRoleArn profile's ram_session_name, when it sets one, must be a name
+// STS takes; none at all is fine (the exchange names its session itself).
+func TestCLIProfileSessionName(t *testing.T) {
+	client := mustSTSClient(t)
+	base := CLIProfile{Name: "role", Mode: "RamRoleArn", AccessKeyID: "LTAI5tProfileKey00000001", AccessKeySecret: "profile-secret",
+		RamRoleArn: "acs:ram::1000000000000002:role/ecs-stopper"}
+	for _, tc := range []struct {
+		session string
+		ok      bool
+	}{{"", true}, {"dev@laptop", true}, {"x", false}, {"has space", false}} {
+		p := base
+		p.RamSessionName = tc.session
+		_, err := CLIProfileIdentity(p, client, nil)
+		if (err == nil) != tc.ok {
+			t.Errorf("ram_session_name %q: %v, want accepted %v", tc.session, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "ram_session_name") {
+			t.Errorf("ram_session_name %q: the error %q does not name the field", tc.session, err)
+		}
+	}
+}
+
+func mustSTSClient(t *testing.T) *sts.Client {
+	t.Helper()
+	c, err := sts.New(sts.Options{Endpoint: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

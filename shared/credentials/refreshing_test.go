@@ -298,3 +298,40 @@ func TestRefreshTime(t *testing.T) {
 		}
 	}
 }
+
+// Near expiry the pause after a failed refresh shrinks to half the time
+// left, so that a few tries still come before the credentials run out.
+func TestFailedRefreshPausesHalfTheTimeLeft(t *testing.T) {
+	r, is, clk, _ := newTestRefreshing(t, time.Hour)
+	get(t, r)
+	is.setFail(&sts.Error{Action: "AssumeRole", Code: "ServiceUnavailable", HTTPStatus: 503})
+	clk.advance(time.Hour - 8*time.Second) // 8 s left: the pause is 4 s, not retryPause
+	get(t, r)
+	if n := is.n.Load(); n != 2 {
+		t.Fatalf("%d exchanges, want 2", n)
+	}
+	clk.advance(3 * time.Second)
+	get(t, r)
+	if n := is.n.Load(); n != 2 {
+		t.Fatalf("%d exchanges 3 s after the failure, want still 2", n)
+	}
+	clk.advance(1500 * time.Millisecond)
+	get(t, r)
+	if n := is.n.Load(); n != 3 {
+		t.Fatalf("%d exchanges 4.5 s after the failure, want 3", n)
+	}
+}
+
+// A provider says which source it refreshes, and prints nothing else.
+func TestRefreshingNamesItsSource(t *testing.T) {
+	r, _, _, _ := newTestRefreshing(t, time.Hour)
+	c := get(t, r)
+	if r.Source() != "oidc-file" {
+		t.Errorf("Source() = %q, want oidc-file", r.Source())
+	}
+	for _, s := range []string{r.String(), fmt.Sprint(r), fmt.Sprintf("%+v", r)} {
+		if !strings.Contains(s, "oidc-file") || strings.Contains(s, c.AccessKeySecret) || strings.Contains(s, c.SecurityToken) {
+			t.Errorf("%q: want the source and no secret", s)
+		}
+	}
+}
