@@ -45,6 +45,10 @@ type Options struct {
 	Credentials acs.Credentials
 	// Timeout bounds one call (default DefaultTimeout).
 	Timeout time.Duration
+	// RetryDelay is the longest first wait after a throttled or faulted
+	// call (default 100 ms); each later wait may be twice as long, up to
+	// 2 s.
+	RetryDelay time.Duration
 	// Transport replaces the default transport (tests).
 	Transport http.RoundTripper
 	// Now is the clock the signature's date comes from; nil is time.Now.
@@ -57,6 +61,7 @@ type Client struct {
 	cred     acs.Credentials
 	redact   acs.Redactor
 	timeout  time.Duration
+	delay    time.Duration // RetryDelay
 	http     *http.Client
 	now      func() time.Time
 }
@@ -70,7 +75,10 @@ func New(o Options) (*Client, error) {
 	if o.Timeout < 0 {
 		return nil, fmt.Errorf("sts: option Timeout must not be negative, got %s", o.Timeout)
 	}
-	c := &Client{endpoint: ep, cred: o.Credentials, redact: o.Credentials.Redactor(), timeout: o.Timeout, now: o.Now}
+	c := &Client{endpoint: ep, cred: o.Credentials, redact: o.Credentials.Redactor(), timeout: o.Timeout, delay: o.RetryDelay, now: o.Now}
+	if c.delay <= 0 {
+		c.delay = 100 * time.Millisecond
+	}
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -187,14 +195,14 @@ const maxAttempts = 6
 // retry makes attempt until it succeeds, fails for good (any answer but
 // throttling or a 5xx), maxAttempts are spent, or the next wait would
 // pass ctx's deadline; between tries it waits a random time up to
-// 100 ms · 2^try, at most 2 s.
+// RetryDelay · 2^try, at most 2 s.
 func (c *Client) retry(ctx context.Context, attempt func() ([]byte, string, int, error)) ([]byte, string, int, error) {
 	for n := 1; ; n++ {
 		body, requestID, status, err := attempt()
 		if err == nil || n >= maxAttempts || ctx.Err() != nil || !retryable(err) {
 			return body, requestID, status, err
 		}
-		delay := time.Duration(mrand.Int64N(int64(min(2*time.Second, 100*time.Millisecond<<n)) + 1))
+		delay := time.Duration(mrand.Int64N(int64(min(2*time.Second, c.delay<<n)) + 1))
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
 			return body, requestID, status, err
 		}

@@ -22,7 +22,7 @@ const (
 
 func newClient(t *testing.T, endpoint string, cred acs.Credentials) *sts.Client {
 	t.Helper()
-	c, err := sts.New(sts.Options{Endpoint: endpoint, Credentials: cred, Timeout: 5 * time.Second})
+	c, err := sts.New(sts.Options{Endpoint: endpoint, Credentials: cred, Timeout: 5 * time.Second, RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
