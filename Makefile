@@ -28,6 +28,9 @@ vet:
 	$(GO) vet ./...
 	@unformatted=$$(gofmt -l .); \
 	  if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
+	@# No binary is tracked (git reads a file with a NUL byte as binary: -text).
+	@binaries=$$(git ls-files --eol 2>/dev/null | awk '$$1 == "i/-text" {print $$NF}'); \
+	  if [ -n "$$binaries" ]; then echo "binary files tracked by git: $$binaries"; exit 1; fi
 
 lint: $(GOLANGCI_LINT)
 	$(GOLANGCI_LINT) run ./...
