@@ -3,7 +3,13 @@ package accounts_test
 import (
 	"context"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -29,6 +35,18 @@ var key = acs.Credentials{AccessKeyID: "LTAI5tAccountsTestKey01", AccessKeySecre
 // withRole and noRole; only withRole has the ecs-stopper role.
 func directory(t *testing.T, list []string, now func() time.Time) (*accounts.Directory, *emulator.Running) {
 	t.Helper()
+	emu := startEmulator(t)
+	stsClient, err := sts.New(sts.Options{Endpoint: emu.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return directoryOver(t, emu, stsClient, list, now), emu
+}
+
+// startEmulator runs an emulator whose Resource Directory lists withRole
+// and noRole; only withRole has the ecs-stopper role.
+func startEmulator(t *testing.T) *emulator.Running {
+	t.Helper()
 	fleet := &emulator.Fleet{
 		Accounts: []emulator.AccountFleet{{AccountId: withRole}, {AccountId: noRole}},
 		Roles: []emulator.Role{{Arn: "acs:ram::" + withRole + ":role/ecs-stopper",
@@ -40,12 +58,15 @@ func directory(t *testing.T, list []string, now func() time.Time) (*accounts.Dir
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { emu.Close() })
+	return emu
+}
+
+// directoryOver is a Directory whose ECS and Resource Manager calls go to
+// emu and whose STS calls go to stsClient.
+func directoryOver(t *testing.T, emu *emulator.Running, stsClient *sts.Client, list []string, now func() time.Time) *accounts.Directory {
+	t.Helper()
 	base := credentials.Identity{Provider: acs.Static(key), Source: credentials.SourceEnv}
 	client, err := ecs.New(ecs.Options{Provider: base.Provider, Endpoint: emu.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	stsClient, err := sts.New(sts.Options{Endpoint: emu.URL})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +79,7 @@ func directory(t *testing.T, list []string, now func() time.Time) (*accounts.Dir
 	if err != nil {
 		t.Fatal(err)
 	}
-	return d, emu
+	return d
 }
 
 // The accounts a sweep covers: explicit ids with self resolved to the
@@ -154,5 +175,63 @@ func TestNewRefusesIncompleteOptions(t *testing.T) {
 		if _, err := accounts.New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o.Accounts)
 		}
+	}
+}
+
+// An account's role that STS refuses to hand out is a permanent error
+// saying what to fix in that account; an STS fault or throttling is not
+// blamed on the role and stays transient.
+func TestRoleRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		status    int
+		code      string
+		permanent bool
+		wantFix   string
+	}{
+		{"no such role", 404, "EntityNotExist.Role", true, "Create the role in that account"},
+		{"trust not naming the function", 403, "NoPermission", true, "Check the role's trust policy"},
+		{"a 499", 499, "ClientClosed", true, "Check the role's trust policy"},
+		{"server fault", 500, "InternalError", false, ""},
+		{"throttled", 400, "Throttling.User", false, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			emu := startEmulator(t)
+			target, _ := url.Parse(emu.URL)
+			proxy := httputil.NewSingleHostReverseProxy(target)
+			// AssumeRole gets the answer under test, every other call the emulator's.
+			stsFront := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if r.Header.Get("x-acs-action") != "AssumeRole" {
+					proxy.ServeHTTP(w, r)
+					return
+				}
+				_, _ = io.Copy(io.Discard, r.Body)
+				w.WriteHeader(tc.status)
+				_, _ = io.WriteString(w, `{"RequestId":"R-1","Code":"`+tc.code+`","Message":"refused by the test"}`)
+			}))
+			t.Cleanup(stsFront.Close)
+			stsClient, err := sts.New(sts.Options{Endpoint: stsFront.URL, RetryDelay: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := directoryOver(t, emu, stsClient, []string{accounts.ResourceDirectory}, nil)
+			_, err = d.API(context.Background(), withRole)
+			if err == nil {
+				t.Fatal("API succeeded")
+			}
+			var e *cloudassistant.Error
+			isCA := errors.As(err, &e)
+			switch {
+			case tc.permanent && (!isCA || e.Retryable() || e.Code != tc.code || !strings.Contains(e.Message, tc.wantFix) ||
+				!strings.Contains(e.Message, withRole)):
+				t.Fatalf("API = %#v, want a permanent %s saying %q", err, tc.code, tc.wantFix)
+			case tc.permanent && tc.code != "EntityNotExist.Role" && strings.Contains(e.Message, "Create the role"):
+				t.Fatalf("API = %v: a role that exists is not to be created", err)
+			case !tc.permanent && (strings.Contains(err.Error(), "cannot be assumed") || isCA && !e.Retryable()):
+				t.Fatalf("API = %v: an STS fault is blamed on the role", err)
+			case !tc.permanent && !strings.Contains(err.Error(), tc.code):
+				t.Fatalf("API = %v, want STS's %s", err, tc.code)
+			}
+		})
 	}
 }

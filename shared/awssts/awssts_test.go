@@ -310,3 +310,101 @@ func TestWebIdentityTokenPrintsRedacted(t *testing.T) {
 		}
 	}
 }
+
+// The request id comes from the answer's body, else from the
+// x-amzn-RequestId header, for a token as for a refusal.
+func TestRequestID(t *testing.T) {
+	o := options(fakeaws.NewSTS(t, fakeaws.STSOptions{}))
+	const token = "eyJraWQiOiJ4In0.eyJzdWIiOiJ4In0.c2ln"
+	for _, tc := range []struct {
+		name   string
+		status int
+		body   string
+		want   string
+	}{
+		{"token with its own id", 200, "<GetWebIdentityTokenResponse><GetWebIdentityTokenResult><WebIdentityToken>" + token +
+			"</WebIdentityToken></GetWebIdentityTokenResult><ResponseMetadata><RequestId>body-id</RequestId></ResponseMetadata></GetWebIdentityTokenResponse>", "body-id"},
+		{"token without one", 200, "<GetWebIdentityTokenResponse><GetWebIdentityTokenResult><WebIdentityToken>" + token +
+			"</WebIdentityToken></GetWebIdentityTokenResult></GetWebIdentityTokenResponse>", "header-id"},
+		{"refusal with its own id", 403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error><RequestId>body-id</RequestId></ErrorResponse>", "body-id"},
+		{"refusal without one", 403, "<ErrorResponse><Error><Code>AccessDenied</Code><Message>no</Message></Error></ErrorResponse>", "header-id"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("X-Amzn-Requestid", "header-id")
+				w.WriteHeader(tc.status)
+				fmt.Fprint(w, tc.body)
+			}))
+			defer srv.Close()
+			o := o
+			o.Endpoint = srv.URL
+			got, err := newClient(t, o).GetWebIdentityToken(context.Background())
+			id := got.RequestId
+			if tc.status == 200 {
+				if err != nil || got.Token != token {
+					t.Fatalf("GetWebIdentityToken = %v, %v", got, err)
+				}
+			} else {
+				var e *awssts.Error
+				if !errors.As(err, &e) || e.Code != "AccessDenied" {
+					t.Fatalf("GetWebIdentityToken = %v, want AccessDenied", err)
+				}
+				id = e.RequestId
+			}
+			if id != tc.want {
+				t.Errorf("request id %q, want %q", id, tc.want)
+			}
+		})
+	}
+}
+
+// An error names the HTTP status and request id when it has either.
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		err  awssts.Error
+		want string
+	}{
+		{awssts.Error{Code: "InvalidResponse", Message: "m"}, "awssts: GetWebIdentityToken: InvalidResponse: m"},
+		{awssts.Error{Code: "HTTP502", Message: "m", HTTPStatus: 502}, "awssts: GetWebIdentityToken: HTTP502: m (HTTP 502, RequestId )"},
+		{awssts.Error{Code: "Throttling", Message: "m", RequestId: "R1"}, "awssts: GetWebIdentityToken: Throttling: m (HTTP 0, RequestId R1)"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// An answer of up to 1 MiB is read whole; a larger one is refused as such.
+func TestAnswerSizeLimit(t *testing.T) {
+	const limit = 1 << 20
+	o := options(fakeaws.NewSTS(t, fakeaws.STSOptions{}))
+	answer := "<GetWebIdentityTokenResponse><GetWebIdentityTokenResult><WebIdentityToken>eyJ.eyJ.c2ln</WebIdentityToken></GetWebIdentityTokenResult></GetWebIdentityTokenResponse>"
+	for _, tc := range []struct {
+		name     string
+		size     int
+		wantText string // "" for the token
+	}{
+		{"exactly 1 MiB", limit, ""},
+		{"one byte more", limit + 1, "larger than 1048576 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Padding at the end: an answer cut short has no closing tags.
+			body := answer + strings.Repeat(" ", tc.size-len(answer))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, body) }))
+			defer srv.Close()
+			o := o
+			o.Endpoint = srv.URL
+			got, err := newClient(t, o).Token(context.Background())
+			if tc.wantText == "" {
+				if err != nil || got != "eyJ.eyJ.c2ln" {
+					t.Fatalf("Token = %q, %v", got, err)
+				}
+				return
+			}
+			var e *awssts.Error
+			if !errors.As(err, &e) || e.Code != "InvalidResponse" || !strings.Contains(e.Message, tc.wantText) {
+				t.Fatalf("Token = %v, want InvalidResponse with %q", err, tc.wantText)
+			}
+		})
+	}
+}

@@ -51,6 +51,10 @@ func TestElement(t *testing.T) {
 		{"bad char ref", `<R><Code>&#xD800;</Code></R>`, []string{"R", "Code"}, "", false},
 		{"name at the very end", `<R><Code`, []string{"R", "Code"}, "", false},
 		{"empty", ``, []string{"R"}, "", false},
+		{"document cut after a name", `<R`, []string{"R"}, "", false},
+		{"the largest code point", `<R>&#x10FFFF;</R>`, []string{"R"}, "\U0010FFFF", true},
+		{"beyond the largest code point", `<R>&#x110000;</R>`, []string{"R"}, "", false},
+		{"empty entity", `<R>a&;b</R>`, []string{"R"}, "", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, ok := element(tc.doc, tc.path...)

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
@@ -89,5 +92,106 @@ func TestNewRefusesBadOptions(t *testing.T) {
 		if _, err := resourcemanager.New(o); err == nil {
 			t.Errorf("New(%+v) accepted", o.Endpoint)
 		}
+	}
+}
+
+// Only members that finished joining can be acted in.
+func TestAccountActive(t *testing.T) {
+	for _, tc := range []struct {
+		status string
+		want   bool
+	}{
+		{"CreateSuccess", true},
+		{"InviteSuccess", true},
+		{"Creating", false},
+		{"CreateFailed", false},
+		{"Inviting", false},
+		{"Removing", false},
+		{"", false},
+	} {
+		if got := (resourcemanager.Account{Status: tc.status}).Active(); got != tc.want {
+			t.Errorf("Active() with Status %q = %v, want %v", tc.status, got, tc.want)
+		}
+	}
+}
+
+// fakeDirectory answers every ListAccounts page with status and a full
+// page of members, in a directory of total members.
+func fakeDirectory(t *testing.T, status, total int) (*resourcemanager.Client, *atomic.Int32) {
+	t.Helper()
+	var calls atomic.Int32
+	page := make([]string, 100)
+	for i := range page {
+		page[i] = fmt.Sprintf(`{"AccountId":"1000000000%06d","Status":"CreateSuccess"}`, i)
+	}
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := calls.Add(1)
+		w.WriteHeader(status)
+		fmt.Fprintf(w, `{"RequestId":"R%d","PageNumber":%d,"TotalCount":%d,"Accounts":{"Account":[%s]}}`, n, n, total, strings.Join(page, ","))
+	}))
+	t.Cleanup(hs.Close)
+	c, err := resourcemanager.New(resourcemanager.Options{Endpoint: hs.URL, Provider: acs.Static(key)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, &calls
+}
+
+// A listing stops at 100 pages of 100: a directory of 10,000 members is
+// read whole, one that still has members after that is refused.
+func TestListAccountsPageBound(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		total     int
+		wantCalls int32
+		wantCode  string
+	}{
+		{"10,000 members", 10000, 100, ""},
+		{"more than 100 pages", 1000000, 100, "InvalidResponse"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, calls := fakeDirectory(t, 200, tc.total)
+			got, err := c.ListAccounts(context.Background())
+			if tc.wantCode == "" {
+				if err != nil || len(got) != tc.total {
+					t.Fatalf("ListAccounts = %d accounts, %v; want %d", len(got), err, tc.total)
+				}
+			} else {
+				var e *resourcemanager.Error
+				if !errors.As(err, &e) || e.Code != tc.wantCode || !strings.Contains(e.Message, "after 100 pages") {
+					t.Fatalf("ListAccounts = %v, want %s", err, tc.wantCode)
+				}
+			}
+			if n := calls.Load(); n != tc.wantCalls {
+				t.Errorf("%d calls, want %d", n, tc.wantCalls)
+			}
+		})
+	}
+}
+
+// Every 2xx status is an answer; any other is an error with that status.
+func TestListAccountsStatus(t *testing.T) {
+	for _, tc := range []struct {
+		status   int
+		wantCode string
+	}{
+		{200, ""},
+		{299, ""},
+		{300, "HTTP300"},
+	} {
+		t.Run(fmt.Sprint(tc.status), func(t *testing.T) {
+			c, _ := fakeDirectory(t, tc.status, 100)
+			got, err := c.ListAccounts(context.Background())
+			if tc.wantCode == "" {
+				if err != nil || len(got) != 100 {
+					t.Fatalf("ListAccounts = %d accounts, %v; want 100", len(got), err)
+				}
+				return
+			}
+			var e *resourcemanager.Error
+			if !errors.As(err, &e) || e.Code != tc.wantCode || e.HTTPStatus != tc.status {
+				t.Fatalf("ListAccounts = %v, want %s", err, tc.wantCode)
+			}
+		})
 	}
 }

@@ -238,11 +238,45 @@ func TestSessionName(t *testing.T) {
 		{"ecs-stopper", "ecs-stopper-1764576000"},
 		{"my func/prod", "my-func-prod-1764576000"},
 		{strings.Repeat("x", 80), strings.Repeat("x", 64-11) + "-1764576000"},
+		{strings.Repeat("x", 53), strings.Repeat("x", 53) + "-1764576000"},
+		{strings.Repeat("x", 54), strings.Repeat("x", 53) + "-1764576000"},
+		{strings.Repeat("x", 70), strings.Repeat("x", 53) + "-1764576000"},
 		{"", "-1764576000"},
 	} {
 		got := sts.SessionName(tc.prefix, at)
 		if got != tc.want || sts.CheckSessionName(got) != nil {
 			t.Errorf("SessionName(%q) = %q (%v), want %q", tc.prefix, got, sts.CheckSessionName(got), tc.want)
+		}
+	}
+}
+
+// CheckSessionName takes 2 to 64 of [A-Za-z0-9.@_-], every range to its
+// last character, and names what it refuses.
+func TestCheckSessionName(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		want string // "" when accepted
+	}{
+		{"az", ""},
+		{"AZ", ""},
+		{"09", ""},
+		{"a.@_-Z9", ""},
+		{strings.Repeat("a", 64), ""},
+		{"a", "has 1 characters"},
+		{strings.Repeat("a", 65), "has 65 characters"},
+		{"a`", "holds '`'"},
+		{"a{", "holds '{'"},
+		{"@[", "holds '['"},
+		{"a/", "holds '/'"},
+		{"a:", "holds ':'"},
+		{"a\xc3\xa9", "holds 'Ã'"},
+	} {
+		err := sts.CheckSessionName(tc.name)
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("CheckSessionName(%q) = %v, want it accepted", tc.name, err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("CheckSessionName(%q) = %v, want %q", tc.name, err, tc.want)
 		}
 	}
 }

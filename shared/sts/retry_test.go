@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/sts"
@@ -26,6 +27,9 @@ func TestExchangesRetryThrottlingAndFaults(t *testing.T) {
 	}{
 		{"throttled twice, then issued", []func(http.ResponseWriter){answer(400, throttled), answer(400, throttled), answer(200, okAnswer)}, 3, ""},
 		{"a 503, then issued", []func(http.ResponseWriter){answer(503, "<html>busy</html>"), answer(200, okAnswer)}, 2, ""},
+		{"a 500, then issued", []func(http.ResponseWriter){answer(500, `{"RequestId":"R-F","Code":"InternalError","Message":"fault"}`), answer(200, okAnswer)}, 2, ""},
+		{"throttled without a subcode, then issued", []func(http.ResponseWriter){answer(400, `{"RequestId":"R-T","Code":"Throttling","Message":"slow down"}`), answer(200, okAnswer)}, 2, ""},
+		{"a 4xx named like throttling is final", []func(http.ResponseWriter){answer(400, `{"RequestId":"R-X","Code":"ThrottlingPolicy.Invalid","Message":"no"}`), answer(200, okAnswer)}, 1, "ThrottlingPolicy.Invalid"},
 		{"refused at once", []func(http.ResponseWriter){answer(403, refused), answer(200, okAnswer)}, 1, "NoPermission"},
 		{"throttled every time", []func(http.ResponseWriter){answer(400, throttled)}, 6, "Throttling.User"},
 	} {
@@ -65,5 +69,49 @@ func answer(status int, body string) func(http.ResponseWriter) {
 	return func(w http.ResponseWriter) {
 		w.WriteHeader(status)
 		_, _ = io.WriteString(w, body)
+	}
+}
+
+// The waits between tries are random, up to RetryDelay · 2^try (at most
+// 2 s), and a try whose wait would pass the context's deadline is not
+// made: short delays spend every try well within a deadline, the default
+// delay (100 ms, also for a RetryDelay that is zero or negative) and
+// longer ones do not fit six tries in 200 ms.
+func TestRetryWaitsWithinADeadline(t *testing.T) {
+	throttled := answer(400, `{"RequestId":"R-T","Code":"Throttling.User","Message":"Request was denied due to user flow control."}`)
+	for _, tc := range []struct {
+		name               string
+		retryDelay         time.Duration
+		deadline           time.Duration
+		minCalls, maxCalls int32
+	}{
+		{"1 ms: every try within 5 s", time.Millisecond, 5 * time.Second, 6, 6},
+		{"zero is the default", 0, 200 * time.Millisecond, 1, 5},
+		{"negative is the default", -time.Millisecond, 200 * time.Millisecond, 1, 5},
+		{"1 s", time.Second, 200 * time.Millisecond, 1, 5},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var calls atomic.Int32
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				calls.Add(1)
+				throttled(w)
+			}))
+			t.Cleanup(hs.Close)
+			c, err := sts.New(sts.Options{Endpoint: hs.URL, Credentials: acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret},
+				RetryDelay: tc.retryDelay})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), tc.deadline)
+			defer cancel()
+			_, err = c.AssumeRole(ctx, sts.AssumeRoleInput{RoleArn: roleArn, RoleSessionName: "ecs-stopper-1"})
+			var e *sts.Error
+			if !errors.As(err, &e) || e.Code != "Throttling.User" {
+				t.Fatalf("AssumeRole = %v, want Throttling.User", err)
+			}
+			if got := calls.Load(); got < tc.minCalls || got > tc.maxCalls {
+				t.Errorf("%d calls, want %d to %d", got, tc.minCalls, tc.maxCalls)
+			}
+		})
 	}
 }

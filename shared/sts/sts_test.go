@@ -130,3 +130,87 @@ func TestRegionalEndpoint(t *testing.T) {
 		t.Error(got)
 	}
 }
+
+// A zero Timeout is the default; a negative one is refused.
+func TestNewTimeout(t *testing.T) {
+	hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write([]byte(`{"RequestId":"R1","AccountId":"1234567890123456"}`))
+	}))
+	t.Cleanup(hs.Close)
+	cred := acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret}
+	for _, tc := range []struct {
+		name    string
+		timeout time.Duration
+		wantErr string
+	}{
+		{"zero", 0, ""},
+		{"a minute", time.Minute, ""},
+		{"negative", -time.Second, "Timeout must not be negative"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := sts.New(sts.Options{Endpoint: hs.URL, Credentials: cred, Timeout: tc.timeout})
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("New = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if id, err := c.GetCallerIdentity(context.Background()); err != nil || id.AccountId != "1234567890123456" {
+				t.Fatalf("GetCallerIdentity = %+v, %v", id, err)
+			}
+		})
+	}
+}
+
+// An error names the HTTP status and request id when it has either.
+func TestErrorText(t *testing.T) {
+	for _, tc := range []struct {
+		err  sts.Error
+		want string
+	}{
+		{sts.Error{Action: "AssumeRole", Code: "InvalidResponse", Message: "m"}, "sts: AssumeRole: InvalidResponse: m"},
+		{sts.Error{Action: "AssumeRole", Code: "HTTP502", Message: "m", HTTPStatus: 502}, "sts: AssumeRole: HTTP502: m (HTTP 502, RequestId )"},
+		{sts.Error{Action: "AssumeRole", Code: "NoPermission", Message: "m", RequestId: "R1"}, "sts: AssumeRole: NoPermission: m (HTTP 0, RequestId R1)"},
+		{sts.Error{Action: "AssumeRole", Code: "NoPermission", Message: "m", RequestId: "R1", HTTPStatus: 403}, "sts: AssumeRole: NoPermission: m (HTTP 403, RequestId R1)"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}
+
+// An answer of up to 1 MiB is read whole; a larger one is refused as such.
+func TestAnswerSizeLimit(t *testing.T) {
+	const limit = 1 << 20
+	answer := `{"RequestId":"R1","AccountId":"1234567890123456"}`
+	for _, tc := range []struct {
+		name     string
+		size     int
+		wantCode string
+		wantText string
+	}{
+		{"exactly 1 MiB", limit, "", ""},
+		{"one byte more", limit + 1, "InvalidResponse", "larger than 1048576 bytes"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// Leading whitespace: an answer cut short is not JSON.
+			body := strings.Repeat(" ", tc.size-len(answer)) + answer
+			hs := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(body)) }))
+			t.Cleanup(hs.Close)
+			id, err := newClient(t, hs.URL, acs.Credentials{AccessKeyID: testKeyID, AccessKeySecret: testSecret}).GetCallerIdentity(context.Background())
+			if tc.wantCode == "" {
+				if err != nil || id.AccountId != "1234567890123456" {
+					t.Fatalf("GetCallerIdentity = %+v, %v", id, err)
+				}
+				return
+			}
+			var e *sts.Error
+			if !errors.As(err, &e) || e.Code != tc.wantCode || !strings.Contains(e.Message, tc.wantText) {
+				t.Fatalf("GetCallerIdentity = %v, want %s with %q", err, tc.wantCode, tc.wantText)
+			}
+		})
+	}
+}
