@@ -235,3 +235,41 @@ func TestRoleRefusals(t *testing.T) {
 		})
 	}
 }
+
+// Resource Manager's and STS's refusals come back with their own codes
+// and what to fix: a directory the credentials cannot list, a key STS does
+// not know.
+func TestUpstreamRefusalsKeepTheirCodes(t *testing.T) {
+	ctx := context.Background()
+	emu, err := emulator.Listen("127.0.0.1:0", emulator.Options{AccessKeyID: key.AccessKeyID, AccessKeySecret: key.AccessKeySecret,
+		Fleet: &emulator.Fleet{}}) // no Resource Directory
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { emu.Close() })
+	stsClient, err := sts.New(sts.Options{Endpoint: emu.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := directoryOver(t, emu, stsClient, []string{accounts.ResourceDirectory}, nil)
+	_, err = d.List(ctx)
+	var e *cloudassistant.Error
+	if !errors.As(err, &e) || e.Code != emulator.CodeResourceDirectoryNotInUse || !strings.Contains(e.Message, "resourcemanager:ListAccounts") {
+		t.Fatalf("List = %v, want %s saying what the deployment needs", err, emulator.CodeResourceDirectoryNotInUse)
+	}
+
+	stranger := credentials.Identity{Provider: acs.Static(acs.Credentials{AccessKeyID: "LTAI5tUnknownKey000001", AccessKeySecret: "unknown"}),
+		Source: credentials.SourceEnv}
+	client, err := ecs.New(ecs.Options{Provider: stranger.Provider, Endpoint: emu.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, err := accounts.New(accounts.Options{Accounts: []string{accounts.Self}, RoleName: "ecs-stopper", Base: stranger, Client: client, STS: stsClient})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = d2.Self(ctx)
+	if !errors.As(err, &e) || e.Code != "InvalidAccessKeyId.NotFound" || !strings.HasPrefix(e.Message, "GetCallerIdentity: ") {
+		t.Fatalf("Self = %v, want STS's InvalidAccessKeyId.NotFound", err)
+	}
+}

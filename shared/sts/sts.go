@@ -79,6 +79,7 @@ func New(o Options) (*Client, error) {
 	if c.delay <= 0 {
 		c.delay = 100 * time.Millisecond
 	}
+	c.delay = min(c.delay, maxRetryDelay) // and a doubling cannot overflow
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
@@ -192,6 +193,9 @@ func (c *Client) signed(ctx context.Context, action string, params url.Values) (
 // hundreds of accounts at once can reach.
 const maxAttempts = 6
 
+// maxRetryDelay is the longest wait between two tries.
+const maxRetryDelay = 2 * time.Second
+
 // retry makes attempt until it succeeds, fails for good (any answer but
 // throttling or a 5xx), maxAttempts are spent, or the next wait would
 // pass ctx's deadline; between tries it waits a random time up to
@@ -202,7 +206,7 @@ func (c *Client) retry(ctx context.Context, attempt func() ([]byte, string, int,
 		if err == nil || n >= maxAttempts || ctx.Err() != nil || !retryable(err) {
 			return body, requestID, status, err
 		}
-		delay := time.Duration(mrand.Int64N(int64(min(2*time.Second, c.delay<<n)) + 1))
+		delay := time.Duration(mrand.Int64N(int64(min(maxRetryDelay, c.delay<<n)) + 1))
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) <= delay {
 			return body, requestID, status, err
 		}
