@@ -24,6 +24,7 @@ import (
 	"unicode"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/httpapi"
 )
 
 // DefaultPort is where the extension listens unless
@@ -92,7 +93,7 @@ func New(o Options) (*Client, error) {
 		// No proxy: the extension is on this machine.
 		rt = &http.Transport{DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext}
 	}
-	c.http = acs.HTTPClient(rt)
+	c.http = httpapi.HTTPClient(rt)
 	return c, nil
 }
 
@@ -133,7 +134,7 @@ func (c *Client) AccessKey(ctx context.Context) (acs.Credentials, error) {
 	}
 	if resp.StatusCode != http.StatusOK {
 		return acs.Credentials{}, fmt.Errorf("awssecrets: the Parameters and Secrets extension refused secret %q (STOPPER_ALIBABA_SECRET_ID) with %s: %s%s",
-			c.secretID, resp.Status, c.redact.Redact(acs.QuotePrefix(bytes.TrimSpace(body))), statusHint(resp.StatusCode))
+			c.secretID, resp.Status, c.redact.Redact(httpapi.QuotePrefix(bytes.TrimSpace(body))), statusHint(resp.StatusCode))
 	}
 	if len(body) > maxBody {
 		return acs.Credentials{}, fmt.Errorf("awssecrets: the answer for secret %q is larger than %d bytes", c.secretID, maxBody)

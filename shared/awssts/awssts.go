@@ -28,6 +28,7 @@ import (
 	"github.com/aws/smithy-go/aws-http-auth/sigv4"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/httpapi"
 )
 
 // Version is the STS Query API version the client speaks.
@@ -109,7 +110,7 @@ func New(o Options) (*Client, error) {
 	endpoint := Endpoint(o.Region)
 	if o.Endpoint != "" {
 		var err error
-		if endpoint, err = acs.CheckEndpoint(o.Endpoint); err != nil {
+		if endpoint, err = httpapi.CheckEndpoint(o.Endpoint); err != nil {
 			return nil, fmt.Errorf("awssts: STOPPER_AWS_STS_ENDPOINT %w: give a URL such as https://sts.eu-west-1.amazonaws.com, or leave it unset", err)
 		}
 	}
@@ -128,7 +129,7 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.http = acs.HTTPClient(o.Transport)
+	c.http = httpapi.HTTPClient(o.Transport)
 	return c, nil
 }
 
@@ -301,7 +302,7 @@ func (c *Client) errorAnswer(resp *http.Response, body []byte, requestID string)
 	e, ok := parseError(string(body))
 	if !ok {
 		e = Error{Code: fmt.Sprintf("HTTP%d", resp.StatusCode),
-			Message: fmt.Sprintf("the endpoint answered %s with a body that is not AWS STS's XML error: %s", resp.Status, acs.QuotePrefix(body))}
+			Message: fmt.Sprintf("the endpoint answered %s with a body that is not AWS STS's XML error: %s", resp.Status, httpapi.QuotePrefix(body))}
 	}
 	e.HTTPStatus = resp.StatusCode
 	if e.RequestId == "" {

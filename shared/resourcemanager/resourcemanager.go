@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/httpapi"
 )
 
 // Version is the Resource Manager API version the client speaks.
@@ -68,7 +69,7 @@ func New(o Options) (*Client, error) {
 	if raw == "" {
 		raw = Endpoint
 	}
-	ep, err := acs.CheckEndpoint(raw)
+	ep, err := httpapi.CheckEndpoint(raw)
 	if err != nil {
 		return nil, fmt.Errorf("resourcemanager: endpoint %w: give https://<host>, or http:// to a loopback emulator", err)
 	}
@@ -82,7 +83,7 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.http = acs.HTTPClient(o.Transport)
+	c.http = httpapi.HTTPClient(o.Transport)
 	return c, nil
 }
 

@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/ecs-stopper/stopper/shared/acs"
+	"github.com/ecs-stopper/stopper/shared/httpapi"
 )
 
 // Version is the STS API version the client speaks.
@@ -68,7 +69,7 @@ type Client struct {
 
 // New checks the options and builds a Client.
 func New(o Options) (*Client, error) {
-	ep, err := acs.CheckEndpoint(o.Endpoint)
+	ep, err := httpapi.CheckEndpoint(o.Endpoint)
 	if err != nil {
 		return nil, fmt.Errorf("sts: endpoint %w: give a URL such as https://sts.cn-hangzhou.aliyuncs.com", err)
 	}
@@ -86,7 +87,7 @@ func New(o Options) (*Client, error) {
 	if c.now == nil {
 		c.now = time.Now
 	}
-	c.http = acs.HTTPClient(o.Transport)
+	c.http = httpapi.HTTPClient(o.Transport)
 	return c, nil
 }
 
@@ -164,7 +165,7 @@ func (c *Client) call(ctx context.Context, action string, params url.Values, out
 	}
 	if err := json.Unmarshal(body, out); err != nil {
 		return c.redactError(&Error{Action: action, Code: "InvalidResponse", HTTPStatus: status, RequestId: requestID,
-			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, acs.QuotePrefix(body))}, c.redact)
+			Message: fmt.Sprintf("the answer is not STS's JSON (%v): %s", err, httpapi.QuotePrefix(body))}, c.redact)
 	}
 	return nil
 }
@@ -262,7 +263,7 @@ func (c *Client) send(req *http.Request, action string, r acs.Redactor) (body []
 		e := &Error{}
 		if json.Unmarshal(body, e) != nil || e.Code == "" {
 			e = &Error{Code: fmt.Sprintf("HTTP%d", resp.StatusCode),
-				Message: fmt.Sprintf("the endpoint answered %s with a body that is not STS's JSON error: %s", resp.Status, acs.QuotePrefix(body))}
+				Message: fmt.Sprintf("the endpoint answered %s with a body that is not STS's JSON error: %s", resp.Status, httpapi.QuotePrefix(body))}
 		}
 		e.Action, e.HTTPStatus = action, resp.StatusCode
 		if e.RequestId == "" {

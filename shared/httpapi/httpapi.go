@@ -1,4 +1,8 @@
-package acs
+// Package httpapi is what the project's small API clients (STS, Resource
+// Manager, AWS STS, the Secrets extension) share besides signing: how an
+// endpoint override is checked, the HTTP client they call with, and how an
+// unexpected answer is quoted.
+package httpapi
 
 import (
 	"errors"
@@ -8,11 +12,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
-)
 
-// The small API clients (STS, Resource Manager, AWS STS, the Secrets
-// extension) share these: how an endpoint override is checked, the HTTP
-// client they call with, and how an unexpected answer is quoted.
+	"github.com/ecs-stopper/stopper/shared/acs"
+)
 
 // CheckEndpoint returns raw as a base URL (scheme, host and path, no
 // trailing slash) when it is an absolute https:// URL, or http:// to this
@@ -27,7 +29,7 @@ func CheckEndpoint(raw string) (string, error) {
 		return "", errors.New("is not an absolute http:// or https:// URL")
 	case u.User != nil || u.RawQuery != "" || u.ForceQuery || u.Fragment != "":
 		return "", errors.New("carries user info, a query or a fragment")
-	case u.Scheme == "http" && !Loopback(u.Hostname()):
+	case u.Scheme == "http" && !acs.Loopback(u.Hostname()):
 		return "", errors.New("is plain http:// to a host that is not this machine")
 	}
 	return strings.TrimRight(u.Scheme+"://"+u.Host+u.EscapedPath(), "/"), nil

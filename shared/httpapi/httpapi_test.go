@@ -1,4 +1,4 @@
-package acs
+package httpapi
 
 import (
 	"net/http"
