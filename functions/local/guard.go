@@ -28,8 +28,7 @@ var errRefused = errors.New("refused to act on a real account")
 // this machine. An emulator is reached on loopback; anything else is taken
 // for an account's API, proxies and private endpoints included.
 func realEndpoint(endpoint string) bool {
-	u, err := url.Parse(endpoint)
-	return err != nil || !acs.Loopback(u.Hostname())
+	return !acs.LoopbackURL(endpoint)
 }
 
 // defaultSTSEndpoint is the STS endpoint that goes with an ECS endpoint:

@@ -2,6 +2,7 @@ package acs
 
 import (
 	"net/netip"
+	"net/url"
 	"strings"
 )
 
@@ -16,4 +17,11 @@ func Loopback(host string) bool {
 	}
 	addr, err := netip.ParseAddr(host)
 	return err == nil && addr.Unmap().IsLoopback()
+}
+
+// LoopbackURL reports whether raw is a URL of a host on this machine (an
+// emulator); a URL that does not parse is not.
+func LoopbackURL(raw string) bool {
+	u, err := url.Parse(raw)
+	return err == nil && Loopback(u.Hostname())
 }

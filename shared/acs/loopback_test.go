@@ -13,3 +13,14 @@ func TestLoopback(t *testing.T) {
 		}
 	}
 }
+
+func TestLoopbackURL(t *testing.T) {
+	for raw, want := range map[string]bool{
+		"http://127.0.0.1:8080": true, "http://[::1]:9000/": true, "https://localhost": true,
+		"https://ecs.cn-hangzhou.aliyuncs.com": false, "": false, "127.0.0.1:8080": false, "http://%zz": false,
+	} {
+		if LoopbackURL(raw) != want {
+			t.Errorf("LoopbackURL(%q) = %v", raw, !want)
+		}
+	}
+}

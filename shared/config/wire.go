@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"slices"
 	"strings"
 
@@ -103,7 +102,7 @@ func (c Config) directory(id credentials.Identity, client *ecs.Client, log *slog
 		// The emulator answers Resource Manager on its one listener too; a
 		// real ECS endpoint override (a proxy) is ECS's only.
 		var rm string
-		if u, err := url.Parse(c.ECSEndpoint); err == nil && acs.Loopback(u.Hostname()) {
+		if acs.LoopbackURL(c.ECSEndpoint) {
 			rm = c.ECSEndpoint
 		}
 		if o.Directory, err = resourcemanager.New(resourcemanager.Options{Endpoint: rm, Provider: id.Provider}); err != nil {

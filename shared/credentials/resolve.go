@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,18 +79,12 @@ func STSEndpoint(explicit, ecsEndpoint, network, regionID string) (string, error
 	switch {
 	case explicit != "":
 		return explicit, nil
-	case emulatorURL(ecsEndpoint):
+	case acs.LoopbackURL(ecsEndpoint):
 		return ecsEndpoint, nil
 	case regionID == "":
 		return "", errors.New("the STS endpoint needs a region: set STOPPER_REGION_ID (such as cn-hangzhou) or STOPPER_STS_ENDPOINT")
 	}
 	return sts.Endpoint(regionID, network == "vpc"), nil
-}
-
-// emulatorURL reports whether u is a URL of this machine.
-func emulatorURL(u string) bool {
-	p, err := url.Parse(u)
-	return u != "" && err == nil && acs.Loopback(p.Hostname())
 }
 
 // ErrNotConfigured is what Resolve's error wraps when no source is
