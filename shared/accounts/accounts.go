@@ -65,9 +65,9 @@ type Options struct {
 type Directory struct {
 	o Options
 
-	selfMu sync.Mutex // held while asking STS whose the credentials are
-	mu     sync.Mutex
+	selfMu sync.Mutex // guards self, and is held while STS is asked for it
 	self   string
+	mu     sync.Mutex // guards the rest
 	roles  map[string]role // by account id
 	listed []string        // the last directory listing
 	listAt time.Time
@@ -108,11 +108,8 @@ func (d *Directory) Self(ctx context.Context) (string, error) {
 	// kept: the next caller asks again).
 	d.selfMu.Lock()
 	defer d.selfMu.Unlock()
-	d.mu.Lock()
-	self := d.self
-	d.mu.Unlock()
-	if self != "" {
-		return self, nil
+	if d.self != "" {
+		return d.self, nil
 	}
 	cred, err := d.o.Base.Provider.Credentials(ctx)
 	if err != nil {
@@ -122,9 +119,7 @@ func (d *Directory) Self(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", apiError("GetCallerIdentity", err)
 	}
-	d.mu.Lock()
 	d.self = id.AccountId
-	d.mu.Unlock()
 	return id.AccountId, nil
 }
 
