@@ -67,7 +67,7 @@ type Directory struct {
 
 	selfMu sync.Mutex // guards self, and is held while STS is asked for it
 	self   string
-	mu     sync.Mutex // guards the rest
+	mu     sync.Mutex      // guards the rest
 	roles  map[string]role // by account id
 	listed []string        // the last directory listing
 	listAt time.Time
