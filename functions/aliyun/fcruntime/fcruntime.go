@@ -111,8 +111,9 @@ func cancelOnSignal(ctx context.Context, cancel context.CancelFunc) {
 type app struct {
 	h *trigger.Handler
 	// role receives each invocation's x-fc-* credentials: the fc-role
-	// source the handler's client signs with. nil (tests that wire the
-	// handler themselves): the client is re-keyed per invocation instead.
+	// source the handler's client signs with. nil when the handler was
+	// wired elsewhere (CustomRuntime for the local runner, tests): the
+	// client is then re-keyed per invocation instead.
 	role *roleCredentials
 	// client is the handler's Cloud Assistant client; nil when the handler
 	// calls something else.
