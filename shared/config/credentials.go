@@ -3,9 +3,7 @@ package config
 import (
 	"log/slog"
 	"net/http"
-	"os"
 
-	"github.com/ecs-stopper/stopper/shared/acs"
 	"github.com/ecs-stopper/stopper/shared/credentials"
 )
 
@@ -67,15 +65,4 @@ func (c Config) BaseIdentity(o IdentityOptions) (credentials.Identity, error) {
 // runtime owns (Function Compute's role credentials).
 func (c Config) OnTopOf(base credentials.Identity, o IdentityOptions) (credentials.Identity, error) {
 	return credentials.WithAssumedRole(base, c.credentialSettings(o))
-}
-
-// EnvIdentity is the ALIBABA_CLOUD_ACCESS_KEY_* pair of the process
-// environment as an identity, set or not: tests and tools that sign with
-// a pair they put there themselves.
-func EnvIdentity() credentials.Identity {
-	return credentials.Identity{Source: credentials.SourceEnv, Provider: acs.Static(acs.Credentials{
-		AccessKeyID:     os.Getenv(credentials.EnvAccessKeyID),
-		AccessKeySecret: os.Getenv(credentials.EnvAccessKeySecret),
-		SecurityToken:   os.Getenv(credentials.EnvSecurityToken),
-	})}
 }

@@ -6,13 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ecs-stopper/stopper/shared/accounts"
 	"github.com/ecs-stopper/stopper/shared/acs"
-)
-
-// Values STOPPER_ACCOUNTS takes besides account ids.
-const (
-	AccountsSelf              = "self"
-	AccountsResourceDirectory = "resource-directory"
 )
 
 // validateIdentity checks the settings that say which credentials the
@@ -93,16 +88,16 @@ func validRoleArn(arn string) bool {
 
 // checkAccounts refuses a STOPPER_ACCOUNTS list that is not ids and self,
 // or resource-directory alone.
-func checkAccounts(accounts []string) error {
+func checkAccounts(ids []string) error {
 	const fix = "give account ids separated by commas (self for the credentials' own account), such as self,1000000000000002, or resource-directory alone"
-	list := strings.Join(accounts, ",")
-	for i, a := range accounts {
+	list := strings.Join(ids, ",")
+	for i, a := range ids {
 		switch {
-		case a == AccountsResourceDirectory && len(accounts) > 1:
+		case a == accounts.ResourceDirectory && len(ids) > 1:
 			return refuse("STOPPER_ACCOUNTS", list, "names resource-directory with other accounts", fix)
-		case a != AccountsResourceDirectory && a != AccountsSelf && !ValidAccountID(a):
+		case a != accounts.ResourceDirectory && a != accounts.Self && !ValidAccountID(a):
 			return refuse("STOPPER_ACCOUNTS", list, fmt.Sprintf("names %q, which is not an account id", shorten(a)), fix)
-		case slices.Contains(accounts[:i], a):
+		case slices.Contains(ids[:i], a):
 			return refuse("STOPPER_ACCOUNTS", list, fmt.Sprintf("names %s twice", a), fix)
 		}
 	}

@@ -98,7 +98,7 @@ func (c Config) directory(id credentials.Identity, client *ecs.Client, log *slog
 	}
 	o := accounts.Options{Accounts: c.Accounts, RoleName: c.AccountRoleName, ExternalID: c.AccountExternalID,
 		Base: id, Client: client, STS: stsClient, Log: log}
-	if slices.Contains(c.Accounts, AccountsResourceDirectory) {
+	if slices.Contains(c.Accounts, accounts.ResourceDirectory) {
 		// The emulator answers Resource Manager on its one listener too; a
 		// real ECS endpoint override (a proxy) is ECS's only.
 		var rm string
